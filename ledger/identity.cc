@@ -1,0 +1,97 @@
+#include "ledger/identity.h"
+
+#include <capnp/schema.h>
+#include <fmt/format.h>
+
+#include "ledger/formats.h"
+#include "ledger/schema/event.capnp.h"
+
+namespace ledger {
+namespace {
+
+using capnp::DynamicList;
+using capnp::DynamicStruct;
+using capnp::DynamicValue;
+
+std::string Mask(std::string_view number, size_t keep_front) {
+  std::string out(number);
+  for (size_t i = keep_front; i + 4 < out.size(); ++i) out[i] = '*';
+  return out;
+}
+
+// Protects one PersonId / BankCard struct. `card` selects the format, mask and hash domain.
+Status ProtectOne(DynamicStruct::Builder ref, bool card, Bytes secret) {
+  if (ref.has("masked") || ref.has("keyedHash")) {
+    return Status::Invalid("masked", "is set by the ledger; give the full number in `number`");
+  }
+  if (!ref.has("number")) return Status::Invalid("number", "required");
+  std::string number(ref.get("number").as<capnp::Text>().cStr());
+  bool valid = card ? IsValidCardNumber(number) : IsValidIdentityNumber(number);
+  if (!valid) {
+    return Status::Invalid("number", card ? "not a bank card number (12 to 19 digits)"
+                                          : "not a valid 18-character identity number (format or checksum)");
+  }
+  std::string keyed_input = (card ? "card:" : "id:") + number;
+  Hash h = HmacSha256(secret, AsBytes(keyed_input));
+  ref.set("masked", capnp::Text::Reader(card ? MaskCardNumber(number).c_str() : MaskIdentityNumber(number).c_str()));
+  ref.set("keyedHash", capnp::Data::Reader(h.data(), h.size()));
+  ref.clear("number");
+  return Status::Ok();
+}
+
+Status Walk(DynamicStruct::Builder s, Bytes secret);
+
+Status WalkValue(DynamicValue::Builder v, capnp::Type type, Bytes secret) {
+  if (type.isStruct()) {
+    auto sb = v.as<DynamicStruct>();
+    auto id = type.asStruct().getProto().getId();
+    if (id == capnp::typeId<schema::PersonId>()) return ProtectOne(sb, false, secret);
+    if (id == capnp::typeId<schema::BankCard>()) return ProtectOne(sb, true, secret);
+    return Walk(sb, secret);
+  }
+  if (type.isList()) {
+    auto list = v.as<DynamicList>();
+    auto element = type.asList().getElementType();
+    for (uint i = 0; i < list.size(); ++i) {
+      Status s = WalkValue(list[i], element, secret);
+      if (!s.ok()) return s.WithFieldPrefix(fmt::format("[{}]", i));
+    }
+  }
+  return Status::Ok();
+}
+
+Status WalkField(DynamicStruct::Builder s, capnp::StructSchema::Field field, Bytes secret) {
+  auto type = field.getType();
+  bool pointer = type.isStruct() || type.isList();
+  if (!pointer) return Status::Ok();
+  bool group = field.getProto().isGroup();
+  if (!group && !s.has(field)) return Status::Ok();  // Absent: validate.cc decides if required.
+  Status st = WalkValue(s.get(field), type, secret);
+  return st.WithFieldPrefix(field.getProto().getName());
+}
+
+Status Walk(DynamicStruct::Builder s, Bytes secret) {
+  for (auto field : s.getSchema().getNonUnionFields()) {
+    Status st = WalkField(s, field, secret);
+    if (!st.ok()) return st;
+  }
+  KJ_IF_MAYBE (active, s.which()) {
+    return WalkField(s, *active, secret);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string MaskIdentityNumber(std::string_view number) {
+  return Mask(number, 6);
+}
+std::string MaskCardNumber(std::string_view number) {
+  return Mask(number, 4);
+}
+
+Status ProtectNumbers(DynamicStruct::Builder message, Bytes secret) {
+  return Walk(message, secret);
+}
+
+}  // namespace ledger

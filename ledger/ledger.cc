@@ -1,0 +1,336 @@
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "ledger/entry.h"
+#include "ledger/identity.h"
+#include "ledger/validate.h"
+
+namespace ledger {
+namespace {
+
+namespace fs = std::filesystem;
+using schema::Event;
+
+std::string DbPath(const std::string& dir) {
+  return dir + "/db";
+}
+std::string SecretPath(const std::string& dir) {
+  return dir + "/secret";
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status WriteSecretFile(const std::string& path) {
+  std::string secret(kSecretBytes, '\0');
+  if (!RandomBytes({reinterpret_cast<uint8_t*>(secret.data()), secret.size()})) {
+    return Status::IOError("cannot get random bytes for the ledger secret");
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status::IOError(fmt::format("creating {}: {}", path, strerror(errno)));
+  bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  return ok ? Status::Ok() : Status::IOError(fmt::format("writing {}: {}", path, strerror(saved)));
+}
+
+Status ReadSecretFile(const std::string& path, std::string* secret) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::IOError(fmt::format("reading {}: {}", path, strerror(errno)));
+  secret->assign(kSecretBytes + 1, '\0');
+  ssize_t n = ::read(fd, secret->data(), secret->size());
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kSecretBytes)) {
+    return Status::Corruption(fmt::format("{} is not a {}-byte ledger secret", path, kSecretBytes));
+  }
+  secret->resize(kSecretBytes);
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct Ledger::Group {
+  HeadValue head;  // Head of the log including this group's entries so far.
+  std::unordered_map<std::string, HouseholdHead> households;
+  struct PendingId {
+    EventIdValue value;
+    std::string household;
+  };
+  std::unordered_map<std::string, PendingId> event_ids;
+  rocksdb::WriteBatch batch;
+  const Store* store = nullptr;
+
+  Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
+  Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
+};
+
+Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
+  if (auto it = event_ids.find(id); it != event_ids.end()) {
+    *found = true;
+    *out = it->second;
+    return Status::Ok();
+  }
+  std::string value;
+  Status s = store->Get(kEventId, id, &value, found);
+  if (!s.ok() || !*found) return s;
+  auto decoded = EventIdValue::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("event id index entry for {} is malformed", id));
+  out->value = *decoded;
+  std::string bytes;
+  bool entry_found = false;
+  s = store->Get(kLog, SeqKey(decoded->seq), &bytes, &entry_found);
+  if (!s.ok()) return s;
+  EntryReader reader;
+  if (!entry_found || !(s = reader.Init(bytes)).ok()) {
+    return Status::Corruption(fmt::format("event id {} points at seq {}, which does not read", id, decoded->seq));
+  }
+  out->household = reader.entry().getEvent().getHouseholdId().cStr();
+  return Status::Ok();
+}
+
+Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out) const {
+  if (auto it = households.find(id); it != households.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  std::string value;
+  bool found = false;
+  Status s = store->Get(kHouseholdHead, id, &value, &found);
+  if (!s.ok()) return s;
+  *out = HouseholdHead{};
+  if (!found) return Status::Ok();
+  auto decoded = HouseholdHead::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("household head of {} is malformed", id));
+  *out = *decoded;
+  return Status::Ok();
+}
+
+Status Ledger::Create(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
+  Status s = WriteSecretFile(SecretPath(dir));
+  if (!s.ok()) return s;
+  std::unique_ptr<Store> store;
+  s = Store::Open(DbPath(dir), /*create=*/true, &store);
+  if (!s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
+  batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
+  return store->WriteSynced(&batch);
+}
+
+Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
+  std::error_code ec;
+  if (!fs::exists(DbPath(dir), ec)) {
+    return Status::NotFound(fmt::format("no ledger at {} (make one with: ledgerctl init --dir {})", dir, dir));
+  }
+  auto ledger = std::unique_ptr<Ledger>(new Ledger());
+  ledger->dir_ = dir;
+  Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
+  if (!s.ok()) return s;
+  s = Store::Open(DbPath(dir), /*create=*/false, &ledger->store_);
+  if (!s.ok()) return s;
+  std::string value;
+  bool found = false;
+  s = ledger->store_->Get(kMeta, kMetaFormat, &value, &found);
+  if (!s.ok()) return s;
+  if (!found || value != kFormatVersion) {
+    return Status::Corruption(fmt::format("{} is not a {} ledger (format: \"{}\")", dir, kFormatVersion, value));
+  }
+  s = ledger->store_->Get(kMeta, kMetaHead, &value, &found);
+  if (!s.ok()) return s;
+  auto head = found ? HeadValue::Decode(value) : std::nullopt;
+  if (!head) return Status::Corruption("the ledger's head record is missing or malformed");
+  ledger->head_ = *head;
+  *out = std::move(ledger);
+  return Status::Ok();
+}
+
+AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
+  AppendResult result;
+  auto fail = [&](Status s) {
+    result.error = std::move(s);
+    return result;
+  };
+  auto builder = message->getRoot<Event>();
+  Status s = ProtectNumbers(capnp::DynamicStruct::Builder(builder), AsBytes(secret_));
+  if (!s.ok()) return fail(s);
+  Event::Reader event = builder.asReader();
+  if (!(s = ValidateEvent(event)).ok()) return fail(s);
+  std::string event_id = event.getEventId();
+  EventIdValue id_value{0, Sha256(AsBytes(CanonicalEvent(event)))};
+
+  // Idempotency first, so that a retried event with an expected version is "exists".
+  bool found = false;
+  Group::PendingId existing;
+  if (!(s = group->EventIdOf(event_id, &found, &existing)).ok()) return fail(s);
+  if (found && existing.value.event_digest == id_value.event_digest) {
+    result.outcome = AppendResult::Outcome::kExists;
+    result.seq = existing.value.seq;
+    return result;
+  }
+  if (found) {
+    return fail(Status::Conflict("eventId", fmt::format("\"{}\" is already used by seq {} with different content",
+                                                        event_id, existing.value.seq)));
+  }
+
+  std::string household = event.getHouseholdId();
+  if (event.isCorrection()) {
+    std::string target = event.getCorrection().getTargetEventId();
+    if (!(s = group->EventIdOf(target, &found, &existing)).ok()) return fail(s);
+    if (!found)
+      return fail(Status::NotFound(fmt::format("no event \"{}\" in the ledger", target), "correction.targetEventId"));
+    if (existing.household != household) {
+      return fail(Status::Invalid(
+          "householdId", fmt::format("must be \"{}\", the household of the corrected event", existing.household)));
+    }
+  }
+
+  HouseholdHead hh;
+  if (!household.empty() && !(s = group->HouseholdHeadOf(household, &hh)).ok()) return fail(s);
+  if (event.getExpectedVersion().isExactly() && event.getExpectedVersion().getExactly() != hh.version) {
+    return fail(Status::Conflict("expectedVersion.exactly",
+                                 fmt::format("household \"{}\" has {} events, the event expects {}", household,
+                                             hh.version, event.getExpectedVersion().getExactly())));
+  }
+
+  EntryLinks links;
+  links.seq = group->head.seq + 1;
+  links.recorded_at_us = std::max(NowUs(), group->head.recorded_at_us);
+  links.prev_hash = group->head.hash;
+  links.household_prev_seq = hh.last_seq;
+  links.household_prev_hash = hh.last_hash;
+  std::string bytes = EncodeEntry(links, event);
+  Hash hash = LeafHash(AsBytes(bytes));
+
+  auto& batch = group->batch;
+  batch.Put(store_->cf(kLog), SeqKey(links.seq), bytes);
+  if (!household.empty()) {
+    hh = HouseholdHead{hh.version + 1, links.seq, hash};
+    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, links.seq),
+              std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
+    group->households[household] = hh;
+  }
+  for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, links.seq), "");
+  id_value.seq = links.seq;
+  batch.Put(store_->cf(kEventId), event_id, id_value.Encode());
+  group->event_ids[event_id] = {id_value, household};
+  group->head = HeadValue{links.seq, hash, links.recorded_at_us};
+
+  result.outcome = AppendResult::Outcome::kCreated;
+  result.seq = links.seq;
+  result.hash = hash;
+  return result;
+}
+
+Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results) {
+  Group group;
+  group.head = head_;
+  group.store = store_.get();
+  results->clear();
+  results->reserve(events.size());
+  for (auto* message : events) {
+    AppendResult r;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, &group); })) {
+      r = AppendResult{};
+      r.error = Status::Invalid("", std::string("cannot read the event: ") + e->getDescription().cStr());
+    }
+    results->push_back(std::move(r));
+  }
+  if (group.head.seq == head_.seq) return Status::Ok();  // Nothing to write.
+  group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
+  Status s = store_->WriteSynced(&group.batch);
+  if (!s.ok()) {
+    for (auto& r : *results) {
+      bool pending = r.outcome == AppendResult::Outcome::kCreated ||
+                     (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
+      if (!pending) continue;
+      r = AppendResult{};
+      r.error = Status::IOError("not appended: the group's write failed: " + s.ToString());
+    }
+    return s;
+  }
+  head_ = group.head;
+  return Status::Ok();
+}
+
+Status Ledger::ReadEntry(uint64_t seq, std::string* bytes) const {
+  bool found = false;
+  Status s = store_->Get(kLog, SeqKey(seq), bytes, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no entry with seq {} (the log has {})", seq, head_.seq), "--seq");
+  return Status::Ok();
+}
+
+Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {
+  std::string head_value;
+  bool found = false;
+  Status s = store_->Get(kHouseholdHead, id, &head_value, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no household \"{}\" in the ledger", id), "--household");
+  auto head = HouseholdHead::Decode(head_value);
+  if (!head) return Status::Corruption(fmt::format("household head of {} is malformed", id));
+
+  rocksdb::ReadOptions ro;
+  std::string limit = ScopedLimit(id);
+  rocksdb::Slice upper(limit);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(kHousehold)));
+  uint64_t count = 0, prev_seq = 0;
+  Hash prev_hash{};
+  for (it->Seek(ScopedPrefix(id)); it->Valid(); it->Next()) {
+    HouseholdEntry e;
+    std::string key_id;
+    if (!ParseScopedSeqKey(it->key().ToStringView(), &key_id, &e.seq) || key_id != id || it->value().size() != 32) {
+      return Status::Corruption(fmt::format("household index entry after seq {} is malformed", prev_seq));
+    }
+    if (!(s = ReadEntry(e.seq, &e.bytes)).ok()) {
+      return Status::Corruption(fmt::format("seq {}: in the household index but not in the log", e.seq));
+    }
+    e.hash = LeafHash(AsBytes(e.bytes));
+    EntryReader reader;
+    if (!(s = reader.Init(e.bytes)).ok()) return Status::Corruption(fmt::format("seq {}: {}", e.seq, s.reason()));
+    auto entry = reader.entry();
+    if (memcmp(e.hash.data(), it->value().data(), 32) != 0) {
+      return Status::Corruption(fmt::format("seq {}: entry hash differs from the household index", e.seq));
+    }
+    bool linked = entry.getSeq() == e.seq &&
+                  entry.getEvent().getHouseholdId() == capnp::Text::Reader(id.data(), id.size()) &&
+                  entry.getHouseholdPrevSeq() == prev_seq &&
+                  entry.getHouseholdPrevHash() == capnp::Data::Reader(prev_hash.data(), prev_hash.size());
+    if (!linked)
+      return Status::Corruption(fmt::format("seq {}: household chain broken (previous is seq {})", e.seq, prev_seq));
+    visit(e);
+    ++count;
+    prev_seq = e.seq;
+    prev_hash = e.hash;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the household index");
+  if (count != head->version || prev_seq != head->last_seq || prev_hash != head->last_hash) {
+    return Status::Corruption(
+        fmt::format("household head says {} events ending at seq {}; the index has {} ending at seq {}", head->version,
+                    head->last_seq, count, prev_seq));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ledger

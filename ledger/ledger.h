@@ -1,0 +1,79 @@
+// Ledger: the append-only, hash-chained log of benefit-disbursement events.
+//
+// A ledger is a directory: `db/` (RocksDB, layout in STORAGE.md) and `secret` (the 32-byte key
+// of the keyed hashes, identity.h). Open takes RocksDB's lock, so one process at a time writes;
+// a Ledger object is used from one thread at a time.
+//
+// Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
+// RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads)
+// become durable together, or none do. Results are only returned after that write.
+#pragma once
+
+#include <capnp/message.h>
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/hash.h"
+#include "ledger/status.h"
+#include "ledger/store.h"
+
+namespace ledger {
+
+struct AppendResult {
+  enum class Outcome {
+    kCreated,   // Appended at `seq` with entry hash `hash`.
+    kExists,    // Same event id, same content, already at `seq`: nothing appended.
+    kRejected,  // Not appended; `error` says why (and names the field).
+  };
+  Outcome outcome = Outcome::kRejected;
+  uint64_t seq = 0;
+  Hash hash{};
+  Status error;
+};
+
+// One household entry as read back by ReadHousehold, its chain already checked.
+struct HouseholdEntry {
+  uint64_t seq = 0;
+  Hash hash{};
+  std::string bytes;  // Canonical entry bytes (entry.h EntryReader reads them).
+};
+
+class Ledger {
+ public:
+  // Makes a new ledger in `dir`, which must not exist or be empty.
+  static Status Create(const std::string& dir);
+  static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
+
+  // Appends events[i] (each the root schema::Event of its message; protected in place, see
+  // identity.h) and sets (*results)[i]. A rejected event appends nothing and does not stop the
+  // others. Returns non-ok only if the write failed: then nothing was appended and each
+  // result that would have been created says so.
+  Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results);
+
+  // The canonical bytes of entry `seq`; NotFound if there is none.
+  Status ReadEntry(uint64_t seq, std::string* bytes) const;
+  // Calls `visit` for each entry of household `id` in order, after checking each against the
+  // household chain and index: Corruption names the first seq that does not check.
+  // NotFound if the ledger has no such household.
+  Status ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const;
+
+  HeadValue head() const { return head_; }
+  const Store& store() const { return *store_; }
+
+ private:
+  struct Group;  // Per-group state of AppendGroup (ledger.cc).
+  Ledger() = default;
+  AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+
+  std::string dir_;
+  std::string secret_;
+  std::unique_ptr<Store> store_;
+  HeadValue head_;
+};
+
+}  // namespace ledger

@@ -1,0 +1,166 @@
+#include "ledger/store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+
+namespace ledger {
+namespace {
+
+void PutBe64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t GetBe64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+void PutHash(std::string* out, const Hash& h) {
+  out->append(reinterpret_cast<const char*>(h.data()), h.size());
+}
+Hash GetHash(std::string_view in) {
+  Hash h;
+  memcpy(h.data(), in.data(), h.size());
+  return h;
+}
+
+rocksdb::Slice ToSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+}  // namespace
+
+const char* CfName(Cf cf) {
+  static constexpr const char* kNames[kCfCount] = {"meta", "log", "household", "household_head", "actor", "event_id"};
+  return kNames[cf];
+}
+
+std::string SeqKey(uint64_t seq) {
+  std::string k;
+  PutBe64(&k, seq);
+  return k;
+}
+
+std::optional<uint64_t> ParseSeqKey(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return GetBe64(key);
+}
+
+std::string ScopedSeqKey(std::string_view id, uint64_t seq) {
+  std::string k = ScopedPrefix(id);
+  PutBe64(&k, seq);
+  return k;
+}
+
+std::string ScopedPrefix(std::string_view id) {
+  return std::string(id) + '\0';
+}
+std::string ScopedLimit(std::string_view id) {
+  return std::string(id) + '\1';
+}
+
+bool ParseScopedSeqKey(std::string_view key, std::string* id, uint64_t* seq) {
+  if (key.size() < 10 || key[key.size() - 9] != '\0') return false;
+  *id = std::string(key.substr(0, key.size() - 9));
+  *seq = GetBe64(key.substr(key.size() - 8));
+  return id->find('\0') == std::string::npos;
+}
+
+std::string HeadValue::Encode() const {
+  std::string v;
+  PutBe64(&v, seq);
+  PutHash(&v, hash);
+  PutBe64(&v, static_cast<uint64_t>(recorded_at_us));
+  return v;
+}
+
+std::optional<HeadValue> HeadValue::Decode(std::string_view v) {
+  if (v.size() != 48) return std::nullopt;
+  return HeadValue{GetBe64(v), GetHash(v.substr(8)), static_cast<int64_t>(GetBe64(v.substr(40)))};
+}
+
+std::string HouseholdHead::Encode() const {
+  std::string v;
+  PutBe64(&v, version);
+  PutBe64(&v, last_seq);
+  PutHash(&v, last_hash);
+  return v;
+}
+
+std::optional<HouseholdHead> HouseholdHead::Decode(std::string_view v) {
+  if (v.size() != 48) return std::nullopt;
+  return HouseholdHead{GetBe64(v), GetBe64(v.substr(8)), GetHash(v.substr(16))};
+}
+
+std::string EventIdValue::Encode() const {
+  std::string v;
+  PutBe64(&v, seq);
+  PutHash(&v, event_digest);
+  return v;
+}
+
+std::optional<EventIdValue> EventIdValue::Decode(std::string_view v) {
+  if (v.size() != 40) return std::nullopt;
+  return EventIdValue{GetBe64(v), GetHash(v.substr(8))};
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return Status::Busy(std::string(what) + ": the ledger is open in another process (" + s.ToString() + ")");
+  }
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  return Status::IOError(msg);
+}
+
+Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>* out) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = create;
+  db_options.error_if_exists = create;
+  db_options.create_missing_column_families = create;
+  db_options.paranoid_checks = true;
+  rocksdb::ColumnFamilyOptions cf_options;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (size_t i = 0; i < kCfCount; ++i) {
+    // RocksDB requires a "default" family; the meta family is it.
+    cfs.emplace_back(i == kMeta ? rocksdb::kDefaultColumnFamilyName : CfName(static_cast<Cf>(i)), cf_options);
+  }
+  auto store = std::unique_ptr<Store>(new Store());
+  rocksdb::DB* db = nullptr;
+  Status s = FromRocks(rocksdb::DB::Open(db_options, path, cfs, &store->handles_, &db), "opening " + path);
+  if (!s.ok()) return s;
+  store->db_.reset(db);
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+Store::~Store() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+}
+
+Status Store::Get(Cf c, std::string_view key, std::string* value, bool* found,
+                  const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.verify_checksums = true;
+  rocksdb::Status s = db_->Get(ro, handles_[c], ToSlice(key), value);
+  *found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  return FromRocks(s, std::string("reading ") + CfName(c));
+}
+
+Status Store::WriteSynced(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, batch), "writing");
+}
+
+}  // namespace ledger

@@ -1,0 +1,98 @@
+// The RocksDB database under a ledger: its column families and the encoding of every key and
+// value, in one place. The layout is described for people in STORAGE.md beside this file; keep
+// the two in step.
+//
+// Internal to the library (the ledger, its verifier and tests that tamper with the data).
+// A Store is used from one thread at a time; RocksDB's lock file keeps other processes out.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/hash.h"
+#include "ledger/status.h"
+
+namespace ledger {
+
+// Column families, in the order they are opened.
+enum Cf : size_t {
+  kMeta = 0,       // "format", "head": see below.
+  kLog,            // seq (8 bytes big-endian) -> canonical entry bytes.
+  kHousehold,      // household id ‖ 0x00 ‖ seq (8 BE) -> entry hash (32).
+  kHouseholdHead,  // household id -> version (8 BE) ‖ last seq (8 BE) ‖ last hash (32).
+  kActor,          // actor id ‖ 0x00 ‖ seq (8 BE) -> empty.
+  kEventId,        // event id -> seq (8 BE) ‖ SHA-256 of the canonical event (32).
+  kCfCount,
+};
+const char* CfName(Cf cf);
+
+// Meta keys.
+inline constexpr std::string_view kMetaFormat = "format";  // -> kFormatVersion
+inline constexpr std::string_view kMetaHead = "head";      // -> HeadValue
+inline constexpr std::string_view kFormatVersion = "benefit-ledger/1";
+
+std::string SeqKey(uint64_t seq);
+std::optional<uint64_t> ParseSeqKey(std::string_view key);
+
+// household or actor id ‖ 0x00 ‖ seq. Ids cannot contain 0x00 (formats.h IsValidId).
+std::string ScopedSeqKey(std::string_view id, uint64_t seq);
+// All keys of one id sort between ScopedPrefix(id) and ScopedLimit(id).
+std::string ScopedPrefix(std::string_view id);
+std::string ScopedLimit(std::string_view id);
+bool ParseScopedSeqKey(std::string_view key, std::string* id, uint64_t* seq);
+
+struct HeadValue {  // The last entry of the log.
+  uint64_t seq = 0;
+  Hash hash{};
+  int64_t recorded_at_us = 0;
+  std::string Encode() const;
+  static std::optional<HeadValue> Decode(std::string_view v);
+  bool operator==(const HeadValue&) const = default;
+};
+
+struct HouseholdHead {   // The last entry of one household, and how many it has.
+  uint64_t version = 0;  // Number of the household's entries.
+  uint64_t last_seq = 0;
+  Hash last_hash{};
+  std::string Encode() const;
+  static std::optional<HouseholdHead> Decode(std::string_view v);
+  bool operator==(const HouseholdHead&) const = default;
+};
+
+struct EventIdValue {
+  uint64_t seq = 0;
+  Hash event_digest{};  // SHA-256 of the canonical event: "same content" for idempotency.
+  std::string Encode() const;
+  static std::optional<EventIdValue> Decode(std::string_view v);
+  bool operator==(const EventIdValue&) const = default;
+};
+
+// An open database with its column families.
+class Store {
+ public:
+  // Opens the database at `path`; with `create`, makes a new one (and fails if one exists).
+  static Status Open(const std::string& path, bool create, std::unique_ptr<Store>* out);
+  ~Store();
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
+
+  // Point read; NotFound is reported as *found = false, not as an error.
+  Status Get(Cf c, std::string_view key, std::string* value, bool* found,
+             const rocksdb::Snapshot* snapshot = nullptr) const;
+  // Writes the batch durably (WAL synced) before returning.
+  Status WriteSynced(rocksdb::WriteBatch* batch);
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace ledger

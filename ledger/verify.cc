@@ -1,0 +1,249 @@
+#include "ledger/verify.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "ledger/entry.h"
+#include "ledger/validate.h"
+
+namespace ledger {
+namespace {
+
+struct Problem {
+  uint64_t seq = 0;
+  std::string what;
+};
+
+// State carried along the log while verifying.
+class Verifier {
+ public:
+  explicit Verifier(const Store& store) : store_(store), snapshot_(store.db()->GetSnapshot()) {}
+  ~Verifier() { store_.db()->ReleaseSnapshot(snapshot_); }
+
+  // Fills `problem` and returns false at the first problem.
+  bool CheckLog(Problem* problem);
+  bool CheckHeads(Problem* problem);
+  bool CheckIndexCounts(Problem* problem);
+
+  uint64_t entries() const { return seq_; }
+  uint64_t households() const { return households_.size(); }
+  const Hash& head_hash() const { return prev_hash_; }
+  Status io_status() const { return io_; }
+
+ private:
+  bool CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem);
+  bool CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reader event, Problem* problem);
+  // Reads `key` of `cf`; false if absent or unreadable (an unreadable one sets io_).
+  bool Lookup(Cf cf, std::string_view key, std::string* value);
+  uint64_t CountEntries(Cf cf);
+  bool IsImplied(Cf cf, std::string_view key, std::string_view value, uint64_t* seq);
+
+  const Store& store_;
+  const rocksdb::Snapshot* snapshot_;
+  Status io_;
+  uint64_t seq_ = 0;  // Last seq checked.
+  Hash prev_hash_{};
+  int64_t prev_recorded_us_ = 0;
+  std::unordered_map<std::string, HouseholdHead> households_;
+  uint64_t household_entries_ = 0, actor_entries_ = 0;
+};
+
+bool Verifier::Lookup(Cf cf, std::string_view key, std::string* value) {
+  bool found = false;
+  Status s = store_.Get(cf, key, value, &found, snapshot_);
+  if (!s.ok() && io_.ok()) io_ = s;
+  return s.ok() && found;
+}
+
+bool Verifier::CheckLog(Problem* problem) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(kLog)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto key_seq = ParseSeqKey(it->key().ToStringView());
+    uint64_t expected = seq_ + 1;
+    if (!key_seq) {
+      *problem = {expected, fmt::format("log key of {} bytes is not a seq", it->key().size())};
+      return false;
+    }
+    if (*key_seq != expected) {
+      *problem = {expected,
+                  fmt::format("entry seq {} is missing: the log goes from seq {} to seq {}", expected, seq_, *key_seq)};
+      return false;
+    }
+    if (!CheckEntry(expected, it->value().ToStringView(), problem)) return false;
+  }
+  if (!it->status().ok()) {
+    *problem = {seq_ + 1, "the log cannot be read: " + it->status().ToString()};
+    return false;
+  }
+  return true;
+}
+
+bool Verifier::CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem) {
+  auto bad = [&](std::string what) {
+    *problem = {seq, std::move(what)};
+    return false;
+  };
+  EntryReader reader;
+  Status s = reader.Init(bytes);
+  if (!s.ok()) return bad(s.reason());
+  auto entry = reader.entry();
+  Hash hash = LeafHash(AsBytes(bytes));
+  if (entry.getSeq() != seq) return bad(fmt::format("entry stored at seq {} says it is seq {}", seq, entry.getSeq()));
+  if (entry.getPrevHash() != capnp::Data::Reader(prev_hash_.data(), prev_hash_.size())) {
+    return bad(fmt::format("prevHash is not the hash of entry seq {} (global chain broken)", seq - 1));
+  }
+  if (entry.getRecordedAtUs() < prev_recorded_us_) return bad("recordedAt is earlier than the previous entry's");
+  auto event = entry.getEvent();
+  if (!(s = ValidateEvent(event)).ok()) return bad("event does not validate: " + s.ToString());
+
+  std::string household = event.getHouseholdId();
+  HouseholdHead expected_link;
+  if (!household.empty()) expected_link = households_[household];
+  if (entry.getHouseholdPrevSeq() != expected_link.last_seq ||
+      entry.getHouseholdPrevHash() != capnp::Data::Reader(expected_link.last_hash.data(), 32)) {
+    return bad(fmt::format("household chain broken: household \"{}\" previous entry is seq {}, entry names seq {}",
+                           household, expected_link.last_seq, entry.getHouseholdPrevSeq()));
+  }
+  if (!CheckIndexes(seq, hash, event, problem)) return false;
+  if (!household.empty()) households_[household] = {expected_link.version + 1, seq, hash};
+  seq_ = seq;
+  prev_hash_ = hash;
+  prev_recorded_us_ = entry.getRecordedAtUs();
+  return true;
+}
+
+bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reader event, Problem* problem) {
+  auto bad = [&](std::string what) {
+    *problem = {seq, std::move(what)};
+    return false;
+  };
+  std::string value;
+  std::string household = event.getHouseholdId();
+  if (!household.empty()) {
+    if (!Lookup(kHousehold, ScopedSeqKey(household, seq), &value)) return bad("household index has no entry for it");
+    if (value.size() != 32 || memcmp(value.data(), hash.data(), 32) != 0) {
+      return bad("household index holds another hash for it");
+    }
+    ++household_entries_;
+  }
+  for (const auto& actor : ActorIdsOf(event)) {
+    if (!Lookup(kActor, ScopedSeqKey(actor, seq), &value))
+      return bad(fmt::format("actor index has no entry for actor \"{}\"", actor));
+    ++actor_entries_;
+  }
+  std::string event_id = event.getEventId();
+  if (!Lookup(kEventId, event_id, &value)) return bad(fmt::format("event id index has no entry for \"{}\"", event_id));
+  auto id_value = EventIdValue::Decode(value);
+  if (!id_value || id_value->seq != seq) {
+    return bad(fmt::format("event id index points \"{}\" at seq {}", event_id, id_value ? id_value->seq : 0));
+  }
+  if (id_value->event_digest != Sha256(AsBytes(CanonicalEvent(event)))) {
+    return bad(fmt::format("event id index holds another content digest for \"{}\"", event_id));
+  }
+  return true;
+}
+
+bool Verifier::CheckHeads(Problem* problem) {
+  std::string value;
+  auto head = Lookup(kMeta, kMetaHead, &value) ? HeadValue::Decode(value) : std::nullopt;
+  if (!head || head->seq != seq_ || head->hash != prev_hash_) {
+    *problem = {head ? std::max(head->seq, seq_) : seq_,
+                fmt::format("the ledger head says seq {}, the log ends at seq {}", head ? head->seq : 0, seq_)};
+    return false;
+  }
+  for (const auto& [id, expected] : households_) {
+    auto hh = Lookup(kHouseholdHead, id, &value) ? HouseholdHead::Decode(value) : std::nullopt;
+    if (!hh || !(*hh == expected)) {
+      *problem = {expected.last_seq, fmt::format("household head of \"{}\" does not match its chain (ends at seq {})",
+                                                 id, expected.last_seq)};
+      return false;
+    }
+  }
+  return true;
+}
+
+uint64_t Verifier::CountEntries(Cf cf) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot_;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(cf)));
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok() && io_.ok()) io_ = FromRocks(it->status(), "counting an index");
+  return n;
+}
+
+// Whether an index entry is one the log implies (slow path: reads the entry it names).
+// Sets *seq to the seq the index entry names.
+bool Verifier::IsImplied(Cf cf, std::string_view key, std::string_view value, uint64_t* seq) {
+  if (cf == kHouseholdHead) {
+    auto hh = HouseholdHead::Decode(value);
+    *seq = hh ? hh->last_seq : 0;
+    return households_.count(std::string(key)) != 0;
+  }
+  std::string id;
+  auto id_value = EventIdValue::Decode(value);
+  bool parsed = cf == kEventId ? id_value.has_value() : ParseScopedSeqKey(key, &id, seq);
+  if (cf == kEventId && parsed) *seq = id_value->seq, id = std::string(key);
+  std::string bytes;
+  EntryReader reader;
+  if (!parsed || *seq == 0 || *seq > seq_ || !Lookup(kLog, SeqKey(*seq), &bytes) || !reader.Init(bytes).ok()) {
+    return false;
+  }
+  auto event = reader.entry().getEvent();
+  if (cf == kHousehold) return id == event.getHouseholdId().cStr();
+  if (cf == kEventId) return id == event.getEventId().cStr();
+  auto actors = ActorIdsOf(event);
+  return std::find(actors.begin(), actors.end(), id) != actors.end();
+}
+
+// Every entry the log implies was found in its index; equal counts then mean no extra ones.
+// Otherwise the extra entry is found and named by the seq it points at.
+bool Verifier::CheckIndexCounts(Problem* problem) {
+  struct Expectation {
+    Cf cf;
+    uint64_t count;
+  };
+  for (auto [cf, count] : {Expectation{kHousehold, household_entries_}, Expectation{kActor, actor_entries_},
+                           Expectation{kEventId, seq_}, Expectation{kHouseholdHead, households_.size()}}) {
+    uint64_t actual = CountEntries(cf);
+    if (actual == count) continue;
+    *problem = {0, fmt::format("the {} index has {} entries, the log implies {}", CfName(cf), actual, count)};
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(cf)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t seq = 0;
+      if (IsImplied(cf, it->key().ToStringView(), it->value().ToStringView(), &seq)) continue;
+      problem->seq = seq;
+      problem->what += fmt::format("; the extra entry names seq {}", seq);
+      break;
+    }
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status Verify(const Ledger& ledger, VerifyReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  Verifier v(ledger.store());
+  Problem problem;
+  report->ok = v.CheckLog(&problem) && v.CheckHeads(&problem) && v.CheckIndexCounts(&problem);
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report->entries = v.entries();
+  report->households = v.households();
+  report->head_hash = v.head_hash();
+  report->bad_seq = report->ok ? 0 : problem.seq;
+  report->problem = problem.what;
+  return v.io_status();
+}
+
+}  // namespace ledger

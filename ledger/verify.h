@@ -1,0 +1,36 @@
+// Full verification of a ledger: every entry, both chains, every index.
+//
+// Verify reads the whole log in seq order and checks, for each entry:
+//   - the log key is the entry's seq, and seqs run 1, 2, 3… without gaps;
+//   - the bytes are the canonical encoding of an Entry, with a structurally valid event
+//     (validate.h) and no identity or card number in full;
+//   - prevHash is the hash of the previous entry (the global chain);
+//   - householdPrevSeq/Hash name the household's previous entry (the household chain);
+//   - recordedAt never goes back;
+//   - the household, actor and event-id indexes hold exactly the entries the log implies;
+// then that the meta head and every household head match the end of their chains, and that no
+// index holds an entry the log does not imply. It stops at the first problem and names its seq.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ledger/ledger.h"
+
+namespace ledger {
+
+struct VerifyReport {
+  bool ok = false;
+  uint64_t entries = 0;  // Entries read (up to the problem, if any).
+  uint64_t households = 0;
+  Hash head_hash{};
+  double seconds = 0;
+  uint64_t bad_seq = 0;  // First seq with a problem (when !ok); 0 if not tied to one.
+  std::string problem;   // What is wrong (when !ok).
+};
+
+// Returns non-ok only when the database cannot be read at all; a ledger that does not verify
+// is reported in `report`.
+Status Verify(const Ledger& ledger, VerifyReport* report);
+
+}  // namespace ledger

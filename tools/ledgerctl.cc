@@ -1,0 +1,439 @@
+// ledgerctl: the command-line front end of Benefit Ledger. Thin: parsing arguments, reading
+// and printing; everything else is the library's (ledger/).
+//
+// Exit status: 0 all done; 1 the ledger answered "no" (a line rejected, verification failed,
+// nothing found); 2 the command could not run (usage, unreadable input, I/O error).
+
+#include <capnp/message.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/entry.h"
+#include "ledger/formats.h"
+#include "ledger/json.h"
+#include "ledger/ledger.h"
+#include "ledger/validate.h"
+#include "ledger/verify.h"
+#include "tools/line_reader.h"
+
+namespace {
+
+using ledger::Status;
+
+constexpr int kExitOk = 0, kExitNo = 1, kExitCannot = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const char* usage;               // Shown by --help.
+  std::vector<const char*> flags;  // Flags that take a value.
+  int (*run)(const std::map<std::string, std::string>& flags, const std::vector<std::string>& positional);
+};
+
+struct Args {
+  std::map<std::string, std::string> flags;
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+std::optional<Args> ParseArgs(const Command& cmd, int argc, char** argv) {
+  Args args;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      args.help = true;
+    } else if (a.size() > 2 && a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2), value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        fmt::print(stderr, "ledgerctl {}: --{} needs a value\n", cmd.name, name);
+        return std::nullopt;
+      }
+      bool known = false;
+      for (const char* f : cmd.flags) known = known || name == f;
+      if (!known) {
+        fmt::print(stderr, "ledgerctl {}: unknown option --{} (see ledgerctl {} --help)\n", cmd.name, name, cmd.name);
+        return std::nullopt;
+      }
+      args.flags[name] = value;
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+std::optional<std::string> Required(const std::map<std::string, std::string>& flags, const char* name,
+                                    const char* command) {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.empty()) {
+    fmt::print(stderr, "ledgerctl {}: --{} is required (see ledgerctl {} --help)\n", command, name, command);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::optional<uint64_t> ParseCount(const std::string& text, const char* flag, const char* command, uint64_t max) {
+  uint64_t v = 0;
+  bool ok = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) v = std::stoull(text);
+  if (!ok || v == 0 || v > max) {
+    fmt::print(stderr, "ledgerctl {}: --{} must be a whole number from 1 to {}, not \"{}\"\n", command, flag, max,
+               text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+int Fail(const char* command, const Status& s) {
+  fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+  bool no = s.code() == Status::Code::kNotFound || s.code() == Status::Code::kCorruption;
+  return no ? kExitNo : kExitCannot;
+}
+
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
+  std::unique_ptr<ledger::Ledger> l;
+  Status s = ledger::Ledger::Open(dir, &l);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+    *exit_code = kExitCannot;
+  }
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// init
+
+int RunInit(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "init");
+  if (!dir) return kExitCannot;
+  Status s = ledger::Ledger::Create(*dir);
+  if (!s.ok()) return Fail("init", s);
+  fmt::print("created ledger {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it private)\n", *dir, *dir,
+             *dir);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// append
+
+struct PendingLine {
+  size_t line = 0;
+  std::unique_ptr<capnp::MallocMessageBuilder> message;  // Null when the line was rejected early.
+  std::string event_id;
+  Status early_error;
+};
+
+std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
+  using Outcome = ledger::AppendResult::Outcome;
+  std::string id = p.event_id.empty() ? "" : fmt::format(",\"eventId\":{}", ledger::JsonString(p.event_id));
+  if (r == nullptr || r->outcome == Outcome::kRejected) {
+    const Status& e = r == nullptr ? p.early_error : r->error;
+    std::string field = e.field().empty() ? "" : fmt::format(",\"field\":{}", ledger::JsonString(e.field()));
+    return fmt::format("{{\"line\":{},\"status\":\"error\"{}{},\"reason\":{}}}", p.line, id, field,
+                       ledger::JsonString(e.reason()));
+  }
+  const char* status = r->outcome == Outcome::kCreated ? "created" : "exists";
+  std::string hash = r->outcome == Outcome::kCreated ? fmt::format(",\"hash\":\"{}\"", ledger::Hex(r->hash)) : "";
+  return fmt::format("{{\"line\":{},\"status\":\"{}\"{},\"seq\":{}{}}}", p.line, status, id, r->seq, hash);
+}
+
+// Parses one input line; a line that cannot be an event is rejected here, before the ledger.
+PendingLine ParseLine(size_t line_number, const std::string& text) {
+  PendingLine p;
+  p.line = line_number;
+  size_t bad = 0;
+  if (!ledger::IsValidUtf8(text, &bad) || text.find('\0') != std::string::npos) {
+    if (text.find('\0') != std::string::npos) bad = std::min(bad, text.find('\0'));
+    p.early_error = Status::Invalid("", fmt::format("not UTF-8 text (bad byte at offset {})", bad));
+    return p;
+  }
+  p.message = std::make_unique<capnp::MallocMessageBuilder>();
+  p.early_error = ledger::ParseEventJson(text, p.message.get());
+  if (!p.early_error.ok()) {
+    p.message.reset();
+    return p;
+  }
+  p.event_id = p.message->getRoot<ledger::schema::Event>().asReader().getEventId();
+  return p;
+}
+
+struct AppendCounts {
+  size_t created = 0, exists = 0, rejected = 0;
+};
+
+// Commits one group and prints its results in line order. False if the write failed.
+bool CommitGroup(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
+  std::vector<capnp::MessageBuilder*> messages;
+  for (auto& p : *group) {
+    if (p.message) messages.push_back(p.message.get());
+  }
+  std::vector<ledger::AppendResult> results;
+  Status s = l->AppendGroup(messages, &results);
+  size_t next = 0;
+  for (auto& p : *group) {
+    const ledger::AppendResult* r = p.message ? &results[next++] : nullptr;
+    bool rejected = r == nullptr || r->outcome == ledger::AppendResult::Outcome::kRejected;
+    counts->rejected += rejected;
+    counts->created += !rejected && r->outcome == ledger::AppendResult::Outcome::kCreated;
+    counts->exists += !rejected && r->outcome == ledger::AppendResult::Outcome::kExists;
+    fmt::print("{}\n", ResultJson(p, r));
+  }
+  fflush(stdout);
+  group->clear();
+  if (!s.ok()) fmt::print(stderr, "ledgerctl append: {}\n", s.ToString());
+  return s.ok();
+}
+
+int RunAppend(const std::map<std::string, std::string>& flags, const std::vector<std::string>& positional) {
+  auto dir = Required(flags, "dir", "append");
+  if (!dir) return kExitCannot;
+  uint64_t group_max = 1000, line_max = 1 << 20;
+  if (flags.count("group-size")) {
+    auto v = ParseCount(flags.at("group-size"), "group-size", "append", 100000);
+    if (!v) return kExitCannot;
+    group_max = *v;
+  }
+  if (flags.count("max-line-bytes")) {
+    auto v = ParseCount(flags.at("max-line-bytes"), "max-line-bytes", "append", 64 << 20);
+    if (!v) return kExitCannot;
+    line_max = *v;
+  }
+  if (positional.size() > 1) {
+    fmt::print(stderr, "ledgerctl append: give at most one input file (or - for standard input)\n");
+    return kExitCannot;
+  }
+  int fd = 0;
+  if (!positional.empty() && positional[0] != "-") {
+    fd = ::open(positional[0].c_str(), O_RDONLY);
+    if (fd < 0) {
+      fmt::print(stderr, "ledgerctl append: cannot read {}: {}\n", positional[0], strerror(errno));
+      return kExitCannot;
+    }
+  }
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "append", &code);
+  if (!l) return code;
+
+  tools::LineReader reader(fd, line_max);
+  std::vector<PendingLine> group;
+  AppendCounts counts;
+  std::string text;
+  for (;;) {
+    auto r = reader.Next(&text);
+    if (r == tools::LineReader::Result::kError) {
+      fmt::print(stderr, "ledgerctl append: reading input: {}\n", strerror(errno));
+      code = kExitCannot;
+      break;
+    }
+    if (r == tools::LineReader::Result::kEnd) break;
+    if (r == tools::LineReader::Result::kTooLong) {
+      PendingLine p;
+      p.line = reader.line_number();
+      p.early_error = Status::Invalid("", fmt::format("line longer than {} bytes (--max-line-bytes)", line_max));
+      group.push_back(std::move(p));
+    } else if (text.find_first_not_of(" \t") != std::string::npos) {  // Blank lines are skipped.
+      group.push_back(ParseLine(reader.line_number(), text));
+    }
+    // Close the group when full, or when the writer pauses (so an interactive writer gets its
+    // answers without waiting for a full group).
+    if (group.size() >= group_max || (!group.empty() && !reader.MoreReadyNow())) {
+      if (!CommitGroup(l.get(), &group, &counts)) return kExitCannot;
+    }
+  }
+  if (!group.empty() && !CommitGroup(l.get(), &group, &counts)) return kExitCannot;
+  if (fd > 0) ::close(fd);
+  fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {} entries\n",
+             counts.created, counts.exists, counts.rejected, l->head().seq);
+  if (code != kExitOk) return code;
+  return counts.rejected == 0 ? kExitOk : kExitNo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// show
+
+int RunShow(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "show");
+  auto seq_text = dir ? Required(flags, "seq", "show") : std::nullopt;
+  if (!seq_text) return kExitCannot;
+  auto seq = ParseCount(*seq_text, "seq", "show", UINT64_MAX / 2);
+  if (!seq) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "show", &code);
+  if (!l) return code;
+  std::string bytes;
+  Status s = l->ReadEntry(*seq, &bytes);
+  ledger::EntryReader reader;
+  if (s.ok()) s = reader.Init(bytes);
+  if (!s.ok()) return Fail("show", s);
+  fmt::print("{}\n", ledger::EntryToJson(reader.entry(), ledger::LeafHash(ledger::AsBytes(bytes))));
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// verify
+
+int RunVerify(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "verify");
+  if (!dir) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "verify", &code);
+  if (!l) return code;
+  ledger::VerifyReport report;
+  Status s = ledger::Verify(*l, &report);
+  if (!s.ok()) return Fail("verify", s);
+  if (!report.ok) {
+    fmt::print("FAILED at seq {}: {}\n", report.bad_seq, report.problem);
+    return kExitNo;
+  }
+  double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
+  fmt::print("ok: {} entries, {} households, head {}, {:.3f} s, {:.0f} events/s\n", report.entries, report.households,
+             ledger::Hex(report.head_hash), report.seconds, rate);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+std::string FormatYuan(std::optional<int64_t> fen) {
+  return fen ? fmt::format("{}.{:02}", *fen / 100, *fen % 100) : "";
+}
+
+int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "replay");
+  auto household = dir ? Required(flags, "household", "replay") : std::nullopt;
+  if (!household) return kExitCannot;
+  std::string format = flags.count("format") ? flags.at("format") : "table";
+  if (format != "table" && format != "json") {
+    fmt::print(stderr, "ledgerctl replay: --format is table or json, not \"{}\"\n", format);
+    return kExitCannot;
+  }
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "replay", &code);
+  if (!l) return code;
+  size_t count = 0;
+  ledger::Hash last{};
+  Status s = l->ReadHousehold(*household, [&](const ledger::HouseholdEntry& e) {
+    ledger::EntryReader reader;
+    if (!reader.Init(e.bytes).ok()) return;  // ReadHousehold has decoded it already.
+    auto event = reader.entry().getEvent();
+    if (format == "table" && count == 0) {
+      fmt::print("{:>8}  {:10}  {:24}  {:14}  {:>12}  {}\n", "seq", "date", "event", "actor", "amount yuan",
+                 "entry hash");
+    }
+    if (format == "json") {
+      fmt::print("{}\n", ledger::EntryToJson(reader.entry(), e.hash));
+    } else {
+      uint32_t d = event.getBusinessDate();
+      fmt::print("{:>8}  {:04}-{:02}-{:02}  {:24}  {:14}  {:>12}  {}\n", e.seq, d / 10000, d / 100 % 100, d % 100,
+                 ledger::KindName(event), std::string(event.getActorId()), FormatYuan(ledger::AmountFenOf(event)),
+                 ledger::Hex(e.hash));
+    }
+    ++count;
+    last = e.hash;
+  });
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
+    return Fail("replay", s);
+  }
+  fmt::print(stderr, "household {}: {} events, household chain verified, last entry hash {}\n", *household, count,
+             ledger::Hex(last));
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"init",
+       "create a new, empty ledger",
+       "usage: ledgerctl init --dir D\n\n"
+       "Creates the ledger directory D: the database D/db and the keyed-hash secret D/secret\n"
+       "(32 random bytes, mode 0600). Identity and card numbers are stored only masked and\n"
+       "keyed-hashed with this secret: keep it, and keep it private. D must not exist or be empty.\n",
+       {"dir"},
+       RunInit},
+      {"append",
+       "append events, one JSON object per line",
+       "usage: ledgerctl append --dir D [--group-size N] [--max-line-bytes N] [FILE|-]\n\n"
+       "Reads events as JSON Lines from FILE (or standard input) and prints one JSON result per\n"
+       "line: {\"line\":N,\"status\":\"created\",\"seq\":S,\"hash\":H}, \"exists\" (same event id, same\n"
+       "content: nothing appended, the original seq), or \"error\" with the field and the reason.\n"
+       "Lines are committed in groups of up to N (default 1000): one atomic write, synced to disk\n"
+       "before any result of the group is printed. A rejected line appends nothing and does not\n"
+       "stop the others. Blank lines are skipped. Lines longer than --max-line-bytes (default\n"
+       "1048576) are rejected. Exit status 0 if every line was created or already there, 1 if\n"
+       "any was rejected, 2 if the input or the ledger could not be used.\n",
+       {"dir", "group-size", "max-line-bytes"},
+       RunAppend},
+      {"show",
+       "print one entry as JSON",
+       "usage: ledgerctl show --dir D --seq N\n\n"
+       "Prints entry N (counting from 1) as one line of JSON: its hash, recordedAt, kind and the\n"
+       "stored entry (links of both chains and the event). 64-bit integers are JSON strings.\n",
+       {"dir", "seq"},
+       RunShow},
+      {"verify",
+       "check every entry, both hash chains and every index",
+       "usage: ledgerctl verify --dir D\n\n"
+       "Recomputes every entry hash, the global chain, every household chain and every index.\n"
+       "Prints one line: \"ok: ENTRIES entries, HOUSEHOLDS households, head HASH, SECONDS s, RATE\n"
+       "events/s\" and exits 0, or \"FAILED at seq N: what is wrong\" and exits 1.\n",
+       {"dir"},
+       RunVerify},
+      {"replay",
+       "print one household's history, checking its chain",
+       "usage: ledgerctl replay --dir D --household H [--format table|json]\n\n"
+       "Prints the household's events in order with their entry hashes, checking on the way that\n"
+       "each is the entry the household chain and index say it is. Reads only this household's\n"
+       "entries. Exits 1 if the household does not exist or its chain does not check.\n",
+       {"dir", "household", "format"},
+       RunReplay},
+  };
+  return kCommands;
+}
+
+void PrintUsage(FILE* out) {
+  fmt::print(out,
+             "ledgerctl: Benefit Ledger, a tamper-evident ledger of social-assistance payments\n\n"
+             "usage: ledgerctl COMMAND [options]   (ledgerctl COMMAND --help for more)\n\ncommands:\n");
+  for (const auto& c : Commands()) fmt::print(out, "  {:8}  {}\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
+    PrintUsage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitCannot : kExitOk;
+  }
+  for (const auto& c : Commands()) {
+    if (argv[1] != std::string(c.name)) continue;
+    auto args = ParseArgs(c, argc, argv);
+    if (!args) return kExitCannot;
+    if (args->help) {
+      fmt::print("{}", c.usage);
+      return kExitOk;
+    }
+    return c.run(args->flags, args->positional);
+  }
+  fmt::print(stderr, "ledgerctl: unknown command \"{}\"\n\n", argv[1]);
+  PrintUsage(stderr);
+  return kExitCannot;
+}
