@@ -142,6 +142,14 @@ Status CheckStruct(JsonValue::Reader v, StructSchema schema, bool top) {
       return Status::Invalid(name.substr(0, 80), top ? "unknown field or event kind" : "unknown field");
     }
   }
+  // An unnamed union (the event kind; annul or amend) must be chosen: its default would be a
+  // silent choice. A named union (a group such as expectedVersion) defaults to its first member.
+  bool group = schema.getProto().getStruct().getIsGroup();
+  if (union_member.empty() && !group && schema.getUnionFields().size() > 0) {
+    std::string names;
+    for (auto f : schema.getUnionFields()) names += (names.empty() ? "" : ", ") + std::string(f.getProto().getName());
+    return Status::Invalid("", top ? "no event kind given (one of: " + names + ")" : "give one of: " + names);
+  }
   return Status::Ok();
 }
 

@@ -187,7 +187,14 @@ std::optional<int64_t> AmountFenOf(schema::Event::Reader event) {
 }
 
 Status ValidateEvent(schema::Event::Reader event) {
-  if (KindName(event).empty()) return Status::Invalid("", "no event kind given");
+  // A kind union left at its default would read as an empty first kind: the kind must be set.
+  capnp::DynamicStruct::Reader dynamic = event;
+  auto kind = dynamic.which();
+  KJ_IF_MAYBE(field, kind) {
+    if (!dynamic.has(*field)) return Status::Invalid("", "no event kind given");
+  } else {
+    return Status::Invalid("", "no event kind given (or one this version does not know)");
+  }
   Status st = CheckHouseholdScope(event);
   if (!st.ok()) return st;
   return CheckStruct(event);

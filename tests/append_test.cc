@@ -1,0 +1,296 @@
+// Appending: idempotency, expected versions, references, groups, durability across reopening,
+// and that full identity and card numbers never reach the disk.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ledger/entry.h"
+#include "ledger/json.h"
+#include "ledger/verify.h"
+#include "tests/test_util.h"
+
+using namespace ledger;
+using Outcome = AppendResult::Outcome;
+
+namespace {
+
+const char* kRegister =
+    R"({"eventId":"reg-%s","householdId":"%s","regionCode":"341502001001","actorId":"cw1","businessDate":20240105,%s"householdRegistered":{"members":[{"person":{"number":"341502195203141236"},"name":"张三","relation":"head","birthDate":19520314}]}})";
+
+std::string Register(const std::string& household, const std::string& expected = "") {
+  char buf[1024];
+  snprintf(buf, sizeof buf, kRegister, household.c_str(), household.c_str(), expected.c_str());
+  return buf;
+}
+
+std::string Apply(const std::string& event_id, const std::string& household, int64_t income_fen,
+                  const std::string& expected = "") {
+  return R"({"eventId":")" + event_id + R"(","householdId":")" + household +
+         R"(","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,)" + expected +
+         R"("applicationSubmitted":{"caseId":"C-)" + event_id + R"(","programme":"urban_dibao","declaredMonthlyIncomeFen":)" +
+         std::to_string(income_fen) + "}}";
+}
+
+void CheckVerifies(const Ledger& l) {
+  VerifyReport report;
+  REQUIRE(Verify(l, &report).ok());
+  CHECK_MESSAGE(report.ok, report.problem);
+}
+
+std::string FileBytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("same id, same content: exists with the original seq, nothing appended") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  auto first = testing::AppendLine(l.get(), Register("H1"));
+  REQUIRE(first.outcome == Outcome::kCreated);
+  auto again = testing::AppendLine(l.get(), Register("H1"));
+  CHECK(again.outcome == Outcome::kExists);
+  CHECK(again.seq == first.seq);
+  CHECK(l->head().seq == 1);
+
+  SUBCASE("the same event twice in one group") {
+    auto r = testing::AppendLines(l.get(), {Apply("a1", "H1", 100), Apply("a1", "H1", 100)});
+    CHECK(r[0].outcome == Outcome::kCreated);
+    CHECK(r[1].outcome == Outcome::kExists);
+    CHECK(r[1].seq == r[0].seq);
+    CHECK(l->head().seq == 2);
+  }
+  CheckVerifies(*l);
+}
+
+TEST_CASE("same id, different content: a conflict naming the original seq") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  REQUIRE(testing::AppendLine(l.get(), Register("H1")).outcome == Outcome::kCreated);
+  REQUIRE(testing::AppendLine(l.get(), Apply("a1", "H1", 100)).outcome == Outcome::kCreated);
+  auto r = testing::AppendLine(l.get(), Apply("a1", "H1", 101));
+  CHECK(r.outcome == Outcome::kRejected);
+  CHECK(r.error.code() == Status::Code::kConflict);
+  CHECK(r.error.field() == "eventId");
+  CHECK(r.error.reason().find("seq 2") != std::string::npos);
+
+  auto in_group = testing::AppendLines(l.get(), {Apply("b1", "H1", 5), Apply("b1", "H1", 6)});
+  CHECK(in_group[0].outcome == Outcome::kCreated);
+  CHECK(in_group[1].outcome == Outcome::kRejected);
+  CHECK(l->head().seq == 3);
+  CheckVerifies(*l);
+}
+
+TEST_CASE("expected household version") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  REQUIRE(testing::AppendLine(l.get(), Register("H1", R"("expectedVersion":{"exactly":0},)")).outcome ==
+          Outcome::kCreated);
+  // A new household must be new.
+  auto dup = testing::AppendLine(l.get(), Apply("x", "H1", 1, R"("expectedVersion":{"exactly":0},)"));
+  CHECK(dup.outcome == Outcome::kRejected);
+  CHECK(dup.error.code() == Status::Code::kConflict);
+  CHECK(dup.error.field() == "expectedVersion.exactly");
+  CHECK(dup.error.reason().find("has 1 events") != std::string::npos);
+
+  auto ok = testing::AppendLine(l.get(), Apply("a1", "H1", 1, R"("expectedVersion":{"exactly":"1"},)"));
+  CHECK(ok.outcome == Outcome::kCreated);
+  // A retry of an accepted event is "exists", though its expected version is now stale.
+  auto retry = testing::AppendLine(l.get(), Apply("a1", "H1", 1, R"("expectedVersion":{"exactly":"1"},)"));
+  CHECK(retry.outcome == Outcome::kExists);
+  // Two writers that both read version 2: the second loses.
+  auto w1 = testing::AppendLines(l.get(), {Apply("w1", "H1", 1, R"("expectedVersion":{"exactly":2},)"),
+                                           Apply("w2", "H1", 2, R"("expectedVersion":{"exactly":2},)")});
+  CHECK(w1[0].outcome == Outcome::kCreated);
+  CHECK(w1[1].outcome == Outcome::kRejected);
+  CHECK(l->head().seq == 3);
+  CheckVerifies(*l);
+}
+
+TEST_CASE("references and household scope") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  REQUIRE(testing::AppendLine(l.get(), Register("H1")).outcome == Outcome::kCreated);
+  REQUIRE(testing::AppendLine(l.get(), Register("H2")).outcome == Outcome::kCreated);
+  const std::string correction_head =
+      R"({"eventId":"c1","regionCode":"341502000000","actorId":"ca1","businessDate":20240201,)";
+
+  auto missing = testing::AppendLine(
+      l.get(), correction_head +
+                   R"("householdId":"H1","correction":{"targetEventId":"nope","reason":"r","secondActorId":"ca2","annul":null}})");
+  CHECK(missing.error.code() == Status::Code::kNotFound);
+  CHECK(missing.error.field() == "correction.targetEventId");
+
+  auto wrong_household = testing::AppendLine(
+      l.get(), correction_head +
+                   R"("householdId":"H2","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
+  CHECK(wrong_household.outcome == Outcome::kRejected);
+  CHECK(wrong_household.error.field() == "householdId");
+
+  auto right = testing::AppendLine(
+      l.get(), correction_head +
+                   R"("householdId":"H1","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
+  CHECK(right.outcome == Outcome::kCreated);
+
+  auto no_household = testing::AppendLine(
+      l.get(), R"({"eventId":"a9","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,"applicationSubmitted":{"caseId":"C9","programme":"urban_dibao"}})");
+  CHECK(no_household.error.field() == "householdId");
+  auto household_on_ledger_wide = testing::AppendLine(
+      l.get(), R"({"eventId":"s9","householdId":"H1","regionCode":"341502000000","actorId":"a","businessDate":20240108,"standardChanged":{"regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,"effectiveDate":20240101}})");
+  CHECK(household_on_ledger_wide.error.field() == "householdId");
+  CHECK(l->head().seq == 3);
+  CheckVerifies(*l);
+}
+
+TEST_CASE("a bad event in a group appends nothing and does not stop the others") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  auto r = testing::AppendLines(l.get(), {Register("H1"), Apply("a1", "H1", -1), Apply("a2", "H1", 7), "{bad json"});
+  CHECK(r[0].outcome == Outcome::kCreated);
+  CHECK(r[1].outcome == Outcome::kRejected);
+  CHECK(r[1].error.field() == "applicationSubmitted.declaredMonthlyIncomeFen");
+  CHECK(r[2].outcome == Outcome::kCreated);
+  CHECK(r[2].seq == 2);  // no gap where the bad event was
+  CHECK(r[3].outcome == Outcome::kRejected);
+  CHECK(l->head().seq == 2);
+  CheckVerifies(*l);
+}
+
+TEST_CASE("what is appended survives reopening, and the chain continues") {
+  testing::TempDir dir;
+  HeadValue head;
+  {
+    auto l = testing::NewLedger(dir.Sub("l"));
+    testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
+    head = l->head();
+    REQUIRE(head.seq == 29);
+  }
+  auto l = testing::OpenLedger(dir.Sub("l"));
+  CHECK(l->head() == head);
+  auto r = testing::AppendLine(l.get(), Apply("more", "H1", 3));
+  REQUIRE(r.outcome == Outcome::kCreated);
+  CHECK(r.seq == 30);
+  std::string bytes;
+  REQUIRE(l->ReadEntry(30, &bytes).ok());
+  EntryReader e;
+  REQUIRE(e.Init(bytes).ok());
+  CHECK(e.entry().getPrevHash() == capnp::Data::Reader(head.hash.data(), 32));
+  CHECK(e.entry().getRecordedAtUs() >= head.recorded_at_us);
+  CheckVerifies(*l);
+
+  std::vector<uint64_t> seqs;
+  REQUIRE(l->ReadHousehold("H1", [&](const HouseholdEntry& he) { seqs.push_back(he.seq); }).ok());
+  CHECK(seqs.size() == 21);  // 20 in the sample file, and one more
+  CHECK(seqs.back() == 30);
+  CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+  CHECK(l->ReadHousehold("H404", [](const HouseholdEntry&) {}).code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("full identity and card numbers never reach the disk") {
+  testing::TempDir dir;
+  auto lines = testing::ReadDataLines("every_kind.jsonl");
+  {
+    auto l = testing::NewLedger(dir.Sub("l"));
+    for (auto& r : testing::AppendLines(l.get(), lines)) REQUIRE(r.outcome == Outcome::kCreated);
+  }
+  const std::vector<std::string> full = {"341502195203141236", "34150220050901345X", "341502196711204568",
+                                         "341502198006122347", "6228480012345678901"};
+  for (const auto& number : full) REQUIRE(std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+    return line.find(number) != std::string::npos;
+  }));
+  size_t files = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Sub("l"))) {
+    if (!f.is_regular_file()) continue;
+    std::string content = FileBytes(f.path());
+    ++files;
+    for (const auto& number : full) CHECK_MESSAGE(content.find(number) == std::string::npos, f.path().string());
+  }
+  CHECK(files > 3);  // WAL, MANIFEST, OPTIONS, secret at least
+}
+
+TEST_CASE("keyed hashes: the same person matches within a ledger, not across ledgers") {
+  testing::TempDir dir;
+  auto a = testing::NewLedger(dir.Sub("a"));
+  auto b = testing::NewLedger(dir.Sub("b"));
+  auto keyed_hash = [](Ledger* l, uint64_t seq) {
+    std::string bytes;
+    REQUIRE(l->ReadEntry(seq, &bytes).ok());
+    EntryReader e;
+    REQUIRE(e.Init(bytes).ok());
+    auto person = e.entry().getEvent().getHouseholdRegistered().getMembers()[0].getPerson();
+    CHECK(std::string(person.getMasked()) == "341502********1236");
+    CHECK(!person.hasNumber());
+    auto h = person.getKeyedHash();
+    return std::string(reinterpret_cast<const char*>(h.begin()), h.size());
+  };
+  testing::AppendLines(a.get(), {Register("H1"), Register("H2")});
+  testing::AppendLines(b.get(), {Register("H1")});
+  CHECK(keyed_hash(a.get(), 1) == keyed_hash(a.get(), 2));
+  CHECK(keyed_hash(a.get(), 1) != keyed_hash(b.get(), 1));
+  CHECK(keyed_hash(a.get(), 1).size() == 32);
+
+  auto premasked = testing::AppendLine(
+      a.get(), R"({"eventId":"x","regionCode":"341502000000","actorId":"a","businessDate":20240102,"relativeDeclared":{"staffActorId":"cw1","person":{"masked":"341502********1236"},"relation":"son"}})");
+  CHECK(premasked.outcome == Outcome::kRejected);
+  CHECK(premasked.error.field() == "relativeDeclared.person.masked");
+}
+
+TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
+  testing::TempDir dir;
+  const std::string d = dir.Sub("l");
+  auto init = testing::RunLedgerctl({"init", "--dir", d});
+  REQUIRE(init.exit_code == 0);
+  CHECK(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 2);  // not empty any more
+
+  std::string input;
+  for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
+  auto append = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input);
+  CHECK(append.exit_code == 0);
+  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 29);
+  CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":29,"hash":")") != std::string::npos);
+  auto again = testing::RunLedgerctl({"append", "--dir", d, "-"}, input);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find(R"({"line":1,"status":"exists","eventId":"act-cw1","seq":1})") != std::string::npos);
+
+  auto show = testing::RunLedgerctl({"show", "--dir", d, "--seq", "5"});
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find(R"("kind":"householdRegistered")") != std::string::npos);
+  CHECK(show.out.find("341502********1236") != std::string::npos);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "30"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "x"}).exit_code == 2);
+
+  auto replay = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H2"});
+  CHECK(replay.exit_code == 0);
+  CHECK(replay.out.find("rejection") != std::string::npos);
+  CHECK(replay.err.find("H2: 4 events, household chain verified") != std::string::npos);
+  CHECK(testing::RunLedgerctl({"replay", "--dir", d, "--household", "H9"}).exit_code == 1);
+
+  auto verify = testing::RunLedgerctl({"verify", "--dir", d});
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.rfind("ok: 29 entries, 2 households, head ", 0) == 0);
+
+  for (const char* cmd : {"init", "append", "show", "verify", "replay"}) {
+    auto help = testing::RunLedgerctl({cmd, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find(std::string("usage: ledgerctl ") + cmd) == 0);
+  }
+  CHECK(testing::RunLedgerctl({"--help"}).exit_code == 0);
+  CHECK(testing::RunLedgerctl({"frobnicate"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"verify"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"verify", "--dir", dir.Sub("none")}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"verify", "--dir", d, "--bogus", "1"}).exit_code == 2);
+}
+
+TEST_CASE("a second writer is refused while the ledger is open") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  auto second = testing::RunLedgerctl({"append", "--dir", dir.Sub("l")}, Register("H1") + "\n");
+  CHECK(second.exit_code == 2);
+  CHECK(second.err.find("open in another process") != std::string::npos);
+  CHECK(l->head().seq == 0);
+}

@@ -1,0 +1,74 @@
+// Value formats (ledger/formats.h) and number protection (ledger/identity.h).
+#include <doctest/doctest.h>
+
+#include "ledger/formats.h"
+#include "ledger/identity.h"
+#include "tests/test_util.h"
+
+using namespace ledger;
+
+TEST_CASE("dates are real calendar dates") {
+  CHECK(IsValidDate(20240229));
+  CHECK_FALSE(IsValidDate(20230229));
+  CHECK_FALSE(IsValidDate(20240431));
+  CHECK_FALSE(IsValidDate(20241301));
+  CHECK_FALSE(IsValidDate(20240100));
+  CHECK_FALSE(IsValidDate(19890101));  // before the ledger's years
+  CHECK(IsValidDate(19450808, kMinBirthYear));
+  CHECK_FALSE(IsValidDate(21000101));
+  CHECK(IsValidPeriod(202412));
+  CHECK_FALSE(IsValidPeriod(202413));
+  CHECK_FALSE(IsValidPeriod(20241));
+  CHECK(DaysSinceEpoch(19700101) == 0);
+  CHECK(DaysSinceEpoch(20240122) - DaysSinceEpoch(20240116) == 6);
+  CHECK(DaysSinceEpoch(20240301) - DaysSinceEpoch(20240228) == 2);
+}
+
+TEST_CASE("region codes and prefixes") {
+  CHECK(IsValidRegionCode("341502001001"));
+  CHECK(IsValidRegionCode("341502000000"));
+  CHECK(IsValidRegionCode("110000000000"));
+  CHECK_FALSE(IsValidRegionCode("991502001001"));   // no province 99
+  CHECK_FALSE(IsValidRegionCode("34150200100"));    // 11 digits
+  CHECK_FALSE(IsValidRegionCode("34150200100a"));
+  CHECK_FALSE(IsValidRegionCode("340002001001"));   // county under a zero city
+  CHECK_FALSE(IsValidRegionCode("341500001001"));   // township under a zero county
+  CHECK(IsValidRegionPrefix("34"));
+  CHECK(IsValidRegionPrefix("341502"));
+  CHECK(IsValidRegionPrefix("341502001"));
+  CHECK_FALSE(IsValidRegionPrefix("3415020"));
+  CHECK_FALSE(IsValidRegionPrefix("00"));
+}
+
+TEST_CASE("identifiers and text") {
+  CHECK(IsValidId("R-341502-urban_dibao-202402"));
+  CHECK(IsValidId("a:b/c.d"));
+  CHECK_FALSE(IsValidId(""));
+  CHECK_FALSE(IsValidId("has space"));
+  CHECK_FALSE(IsValidId(std::string("nul\0x", 5)));
+  CHECK_FALSE(IsValidId(std::string(kMaxIdBytes + 1, 'a')));
+  CHECK(IsValidText("城东街道 3 号\n第二行"));
+  CHECK_FALSE(IsValidText("bell\a"));
+  CHECK_FALSE(IsValidText("\xff\xfe"));
+  size_t bad = 0;
+  CHECK_FALSE(IsValidUtf8("ok\xc0\xaf", &bad));  // overlong "/"
+  CHECK(bad == 2);
+  CHECK_FALSE(IsValidUtf8("\xed\xa0\x80", &bad));  // surrogate
+}
+
+TEST_CASE("identity numbers: format, checksum, birth date") {
+  CHECK(IsValidIdentityNumber("341502195203141236"));
+  CHECK(IsValidIdentityNumber("34150220050901345X"));
+  CHECK_FALSE(IsValidIdentityNumber("341502195203141237"));  // wrong check digit
+  CHECK_FALSE(IsValidIdentityNumber("34150219520314123"));   // 17 characters
+  std::string bad_birth = testing::IdentityNumber("34150219521314123");  // month 13
+  CHECK_FALSE(IsValidIdentityNumber(bad_birth));
+  CHECK(IsValidCardNumber("6228480012345678901"));
+  CHECK_FALSE(IsValidCardNumber("62284800123"));
+  CHECK_FALSE(IsValidCardNumber("6228 4800 1234 5678"));
+}
+
+TEST_CASE("masks keep only the ends") {
+  CHECK(MaskIdentityNumber("341502195203141236") == "341502********1236");
+  CHECK(MaskCardNumber("6228480012345678901") == "6228***********8901");
+}

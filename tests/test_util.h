@@ -1,0 +1,47 @@
+// Helpers shared by the tests: temporary ledgers, appending JSON lines, running ledgerctl.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+
+namespace testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Lines of a file in tests/data.
+std::vector<std::string> ReadDataLines(const std::string& name);
+
+// Creates a ledger at `dir` and opens it; fails the test on error.
+std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir);
+std::unique_ptr<ledger::Ledger> OpenLedger(const std::string& dir);
+
+// Parses and appends `lines` as one group. A line that does not parse gets a rejected result
+// carrying the parse error.
+std::vector<ledger::AppendResult> AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines);
+ledger::AppendResult AppendLine(ledger::Ledger* l, const std::string& line);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // standard output
+  std::string err;  // standard error
+};
+// Runs ledgerctl with `args`, feeding `input` on standard input.
+RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input = "");
+
+// A valid 18-character identity number for a 17-digit body (appends the check character).
+std::string IdentityNumber(const std::string& body17);
+
+}  // namespace testing
