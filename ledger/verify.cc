@@ -99,9 +99,7 @@ bool Verifier::CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem
   if (entry.getPrevHash() != capnp::Data::Reader(prev_hash_.data(), prev_hash_.size())) {
     return bad(fmt::format("prevHash is not the hash of entry seq {} (global chain broken)", seq - 1));
   }
-  if (entry.getRecordedAtUs() < prev_recorded_us_) return bad("recordedAt is earlier than the previous entry's");
   auto event = entry.getEvent();
-  if (!(s = ValidateEvent(event)).ok()) return bad("event does not validate: " + s.ToString());
 
   std::string household = event.getHouseholdId();
   HouseholdHead expected_link;
@@ -111,7 +109,11 @@ bool Verifier::CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem
     return bad(fmt::format("household chain broken: household \"{}\" previous entry is seq {}, entry names seq {}",
                            household, expected_link.last_seq, entry.getHouseholdPrevSeq()));
   }
+  // The indexes hold each entry's hash and event digest as written: checked before the event's
+  // own validity, so that an altered entry is reported as altered.
   if (!CheckIndexes(seq, hash, event, problem)) return false;
+  if (entry.getRecordedAtUs() < prev_recorded_us_) return bad("recordedAt is earlier than the previous entry's");
+  if (!(s = ValidateEvent(event)).ok()) return bad("event does not validate: " + s.ToString());
   if (!household.empty()) households_[household] = {expected_link.version + 1, seq, hash};
   seq_ = seq;
   prev_hash_ = hash;
@@ -129,7 +131,7 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
   if (!household.empty()) {
     if (!Lookup(kHousehold, ScopedSeqKey(household, seq), &value)) return bad("household index has no entry for it");
     if (value.size() != 32 || memcmp(value.data(), hash.data(), 32) != 0) {
-      return bad("household index holds another hash for it");
+      return bad("entry hash differs from the one the household index recorded: the entry was altered");
     }
     ++household_entries_;
   }
@@ -145,7 +147,9 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
     return bad(fmt::format("event id index points \"{}\" at seq {}", event_id, id_value ? id_value->seq : 0));
   }
   if (id_value->event_digest != Sha256(AsBytes(CanonicalEvent(event)))) {
-    return bad(fmt::format("event id index holds another content digest for \"{}\"", event_id));
+    return bad(fmt::format("event content differs from the digest the event id index recorded for \"{}\": the event "
+                           "was altered",
+                           event_id));
   }
   return true;
 }

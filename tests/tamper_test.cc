@@ -1,3 +1,605 @@
+// Tamper tests: change a ledger's stored data behind the library's back, the way an attacker
+// with access to the database files (or a failing disk) would, and check that Verify notices
+// and names the seq concerned, and that replay refuses a household whose entries were changed.
+//
+// Every case starts from a fresh ledger holding tests/data/every_kind.jsonl, where input line N
+// is entry seq N (layout below). The database is tampered with through a raw Store while no
+// Ledger has it open (the Ledger holds RocksDB's lock), then the ledger is reopened and verified.
+#include <capnp/message.h>
+#include <capnp/schema.h>
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kj/exception.h>
+
+#include "ledger/entry.h"
+#include "ledger/hash.h"
+#include "ledger/ledger.h"
+#include "ledger/store.h"
+#include "ledger/verify.h"
 #include "tests/test_util.h"
+
+namespace {
+
+using ledger::Cf;
+using ledger::Hash;
+using ledger::Store;
+using ledger::VerifyReport;
+
+// The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N).
+constexpr uint64_t kEntryCount = 29;
+constexpr uint64_t kReviewSeq = 10;    // "h1-rev": household H1, a township review by actor tr1.
+constexpr uint64_t kNoticeSeq = 11;    // "h1-ntc": household H1, the entry after the review.
+constexpr uint64_t kObjectionSeq = 12;  // "h1-obj": household H1.
+constexpr uint64_t kApprovalSeq = 14;  // "h1-apr": household H1, approval of 165000 fen a month.
+constexpr uint64_t kRollSeq = 16;      // "roll-1": a payment roll, in no household.
+constexpr uint64_t kH1LastSeq = 25;    // "h1-exit": the last entry of household H1.
+constexpr uint64_t kH2FirstSeq = 26;   // "h2-reg": the first entry of household H2.
+constexpr uint64_t kH2AppSeq = 27;     // "h2-app": household H2.
+
+const std::map<uint64_t, std::string> kEventIdAt = {
+    {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"}, {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
+    {kRollSeq, "roll-1"},   {kH1LastSeq, "h1-exit"}, {kH2FirstSeq, "h2-reg"},   {kH2AppSeq, "h2-app"},
+    {kEntryCount, "h2-ann"}};
+
+bool Contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+std::string HashBytes(const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+
+Hash LeafHashOf(std::string_view entry_bytes) { return ledger::LeafHash(ledger::AsBytes(entry_bytes)); }
+
+// ---------------------------------------------------------------------------------------------
+// Raw access to the database (fails the test on any RocksDB error).
+
+std::string Get(const Store& store, Cf cf, std::string_view key) {
+  std::string value;
+  bool found = false;
+  ledger::Status s = store.Get(cf, key, &value, &found);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  REQUIRE_MESSAGE(found, "no key of ", key.size(), " bytes in column family ", ledger::CfName(cf));
+  return value;
+}
+
+void Put(const Store& store, Cf cf, std::string_view key, std::string_view value) {
+  rocksdb::Status s = store.db()->Put(rocksdb::WriteOptions(), store.cf(cf), key, value);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+void Delete(const Store& store, Cf cf, std::string_view key) {
+  Get(store, cf, key);  // Fails the test if there is nothing to delete.
+  rocksdb::Status s = store.db()->Delete(rocksdb::WriteOptions(), store.cf(cf), key);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+std::string LogEntry(const Store& store, uint64_t seq) { return Get(store, ledger::kLog, ledger::SeqKey(seq)); }
+
+ledger::EntryLinks LinksOf(ledger::schema::Entry::Reader entry) {
+  ledger::EntryLinks links;
+  links.seq = entry.getSeq();
+  links.recorded_at_us = entry.getRecordedAtUs();
+  memcpy(links.prev_hash.data(), entry.getPrevHash().begin(), links.prev_hash.size());
+  links.household_prev_seq = entry.getHouseholdPrevSeq();
+  memcpy(links.household_prev_hash.data(), entry.getHouseholdPrevHash().begin(), links.household_prev_hash.size());
+  return links;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ledger under test.
+
+// A ledger holding every_kind.jsonl, verified, and closed so that its database can be opened raw.
+class EveryKindLedger {
+ public:
+  EveryKindLedger() : dir_(tmp_.Sub("ledger")) {
+    auto l = testing::NewLedger(dir_);
+    auto results = testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
+    REQUIRE(results.size() == kEntryCount);
+    for (size_t i = 0; i < results.size(); ++i) {
+      INFO("line ", i + 1, ": ", results[i].error.ToString());
+      REQUIRE(results[i].outcome == ledger::AppendResult::Outcome::kCreated);
+      REQUIRE(results[i].seq == i + 1);
+    }
+    for (const auto& [seq, event_id] : kEventIdAt) REQUIRE(EventIdAt(*l, seq) == event_id);
+    VerifyReport report = VerifyLedger(*l);
+    REQUIRE_MESSAGE(report.ok, report.problem);
+    REQUIRE(report.entries == kEntryCount);
+    original_head_hash_ = report.head_hash;
+  }
+
+  const std::string& dir() const { return dir_; }
+  const Hash& original_head_hash() const { return original_head_hash_; }
+
+  // Opens the raw database, lets `edit` change it, and closes it again.
+  void Tamper(const std::function<void(const Store&)>& edit) const {
+    std::unique_ptr<Store> store;
+    ledger::Status s = Store::Open(dir_ + "/db", /*create=*/false, &store);
+    REQUIRE_MESSAGE(s.ok(), s.ToString());
+    edit(*store);
+  }
+
+  VerifyReport Verify() const { return VerifyLedger(*testing::OpenLedger(dir_)); }
+
+  static VerifyReport VerifyLedger(const ledger::Ledger& l) {
+    VerifyReport report;
+    ledger::Status s = ledger::Verify(l, &report);
+    REQUIRE_MESSAGE(s.ok(), s.ToString());  // The database itself must stay readable.
+    return report;
+  }
+
+  static std::string EventIdAt(const ledger::Ledger& l, uint64_t seq) {
+    std::string bytes;
+    REQUIRE(l.ReadEntry(seq, &bytes).ok());
+    ledger::EntryReader reader;
+    REQUIRE(reader.Init(bytes).ok());
+    return reader.entry().getEvent().getEventId();
+  }
+
+ private:
+  testing::TempDir tmp_;
+  std::string dir_;
+  Hash original_head_hash_{};
+};
+
+// Verification failed at `seq`, and the problem says `word`.
+void CheckFailsAt(const VerifyReport& report, uint64_t seq, std::string_view word) {
+  INFO("problem: \"", report.problem, "\" at seq ", report.bad_seq);
+  CHECK_FALSE(report.ok);
+  CHECK(report.bad_seq == seq);
+  CHECK(Contains(report.problem, word));
+}
+
+// Byte offset of Entry.recordedAtUs in canonical entry bytes: the root pointer (one word), then
+// the root struct's data section, where the field's slot offset counts 8-byte units.
+size_t RecordedAtOffset() {
+  auto field = capnp::Schema::from<ledger::schema::Entry>().getFieldByName("recordedAtUs");
+  return sizeof(capnp::word) + field.getProto().getSlot().getOffset() * sizeof(int64_t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The untouched ledger.
+
+TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
+  EveryKindLedger ledger;
+  VerifyReport report = ledger.Verify();
+  CHECK(report.ok);
+  CHECK(report.entries == kEntryCount);
+  CHECK(report.households == 2);
+  CHECK(report.bad_seq == 0);
+
+  auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.rfind("ok: 29 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flipped bytes in a log entry.
+
+// Flips the byte at `offset` from the start of `text` in entry `seq` (xor `mask`).
+void FlipInText(const EveryKindLedger& ledger, uint64_t seq, std::string_view text, size_t offset, uint8_t mask) {
+  ledger.Tamper([&](const Store& store) {
+    std::string bytes = LogEntry(store, seq);
+    size_t at = bytes.find(text);
+    REQUIRE(at != std::string::npos);
+    bytes[at + offset] = static_cast<char>(bytes[at + offset] ^ mask);
+    Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
+  });
+}
+
+TEST_CASE("a flipped byte in the middle of an entry's event is caught at that entry") {
+  EveryKindLedger ledger;
+  // The reason text of h1-fail (seq 19, household H1), in the middle of the event's payload.
+  const uint64_t seq = 19;
+  const std::string_view reason = "account closed";
+  SUBCASE("a letter turned into another letter: canonical, valid, other content") {
+    FlipInText(ledger, seq, reason, 3, 0x01);  // "account" -> "acbount"
+    CheckFailsAt(ledger.Verify(), seq, "household index holds another hash");
+  }
+  SUBCASE("a letter turned into a byte that is not UTF-8: the event does not validate") {
+    FlipInText(ledger, seq, reason, 3, 0x80);
+    CheckFailsAt(ledger.Verify(), seq, "event does not validate");
+  }
+  SUBCASE("the text's NUL terminator overwritten") {
+    FlipInText(ledger, seq, reason, reason.size(), 0x41);
+    CheckFailsAt(ledger.Verify(), seq, "canonical");
+  }
+  SUBCASE("a padding byte after the text") {
+    FlipInText(ledger, seq, reason, reason.size() + 1, 0x01);
+    CheckFailsAt(ledger.Verify(), seq, "canonical");
+  }
+}
+
+// Flips every byte of entry `seq` in turn (with each mask), verifies each time and undoes the
+// flip. `check` gets the byte's position and the report. Tampers through the open ledger's own
+// database instead of reopening it for each of the thousands of flips, to stay fast; Verify
+// reads through a fresh snapshot, so it sees each write.
+struct FlipCounts {
+  int not_canonical = 0;  // Flips that left bytes which do not read as a canonical entry.
+  int other = 0;          // Flips that left a readable entry with other content or links.
+};
+FlipCounts FlipEveryByte(const EveryKindLedger& ledger, uint64_t seq,
+                         const std::function<void(size_t position, const VerifyReport&)>& check) {
+  auto l = testing::OpenLedger(ledger.dir());
+  const Store& store = l->store();
+  const std::string original = LogEntry(store, seq);
+  FlipCounts counts;
+  for (size_t position = 0; position < original.size(); ++position) {
+    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+      std::string flipped = original;
+      flipped[position] = static_cast<char>(flipped[position] ^ mask);
+      Put(store, ledger::kLog, ledger::SeqKey(seq), flipped);
+      VerifyReport report;
+      KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { report = EveryKindLedger::VerifyLedger(*l); })) {
+        MESSAGE("THREW at byte ", position, " xor ", int{mask}, ": ", e->getDescription().cStr());
+        continue;
+      }
+      INFO("byte ", position, " of ", original.size(), " xor ", int{mask}, ": ", report.problem);
+      check(position, report);
+      ++(Contains(report.problem, "not a canonical entry") ? counts.not_canonical : counts.other);
+    }
+  }
+  Put(store, ledger::kLog, ledger::SeqKey(seq), original);
+  CHECK(EveryKindLedger::VerifyLedger(*l).ok);
+  return counts;
+}
+
+TEST_CASE("a flipped byte anywhere in a household entry is caught at that entry") {
+  EveryKindLedger ledger;
+  // The household index holds the hash of every household entry, so any change to its bytes
+  // is caught at the entry itself, wherever the byte is.
+  FlipCounts counts = FlipEveryByte(ledger, kApprovalSeq, [](size_t, const VerifyReport& report) {
+    CHECK_FALSE(report.ok);
+    CHECK(report.bad_seq == kApprovalSeq);
+  });
+  // Both kinds of damage were exercised: bytes that are no longer canonical, and bytes that
+  // still read as an entry (other content, other links).
+  CHECK(counts.not_canonical > 0);
+  CHECK(counts.other > 0);
+}
+
+TEST_CASE("a flipped byte anywhere in an entry of no household is caught at it or the next") {
+  EveryKindLedger ledger;
+  // An entry of no household has no index holding its hash: its event is covered by the
+  // event-id index's content digest and its links are checked, but a larger recordedAt only
+  // shows at the next entry, whose prevHash no longer matches. Every other byte is caught at the
+  // entry itself.
+  const size_t recorded_at = RecordedAtOffset();
+  {
+    auto l = testing::OpenLedger(ledger.dir());
+    std::string bytes = LogEntry(l->store(), kRollSeq);
+    ledger::EntryReader reader;
+    REQUIRE(reader.Init(bytes).ok());
+    int64_t stored = 0;
+    memcpy(&stored, bytes.data() + recorded_at, sizeof stored);  // Cap'n Proto is little-endian.
+    REQUIRE(stored == reader.entry().getRecordedAtUs());         // The offset is right.
+  }
+  FlipCounts counts = FlipEveryByte(ledger, kRollSeq, [&](size_t position, const VerifyReport& report) {
+    CHECK_FALSE(report.ok);
+    bool in_recorded_at = position >= recorded_at && position < recorded_at + sizeof(int64_t);
+    if (in_recorded_at && report.bad_seq == kRollSeq + 1) {
+      CHECK(Contains(report.problem, "global chain broken"));
+    } else {
+      CHECK(report.bad_seq == kRollSeq);
+    }
+  });
+  CHECK(counts.not_canonical > 0);
+  CHECK(counts.other > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries deleted, inserted, moved.
+
+TEST_CASE("a log entry deleted in the middle is caught as a gap") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kReviewSeq)); });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "missing");
+
+  auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.out.rfind("FAILED at seq 10: entry seq 10 is missing", 0) == 0);
+}
+
+TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
+  // The log itself is a valid chain 1..28; only the meta head remembers seq 29.
+  VerifyReport report = ledger.Verify();
+  CheckFailsAt(report, kEntryCount, "head says seq 29, the log ends at seq 28");
+  CHECK(report.entries == kEntryCount - 1);
+}
+
+TEST_CASE("several entries cut off the end are caught by the ledger head") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
+  });
+  // Names the head's seq, the end of what is missing, not the first missing seq (27): the
+  // problem text gives both ends.
+  CheckFailsAt(ledger.Verify(), kEntryCount, "head says seq 29, the log ends at seq 26");
+}
+
+TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    std::string entry28 = LogEntry(store, kEntryCount - 1);
+    ledger::EntryReader reader;
+    REQUIRE(reader.Init(entry28).ok());
+    ledger::HeadValue head{kEntryCount - 1, LeafHashOf(entry28), reader.entry().getRecordedAtUs()};
+    Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount));
+    Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
+  });
+  // Household H2's head still says its chain ends at 29; the log's H2 chain ends at 28, which
+  // is the seq named.
+  CheckFailsAt(ledger.Verify(), kEntryCount - 1, "household head of \"H2\" does not match");
+}
+
+TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    Put(store, ledger::kLog, ledger::SeqKey(kEntryCount + 1), LogEntry(store, kReviewSeq));
+  });
+  CheckFailsAt(ledger.Verify(), kEntryCount + 1, "says it is seq 10");
+}
+
+TEST_CASE("a copy of an entry written over another entry is caught at the overwritten seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    Put(store, ledger::kLog, ledger::SeqKey(kObjectionSeq), LogEntry(store, kReviewSeq));
+  });
+  CheckFailsAt(ledger.Verify(), kObjectionSeq, "says it is seq 10");
+}
+
+TEST_CASE("two entries swapped are caught at the first of them") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    std::string review = LogEntry(store, kReviewSeq), notice = LogEntry(store, kNoticeSeq);
+    Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), notice);
+    Put(store, ledger::kLog, ledger::SeqKey(kNoticeSeq), review);
+  });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "says it is seq 11");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexes and heads.
+
+TEST_CASE("a household index entry holding the wrong hash is caught at its seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    Hash other = LeafHashOf(LogEntry(store, kNoticeSeq));
+    Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kReviewSeq), HashBytes(other));
+  });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "household index holds another hash");
+}
+
+TEST_CASE("a deleted household index entry is caught at its seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) { Delete(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kReviewSeq)); });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "household index has no entry");
+}
+
+TEST_CASE("an extra household index entry naming another household's entry is caught") {
+  EveryKindLedger ledger;
+  // H1 claims H2's entry 27, with its right hash: only the count and the entry's household
+  // show that it does not belong.
+  ledger.Tamper([](const Store& store) {
+    Hash hash = LeafHashOf(LogEntry(store, kH2AppSeq));
+    Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kH2AppSeq), HashBytes(hash));
+  });
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "extra entry names seq 27");
+}
+
+TEST_CASE("a deleted actor index entry is caught at its seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) { Delete(store, ledger::kActor, ledger::ScopedSeqKey("tr1", kReviewSeq)); });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "actor index has no entry for actor \"tr1\"");
+}
+
+TEST_CASE("an extra actor index entry is caught at the seq it names") {
+  EveryKindLedger ledger;
+  // Entry 26 (h2-reg) was recorded by cw1, not tr1.
+  ledger.Tamper([](const Store& store) { Put(store, ledger::kActor, ledger::ScopedSeqKey("tr1", kH2FirstSeq), ""); });
+  CheckFailsAt(ledger.Verify(), kH2FirstSeq, "extra entry names seq 26");
+}
+
+TEST_CASE("an event-id index entry pointing at another seq is caught at the event's seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    auto value = ledger::EventIdValue::Decode(Get(store, ledger::kEventId, "h1-rev"));
+    REQUIRE(value.has_value());
+    value->seq = kNoticeSeq;
+    Put(store, ledger::kEventId, "h1-rev", value->Encode());
+  });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "points \"h1-rev\" at seq 11");
+}
+
+TEST_CASE("a deleted event-id index entry is caught at the event's seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) { Delete(store, ledger::kEventId, "h1-rev"); });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "event id index has no entry for \"h1-rev\"");
+}
+
+TEST_CASE("an extra event-id index entry is caught at the seq it names") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    Put(store, ledger::kEventId, "ghost", Get(store, ledger::kEventId, "h1-rev"));  // Same seq and digest.
+  });
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "extra entry names seq 10");
+}
+
+TEST_CASE("an altered household head is caught at the end of the household's chain") {
+  EveryKindLedger ledger;
+  // The head is not a log entry: the seq named is the last of the chain the head should match.
+  SUBCASE("one event more") {
+    ledger.Tamper([](const Store& store) {
+      auto head = ledger::HouseholdHead::Decode(Get(store, ledger::kHouseholdHead, "H1"));
+      REQUIRE(head.has_value());
+      ++head->version;
+      Put(store, ledger::kHouseholdHead, "H1", head->Encode());
+    });
+  }
+  SUBCASE("ending at an earlier entry") {
+    ledger.Tamper([](const Store& store) {
+      ledger::HouseholdHead head{kH1LastSeq - 10, kReviewSeq, LeafHashOf(LogEntry(store, kReviewSeq))};
+      Put(store, ledger::kHouseholdHead, "H1", head.Encode());
+    });
+  }
+  CheckFailsAt(ledger.Verify(), kH1LastSeq, "household head of \"H1\" does not match its chain");
+}
+
+TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    auto head = ledger::HeadValue::Decode(Get(store, ledger::kMeta, ledger::kMetaHead));
+    REQUIRE(head.has_value());
+    head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
+    Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
+  });
+  CheckFailsAt(ledger.Verify(), kEntryCount, "head");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A forger who re-encodes a changed event properly: canonical bytes, a new hash of its own.
+
+// Re-encodes the approval entry with a larger amount (a canonical, valid entry with the same
+// links) and returns its new hash. Its event id index digest is updated when `fix_event_id`.
+Hash ForgeApproval(const Store& store, bool fix_household_index, bool fix_event_id) {
+  ledger::EntryReader reader;
+  REQUIRE(reader.Init(LogEntry(store, kApprovalSeq)).ok());
+  capnp::MallocMessageBuilder message;
+  message.setRoot(reader.entry().getEvent());
+  auto event = message.getRoot<ledger::schema::Event>();
+  REQUIRE(event.getApproval().getMonthlyAmountFen() == 165000);
+  event.getApproval().setMonthlyAmountFen(999900);
+  std::string bytes = ledger::EncodeEntry(LinksOf(reader.entry()), event.asReader());
+  Hash hash = LeafHashOf(bytes);
+  Put(store, ledger::kLog, ledger::SeqKey(kApprovalSeq), bytes);
+  if (fix_household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kApprovalSeq), HashBytes(hash));
+  if (fix_event_id) {
+    ledger::EventIdValue id{kApprovalSeq, ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(event.asReader())))};
+    Put(store, ledger::kEventId, "h1-apr", id.Encode());
+  }
+  return hash;
+}
+
+// Re-encodes entry `seq` so that it links to the given previous hashes; returns its new hash
+// and updates the household index to it.
+Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash& household_prev_hash) {
+  ledger::EntryReader reader;
+  REQUIRE(reader.Init(LogEntry(store, seq)).ok());
+  ledger::EntryLinks links = LinksOf(reader.entry());
+  links.prev_hash = prev_hash;
+  links.household_prev_hash = household_prev_hash;
+  std::string bytes = ledger::EncodeEntry(links, reader.entry().getEvent());
+  Hash hash = LeafHashOf(bytes);
+  Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
+  std::string household = reader.entry().getEvent().getHouseholdId();
+  if (!household.empty()) Put(store, ledger::kHousehold, ledger::ScopedSeqKey(household, seq), HashBytes(hash));
+  return hash;
+}
+
+TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry") {
+  EveryKindLedger ledger;
+  SUBCASE("entry alone: the household index holds the old hash") {
+    ledger.Tamper([](const Store& store) { ForgeApproval(store, false, false); });
+    CheckFailsAt(ledger.Verify(), kApprovalSeq, "household index holds another hash");
+  }
+  SUBCASE("and the household index: the event-id index holds the old content digest") {
+    ledger.Tamper([](const Store& store) { ForgeApproval(store, true, false); });
+    CheckFailsAt(ledger.Verify(), kApprovalSeq, "another content digest");
+  }
+  SUBCASE("and both indexes: the next entry's prevHash names the old hash") {
+    ledger.Tamper([](const Store& store) { ForgeApproval(store, true, true); });
+    CheckFailsAt(ledger.Verify(), kApprovalSeq + 1, "global chain broken");
+  }
+  SUBCASE("and the next entry relinked: its own hash changed, its household index has the old one") {
+    ledger.Tamper([](const Store& store) {
+      Hash forged = ForgeApproval(store, true, true);
+      Relink(store, kApprovalSeq + 1, forged, forged);  // 15 is H1's next entry: both links change.
+      // Undo the household index fix for 15 that Relink made, as a forger stopping here would.
+    });
+    // Relink kept the household index in step for 15, so the next break is at 16, whose
+    // prevHash still names the old hash of 15.
+    CheckFailsAt(ledger.Verify(), kApprovalSeq + 2, "global chain broken");
+  }
+}
+
+TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, not the published head hash") {
+  EveryKindLedger ledger;
+  // With the log, every index and both heads rewritten consistently, the ledger is internally
+  // sound: only a head hash published before (ledgerctl verify prints it) shows the change.
+  ledger.Tamper([](const Store& store) {
+    std::map<uint64_t, Hash> new_hash = {{kApprovalSeq, ForgeApproval(store, true, true)}};
+    ledger::HeadValue head;
+    for (uint64_t seq = kApprovalSeq + 1; seq <= kEntryCount; ++seq) {
+      ledger::EntryReader reader;
+      REQUIRE(reader.Init(LogEntry(store, seq)).ok());
+      ledger::EntryLinks old = LinksOf(reader.entry());
+      auto relinked = new_hash.find(old.household_prev_seq);
+      Hash household_prev = relinked == new_hash.end() ? old.household_prev_hash : relinked->second;
+      new_hash[seq] = Relink(store, seq, new_hash.at(seq - 1), household_prev);
+      head = {seq, new_hash[seq], old.recorded_at_us};
+    }
+    for (const char* household : {"H1", "H2"}) {
+      auto hh = ledger::HouseholdHead::Decode(Get(store, ledger::kHouseholdHead, household));
+      REQUIRE(hh.has_value());
+      hh->last_hash = new_hash.at(hh->last_seq);
+      Put(store, ledger::kHouseholdHead, household, hh->Encode());
+    }
+    Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
+  });
+  VerifyReport report = ledger.Verify();
+  INFO(report.problem);
+  CHECK(report.ok);
+  CHECK(report.entries == kEntryCount);
+  CHECK(report.head_hash != ledger.original_head_hash());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay of one household.
+
+TEST_CASE("replay reports Corruption naming the seq of a household entry with a flipped byte") {
+  EveryKindLedger ledger;
+  auto l = testing::OpenLedger(ledger.dir());
+  const Store& store = l->store();  // Tampered through the open ledger: see FlipEveryByte.
+  const std::string original = LogEntry(store, kReviewSeq);
+  for (size_t position = 0; position < original.size(); ++position) {
+    std::string flipped = original;
+    flipped[position] = static_cast<char>(flipped[position] ^ 0x04);
+    Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), flipped);
+    std::vector<uint64_t> visited;
+    ledger::Status s = l->ReadHousehold("H1", [&](const ledger::HouseholdEntry& e) { visited.push_back(e.seq); });
+    INFO("byte ", position, ": ", s.ToString());
+    CHECK(s.code() == ledger::Status::Code::kCorruption);
+    CHECK(s.reason().rfind("seq 10: ", 0) == 0);
+    // The entries before the damaged one were replayed, nothing after it.
+    CHECK(visited == std::vector<uint64_t>{5, 6, 7, 8, 9});
+  }
+  Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), original);
+  CHECK(l->ReadHousehold("H1", [](const ledger::HouseholdEntry&) {}).ok());
+}
+
+TEST_CASE("ledgerctl replay fails naming the damaged seq") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    std::string bytes = LogEntry(store, kReviewSeq);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+    Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), bytes);
+  });
+  auto run = testing::RunLedgerctl({"replay", "--dir", ledger.dir(), "--household", "H1"});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(Contains(run.out, "FAILED: seq 10: "));
+  // Household H2 is untouched and still replays.
+  CHECK(testing::RunLedgerctl({"replay", "--dir", ledger.dir(), "--household", "H2"}).exit_code == 0);
+}
+
+}  // namespace

@@ -259,6 +259,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   }
   if (!group.empty() && !CommitGroup(l.get(), &group, &counts)) return kExitCannot;
   if (fd > 0) ::close(fd);
+  fflush(stdout);
   fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {} entries\n",
              counts.created, counts.exists, counts.rejected, l->head().seq);
   if (code != kExitOk) return code;
@@ -352,6 +353,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
     if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
     return Fail("replay", s);
   }
+  fflush(stdout);  // The summary follows the table, also when both go to one pipe.
   fmt::print(stderr, "household {}: {} events, household chain verified, last entry hash {}\n", *household, count,
              ledger::Hex(last));
   return kExitOk;

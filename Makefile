@@ -1,0 +1,35 @@
+# The two set-up commands of README: `make demo` and `make test`, on a fresh Debian 12 machine
+# as root. Both install the Debian packages that are missing, then build.
+BUILD    ?= build
+PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
+            doctest-dev rocksdb-tools
+JOBS     := $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: demo test build configure deps clean
+
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl
+	tools/demo/demo.sh $(BUILD)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEDGER_WERROR=ON
+
+# Installs only what is missing, so that a machine that has everything needs no network.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf $(BUILD)
