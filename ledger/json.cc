@@ -161,14 +161,26 @@ std::string Describe(const kj::Exception& e) {
   return d.substr(0, 200);
 }
 
+// The "eventId" string member of a JSON object, if any (at most an id's length).
+std::string EventIdOf(JsonValue::Reader v) {
+  if (!v.isObject()) return "";
+  for (auto f : v.getObject()) {
+    if (f.getName() == "eventId" && f.getValue().isString()) {
+      return std::string(f.getValue().getString().cStr()).substr(0, kMaxIdBytes);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
-Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out) {
+Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out, std::string* event_id) {
   capnp::MallocMessageBuilder tree;
   auto root = tree.initRoot<JsonValue>();
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { Codec().decodeRaw(kj::arrayPtr(line.data(), line.size()), root); })) {
     return Status::Invalid("", "malformed JSON: " + Describe(*e));
   }
+  if (event_id != nullptr) *event_id = EventIdOf(root.asReader());
   Status s = CheckStruct(root.asReader(), capnp::Schema::from<schema::Event>(), true);
   if (!s.ok()) return s;
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {

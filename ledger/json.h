@@ -24,8 +24,10 @@ namespace ledger {
 inline constexpr size_t kMaxJsonDepth = 24;
 
 // Parses `line` into a new Event, the root of `out`. Does not protect or validate the values
-// (identity.h, validate.h do that).
-Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out);
+// (identity.h, validate.h do that). If `event_id` is given, it is set to the line's "eventId"
+// whenever the line is a JSON object with one, also when the line is rejected: so that an
+// error can name the event as well as the line.
+Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out, std::string* event_id = nullptr);
 
 // One line of JSON for an entry and its hash.
 std::string EntryToJson(schema::Entry::Reader entry, const Hash& hash);

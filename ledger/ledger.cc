@@ -221,6 +221,10 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   std::string bytes = EncodeEntry(links, event);
   Hash hash = LeafHash(AsBytes(bytes));
 
+  // Everything that can fail or throw comes before the first Put; the Puts and the group state
+  // then change together (AppendGroup also rolls the batch back if anything throws).
+  std::vector<std::string> actors = ActorIdsOf(event);
+  id_value.seq = links.seq;
   auto& batch = group->batch;
   batch.Put(store_->cf(kLog), SeqKey(links.seq), bytes);
   if (!household.empty()) {
@@ -228,11 +232,10 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
     batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, links.seq),
               std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
     batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
-    group->households[household] = hh;
   }
-  for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, links.seq), "");
-  id_value.seq = links.seq;
+  for (const auto& actor : actors) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, links.seq), "");
   batch.Put(store_->cf(kEventId), event_id, id_value.Encode());
+  if (!household.empty()) group->households[household] = hh;
   group->event_ids[event_id] = {id_value, household};
   group->head = HeadValue{links.seq, hash, links.recorded_at_us};
 
@@ -250,9 +253,13 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   results->reserve(events.size());
   for (auto* message : events) {
     AppendResult r;
+    group.batch.SetSavePoint();
     KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, &group); })) {
+      group.batch.RollbackToSavePoint();  // Nothing of a failed event stays in the batch.
       r = AppendResult{};
       r.error = Status::Invalid("", std::string("cannot read the event: ") + e->getDescription().cStr());
+    } else {
+      group.batch.PopSavePoint();
     }
     results->push_back(std::move(r));
   }

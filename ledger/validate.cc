@@ -190,7 +190,7 @@ Status ValidateEvent(schema::Event::Reader event) {
   // A kind union left at its default would read as an empty first kind: the kind must be set.
   capnp::DynamicStruct::Reader dynamic = event;
   auto kind = dynamic.which();
-  KJ_IF_MAYBE(field, kind) {
+  KJ_IF_MAYBE (field, kind) {
     if (!dynamic.has(*field)) return Status::Invalid("", "no event kind given");
   } else {
     return Status::Invalid("", "no event kind given (or one this version does not know)");

@@ -76,7 +76,15 @@ bool Verifier::CheckLog(Problem* problem) {
                   fmt::format("entry seq {} is missing: the log goes from seq {} to seq {}", expected, seq_, *key_seq)};
       return false;
     }
-    if (!CheckEntry(expected, it->value().ToStringView(), problem)) return false;
+    // Canonical bytes can still hold a text without its NUL or a pointer of the wrong element
+    // size; reading such a field throws. That is a damaged entry, reported like any other.
+    bool entry_ok = false;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions(
+                        [&] { entry_ok = CheckEntry(expected, it->value().ToStringView(), problem); })) {
+      *problem = {expected, std::string("entry bytes do not read as an entry: ") + e->getDescription().cStr()};
+      return false;
+    }
+    if (!entry_ok) return false;
   }
   if (!it->status().ok()) {
     *problem = {seq_ + 1, "the log cannot be read: " + it->status().ToString()};
@@ -147,9 +155,10 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
     return bad(fmt::format("event id index points \"{}\" at seq {}", event_id, id_value ? id_value->seq : 0));
   }
   if (id_value->event_digest != Sha256(AsBytes(CanonicalEvent(event)))) {
-    return bad(fmt::format("event content differs from the digest the event id index recorded for \"{}\": the event "
-                           "was altered",
-                           event_id));
+    return bad(
+        fmt::format("event content differs from the digest the event id index recorded for \"{}\": the event "
+                    "was altered",
+                    event_id));
   }
   return true;
 }
@@ -157,18 +166,34 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
 bool Verifier::CheckHeads(Problem* problem) {
   std::string value;
   auto head = Lookup(kMeta, kMetaHead, &value) ? HeadValue::Decode(value) : std::nullopt;
-  if (!head || head->seq != seq_ || head->hash != prev_hash_) {
-    *problem = {head ? std::max(head->seq, seq_) : seq_,
-                fmt::format("the ledger head says seq {}, the log ends at seq {}", head ? head->seq : 0, seq_)};
+  if (!head) {
+    *problem = {seq_, "the ledger head record is missing or malformed"};
+    return false;
+  }
+  if (head->seq > seq_) {  // Entries cut off the end: name the first one missing.
+    std::string missing = head->seq == seq_ + 1 ? fmt::format("entry seq {} is missing", head->seq)
+                                                : fmt::format("entries seq {} to {} are missing", seq_ + 1, head->seq);
+    *problem = {seq_ + 1,
+                fmt::format("{}: the ledger head says seq {}, the log ends at seq {}", missing, head->seq, seq_)};
+    return false;
+  }
+  if (head->seq < seq_) {
+    *problem = {head->seq + 1, fmt::format("the log goes on past the ledger head (seq {}) to seq {}", head->seq, seq_)};
+    return false;
+  }
+  if (head->hash != prev_hash_) {
+    *problem = {seq_, fmt::format("the ledger head holds another hash for seq {} than the entry has", seq_)};
     return false;
   }
   for (const auto& [id, expected] : households_) {
     auto hh = Lookup(kHouseholdHead, id, &value) ? HouseholdHead::Decode(value) : std::nullopt;
-    if (!hh || !(*hh == expected)) {
-      *problem = {expected.last_seq, fmt::format("household head of \"{}\" does not match its chain (ends at seq {})",
-                                                 id, expected.last_seq)};
-      return false;
-    }
+    if (hh && *hh == expected) continue;
+    // A head past the end of the chain points at the missing entry; otherwise name the chain's end.
+    uint64_t seq = hh && hh->last_seq > expected.last_seq ? hh->last_seq : expected.last_seq;
+    *problem = {seq, fmt::format("household head of \"{}\" says {} events ending at seq {}; its chain has {} "
+                                 "ending at seq {}",
+                                 id, hh ? hh->version : 0, hh ? hh->last_seq : 0, expected.version, expected.last_seq)};
+    return false;
   }
   return true;
 }

@@ -29,8 +29,8 @@ std::string Apply(const std::string& event_id, const std::string& household, int
                   const std::string& expected = "") {
   return R"({"eventId":")" + event_id + R"(","householdId":")" + household +
          R"(","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,)" + expected +
-         R"("applicationSubmitted":{"caseId":"C-)" + event_id + R"(","programme":"urban_dibao","declaredMonthlyIncomeFen":)" +
-         std::to_string(income_fen) + "}}";
+         R"("applicationSubmitted":{"caseId":"C-)" + event_id +
+         R"(","programme":"urban_dibao","declaredMonthlyIncomeFen":)" + std::to_string(income_fen) + "}}";
 }
 
 void CheckVerifies(const Ledger& l) {
@@ -121,27 +121,32 @@ TEST_CASE("references and household scope") {
       R"({"eventId":"c1","regionCode":"341502000000","actorId":"ca1","businessDate":20240201,)";
 
   auto missing = testing::AppendLine(
-      l.get(), correction_head +
-                   R"("householdId":"H1","correction":{"targetEventId":"nope","reason":"r","secondActorId":"ca2","annul":null}})");
+      l.get(),
+      correction_head +
+          R"("householdId":"H1","correction":{"targetEventId":"nope","reason":"r","secondActorId":"ca2","annul":null}})");
   CHECK(missing.error.code() == Status::Code::kNotFound);
   CHECK(missing.error.field() == "correction.targetEventId");
 
   auto wrong_household = testing::AppendLine(
-      l.get(), correction_head +
-                   R"("householdId":"H2","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
+      l.get(),
+      correction_head +
+          R"("householdId":"H2","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
   CHECK(wrong_household.outcome == Outcome::kRejected);
   CHECK(wrong_household.error.field() == "householdId");
 
   auto right = testing::AppendLine(
-      l.get(), correction_head +
-                   R"("householdId":"H1","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
+      l.get(),
+      correction_head +
+          R"("householdId":"H1","correction":{"targetEventId":"reg-H1","reason":"r","secondActorId":"ca2","annul":null}})");
   CHECK(right.outcome == Outcome::kCreated);
 
   auto no_household = testing::AppendLine(
-      l.get(), R"({"eventId":"a9","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,"applicationSubmitted":{"caseId":"C9","programme":"urban_dibao"}})");
+      l.get(),
+      R"({"eventId":"a9","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,"applicationSubmitted":{"caseId":"C9","programme":"urban_dibao"}})");
   CHECK(no_household.error.field() == "householdId");
   auto household_on_ledger_wide = testing::AppendLine(
-      l.get(), R"({"eventId":"s9","householdId":"H1","regionCode":"341502000000","actorId":"a","businessDate":20240108,"standardChanged":{"regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,"effectiveDate":20240101}})");
+      l.get(),
+      R"({"eventId":"s9","householdId":"H1","regionCode":"341502000000","actorId":"a","businessDate":20240108,"standardChanged":{"regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,"effectiveDate":20240101}})");
   CHECK(household_on_ledger_wide.error.field() == "householdId");
   CHECK(l->head().seq == 3);
   CheckVerifies(*l);
@@ -200,9 +205,9 @@ TEST_CASE("full identity and card numbers never reach the disk") {
   }
   const std::vector<std::string> full = {"341502195203141236", "34150220050901345X", "341502196711204568",
                                          "341502198006122347", "6228480012345678901"};
-  for (const auto& number : full) REQUIRE(std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
-    return line.find(number) != std::string::npos;
-  }));
+  for (const auto& number : full)
+    REQUIRE(std::any_of(lines.begin(), lines.end(),
+                        [&](const std::string& line) { return line.find(number) != std::string::npos; }));
   size_t files = 0;
   for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Sub("l"))) {
     if (!f.is_regular_file()) continue;
@@ -235,7 +240,8 @@ TEST_CASE("keyed hashes: the same person matches within a ledger, not across led
   CHECK(keyed_hash(a.get(), 1).size() == 32);
 
   auto premasked = testing::AppendLine(
-      a.get(), R"({"eventId":"x","regionCode":"341502000000","actorId":"a","businessDate":20240102,"relativeDeclared":{"staffActorId":"cw1","person":{"masked":"341502********1236"},"relation":"son"}})");
+      a.get(),
+      R"({"eventId":"x","regionCode":"341502000000","actorId":"a","businessDate":20240102,"relativeDeclared":{"staffActorId":"cw1","person":{"masked":"341502********1236"},"relation":"son"}})");
   CHECK(premasked.outcome == Outcome::kRejected);
   CHECK(premasked.error.field() == "relativeDeclared.person.masked");
 }

@@ -1,7 +1,8 @@
 // Value formats (ledger/formats.h) and number protection (ledger/identity.h).
+#include "ledger/formats.h"
+
 #include <doctest/doctest.h>
 
-#include "ledger/formats.h"
 #include "ledger/identity.h"
 #include "tests/test_util.h"
 
@@ -28,11 +29,11 @@ TEST_CASE("region codes and prefixes") {
   CHECK(IsValidRegionCode("341502001001"));
   CHECK(IsValidRegionCode("341502000000"));
   CHECK(IsValidRegionCode("110000000000"));
-  CHECK_FALSE(IsValidRegionCode("991502001001"));   // no province 99
-  CHECK_FALSE(IsValidRegionCode("34150200100"));    // 11 digits
+  CHECK_FALSE(IsValidRegionCode("991502001001"));  // no province 99
+  CHECK_FALSE(IsValidRegionCode("34150200100"));   // 11 digits
   CHECK_FALSE(IsValidRegionCode("34150200100a"));
-  CHECK_FALSE(IsValidRegionCode("340002001001"));   // county under a zero city
-  CHECK_FALSE(IsValidRegionCode("341500001001"));   // township under a zero county
+  CHECK_FALSE(IsValidRegionCode("340002001001"));  // county under a zero city
+  CHECK_FALSE(IsValidRegionCode("341500001001"));  // township under a zero county
   CHECK(IsValidRegionPrefix("34"));
   CHECK(IsValidRegionPrefix("341502"));
   CHECK(IsValidRegionPrefix("341502001"));
@@ -59,8 +60,8 @@ TEST_CASE("identifiers and text") {
 TEST_CASE("identity numbers: format, checksum, birth date") {
   CHECK(IsValidIdentityNumber("341502195203141236"));
   CHECK(IsValidIdentityNumber("34150220050901345X"));
-  CHECK_FALSE(IsValidIdentityNumber("341502195203141237"));  // wrong check digit
-  CHECK_FALSE(IsValidIdentityNumber("34150219520314123"));   // 17 characters
+  CHECK_FALSE(IsValidIdentityNumber("341502195203141237"));              // wrong check digit
+  CHECK_FALSE(IsValidIdentityNumber("34150219520314123"));               // 17 characters
   std::string bad_birth = testing::IdentityNumber("34150219521314123");  // month 13
   CHECK_FALSE(IsValidIdentityNumber(bad_birth));
   CHECK(IsValidCardNumber("6228480012345678901"));

@@ -20,7 +20,9 @@ using namespace ledger;
 
 namespace {
 
-std::string CanonicalBytes(schema::Event::Reader e) { return CanonicalEvent(e); }
+std::string CanonicalBytes(schema::Event::Reader e) {
+  return CanonicalEvent(e);
+}
 
 std::string CanonicalEntry(schema::Entry::Reader e) {
   auto words = capnp::canonicalize(e);

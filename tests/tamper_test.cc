@@ -8,9 +8,9 @@
 #include <capnp/message.h>
 #include <capnp/schema.h>
 #include <doctest/doctest.h>
+#include <kj/exception.h>
 #include <rocksdb/db.h>
 
-#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -18,8 +18,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <kj/exception.h>
 
 #include "ledger/entry.h"
 #include "ledger/hash.h"
@@ -37,25 +35,32 @@ using ledger::VerifyReport;
 
 // The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N).
 constexpr uint64_t kEntryCount = 29;
-constexpr uint64_t kReviewSeq = 10;    // "h1-rev": household H1, a township review by actor tr1.
-constexpr uint64_t kNoticeSeq = 11;    // "h1-ntc": household H1, the entry after the review.
+constexpr uint64_t kReviewSeq = 10;     // "h1-rev": household H1, a township review by actor tr1.
+constexpr uint64_t kNoticeSeq = 11;     // "h1-ntc": household H1, the entry after the review.
 constexpr uint64_t kObjectionSeq = 12;  // "h1-obj": household H1.
-constexpr uint64_t kApprovalSeq = 14;  // "h1-apr": household H1, approval of 165000 fen a month.
-constexpr uint64_t kRollSeq = 16;      // "roll-1": a payment roll, in no household.
-constexpr uint64_t kH1LastSeq = 25;    // "h1-exit": the last entry of household H1.
-constexpr uint64_t kH2FirstSeq = 26;   // "h2-reg": the first entry of household H2.
-constexpr uint64_t kH2AppSeq = 27;     // "h2-app": household H2.
+constexpr uint64_t kApprovalSeq = 14;   // "h1-apr": household H1, approval of 165000 fen a month.
+constexpr uint64_t kRollSeq = 16;       // "roll-1": a payment roll, in no household.
+constexpr uint64_t kFailedSeq = 19;     // "h1-fail": household H1, a failed payment, reason "account closed".
+constexpr uint64_t kH1LastSeq = 25;     // "h1-exit": the last entry of household H1.
+constexpr uint64_t kH2FirstSeq = 26;    // "h2-reg": the first entry of household H2.
+constexpr uint64_t kH2AppSeq = 27;      // "h2-app": household H2.
 
 const std::map<uint64_t, std::string> kEventIdAt = {
-    {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"}, {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
-    {kRollSeq, "roll-1"},   {kH1LastSeq, "h1-exit"}, {kH2FirstSeq, "h2-reg"},   {kH2AppSeq, "h2-app"},
-    {kEntryCount, "h2-ann"}};
+    {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"},  {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
+    {kRollSeq, "roll-1"},   {kFailedSeq, "h1-fail"}, {kH1LastSeq, "h1-exit"},   {kH2FirstSeq, "h2-reg"},
+    {kH2AppSeq, "h2-app"},  {kEntryCount, "h2-ann"}};
 
-bool Contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool Contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
-std::string HashBytes(const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+std::string HashBytes(const Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
 
-Hash LeafHashOf(std::string_view entry_bytes) { return ledger::LeafHash(ledger::AsBytes(entry_bytes)); }
+Hash LeafHashOf(std::string_view entry_bytes) {
+  return ledger::LeafHash(ledger::AsBytes(entry_bytes));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Raw access to the database (fails the test on any RocksDB error).
@@ -80,7 +85,9 @@ void Delete(const Store& store, Cf cf, std::string_view key) {
   REQUIRE_MESSAGE(s.ok(), s.ToString());
 }
 
-std::string LogEntry(const Store& store, uint64_t seq) { return Get(store, ledger::kLog, ledger::SeqKey(seq)); }
+std::string LogEntry(const Store& store, uint64_t seq) {
+  return Get(store, ledger::kLog, ledger::SeqKey(seq));
+}
 
 ledger::EntryLinks LinksOf(ledger::schema::Entry::Reader entry) {
   ledger::EntryLinks links;
@@ -196,35 +203,49 @@ void FlipInText(const EveryKindLedger& ledger, uint64_t seq, std::string_view te
 
 TEST_CASE("a flipped byte in the middle of an entry's event is caught at that entry") {
   EveryKindLedger ledger;
-  // The reason text of h1-fail (seq 19, household H1), in the middle of the event's payload.
-  const uint64_t seq = 19;
-  const std::string_view reason = "account closed";
-  SUBCASE("a letter turned into another letter: canonical, valid, other content") {
-    FlipInText(ledger, seq, reason, 3, 0x01);  // "account" -> "acbount"
-    CheckFailsAt(ledger.Verify(), seq, "household index holds another hash");
+  SUBCASE("a letter of a household entry's text: its hash no longer matches the household index") {
+    FlipInText(ledger, kFailedSeq, "account closed", 3, 0x01);  // "account" -> "acbount".
+    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry was altered");
   }
-  SUBCASE("a letter turned into a byte that is not UTF-8: the event does not validate") {
-    FlipInText(ledger, seq, reason, 3, 0x80);
-    CheckFailsAt(ledger.Verify(), seq, "event does not validate");
+  SUBCASE("a letter turned into a byte that is not UTF-8: still reported as altered, not invalid") {
+    FlipInText(ledger, kFailedSeq, "account closed", 3, 0x80);
+    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry was altered");
   }
-  SUBCASE("the text's NUL terminator overwritten") {
-    FlipInText(ledger, seq, reason, reason.size(), 0x41);
-    CheckFailsAt(ledger.Verify(), seq, "canonical");
+  SUBCASE("a letter of an entry of no household: its event no longer matches the event-id digest") {
+    FlipInText(ledger, kRollSeq, "urban_dibao-202402", 6, 0x01);  // roll-1's rollId.
+    CheckFailsAt(ledger.Verify(), kRollSeq, "the event was altered");
   }
-  SUBCASE("a padding byte after the text") {
-    FlipInText(ledger, seq, reason, reason.size() + 1, 0x01);
-    CheckFailsAt(ledger.Verify(), seq, "canonical");
+  SUBCASE("a padding byte after a text: the bytes are no longer canonical") {
+    FlipInText(ledger, kFailedSeq, "account closed", sizeof("account closed"), 0x01);  // After the NUL.
+    CheckFailsAt(ledger.Verify(), kFailedSeq, "not a canonical entry");
   }
 }
+
+// Verify, with a kj::Exception thrown out of it caught and described in `*exception` (a known
+// library bug: see the test "Verify reports, not throws, ..." below).
+VerifyReport VerifyCatching(const ledger::Ledger& l, std::string* exception) {
+  VerifyReport report;
+  ledger::Status s;
+  exception->clear();
+  try {
+    s = ledger::Verify(l, &report);
+  } catch (const kj::Exception& e) {
+    kj::StringPtr description = e.getDescription();  // May hold a NUL: the byte it expected.
+    exception->assign(description.begin(), description.size());
+  }
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return report;
+}
+
+struct FlipCounts {
+  int not_canonical = 0;  // Flips that left bytes which do not read as a canonical entry.
+  int other = 0;          // Flips that left a readable entry with other content or links.
+};
 
 // Flips every byte of entry `seq` in turn (with each mask), verifies each time and undoes the
 // flip. `check` gets the byte's position and the report. Tampers through the open ledger's own
 // database instead of reopening it for each of the thousands of flips, to stay fast; Verify
 // reads through a fresh snapshot, so it sees each write.
-struct FlipCounts {
-  int not_canonical = 0;  // Flips that left bytes which do not read as a canonical entry.
-  int other = 0;          // Flips that left a readable entry with other content or links.
-};
 FlipCounts FlipEveryByte(const EveryKindLedger& ledger, uint64_t seq,
                          const std::function<void(size_t position, const VerifyReport&)>& check) {
   auto l = testing::OpenLedger(ledger.dir());
@@ -236,12 +257,10 @@ FlipCounts FlipEveryByte(const EveryKindLedger& ledger, uint64_t seq,
       std::string flipped = original;
       flipped[position] = static_cast<char>(flipped[position] ^ mask);
       Put(store, ledger::kLog, ledger::SeqKey(seq), flipped);
-      VerifyReport report;
-      KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { report = EveryKindLedger::VerifyLedger(*l); })) {
-        MESSAGE("THREW at byte ", position, " xor ", int{mask}, ": ", e->getDescription().cStr());
-        continue;
-      }
-      INFO("byte ", position, " of ", original.size(), " xor ", int{mask}, ": ", report.problem);
+      std::string exception;
+      VerifyReport report = VerifyCatching(*l, &exception);
+      INFO("byte ", position, " of ", original.size(), " xor ", int{mask}, ": ", report.problem, exception);
+      REQUIRE_MESSAGE(exception.empty(), "Verify threw instead of reporting: ", exception);
       check(position, report);
       ++(Contains(report.problem, "not a canonical entry") ? counts.not_canonical : counts.other);
     }
@@ -294,6 +313,24 @@ TEST_CASE("a flipped byte anywhere in an entry of no household is caught at it o
   CHECK(counts.other > 0);
 }
 
+// Canonical bytes can still hold a text that lost its NUL terminator: Cap'n Proto only checks
+// that when the field is read. Verify must report such an entry, not throw.
+TEST_CASE("Verify reports, not throws, an entry whose household id lost its NUL terminator") {
+  EveryKindLedger ledger;
+  FlipInText(ledger, kApprovalSeq, "H1", 2, 0x41);  // The NUL after h1-apr's householdId becomes 'A'.
+
+  auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
+  INFO("ledgerctl verify exit ", run.exit_code, ": ", run.out, run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.out.rfind("FAILED at seq 14: ", 0) == 0);
+
+  std::string exception;
+  VerifyReport report = VerifyCatching(*testing::OpenLedger(ledger.dir()), &exception);
+  CHECK_MESSAGE(exception.empty(), "Verify threw: ", exception);
+  CHECK_FALSE(report.ok);
+  CHECK(report.bad_seq == kApprovalSeq);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Entries deleted, inserted, moved.
 
@@ -313,7 +350,7 @@ TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
   ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
   // The log itself is a valid chain 1..28; only the meta head remembers seq 29.
   VerifyReport report = ledger.Verify();
-  CheckFailsAt(report, kEntryCount, "head says seq 29, the log ends at seq 28");
+  CheckFailsAt(report, kEntryCount, "entry seq 29 is missing: the ledger head says seq 29, the log ends at seq 28");
   CHECK(report.entries == kEntryCount - 1);
 }
 
@@ -322,9 +359,8 @@ TEST_CASE("several entries cut off the end are caught by the ledger head") {
   ledger.Tamper([](const Store& store) {
     for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
   });
-  // Names the head's seq, the end of what is missing, not the first missing seq (27): the
-  // problem text gives both ends.
-  CheckFailsAt(ledger.Verify(), kEntryCount, "head says seq 29, the log ends at seq 26");
+  // Names the first missing seq; the problem text gives both ends.
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 29 are missing");
 }
 
 TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
@@ -337,9 +373,8 @@ TEST_CASE("a truncation that also rewrites the ledger head is caught by the hous
     Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount));
     Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
   });
-  // Household H2's head still says its chain ends at 29; the log's H2 chain ends at 28, which
-  // is the seq named.
-  CheckFailsAt(ledger.Verify(), kEntryCount - 1, "household head of \"H2\" does not match");
+  // Household H2's head still says its chain ends at 29, the missing entry, which is named.
+  CheckFailsAt(ledger.Verify(), kEntryCount, "household head of \"H2\" says 4 events ending at seq 29");
 }
 
 TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
@@ -352,9 +387,8 @@ TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
 
 TEST_CASE("a copy of an entry written over another entry is caught at the overwritten seq") {
   EveryKindLedger ledger;
-  ledger.Tamper([](const Store& store) {
-    Put(store, ledger::kLog, ledger::SeqKey(kObjectionSeq), LogEntry(store, kReviewSeq));
-  });
+  ledger.Tamper(
+      [](const Store& store) { Put(store, ledger::kLog, ledger::SeqKey(kObjectionSeq), LogEntry(store, kReviewSeq)); });
   CheckFailsAt(ledger.Verify(), kObjectionSeq, "says it is seq 10");
 }
 
@@ -377,7 +411,7 @@ TEST_CASE("a household index entry holding the wrong hash is caught at its seq")
     Hash other = LeafHashOf(LogEntry(store, kNoticeSeq));
     Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kReviewSeq), HashBytes(other));
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "household index holds another hash");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "the entry was altered");
 }
 
 TEST_CASE("a deleted household index entry is caught at its seq") {
@@ -452,7 +486,7 @@ TEST_CASE("an altered household head is caught at the end of the household's cha
       Put(store, ledger::kHouseholdHead, "H1", head.Encode());
     });
   }
-  CheckFailsAt(ledger.Verify(), kH1LastSeq, "household head of \"H1\" does not match its chain");
+  CheckFailsAt(ledger.Verify(), kH1LastSeq, "its chain has 20 ending at seq 25");
 }
 
 TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
@@ -463,15 +497,42 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
     head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
     Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount, "head");
+  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 29");
 }
 
 // ---------------------------------------------------------------------------------------------
 // A forger who re-encodes a changed event properly: canonical bytes, a new hash of its own.
 
+// How far the forger of the approval (seq 14) goes to cover the change.
+struct Cover {
+  bool household_index = false;  // Puts the forged entry's hash in the household index.
+  bool event_id_index = false;   // Puts the forged event's digest in the event-id index.
+  bool relink_next = false;      // Re-encodes entry 15 to link to the forged entry...
+  bool next_index = false;       // ...and puts entry 15's new hash in the household index.
+};
+
+// Re-encodes entry `seq` so that it links to the given previous hashes, optionally updating its
+// household index row; returns its new hash.
+Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash& household_prev_hash,
+            bool update_index) {
+  ledger::EntryReader reader;
+  REQUIRE(reader.Init(LogEntry(store, seq)).ok());
+  ledger::EntryLinks links = LinksOf(reader.entry());
+  links.prev_hash = prev_hash;
+  links.household_prev_hash = household_prev_hash;
+  std::string bytes = ledger::EncodeEntry(links, reader.entry().getEvent());
+  Hash hash = LeafHashOf(bytes);
+  Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
+  std::string household = reader.entry().getEvent().getHouseholdId();
+  if (update_index && !household.empty()) {
+    Put(store, ledger::kHousehold, ledger::ScopedSeqKey(household, seq), HashBytes(hash));
+  }
+  return hash;
+}
+
 // Re-encodes the approval entry with a larger amount (a canonical, valid entry with the same
-// links) and returns its new hash. Its event id index digest is updated when `fix_event_id`.
-Hash ForgeApproval(const Store& store, bool fix_household_index, bool fix_event_id) {
+// links), covers it as far as `cover` says, and returns its new hash.
+Hash ForgeApproval(const Store& store, const Cover& cover) {
   ledger::EntryReader reader;
   REQUIRE(reader.Init(LogEntry(store, kApprovalSeq)).ok());
   capnp::MallocMessageBuilder message;
@@ -482,54 +543,46 @@ Hash ForgeApproval(const Store& store, bool fix_household_index, bool fix_event_
   std::string bytes = ledger::EncodeEntry(LinksOf(reader.entry()), event.asReader());
   Hash hash = LeafHashOf(bytes);
   Put(store, ledger::kLog, ledger::SeqKey(kApprovalSeq), bytes);
-  if (fix_household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kApprovalSeq), HashBytes(hash));
-  if (fix_event_id) {
+  if (cover.household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kApprovalSeq), HashBytes(hash));
+  if (cover.event_id_index) {
     ledger::EventIdValue id{kApprovalSeq, ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(event.asReader())))};
     Put(store, ledger::kEventId, "h1-apr", id.Encode());
   }
-  return hash;
-}
-
-// Re-encodes entry `seq` so that it links to the given previous hashes; returns its new hash
-// and updates the household index to it.
-Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash& household_prev_hash) {
-  ledger::EntryReader reader;
-  REQUIRE(reader.Init(LogEntry(store, seq)).ok());
-  ledger::EntryLinks links = LinksOf(reader.entry());
-  links.prev_hash = prev_hash;
-  links.household_prev_hash = household_prev_hash;
-  std::string bytes = ledger::EncodeEntry(links, reader.entry().getEvent());
-  Hash hash = LeafHashOf(bytes);
-  Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
-  std::string household = reader.entry().getEvent().getHouseholdId();
-  if (!household.empty()) Put(store, ledger::kHousehold, ledger::ScopedSeqKey(household, seq), HashBytes(hash));
+  // Entry 15 is H1's too: both its links name entry 14.
+  if (cover.relink_next) Relink(store, kApprovalSeq + 1, hash, hash, cover.next_index);
   return hash;
 }
 
 TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry") {
   EveryKindLedger ledger;
-  SUBCASE("entry alone: the household index holds the old hash") {
-    ledger.Tamper([](const Store& store) { ForgeApproval(store, false, false); });
-    CheckFailsAt(ledger.Verify(), kApprovalSeq, "household index holds another hash");
+  Cover cover;
+  uint64_t caught_at = 0;
+  std::string_view problem;
+  SUBCASE("entry alone: the household index holds its old hash") {
+    caught_at = kApprovalSeq, problem = "the entry was altered";
+  }
+  SUBCASE("entry and the next entry's links: the household index still holds the old hash") {
+    cover.relink_next = true;
+    caught_at = kApprovalSeq, problem = "the entry was altered";
   }
   SUBCASE("and the household index: the event-id index holds the old content digest") {
-    ledger.Tamper([](const Store& store) { ForgeApproval(store, true, false); });
-    CheckFailsAt(ledger.Verify(), kApprovalSeq, "another content digest");
+    cover.household_index = true;
+    caught_at = kApprovalSeq, problem = "the event was altered";
   }
   SUBCASE("and both indexes: the next entry's prevHash names the old hash") {
-    ledger.Tamper([](const Store& store) { ForgeApproval(store, true, true); });
-    CheckFailsAt(ledger.Verify(), kApprovalSeq + 1, "global chain broken");
+    cover.household_index = cover.event_id_index = true;
+    caught_at = kApprovalSeq + 1, problem = "global chain broken";
   }
-  SUBCASE("and the next entry relinked: its own hash changed, its household index has the old one") {
-    ledger.Tamper([](const Store& store) {
-      Hash forged = ForgeApproval(store, true, true);
-      Relink(store, kApprovalSeq + 1, forged, forged);  // 15 is H1's next entry: both links change.
-      // Undo the household index fix for 15 that Relink made, as a forger stopping here would.
-    });
-    // Relink kept the household index in step for 15, so the next break is at 16, whose
-    // prevHash still names the old hash of 15.
-    CheckFailsAt(ledger.Verify(), kApprovalSeq + 2, "global chain broken");
+  SUBCASE("and both indexes, the next entry relinked: its own hash changed under its index row") {
+    cover.household_index = cover.event_id_index = cover.relink_next = true;
+    caught_at = kApprovalSeq + 1, problem = "the entry was altered";
   }
+  SUBCASE("and the next entry's index row: the entry after it names the next entry's old hash") {
+    cover.household_index = cover.event_id_index = cover.relink_next = cover.next_index = true;
+    caught_at = kApprovalSeq + 2, problem = "global chain broken";
+  }
+  ledger.Tamper([&](const Store& store) { ForgeApproval(store, cover); });
+  CheckFailsAt(ledger.Verify(), caught_at, problem);
 }
 
 TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, not the published head hash") {
@@ -537,7 +590,7 @@ TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, n
   // With the log, every index and both heads rewritten consistently, the ledger is internally
   // sound: only a head hash published before (ledgerctl verify prints it) shows the change.
   ledger.Tamper([](const Store& store) {
-    std::map<uint64_t, Hash> new_hash = {{kApprovalSeq, ForgeApproval(store, true, true)}};
+    std::map<uint64_t, Hash> new_hash = {{kApprovalSeq, ForgeApproval(store, {true, true})}};
     ledger::HeadValue head;
     for (uint64_t seq = kApprovalSeq + 1; seq <= kEntryCount; ++seq) {
       ledger::EntryReader reader;
@@ -545,7 +598,7 @@ TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, n
       ledger::EntryLinks old = LinksOf(reader.entry());
       auto relinked = new_hash.find(old.household_prev_seq);
       Hash household_prev = relinked == new_hash.end() ? old.household_prev_hash : relinked->second;
-      new_hash[seq] = Relink(store, seq, new_hash.at(seq - 1), household_prev);
+      new_hash[seq] = Relink(store, seq, new_hash.at(seq - 1), household_prev, /*update_index=*/true);
       head = {seq, new_hash[seq], old.recorded_at_us};
     }
     for (const char* household : {"H1", "H2"}) {
@@ -572,16 +625,18 @@ TEST_CASE("replay reports Corruption naming the seq of a household entry with a 
   const Store& store = l->store();  // Tampered through the open ledger: see FlipEveryByte.
   const std::string original = LogEntry(store, kReviewSeq);
   for (size_t position = 0; position < original.size(); ++position) {
-    std::string flipped = original;
-    flipped[position] = static_cast<char>(flipped[position] ^ 0x04);
-    Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), flipped);
-    std::vector<uint64_t> visited;
-    ledger::Status s = l->ReadHousehold("H1", [&](const ledger::HouseholdEntry& e) { visited.push_back(e.seq); });
-    INFO("byte ", position, ": ", s.ToString());
-    CHECK(s.code() == ledger::Status::Code::kCorruption);
-    CHECK(s.reason().rfind("seq 10: ", 0) == 0);
-    // The entries before the damaged one were replayed, nothing after it.
-    CHECK(visited == std::vector<uint64_t>{5, 6, 7, 8, 9});
+    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+      std::string flipped = original;
+      flipped[position] = static_cast<char>(flipped[position] ^ mask);
+      Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), flipped);
+      std::vector<uint64_t> visited;
+      ledger::Status s = l->ReadHousehold("H1", [&](const ledger::HouseholdEntry& e) { visited.push_back(e.seq); });
+      INFO("byte ", position, " xor ", int{mask}, ": ", s.ToString());
+      CHECK(s.code() == ledger::Status::Code::kCorruption);
+      CHECK(s.reason().rfind("seq 10: ", 0) == 0);
+      // The entries before the damaged one were replayed, nothing after it.
+      CHECK(visited == std::vector<uint64_t>{5, 6, 7, 8, 9});
+    }
   }
   Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), original);
   CHECK(l->ReadHousehold("H1", [](const ledger::HouseholdEntry&) {}).ok());

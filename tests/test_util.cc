@@ -85,7 +85,9 @@ std::vector<ledger::AppendResult> AppendLines(ledger::Ledger* l, const std::vect
   return results;
 }
 
-ledger::AppendResult AppendLine(ledger::Ledger* l, const std::string& line) { return AppendLines(l, {line})[0]; }
+ledger::AppendResult AppendLine(ledger::Ledger* l, const std::string& line) {
+  return AppendLines(l, {line})[0];
+}
 
 namespace {
 

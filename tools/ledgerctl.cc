@@ -30,6 +30,9 @@ namespace {
 using ledger::Status;
 
 constexpr int kExitOk = 0, kExitNo = 1, kExitCannot = 2;
+// A group of appended lines is also closed at this many input bytes, which bounds the memory
+// of a group (parsed events and the write batch) whatever --group-size says.
+constexpr size_t kGroupBytesMax = 64 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -165,12 +168,10 @@ PendingLine ParseLine(size_t line_number, const std::string& text) {
     return p;
   }
   p.message = std::make_unique<capnp::MallocMessageBuilder>();
-  p.early_error = ledger::ParseEventJson(text, p.message.get());
-  if (!p.early_error.ok()) {
-    p.message.reset();
-    return p;
-  }
-  p.event_id = p.message->getRoot<ledger::schema::Event>().asReader().getEventId();
+  p.early_error = ledger::ParseEventJson(text, p.message.get(), &p.event_id);
+  if (!p.early_error.ok()) p.message.reset();
+  // An id that is not an identifier is not echoed: the error is about it.
+  if (!ledger::IsValidId(p.event_id)) p.event_id.clear();
   return p;
 }
 
@@ -233,6 +234,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
 
   tools::LineReader reader(fd, line_max);
   std::vector<PendingLine> group;
+  size_t group_bytes = 0;  // Input bytes of the lines in `group`.
   AppendCounts counts;
   std::string text;
   for (;;) {
@@ -250,11 +252,14 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
       group.push_back(std::move(p));
     } else if (text.find_first_not_of(" \t") != std::string::npos) {  // Blank lines are skipped.
       group.push_back(ParseLine(reader.line_number(), text));
+      group_bytes += text.size();
     }
-    // Close the group when full, or when the writer pauses (so an interactive writer gets its
-    // answers without waiting for a full group).
-    if (group.size() >= group_max || (!group.empty() && !reader.MoreReadyNow())) {
+    // Close the group when full (in lines or bytes), or when the writer pauses (so that an
+    // interactive writer gets its answers without waiting for a full group).
+    bool full = group.size() >= group_max || group_bytes >= kGroupBytesMax;
+    if (full || (!group.empty() && !reader.MoreReadyNow())) {
       if (!CommitGroup(l.get(), &group, &counts)) return kExitCannot;
+      group_bytes = 0;
     }
   }
   if (!group.empty() && !CommitGroup(l.get(), &group, &counts)) return kExitCannot;
@@ -283,7 +288,13 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
   ledger::EntryReader reader;
   if (s.ok()) s = reader.Init(bytes);
   if (!s.ok()) return Fail("show", s);
-  fmt::print("{}\n", ledger::EntryToJson(reader.entry(), ledger::LeafHash(ledger::AsBytes(bytes))));
+  std::string json;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions(
+                      [&] { json = ledger::EntryToJson(reader.entry(), ledger::LeafHash(ledger::AsBytes(bytes))); })) {
+    return Fail("show", Status::Corruption(fmt::format("entry seq {} is damaged and does not read ({}); run verify",
+                                                       *seq, e->getDescription().cStr())));
+  }
+  fmt::print("{}\n", json);
   return kExitOk;
 }
 
