@@ -139,7 +139,9 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
   if (!household.empty()) {
     if (!Lookup(kHousehold, ScopedSeqKey(household, seq), &value)) return bad("household index has no entry for it");
     if (value.size() != 32 || memcmp(value.data(), hash.data(), 32) != 0) {
-      return bad("entry hash differs from the one the household index recorded: the entry was altered");
+      return bad(
+          "entry hash differs from the one the household index recorded: the entry (or that index row) was "
+          "altered");
     }
     ++household_entries_;
   }
@@ -156,8 +158,8 @@ bool Verifier::CheckIndexes(uint64_t seq, const Hash& hash, schema::Event::Reade
   }
   if (id_value->event_digest != Sha256(AsBytes(CanonicalEvent(event)))) {
     return bad(
-        fmt::format("event content differs from the digest the event id index recorded for \"{}\": the event "
-                    "was altered",
+        fmt::format("event content differs from the digest the event id index recorded for \"{}\": the event (or "
+                    "that index row) was altered",
                     event_id));
   }
   return true;

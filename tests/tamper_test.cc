@@ -205,15 +205,15 @@ TEST_CASE("a flipped byte in the middle of an entry's event is caught at that en
   EveryKindLedger ledger;
   SUBCASE("a letter of a household entry's text: its hash no longer matches the household index") {
     FlipInText(ledger, kFailedSeq, "account closed", 3, 0x01);  // "account" -> "acbount".
-    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry was altered");
+    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry (or that index row) was altered");
   }
   SUBCASE("a letter turned into a byte that is not UTF-8: still reported as altered, not invalid") {
     FlipInText(ledger, kFailedSeq, "account closed", 3, 0x80);
-    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry was altered");
+    CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry (or that index row) was altered");
   }
   SUBCASE("a letter of an entry of no household: its event no longer matches the event-id digest") {
     FlipInText(ledger, kRollSeq, "urban_dibao-202402", 6, 0x01);  // roll-1's rollId.
-    CheckFailsAt(ledger.Verify(), kRollSeq, "the event was altered");
+    CheckFailsAt(ledger.Verify(), kRollSeq, "the event (or that index row) was altered");
   }
   SUBCASE("a padding byte after a text: the bytes are no longer canonical") {
     FlipInText(ledger, kFailedSeq, "account closed", sizeof("account closed"), 0x01);  // After the NUL.
@@ -411,7 +411,7 @@ TEST_CASE("a household index entry holding the wrong hash is caught at its seq")
     Hash other = LeafHashOf(LogEntry(store, kNoticeSeq));
     Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kReviewSeq), HashBytes(other));
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "the entry was altered");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "the entry (or that index row) was altered");
 }
 
 TEST_CASE("a deleted household index entry is caught at its seq") {
@@ -559,15 +559,15 @@ TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry"
   uint64_t caught_at = 0;
   std::string_view problem;
   SUBCASE("entry alone: the household index holds its old hash") {
-    caught_at = kApprovalSeq, problem = "the entry was altered";
+    caught_at = kApprovalSeq, problem = "the entry (or that index row) was altered";
   }
   SUBCASE("entry and the next entry's links: the household index still holds the old hash") {
     cover.relink_next = true;
-    caught_at = kApprovalSeq, problem = "the entry was altered";
+    caught_at = kApprovalSeq, problem = "the entry (or that index row) was altered";
   }
   SUBCASE("and the household index: the event-id index holds the old content digest") {
     cover.household_index = true;
-    caught_at = kApprovalSeq, problem = "the event was altered";
+    caught_at = kApprovalSeq, problem = "the event (or that index row) was altered";
   }
   SUBCASE("and both indexes: the next entry's prevHash names the old hash") {
     cover.household_index = cover.event_id_index = true;
@@ -575,7 +575,7 @@ TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry"
   }
   SUBCASE("and both indexes, the next entry relinked: its own hash changed under its index row") {
     cover.household_index = cover.event_id_index = cover.relink_next = true;
-    caught_at = kApprovalSeq + 1, problem = "the entry was altered";
+    caught_at = kApprovalSeq + 1, problem = "the entry (or that index row) was altered";
   }
   SUBCASE("and the next entry's index row: the entry after it names the next entry's old hash") {
     cover.household_index = cover.event_id_index = cover.relink_next = cover.next_index = true;
