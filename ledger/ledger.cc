@@ -246,6 +246,7 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
 }
 
 Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results) {
+  if (!write_error_.ok()) return write_error_;
   Group group;
   group.head = head_;
   group.store = store_.get();
@@ -267,12 +268,16 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
   Status s = store_->WriteSynced(&group.batch);
   if (!s.ok()) {
+    // Whether a failed synced write reached the disk is unknown, and so is the true head: this
+    // object appends no more; reopening reads the head from the database.
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
     for (auto& r : *results) {
       bool pending = r.outcome == AppendResult::Outcome::kCreated ||
                      (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
       if (!pending) continue;
       r = AppendResult{};
-      r.error = Status::IOError("not appended: the group's write failed: " + s.ToString());
+      r.error = Status::IOError("the group's write failed, it may or may not be in the ledger (reopen and look): " +
+                                s.ToString());
     }
     return s;
   }

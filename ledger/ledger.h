@@ -51,8 +51,9 @@ class Ledger {
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
   // identity.h) and sets (*results)[i]. A rejected event appends nothing and does not stop the
-  // others. Returns non-ok only if the write failed: then nothing was appended and each
-  // result that would have been created says so.
+  // others. Returns non-ok only if the write failed: then each result that would have been
+  // created says so (whether it reached the disk is unknown), and this object refuses further
+  // appends: reopen the ledger to learn its true head.
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results);
 
   // The canonical bytes of entry `seq`; NotFound if there is none.
@@ -74,6 +75,7 @@ class Ledger {
   std::string secret_;
   std::unique_ptr<Store> store_;
   HeadValue head_;
+  Status write_error_;  // Set once a group's write failed.
 };
 
 }  // namespace ledger
