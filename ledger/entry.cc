@@ -20,7 +20,8 @@ capnp::Data::Reader AsData(const Hash& h) {
 
 }  // namespace
 
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event) {
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
+                        std::span<const rules::Finding> findings) {
   capnp::MallocMessageBuilder message;
   auto entry = message.initRoot<schema::Entry>();
   entry.setSeq(links.seq);
@@ -29,6 +30,16 @@ std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event) {
   entry.setHouseholdPrevSeq(links.household_prev_seq);
   entry.setHouseholdPrevHash(AsData(links.household_prev_hash));
   entry.setEvent(event);
+  if (!findings.empty()) {
+    auto list = entry.initFindings(static_cast<unsigned>(findings.size()));
+    for (size_t i = 0; i < findings.size(); ++i) {
+      list[i].setRule(findings[i].rule);
+      list[i].setMessage(findings[i].message);
+      auto ids = list[i].initEventIds(static_cast<unsigned>(findings[i].event_ids.size()));
+      for (size_t k = 0; k < findings[i].event_ids.size(); ++k)
+        ids.set(static_cast<unsigned>(k), findings[i].event_ids[k]);
+    }
+  }
   return WordsToString(capnp::canonicalize(entry.asReader()));
 }
 

@@ -8,11 +8,13 @@
 
 #include <capnp/message.h>
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ledger/hash.h"
+#include "ledger/rules.h"
 #include "ledger/schema/event.capnp.h"
 #include "ledger/status.h"
 
@@ -26,8 +28,9 @@ struct EntryLinks {
   Hash household_prev_hash{};       // Its hash (zeros if none).
 };
 
-// Canonical bytes of the entry {links, event}.
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event);
+// Canonical bytes of the entry {links, event, findings}.
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
+                        std::span<const rules::Finding> findings = {});
 
 // Canonical bytes of an event alone (for the event-id index digest: "same content").
 std::string CanonicalEvent(schema::Event::Reader event);

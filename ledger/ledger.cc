@@ -11,10 +11,13 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <unordered_map>
 
 #include "ledger/entry.h"
 #include "ledger/identity.h"
+#include "ledger/rules.h"
+#include "ledger/state.h"
 #include "ledger/validate.h"
 
 namespace ledger {
@@ -63,19 +66,30 @@ Status ReadSecretFile(const std::string& path, std::string* secret) {
 
 }  // namespace
 
-struct Ledger::Group {
+struct Ledger::Group : state::StateSource {
   HeadValue head;  // Head of the log including this group's entries so far.
   std::unordered_map<std::string, HouseholdHead> households;
   struct PendingId {
     EventIdValue value;
     std::string household;
+    std::string entry_bytes;  // Set for events of this group (not yet readable from the log).
   };
   std::unordered_map<std::string, PendingId> event_ids;
+  std::map<std::string, std::string> state;  // State records written by this group's events.
   rocksdb::WriteBatch batch;
   const Store* store = nullptr;
 
   Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
   Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
+  // The state the rules read: this group's writes, then the database.
+  bool Get(const std::string& key, std::string* value) override {
+    if (auto it = state.find(key); it != state.end()) {
+      *value = it->second;
+      return true;
+    }
+    bool found = false;
+    return store->Get(kState, key, value, &found).ok() && found;
+  }
 };
 
 Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
@@ -99,6 +113,7 @@ Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* o
     return Status::Corruption(fmt::format("event id {} points at seq {}, which does not read", id, decoded->seq));
   }
   out->household = reader.entry().getEvent().getHouseholdId().cStr();
+  out->entry_bytes = std::move(bytes);
   return Status::Ok();
 }
 
@@ -119,7 +134,7 @@ Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out)
   return Status::Ok();
 }
 
-Status Ledger::Create(const std::string& dir) {
+Status Ledger::Create(const std::string& dir, rules::Policy policy) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
     return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
@@ -134,6 +149,7 @@ Status Ledger::Create(const std::string& dir) {
   rocksdb::WriteBatch batch;
   batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
   batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
+  batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
   return store->WriteSynced(&batch);
 }
 
@@ -160,6 +176,11 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   auto head = found ? HeadValue::Decode(value) : std::nullopt;
   if (!head) return Status::Corruption("the ledger's head record is missing or malformed");
   ledger->head_ = *head;
+  s = ledger->store_->Get(kMeta, kMetaPolicy, &value, &found);
+  if (!s.ok()) return s;
+  if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
+    return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
+  }
   *out = std::move(ledger);
   return Status::Ok();
 }
@@ -193,14 +214,17 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   }
 
   std::string household = event.getHouseholdId();
+  Group::PendingId target;
   if (event.isCorrection()) {
-    std::string target = event.getCorrection().getTargetEventId();
-    if (!(s = group->EventIdOf(target, &found, &existing)).ok()) return fail(s);
-    if (!found)
-      return fail(Status::NotFound(fmt::format("no event \"{}\" in the ledger", target), "correction.targetEventId"));
-    if (existing.household != household) {
+    std::string target_id = event.getCorrection().getTargetEventId();
+    if (!(s = group->EventIdOf(target_id, &found, &target)).ok()) return fail(s);
+    if (!found) {
+      return fail(
+          Status::NotFound(fmt::format("no event \"{}\" in the ledger", target_id), "correction.targetEventId"));
+    }
+    if (target.household != household) {
       return fail(Status::Invalid(
-          "householdId", fmt::format("must be \"{}\", the household of the corrected event", existing.household)));
+          "householdId", fmt::format("must be \"{}\", the household of the corrected event", target.household)));
     }
   }
 
@@ -212,37 +236,60 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
                                              hh.version, event.getExpectedVersion().getExactly())));
   }
 
+  // The domain rules, against the state as this group has left it.
+  EntryReader target_entry;
+  bool has_target = event.isCorrection() && target_entry.Init(target.entry_bytes).ok();
+  schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
+  state::StateTxn txn(group);
+  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+  if (!verdict.structural.ok()) return fail(verdict.structural);
+  if (!verdict.findings.empty() && policy_ == rules::Policy::kEnforce) {
+    const auto& first = verdict.findings.front();
+    result.findings = std::move(verdict.findings);
+    return fail(Status::Conflict(first.rule, first.message));
+  }
+
   EntryLinks links;
   links.seq = group->head.seq + 1;
   links.recorded_at_us = std::max(NowUs(), group->head.recorded_at_us);
   links.prev_hash = group->head.hash;
   links.household_prev_seq = hh.last_seq;
   links.household_prev_hash = hh.last_hash;
-  std::string bytes = EncodeEntry(links, event);
-  Hash hash = LeafHash(AsBytes(bytes));
+  StagedEntry staged{EncodeEntry(links, event, verdict.findings), {}, links, id_value, hh};
+  staged.hash = LeafHash(AsBytes(staged.bytes));
+  staged.id.seq = links.seq;
+  Stage(event, staged, txn.writes(), group);
 
-  // Everything that can fail or throw comes before the first Put; the Puts and the group state
-  // then change together (AppendGroup also rolls the batch back if anything throws).
-  std::vector<std::string> actors = ActorIdsOf(event);
-  id_value.seq = links.seq;
-  auto& batch = group->batch;
-  batch.Put(store_->cf(kLog), SeqKey(links.seq), bytes);
-  if (!household.empty()) {
-    hh = HouseholdHead{hh.version + 1, links.seq, hash};
-    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, links.seq),
-              std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
-    batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
-  }
-  for (const auto& actor : actors) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, links.seq), "");
-  batch.Put(store_->cf(kEventId), event_id, id_value.Encode());
-  if (!household.empty()) group->households[household] = hh;
-  group->event_ids[event_id] = {id_value, household};
-  group->head = HeadValue{links.seq, hash, links.recorded_at_us};
-
-  result.outcome = AppendResult::Outcome::kCreated;
+  result.findings = std::move(verdict.findings);
   result.seq = links.seq;
-  result.hash = hash;
+  result.hash = staged.hash;
+  result.outcome = AppendResult::Outcome::kCreated;
   return result;
+}
+
+// Puts an accepted entry's rows into the group's batch and its state into the group. Nothing
+// here can fail, so an event is staged whole or not at all.
+void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
+                   const std::map<std::string, std::string>& state_writes, Group* group) {
+  auto& batch = group->batch;
+  batch.Put(store_->cf(kLog), SeqKey(e.links.seq), e.bytes);
+  std::string household = event.getHouseholdId();
+  if (!household.empty()) {
+    HouseholdHead hh{e.household_before.version + 1, e.links.seq, e.hash};
+    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, e.links.seq),
+              std::string(reinterpret_cast<const char*>(e.hash.data()), e.hash.size()));
+    batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
+    group->households[household] = hh;
+  }
+  for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, e.links.seq), "");
+  std::string event_id = event.getEventId();
+  batch.Put(store_->cf(kEventId), event_id, e.id.Encode());
+  group->event_ids[event_id] = {e.id, household, e.bytes};
+  for (const auto& [key, value] : state_writes) {
+    batch.Put(store_->cf(kState), key, value);
+    group->state[key] = value;
+  }
+  group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
 }
 
 Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results) {

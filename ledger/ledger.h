@@ -12,13 +12,16 @@
 #include <capnp/message.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ledger/entry.h"
 #include "ledger/hash.h"
+#include "ledger/rules.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
 
@@ -34,6 +37,9 @@ struct AppendResult {
   uint64_t seq = 0;
   Hash hash{};
   Status error;
+  // Domain rules the event breaks (rules.h): the reason for kRejected under `enforce` (error is
+  // then the first of them); recorded with a kCreated event under `record`.
+  std::vector<rules::Finding> findings;
 };
 
 // One household entry as read back by ReadHousehold, its chain already checked.
@@ -45,8 +51,10 @@ struct HouseholdEntry {
 
 class Ledger {
  public:
-  // Makes a new ledger in `dir`, which must not exist or be empty.
-  static Status Create(const std::string& dir);
+  // Makes a new ledger in `dir`, which must not exist or be empty. The policy says what an
+  // event that breaks a domain rule does: refused (enforce) or appended with its findings
+  // (record, for importing an existing system's history). It is fixed for the ledger's life.
+  static Status Create(const std::string& dir, rules::Policy policy = rules::Policy::kEnforce);
   static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
@@ -64,17 +72,28 @@ class Ledger {
   Status ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const;
 
   HeadValue head() const { return head_; }
+  rules::Policy policy() const { return policy_; }
   const Store& store() const { return *store_; }
 
  private:
   struct Group;  // Per-group state of AppendGroup (ledger.cc).
   Ledger() = default;
+  struct StagedEntry {
+    std::string bytes;
+    Hash hash{};
+    EntryLinks links;
+    EventIdValue id;
+    HouseholdHead household_before;  // The household's head before this entry.
+  };
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+  void Stage(schema::Event::Reader event, const StagedEntry& entry,
+             const std::map<std::string, std::string>& state_writes, Group* group);
 
   std::string dir_;
   std::string secret_;
   std::unique_ptr<Store> store_;
   HeadValue head_;
+  rules::Policy policy_ = rules::Policy::kEnforce;
   Status write_error_;  // Set once a group's write failed.
 };
 

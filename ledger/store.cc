@@ -35,7 +35,8 @@ rocksdb::Slice ToSlice(std::string_view s) {
 }  // namespace
 
 const char* CfName(Cf cf) {
-  static constexpr const char* kNames[kCfCount] = {"meta", "log", "household", "household_head", "actor", "event_id"};
+  static constexpr const char* kNames[kCfCount] = {"meta",  "log",      "household", "household_head",
+                                                   "actor", "event_id", "state"};
   return kNames[cf];
 }
 

@@ -27,6 +27,7 @@ enum Cf : size_t {
   kHouseholdHead,  // household id -> version (8 BE) ‖ last seq (8 BE) ‖ last hash (32).
   kActor,          // actor id ‖ 0x00 ‖ seq (8 BE) -> empty.
   kEventId,        // event id -> seq (8 BE) ‖ SHA-256 of the canonical event (32).
+  kState,          // domain state for the rules (state.h): one-letter prefix ‖ id -> record.
   kCfCount,
 };
 const char* CfName(Cf cf);
@@ -34,6 +35,7 @@ const char* CfName(Cf cf);
 // Meta keys.
 inline constexpr std::string_view kMetaFormat = "format";  // -> kFormatVersion
 inline constexpr std::string_view kMetaHead = "head";      // -> HeadValue
+inline constexpr std::string_view kMetaPolicy = "policy";  // -> "enforce" or "record"
 inline constexpr std::string_view kFormatVersion = "benefit-ledger/1";
 
 std::string SeqKey(uint64_t seq);

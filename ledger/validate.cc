@@ -142,9 +142,9 @@ Status CheckStruct(DynamicStruct::Reader s) {
 }
 
 // Kinds that are not about one household.
-constexpr std::array<Which, 5> kLedgerWideKinds = {Which::STANDARD_CHANGED, Which::PAYMENT_ROLL_ISSUED,
-                                                   Which::FUNDS_ALLOCATED, Which::RELATIVE_DECLARED,
-                                                   Which::ACTOR_REGISTERED};
+constexpr std::array<Which, 6> kLedgerWideKinds = {Which::STANDARD_CHANGED, Which::PAYMENT_ROLL_ISSUED,
+                                                   Which::FUNDS_ALLOCATED,  Which::RELATIVE_DECLARED,
+                                                   Which::ACTOR_REGISTERED, Which::APPROVAL_LEVEL_SET};
 
 Status CheckHouseholdScope(schema::Event::Reader event) {
   std::string_view hid = event.getHouseholdId().cStr();

@@ -14,7 +14,8 @@
 //   PersonId, BankCard  present, protected (masked + keyedHash set, number cleared)
 //   lists               at most kMaxListItems items
 // Household scope: most kinds are about one household and need householdId; standardChanged,
-// paymentRollIssued, fundsAllocated, relativeDeclared and actorRegistered must not have one;
+// paymentRollIssued, fundsAllocated, relativeDeclared, actorRegistered and approvalLevelSet must
+// not have one;
 // a correction has the household of the event it corrects (checked by the ledger on append).
 //
 // This is structure only; the domain rules (procedure, standards, payments) are the rules

@@ -173,15 +173,15 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
     auto l = testing::NewLedger(dir.Sub("l"));
     testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
     head = l->head();
-    REQUIRE(head.seq == 29);
+    REQUIRE(head.seq == 31);
   }
   auto l = testing::OpenLedger(dir.Sub("l"));
   CHECK(l->head() == head);
   auto r = testing::AppendLine(l.get(), Apply("more", "H1", 3));
   REQUIRE(r.outcome == Outcome::kCreated);
-  CHECK(r.seq == 30);
+  CHECK(r.seq == 32);
   std::string bytes;
-  REQUIRE(l->ReadEntry(30, &bytes).ok());
+  REQUIRE(l->ReadEntry(32, &bytes).ok());
   EntryReader e;
   REQUIRE(e.Init(bytes).ok());
   CHECK(e.entry().getPrevHash() == capnp::Data::Reader(head.hash.data(), 32));
@@ -191,7 +191,7 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
   std::vector<uint64_t> seqs;
   REQUIRE(l->ReadHousehold("H1", [&](const HouseholdEntry& he) { seqs.push_back(he.seq); }).ok());
   CHECK(seqs.size() == 21);  // 20 in the sample file, and one more
-  CHECK(seqs.back() == 30);
+  CHECK(seqs.back() == 32);
   CHECK(std::is_sorted(seqs.begin(), seqs.end()));
   CHECK(l->ReadHousehold("H404", [](const HouseholdEntry&) {}).code() == Status::Code::kNotFound);
 }
@@ -249,7 +249,7 @@ TEST_CASE("keyed hashes: the same person matches within a ledger, not across led
 TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   testing::TempDir dir;
   const std::string d = dir.Sub("l");
-  auto init = testing::RunLedgerctl({"init", "--dir", d});
+  auto init = testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"});
   REQUIRE(init.exit_code == 0);
   CHECK(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 2);  // not empty any more
 
@@ -257,7 +257,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
   auto append = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input);
   CHECK(append.exit_code == 0);
-  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 29);
+  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 31);
   CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":29,"hash":")") != std::string::npos);
   auto again = testing::RunLedgerctl({"append", "--dir", d, "-"}, input);
   CHECK(again.exit_code == 0);
@@ -267,18 +267,18 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   CHECK(show.exit_code == 0);
   CHECK(show.out.find(R"("kind":"householdRegistered")") != std::string::npos);
   CHECK(show.out.find("341502********1236") != std::string::npos);
-  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "30"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "32"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "x"}).exit_code == 2);
 
   auto replay = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H2"});
   CHECK(replay.exit_code == 0);
   CHECK(replay.out.find("rejection") != std::string::npos);
-  CHECK(replay.err.find("H2: 4 events, household chain verified") != std::string::npos);
+  CHECK(replay.err.find("H2: 5 events, household chain verified") != std::string::npos);
   CHECK(testing::RunLedgerctl({"replay", "--dir", d, "--household", "H9"}).exit_code == 1);
 
   auto verify = testing::RunLedgerctl({"verify", "--dir", d});
   CHECK(verify.exit_code == 0);
-  CHECK(verify.out.rfind("ok: 29 entries, 2 households, head ", 0) == 0);
+  CHECK(verify.out.rfind("ok: 31 entries, 2 households, head ", 0) == 0);
 
   for (const char* cmd : {"init", "append", "show", "verify", "replay"}) {
     auto help = testing::RunLedgerctl({cmd, "--help"});

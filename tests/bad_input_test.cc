@@ -12,7 +12,13 @@ namespace {
 const std::string kGood =
     R"({"eventId":"g%d","householdId":"H1","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,"applicationSubmitted":{"caseId":"C%d","programme":"urban_dibao","declaredMonthlyIncomeFen":20000}})";
 
+const std::string kRegisterH1 =
+    R"({"eventId":"g0","householdId":"H1","regionCode":"341502001001","actorId":"cw1","businessDate":20240105,"householdRegistered":{"members":[{"person":{"number":"341502195203141236"},"name":"张三","relation":"head","birthDate":19520314}]}})";
+
+// Good(0) registers household H1; Good(n) is an application of H1 (under the record policy,
+// with findings: the actor is not registered).
 std::string Good(int n) {
+  if (n == 0) return kRegisterH1;
   char buf[512];
   snprintf(buf, sizeof buf, kGood.c_str(), n, n);
   return buf;
@@ -81,7 +87,7 @@ std::vector<Case> BadLines() {
 TEST_CASE("each bad line gets its own error, appends nothing, and the good lines go in") {
   testing::TempDir dir;
   const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
   auto cases = BadLines();
   // Line 1 good, then each bad line followed by a good one.
   std::string input = Good(0) + "\n";
@@ -119,8 +125,8 @@ TEST_CASE("each bad line gets its own error, appends nothing, and the good lines
 TEST_CASE("a file of only bad lines leaves the ledger as it was") {
   testing::TempDir dir;
   const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, Good(1) + "\n").exit_code == 0);
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
+  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, Good(0) + "\n").exit_code == 0);
   auto before = testing::RunLedgerctl({"verify", "--dir", d});
   std::string input;
   for (const auto& c : BadLines()) input += c.line + "\n";
@@ -136,7 +142,7 @@ TEST_CASE("a file of only bad lines leaves the ledger as it was") {
 TEST_CASE("an unreadable input file is a usage error, not an empty append") {
   testing::TempDir dir;
   const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
   auto run = testing::RunLedgerctl({"append", "--dir", d, dir.Sub("missing.jsonl")});
   CHECK(run.exit_code == 2);
   CHECK(run.err.find("cannot read") != std::string::npos);

@@ -5,6 +5,7 @@
 // Every case starts from a fresh ledger holding tests/data/every_kind.jsonl, where input line N
 // is entry seq N (layout below). The database is tampered with through a raw Store while no
 // Ledger has it open (the Ledger holds RocksDB's lock), then the ledger is reopened and verified.
+#include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
 #include <doctest/doctest.h>
@@ -34,7 +35,7 @@ using ledger::Store;
 using ledger::VerifyReport;
 
 // The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N).
-constexpr uint64_t kEntryCount = 29;
+constexpr uint64_t kEntryCount = 31;
 constexpr uint64_t kReviewSeq = 10;     // "h1-rev": household H1, a township review by actor tr1.
 constexpr uint64_t kNoticeSeq = 11;     // "h1-ntc": household H1, the entry after the review.
 constexpr uint64_t kObjectionSeq = 12;  // "h1-obj": household H1.
@@ -48,7 +49,7 @@ constexpr uint64_t kH2AppSeq = 27;      // "h2-app": household H2.
 const std::map<uint64_t, std::string> kEventIdAt = {
     {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"},  {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
     {kRollSeq, "roll-1"},   {kFailedSeq, "h1-fail"}, {kH1LastSeq, "h1-exit"},   {kH2FirstSeq, "h2-reg"},
-    {kH2AppSeq, "h2-app"},  {kEntryCount, "h2-ann"}};
+    {kH2AppSeq, "h2-app"},  {kEntryCount, "h2-rvw"}};
 
 bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -170,6 +171,33 @@ size_t RecordedAtOffset() {
   return sizeof(capnp::word) + field.getProto().getSlot().getOffset() * sizeof(int64_t);
 }
 
+// Where an entry's findings are in its bytes: the pointer to them in the entry's pointer
+// section, and everything from the first finding on (canonical order puts them last).
+struct FindingsBytes {
+  size_t pointer = 0;  // Offset of the findings pointer word.
+  size_t content = 0;  // Offset where the findings list starts; the entry's size if none.
+};
+
+FindingsBytes FindingsOffsets(const std::string& bytes) {
+  ledger::EntryReader reader;
+  REQUIRE(reader.Init(bytes).ok());
+  capnp::AnyStruct::Reader entry(reader.entry());
+  // The reader works on its own aligned copy: offsets are taken relative to that copy's root.
+  auto data = entry.getDataSection();                   // The pointer section follows it directly.
+  auto copy_base = data.begin() - sizeof(capnp::word);  // The root pointer precedes the data.
+  auto field = capnp::Schema::from<ledger::schema::Entry>().getFieldByName("findings");
+  FindingsBytes out;
+  out.pointer =
+      static_cast<size_t>(data.end() - copy_base) + field.getProto().getSlot().getOffset() * sizeof(capnp::word);
+  out.content = bytes.size();
+  auto findings = reader.entry().getFindings();
+  if (findings.size() > 0) {
+    auto first = capnp::AnyStruct::Reader(findings[0]).getDataSection().begin();
+    out.content = static_cast<size_t>(first - copy_base) - sizeof(capnp::word);  // The list's tag word.
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The untouched ledger.
 
@@ -184,7 +212,7 @@ TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 0);
-  CHECK(run.out.rfind("ok: 29 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
+  CHECK(run.out.rfind("ok: 31 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,10 +315,11 @@ TEST_CASE("a flipped byte anywhere in a household entry is caught at that entry"
 TEST_CASE("a flipped byte anywhere in an entry of no household is caught at it or the next") {
   EveryKindLedger ledger;
   // An entry of no household has no index holding its hash: its event is covered by the
-  // event-id index's content digest and its links are checked, but a larger recordedAt only
-  // shows at the next entry, whose prevHash no longer matches. Every other byte is caught at the
-  // entry itself.
+  // event-id index's content digest and its links are checked, but a larger recordedAt or a
+  // changed finding (findings are derived, not indexed) only shows at the next entry, whose
+  // prevHash no longer matches. Every other byte is caught at the entry itself.
   const size_t recorded_at = RecordedAtOffset();
+  FindingsBytes findings;
   {
     auto l = testing::OpenLedger(ledger.dir());
     std::string bytes = LogEntry(l->store(), kRollSeq);
@@ -299,11 +328,16 @@ TEST_CASE("a flipped byte anywhere in an entry of no household is caught at it o
     int64_t stored = 0;
     memcpy(&stored, bytes.data() + recorded_at, sizeof stored);  // Cap'n Proto is little-endian.
     REQUIRE(stored == reader.entry().getRecordedAtUs());         // The offset is right.
+    REQUIRE(reader.entry().getFindings().size() > 0);            // Under record: actor.* findings.
+    findings = FindingsOffsets(bytes);
+    REQUIRE(findings.content < bytes.size());
   }
   FlipCounts counts = FlipEveryByte(ledger, kRollSeq, [&](size_t position, const VerifyReport& report) {
     CHECK_FALSE(report.ok);
     bool in_recorded_at = position >= recorded_at && position < recorded_at + sizeof(int64_t);
-    if (in_recorded_at && report.bad_seq == kRollSeq + 1) {
+    bool in_findings = position >= findings.content ||
+                       (position >= findings.pointer && position < findings.pointer + sizeof(capnp::word));
+    if ((in_recorded_at || in_findings) && report.bad_seq == kRollSeq + 1) {
       CHECK(Contains(report.problem, "global chain broken"));
     } else {
       CHECK(report.bad_seq == kRollSeq);
@@ -350,7 +384,7 @@ TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
   ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
   // The log itself is a valid chain 1..28; only the meta head remembers seq 29.
   VerifyReport report = ledger.Verify();
-  CheckFailsAt(report, kEntryCount, "entry seq 29 is missing: the ledger head says seq 29, the log ends at seq 28");
+  CheckFailsAt(report, kEntryCount, "entry seq 31 is missing: the ledger head says seq 31, the log ends at seq 30");
   CHECK(report.entries == kEntryCount - 1);
 }
 
@@ -360,7 +394,7 @@ TEST_CASE("several entries cut off the end are caught by the ledger head") {
     for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
   });
   // Names the first missing seq; the problem text gives both ends.
-  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 29 are missing");
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 31 are missing");
 }
 
 TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
@@ -374,7 +408,7 @@ TEST_CASE("a truncation that also rewrites the ledger head is caught by the hous
     Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
   });
   // Household H2's head still says its chain ends at 29, the missing entry, which is named.
-  CheckFailsAt(ledger.Verify(), kEntryCount, "household head of \"H2\" says 4 events ending at seq 29");
+  CheckFailsAt(ledger.Verify(), kEntryCount, "household head of \"H2\" says 5 events ending at seq 31");
 }
 
 TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
@@ -497,7 +531,7 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
     head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
     Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 29");
+  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 31");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,8 +45,8 @@ std::vector<std::string> ReadDataLines(const std::string& name) {
   return lines;
 }
 
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir) {
-  ledger::Status s = ledger::Ledger::Create(dir);
+std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::rules::Policy policy) {
+  ledger::Status s = ledger::Ledger::Create(dir, policy);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return OpenLedger(dir);
 }

@@ -126,10 +126,17 @@ std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char*
 int RunInit(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "init");
   if (!dir) return kExitCannot;
-  Status s = ledger::Ledger::Create(*dir);
+  ledger::rules::Policy policy = ledger::rules::Policy::kEnforce;
+  if (flags.count("policy") && !ledger::rules::ParsePolicy(flags.at("policy"), &policy)) {
+    fmt::print(stderr, "ledgerctl init: --policy is enforce or record, not \"{}\"\n", flags.at("policy"));
+    return kExitCannot;
+  }
+  Status s = ledger::Ledger::Create(*dir, policy);
   if (!s.ok()) return Fail("init", s);
-  fmt::print("created ledger {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it private)\n", *dir, *dir,
-             *dir);
+  fmt::print(
+      "created ledger {} with policy {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it "
+      "private)\n",
+      *dir, ledger::rules::PolicyName(policy), *dir, *dir);
   return kExitOk;
 }
 
@@ -143,18 +150,34 @@ struct PendingLine {
   Status early_error;
 };
 
+// ,"findings":[{"rule":…,"message":…,"events":[…]},…] or "".
+std::string FindingsJson(const std::vector<ledger::rules::Finding>& findings) {
+  if (findings.empty()) return "";
+  std::string out = ",\"findings\":[";
+  for (size_t i = 0; i < findings.size(); ++i) {
+    std::string events;
+    for (const auto& id : findings[i].event_ids) events += (events.empty() ? "" : ",") + ledger::JsonString(id);
+    out += fmt::format("{}{{\"rule\":{},\"message\":{},\"events\":[{}]}}", i ? "," : "",
+                       ledger::JsonString(findings[i].rule), ledger::JsonString(findings[i].message), events);
+  }
+  return out + "]";
+}
+
 std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
   using Outcome = ledger::AppendResult::Outcome;
   std::string id = p.event_id.empty() ? "" : fmt::format(",\"eventId\":{}", ledger::JsonString(p.event_id));
   if (r == nullptr || r->outcome == Outcome::kRejected) {
     const Status& e = r == nullptr ? p.early_error : r->error;
-    std::string field = e.field().empty() ? "" : fmt::format(",\"field\":{}", ledger::JsonString(e.field()));
-    return fmt::format("{{\"line\":{},\"status\":\"error\"{}{},\"reason\":{}}}", p.line, id, field,
-                       ledger::JsonString(e.reason()));
+    bool by_rule = r != nullptr && !r->findings.empty();  // Refused under the enforce policy.
+    std::string field =
+        e.field().empty() ? "" : fmt::format(",\"{}\":{}", by_rule ? "rule" : "field", ledger::JsonString(e.field()));
+    return fmt::format("{{\"line\":{},\"status\":\"error\"{}{},\"reason\":{}{}}}", p.line, id, field,
+                       ledger::JsonString(e.reason()), by_rule ? FindingsJson(r->findings) : "");
   }
   const char* status = r->outcome == Outcome::kCreated ? "created" : "exists";
   std::string hash = r->outcome == Outcome::kCreated ? fmt::format(",\"hash\":\"{}\"", ledger::Hex(r->hash)) : "";
-  return fmt::format("{{\"line\":{},\"status\":\"{}\"{},\"seq\":{}{}}}", p.line, status, id, r->seq, hash);
+  return fmt::format("{{\"line\":{},\"status\":\"{}\"{},\"seq\":{}{}{}}}", p.line, status, id, r->seq, hash,
+                     FindingsJson(r->findings));
 }
 
 // Parses one input line; a line that cannot be an event is rejected here, before the ledger.
@@ -376,18 +399,23 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"init",
        "create a new, empty ledger",
-       "usage: ledgerctl init --dir D\n\n"
+       "usage: ledgerctl init --dir D [--policy enforce|record]\n\n"
        "Creates the ledger directory D: the database D/db and the keyed-hash secret D/secret\n"
        "(32 random bytes, mode 0600). Identity and card numbers are stored only masked and\n"
-       "keyed-hashed with this secret: keep it, and keep it private. D must not exist or be empty.\n",
-       {"dir"},
+       "keyed-hashed with this secret: keep it, and keep it private. D must not exist or be empty.\n\n"
+       "--policy says what happens to an event that breaks a domain rule (README lists the rules):\n"
+       "  enforce  (default) it is refused, naming the rule: the ledger as the system of record;\n"
+       "  record   it is appended with its findings, for importing an existing system's history,\n"
+       "           violations included. Structural errors are refused under both.\n",
+       {"dir", "policy"},
        RunInit},
       {"append",
        "append events, one JSON object per line",
        "usage: ledgerctl append --dir D [--group-size N] [--max-line-bytes N] [FILE|-]\n\n"
        "Reads events as JSON Lines from FILE (or standard input) and prints one JSON result per\n"
        "line: {\"line\":N,\"status\":\"created\",\"seq\":S,\"hash\":H}, \"exists\" (same event id, same\n"
-       "content: nothing appended, the original seq), or \"error\" with the field and the reason.\n"
+       "content: nothing appended, the original seq), or \"error\" with the field (or the broken\n"
+       "rule) and the reason. Under the record policy a created event may carry \"findings\".\n"
        "Lines are committed in groups of up to N (default 1000): one atomic write, synced to disk\n"
        "before any result of the group is printed. A rejected line appends nothing and does not\n"
        "stop the others. Blank lines are skipped. Lines longer than --max-line-bytes (default\n"

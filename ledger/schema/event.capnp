@@ -280,6 +280,24 @@ struct Correction {
   }
 }
 
+struct ReviewRecorded {
+  # A periodic review of an approved case (dynamic management, 动态管理).
+  caseId @0 :Text;
+  nextReviewDate @1 :UInt32;           # When the next review is due, YYYYMMDD.
+  note @2 :Text;
+}
+
+enum ApprovalLevel {
+  county @0;                           # County approvers approve (the default everywhere).
+  township @1;                         # Delegated (下放审批权限): township reviewers may approve too.
+}
+
+struct ApprovalLevelSet {
+  # Who may approve cases in a region from now on.
+  regionPrefix @0 :Text;
+  level @1 :ApprovalLevel;
+}
+
 # ---------------------------------------------------------------------------------------------
 # The envelope
 
@@ -321,7 +339,16 @@ struct Event {
     relativeDeclared @30 :RelativeDeclared;
     actorRegistered @31 :ActorRegistered;
     correction @32 :Correction;
+    reviewRecorded @33 :ReviewRecorded;
+    approvalLevelSet @34 :ApprovalLevelSet;
   }
+}
+
+struct Finding {
+  # A domain rule an accepted event breaks (under the `record` policy; see ledger/rules.h).
+  rule @0 :Text;                       # Rule id, e.g. "notice.period".
+  message @1 :Text;
+  eventIds @2 :List(Text);             # The events involved, this one first.
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -337,6 +364,8 @@ struct Entry {
   householdPrevSeq @3 :UInt64;         # Seq of the household's previous entry; 0 if none (or no household).
   householdPrevHash @4 :Data $Json.hex;  # Its hash; 32 zero bytes if none.
   event @5 :Event;
+  findings @6 :List(Finding);          # Rules the event breaks, recorded under the `record`
+                                       # policy; empty under `enforce` (such events are refused).
 }
 
 struct EntryView {

@@ -12,8 +12,8 @@ more="$here/more_households.jsonl"                 # households H3, H4 and H5
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 
 rm -rf "$dir"
-step "Create a ledger" "ledgerctl init --dir $dir"
-"$ctl" init --dir "$dir"
+step "Create a ledger (policy record: events that break rules are kept, with findings)" "ledgerctl init --dir $dir --policy record"
+"$ctl" init --dir "$dir" --policy record
 
 step "Append the histories of five households (one JSON result per line)" \
   "ledgerctl append --dir $dir < every_kind.jsonl; ledgerctl append --dir $dir more_households.jsonl"

@@ -1,0 +1,55 @@
+// The domain rules of ../shared/DOMAIN.md, in one place: the append path evaluates them on
+// every event, and the inspectors' tools use the same code and the same rule ids.
+//
+// Process is pure: the event, the state it reads through a StateTxn (state.h) and, for a
+// correction, the event it corrects → a Verdict. It changes nothing but the StateTxn it is
+// given, which the caller commits only if the event is accepted:
+//   - `structural` not ok: the event refers to a household, case, payment, roll, objection or
+//     actor record that does not exist (or reuses an id); refused under every policy;
+//   - `findings`: the rules the event breaks, each with its rule id, a message and the events
+//     involved. Under the `enforce` policy any finding refuses the event; under `record` the
+//     event is appended with its findings in the entry.
+// Catalogue() lists every rule id with what it checks; README shows the same table.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger/schema/event.capnp.h"
+#include "ledger/state.h"
+#include "ledger/status.h"
+
+namespace ledger::rules {
+
+enum class Policy { kEnforce, kRecord };
+const char* PolicyName(Policy p);
+bool ParsePolicy(std::string_view name, Policy* out);
+
+struct Finding {
+  std::string rule;  // e.g. "notice.period"
+  std::string message;
+  std::vector<std::string> event_ids;  // This event first, then the others involved.
+};
+
+struct Verdict {
+  Status structural;
+  std::vector<Finding> findings;
+};
+
+// Checks `event` against the state and applies it to `txn`. `corrected` is the event a
+// correction names (the caller looks it up), else null.
+Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn);
+
+struct RuleInfo {
+  const char* id;
+  const char* description;
+};
+std::span<const RuleInfo> Catalogue();
+
+// Rule limits, named once.
+inline constexpr int64_t kMinNoticeDays = 7;          // Public notice (公示) at least 7 days.
+inline constexpr uint32_t kMaxGradualExitMonths = 6;  // 渐退: at most this many months.
+inline constexpr uint32_t kMaxReviewMonths = 12;      // Reviews at least yearly.
+
+}  // namespace ledger::rules

@@ -1,0 +1,227 @@
+// Domain state: what the rules (rules.h) need to know about households, cases, payments,
+// actors, standards, rolls and people, kept current on every append so that checking an event
+// never replays a history.
+//
+// Every record is derived from the log alone. It lives in the `state` column family (see
+// STORAGE.md), keyed by a one-letter prefix, encoded by the small binary codec below, and
+// written in the same WriteBatch as the entry that changed it. StateTxn is the rules' view: it
+// reads through to a StateSource (the database plus the group being appended) and collects
+// writes, which the ledger commits only if the event is accepted. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ledger::state {
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+enum class CaseStatus : uint8_t {
+  kApplied,
+  kChecked,
+  kVisited,
+  kReviewed,
+  kNoticed,
+  kApproved,
+  kRejected,
+  kSuspended,
+  kExited
+};
+const char* CaseStatusName(CaseStatus s);
+
+struct Objection {
+  std::string id;
+  bool resolved = false;
+  bool upheld = false;
+  uint32_t resolved_date = 0;  // YYYYMMDD
+};
+
+struct Entitlement {         // In force from a month on.
+  uint32_t from_period = 0;  // YYYYMM
+  int64_t monthly_fen = 0;
+  uint32_t members = 0;
+  std::string event_id;
+};
+
+struct Suspension {
+  uint32_t from_period = 0;
+  uint32_t until_period = 0;  // First month paid again; 0 while suspended.
+};
+
+struct Case {  // One application, from submission to exit.
+  std::string id;
+  uint16_t programme = 0;  // schema::Programme
+  CaseStatus status = CaseStatus::kApplied;
+  bool relative_declared = false;      // The application declared a relative of staff.
+  std::vector<std::string> covered;    // Keyed hashes of covered people; empty: whole household.
+  int64_t per_capita_income_fen = -1;  // From the economic check; -1 before it.
+  std::string application_event, check_event, visit_event, review_event, notice_event, approval_event;
+  std::vector<std::string> check_actors, visit_actors;
+  bool visit_county_level = false;
+  std::string review_actor;
+  uint32_t notice_from = 0, notice_to = 0, notice_posted = 0;  // YYYYMMDD
+  std::vector<Objection> objections;
+  std::string approver;
+  uint32_t approval_date = 0;
+  std::vector<Entitlement> entitlements;  // In order of from_period.
+  uint32_t review_due = 0;                // YYYYMMDD, 0 if none.
+  std::vector<Suspension> suspensions;
+  uint32_t paid_until_period = 0;  // After an exit: the last month that may be paid (gradual exit included).
+  // Status before each status-changing event, newest last: lets a correction undo one.
+  std::vector<std::pair<std::string, CaseStatus>> status_history;
+};
+
+enum class PaymentStatus : uint8_t { kIssued, kSettled, kFailed, kReturned, kVoid };
+
+struct Payment {
+  std::string id, case_id, roll_id, event_id;
+  uint16_t programme = 0;
+  uint32_t period = 0;
+  int64_t amount_fen = 0;
+  bool supplementary = false;
+  PaymentStatus status = PaymentStatus::kIssued;
+};
+
+struct Member {
+  std::string person;  // Keyed hash (32 bytes).
+  std::string masked, name;
+};
+
+struct Household {
+  std::string region_code;
+  std::string registered_event;
+  std::vector<Member> members;
+  std::vector<Case> cases;
+  std::vector<Payment> payments;
+  std::vector<std::string> corrected;  // Event ids annulled or amended by corrections.
+
+  Case* FindCase(std::string_view id);
+  Payment* FindPayment(std::string_view id);
+  const Member* FindMember(std::string_view person) const;
+};
+
+struct Actor {
+  uint16_t role = 0;  // schema::Role
+  std::string jurisdiction, event_id;
+};
+
+struct StandardStep {  // One standard from a date on.
+  uint32_t effective_date = 0;
+  int64_t amount_fen = 0;
+  uint16_t unit = 0;  // schema::StandardUnit
+  std::string event_id;
+};
+struct Standards {
+  std::vector<StandardStep> steps;  // In order of effective_date.
+};
+
+struct Roll {
+  std::string county, event_id;
+  uint16_t programme = 0;
+  uint32_t period = 0, line_count = 0, lines_issued = 0;
+  int64_t control_sum_fen = 0, sum_issued_fen = 0;
+};
+
+struct Person {                         // Keyed by the person's keyed hash.
+  std::vector<std::string> households;  // Where the person is a member now.
+  struct ActiveCase {
+    std::string household, case_id;
+    uint16_t programme = 0;
+  };
+  std::vector<ActiveCase> active;            // Approved, not exited cases covering the person.
+  std::vector<std::string> staff_relatives;  // Actors who declared the person a close relative.
+};
+
+struct CaseOwner {  // Which household a case id (or, under PaymentOwnerKey, a payment id) belongs to.
+  std::string household;
+};
+
+struct ApprovalLevel {
+  uint16_t level = 0;  // schema::ApprovalLevel
+};
+
+// ---------------------------------------------------------------------------------------------
+// Keys (one-letter prefix ‖ id)
+
+std::string HouseholdKey(std::string_view id);
+std::string ActorKey(std::string_view id);
+std::string StandardsKey(uint16_t programme, std::string_view region_prefix);
+std::string RollKey(std::string_view id);
+std::string PersonKey(std::string_view keyed_hash);
+std::string CaseOwnerKey(std::string_view case_id);
+std::string PaymentOwnerKey(std::string_view payment_id);
+std::string ApprovalLevelKey(std::string_view region_prefix);
+
+// ---------------------------------------------------------------------------------------------
+// Codec: each record to and from bytes (format version byte first).
+
+std::string Encode(const Household& v);
+std::string Encode(const Actor& v);
+std::string Encode(const Standards& v);
+std::string Encode(const Roll& v);
+std::string Encode(const Person& v);
+std::string Encode(const CaseOwner& v);
+std::string Encode(const ApprovalLevel& v);
+bool Decode(std::string_view in, Household* v);
+bool Decode(std::string_view in, Actor* v);
+bool Decode(std::string_view in, Standards* v);
+bool Decode(std::string_view in, Roll* v);
+bool Decode(std::string_view in, Person* v);
+bool Decode(std::string_view in, CaseOwner* v);
+bool Decode(std::string_view in, ApprovalLevel* v);
+
+// ---------------------------------------------------------------------------------------------
+// Access
+
+// Where committed state comes from (the database and the pending group).
+class StateSource {
+ public:
+  virtual ~StateSource() = default;
+  // False if absent. A record that cannot be read is reported through `corrupt`.
+  virtual bool Get(const std::string& key, std::string* value) = 0;
+};
+
+// One event's view of the state: reads see its own writes first. Nothing reaches the source;
+// the caller takes writes() when the event is accepted.
+class StateTxn {
+ public:
+  explicit StateTxn(StateSource* source) : source_(source) {}
+
+  // Loads a record; nullopt if absent. A record that does not decode sets corrupt().
+  template <class T>
+  std::optional<T> Load(const std::string& key) {
+    std::string bytes;
+    auto it = writes_.find(key);
+    if (it != writes_.end()) {
+      bytes = it->second;
+    } else if (!source_->Get(key, &bytes)) {
+      return std::nullopt;
+    }
+    T value;
+    if (!Decode(bytes, &value)) {
+      corrupt_ = key;
+      return std::nullopt;
+    }
+    return value;
+  }
+  template <class T>
+  void Store(const std::string& key, const T& value) {
+    writes_[key] = Encode(value);
+  }
+
+  const std::map<std::string, std::string>& writes() const { return writes_; }
+  // The key of a record that did not decode, or "".
+  const std::string& corrupt() const { return corrupt_; }
+
+ private:
+  StateSource* source_;
+  std::map<std::string, std::string> writes_;
+  std::string corrupt_;
+};
+
+}  // namespace ledger::state
