@@ -113,13 +113,17 @@ bool IsValidText(std::string_view text) {
   });
 }
 
-bool IsValidIdentityNumber(std::string_view number) {
-  if (number.size() != 18 || !AllDigits(number.substr(0, 17))) return false;
+char IdentityCheckCharacter(std::string_view first17) {
   static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
   static constexpr char kCheck[] = "10X98765432";
   int sum = 0;
-  for (size_t i = 0; i < 17; ++i) sum += (number[i] - '0') * kWeights[i];
-  if (number[17] != kCheck[sum % 11]) return false;
+  for (size_t i = 0; i < 17 && i < first17.size(); ++i) sum += (first17[i] - '0') * kWeights[i];
+  return kCheck[sum % 11];
+}
+
+bool IsValidIdentityNumber(std::string_view number) {
+  if (number.size() != 18 || !AllDigits(number.substr(0, 17))) return false;
+  if (number[17] != IdentityCheckCharacter(number.substr(0, 17))) return false;
   uint32_t birth = 0;
   for (size_t i = 6; i < 14; ++i) birth = birth * 10 + static_cast<uint32_t>(number[i] - '0');
   return IsValidDate(birth, kMinBirthYear);

@@ -44,6 +44,8 @@ bool IsValidUtf8(std::string_view text, size_t* bad_offset);
 // An 18-character resident identity number (GB 11643): 17 digits, a check character (digit or
 // X) that matches the ISO 7064 MOD 11-2 checksum, and a valid birth date inside.
 bool IsValidIdentityNumber(std::string_view number);
+// The check character (0-9 or X) of an identity number's first 17 digits.
+char IdentityCheckCharacter(std::string_view first17);
 // A bank card number: 12 to 19 digits.
 bool IsValidCardNumber(std::string_view number);
 

@@ -433,6 +433,7 @@ std::optional<int64_t> Checker::StandardMonthlyFen(uint16_t programme, uint32_t 
 
 void Checker::CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t members, uint32_t from_period) {
   auto programme = static_cast<Programme>(c.programme);
+  if (RulesOf(programme).frequency == Frequency::kOnce) return;  // One-off help has no monthly standard.
   auto standard = StandardMonthlyFen(c.programme, FirstDayOf(from_period));
   if (!standard) {
     Flag("standard.missing", fmt::format("no standard for {} in region {} on {}", NameOf<Programme>(c.programme),
@@ -443,7 +444,6 @@ void Checker::CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t memb
   if (RulesOf(programme).gap_based)
     per_person = std::max<int64_t>(0, *standard - std::max<int64_t>(0, c.per_capita_income_fen));
   int64_t cap = per_person * members;
-  if (RulesOf(programme).frequency == Frequency::kOnce) return;  // One-off help has no monthly standard cap.
   if (monthly_fen > cap) {
     Flag(
         "entitlement.above_standard",

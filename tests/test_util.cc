@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "ledger/formats.h"
 #include "ledger/json.h"
 
 extern char** environ;
@@ -149,10 +150,7 @@ RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& 
 }
 
 std::string IdentityNumber(const std::string& body17) {
-  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-  int sum = 0;
-  for (size_t i = 0; i < 17; ++i) sum += (body17[i] - '0') * kWeights[i];
-  return body17 + "10X98765432"[sum % 11];
+  return body17 + ledger::IdentityCheckCharacter(body17);
 }
 
 }  // namespace testing
