@@ -8,7 +8,7 @@ JOBS     := $(shell nproc 2>/dev/null || echo 2)
 .PHONY: demo test build configure deps clean
 
 demo: configure
-	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl
+	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl gen_history
 	tools/demo/demo.sh $(BUILD)
 
 test: build

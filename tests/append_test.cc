@@ -280,7 +280,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   CHECK(verify.exit_code == 0);
   CHECK(verify.out.rfind("ok: 31 entries, 2 households, head ", 0) == 0);
 
-  for (const char* cmd : {"init", "append", "show", "verify", "replay"}) {
+  for (const char* cmd : {"init", "append", "show", "verify", "replay", "rules"}) {
     auto help = testing::RunLedgerctl({cmd, "--help"});
     CHECK(help.exit_code == 0);
     CHECK(help.out.find(std::string("usage: ledgerctl ") + cmd) == 0);

@@ -369,16 +369,19 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
     if (!reader.Init(e.bytes).ok()) return;  // ReadHousehold has decoded it already.
     auto event = reader.entry().getEvent();
     if (format == "table" && count == 0) {
-      fmt::print("{:>8}  {:10}  {:24}  {:14}  {:>12}  {}\n", "seq", "date", "event", "actor", "amount yuan",
-                 "entry hash");
+      fmt::print("{:>8}  {:10}  {:24}  {:14}  {:>12}  {:16}  {}\n", "seq", "date", "event", "actor", "amount yuan",
+                 "entry hash", "findings");
     }
     if (format == "json") {
       fmt::print("{}\n", ledger::EntryToJson(reader.entry(), e.hash));
     } else {
       uint32_t d = event.getBusinessDate();
-      fmt::print("{:>8}  {:04}-{:02}-{:02}  {:24}  {:14}  {:>12}  {}\n", e.seq, d / 10000, d / 100 % 100, d % 100,
-                 ledger::KindName(event), std::string(event.getActorId()), FormatYuan(ledger::AmountFenOf(event)),
-                 ledger::Hex(e.hash));
+      std::string findings;
+      for (auto f : reader.entry().getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
+      // The first 16 hex digits identify the entry in a table; --format json has the whole hash.
+      fmt::print("{:>8}  {:04}-{:02}-{:02}  {:24}  {:14}  {:>12}  {:16}  {}\n", e.seq, d / 10000, d / 100 % 100,
+                 d % 100, ledger::KindName(event), std::string(event.getActorId()),
+                 FormatYuan(ledger::AmountFenOf(event)), ledger::Hex(e.hash).substr(0, 16), findings);
     }
     ++count;
     last = e.hash;
@@ -394,6 +397,14 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// rules
+
+int RunRules(const std::map<std::string, std::string>&, const std::vector<std::string>&) {
+  for (const auto& r : ledger::rules::Catalogue()) fmt::print("{:28} {}\n", r.id, r.description);
+  return kExitOk;
+}
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -446,6 +457,13 @@ const std::vector<Command>& Commands() {
        "entries. Exits 1 if the household does not exist or its chain does not check.\n",
        {"dir", "household", "format"},
        RunReplay},
+      {"rules",
+       "list the domain rules and their ids",
+       "usage: ledgerctl rules\n\n"
+       "Lists every domain rule the ledger checks on append, with the id that findings and\n"
+       "refusals name.\n",
+       {},
+       RunRules},
   };
   return kCommands;
 }

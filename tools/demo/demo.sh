@@ -1,51 +1,71 @@
 #!/usr/bin/env bash
-# The demo behind `make demo`: a sample ledger under build/, a few households' histories
-# appended, one replayed, the whole ledger verified, and a tampered copy caught.
+# The demo behind `make demo`: a county's year appended to a new ledger under the enforce
+# policy, a rule and a bad line refused, a household replayed, the ledger verified, an old
+# system's history imported under the record policy, and a tampered copy caught.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
 dir="$build/demo-ledger"
+import="$build/demo-import"
 here=$(cd "$(dirname "$0")" && pwd)
-sample="$here/../../tests/data/every_kind.jsonl"   # every event kind, households H1 and H2
-more="$here/more_households.jsonl"                 # households H3, H4 and H5
+county="$build/demo-county.jsonl"
+sample="$here/../../tests/data/every_kind.jsonl"  # every kind of event, not all of them lawful
 
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+rm -rf "$dir" "$import"
 
-rm -rf "$dir"
-step "Create a ledger (policy record: events that break rules are kept, with findings)" "ledgerctl init --dir $dir --policy record"
-"$ctl" init --dir "$dir" --policy record
+step "A county's year as events: 40 households, 12 monthly rolls, bank results, a sweep" \
+  "gen_history --households 40 > demo-county.jsonl"
+"$build/gen_history" --households 40 > "$county"
+wc -l < "$county" | xargs printf '%s events, for example:\n'
+sed -n '/"approval"/{p;q}' "$county"
 
-step "Append the histories of five households (one JSON result per line)" \
-  "ledgerctl append --dir $dir < every_kind.jsonl; ledgerctl append --dir $dir more_households.jsonl"
-"$ctl" append --dir "$dir" < "$sample" 2>&1 | sed -n '1,3p;$p' | sed '3a\  ...'
-"$ctl" append --dir "$dir" "$more" 2>&1 | tail -n 3
+step "Create a ledger that enforces the rules" "ledgerctl init --dir $dir"
+"$ctl" init --dir "$dir"
 
-step "Send the same file again: nothing is appended twice" "ledgerctl append --dir $dir more_households.jsonl"
-"$ctl" append --dir "$dir" "$more" 2>&1 | sed -n '1,2p;$p' | sed '2a\  ...'
+step "Append the year (one JSON result per line)" "ledgerctl append --dir $dir demo-county.jsonl"
+"$ctl" append --dir "$dir" "$county" 2>&1 | sed -n '1,2p;$p' | sed '2a\  ...'
 
-step "A bad line is refused with the line, the field and the reason" "ledgerctl append --dir $dir -"
-echo '{"eventId":"bad-1","householdId":"H3","regionCode":"341502101003","actorId":"cw3","businessDate":20240230,"suspension":{"caseId":"C3","fromPeriod":202406,"reason":"x"}}' |
+step "Send it again: nothing is appended twice" "ledgerctl append --dir $dir demo-county.jsonl"
+"$ctl" append --dir "$dir" "$county" 2>&1 | sed -n '1p;$p' | sed '1a\  ...'
+
+step "An event that breaks a rule is refused, naming the rule" "ledgerctl append --dir $dir -"
+echo '{"eventId":"demo-exit","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20250115,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202501,"gradualExitMonths":3}}' |
   "$ctl" append --dir "$dir" - 2>&1 || echo "(exit status $?: not every line was accepted)"
 
-step "One entry as stored: identity and card numbers only masked and keyed-hashed" "ledgerctl show --dir $dir --seq 37"
-"$ctl" show --dir "$dir" --seq 37
+step "So is a malformed one, naming the line, the field and the reason" "ledgerctl append --dir $dir -"
+echo '{"eventId":"demo-bad","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20250230,"suspension":{"caseId":"C-H0000","fromPeriod":202502,"reason":"x"}}' |
+  "$ctl" append --dir "$dir" - 2>&1 || echo "(exit status $?)"
 
-step "An auditor replays household H3, checking its hash chain" "ledgerctl replay --dir $dir --household H3"
-"$ctl" replay --dir "$dir" --household H3 2>&1
+step "One payment as stored: the card only masked and keyed-hashed" \
+  "ledgerctl show --dir $dir --seq \$(seq of P-202402-H0001)"
+seq=$("$ctl" append --dir "$dir" "$county" 2>/dev/null | grep '"eventId":"P-202402-H0001"' | sed 's/.*"seq":\([0-9]*\).*/\1/')
+"$ctl" show --dir "$dir" --seq "$seq"
+
+step "An auditor replays household H0004 (a standard rise, a correction), checking its chain" \
+  "ledgerctl replay --dir $dir --household H0004"
+"$ctl" replay --dir "$dir" --household H0004 2>&1
 
 step "Verify every entry, both chains and every index" "ledgerctl verify --dir $dir"
 "$ctl" verify --dir "$dir"
 
-# Tampering: change one byte of entry 36 (H3's approval) directly in RocksDB with ldb.
+step "Importing an old system's history: record keeps what breaks the rules, with findings" \
+  "ledgerctl init --dir $import --policy record; ledgerctl append --dir $import every_kind.jsonl"
+"$ctl" init --dir "$import" --policy record >/dev/null
+"$ctl" append --dir "$import" "$sample" 2>&1 | grep '"eventId":"h1-apr"' | cut -c1-400
+"$ctl" append --dir "$import" "$sample" >/dev/null 2>&1
+"$ctl" replay --dir "$import" --household H2 2>&1
+
+# Tampering: change one byte of the entry in the middle of the log directly in RocksDB (ldb).
 copy="$build/demo-ledger-tampered"
 rm -rf "$copy" && cp -r "$dir" "$copy"
-key=0x0000000000000024   # seq 36, big-endian
+middle=$(( $(wc -l < "$county") / 2 ))
+key=$(printf '0x%016X' "$middle")
 value=$(ldb --db="$copy/db" --column_family=log get "$key" --key_hex --value_hex)
 mid=$(( ${#value} / 2 ))
-digit=${value:$mid:1}
-flipped=$([ "$digit" = "0" ] && echo 1 || echo 0)
+flipped=$([ "${value:$mid:1}" = "0" ] && echo 1 || echo 0)
 ldb --db="$copy/db" --column_family=log put "$key" "${value:0:$mid}$flipped${value:$((mid + 1))}" --key_hex --value_hex >/dev/null
-step "Someone changes one byte of entry 36 on disk; verify names it" "ledgerctl verify --dir $copy"
+step "Someone changes one byte of entry $middle on disk; verify names it" "ledgerctl verify --dir $copy"
 "$ctl" verify --dir "$copy" || echo "(exit status $?)"
 rm -rf "$copy"
 printf '\nThe sample ledger is in %s; try: %s --help\n' "$dir" "$ctl"
