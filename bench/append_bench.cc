@@ -1,11 +1,12 @@
 // append_bench: a first measurement of the core (issue 6 grows this into the full benchmark).
 //
-// Appends N synthetic events through Ledger::AppendGroup in groups of G (one synced WriteBatch
-// per group), then writes the same number of synced batches of the same byte volume straight
-// into RocksDB, and verifies the ledger beside raw SHA-256 over the same bytes. Prints the
-// rates and their ratios, measured in the same run on the same machine.
+// Appends a lawful county-year history (bench/history.h, about 35 events per household) under
+// the enforce policy through Ledger::AppendGroup in groups of G (one synced WriteBatch per
+// group), then writes the same number of synced batches of the same byte volume straight into
+// RocksDB, and verifies the ledger beside raw SHA-256 over the same bytes. Prints the rates and
+// their ratios, measured in the same run on the same machine.
 //
-// usage: append_bench [--events N] [--group G] [--dir D]
+// usage: append_bench [--households N] [--group G] [--dir D]
 #include <capnp/message.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/history.h"
 #include "ledger/json.h"
 #include "ledger/ledger.h"
 #include "ledger/verify.h"
@@ -30,31 +32,8 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// A valid identity number for person i (check character computed).
-std::string IdentityNumber(uint64_t i) {
-  std::string body = fmt::format("34150219{:02}{:02}{:02}{:03}", 50 + i % 40, 1 + i % 12, 1 + i % 28, i % 1000);
-  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-  int sum = 0;
-  for (size_t k = 0; k < 17; ++k) sum += (body[k] - '0') * kWeights[k];
-  return body + "10X98765432"[sum % 11];
-}
-
-// Event i: every fifth registers a household, the others are its monthly payments.
-std::string EventJson(uint64_t i) {
-  uint64_t household = i / 5, month = i % 5;
-  if (month == 0) {
-    std::string id = IdentityNumber(household);
-    return fmt::format(
-        R"({{"eventId":"r{}","householdId":"H{}","regionCode":"341502001001","actorId":"cw1","businessDate":20240105,"householdRegistered":{{"members":[{{"person":{{"number":"{}"}},"name":"x","relation":"head","birthDate":{}}}]}}}})",
-        household, household, id, id.substr(6, 8));
-  }
-  return fmt::format(
-      R"({{"eventId":"p{}-{}","householdId":"H{}","regionCode":"341502001001","actorId":"fin1","businessDate":2024{:02}08,"paymentIssued":{{"paymentId":"P{}-{}","rollId":"R{}","caseId":"C{}","programme":"urban_dibao","period":2024{:02},"amountFen":41000,"card":{{"number":"62170028{:011}"}},"payeeName":"x"}}}})",
-      household, month, household, month + 1, household, month, month, household, month, household);
-}
-
 struct Options {
-  uint64_t events = 200000;
+  int households = 5000;
   uint64_t group = 1000;
   std::string dir = "build/bench-ledger";
 };
@@ -63,18 +42,21 @@ Options ParseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--events")
-      o.events = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--households")
+      o.households = std::atoi(argv[i + 1]);
     else if (flag == "--group")
       o.group = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--dir")
       o.dir = argv[i + 1];
     else {
-      fmt::print(stderr, "usage: append_bench [--events N] [--group G] [--dir D]\n");
+      fmt::print(stderr, "usage: append_bench [--households N] [--group G] [--dir D]\n");
       std::exit(2);
     }
   }
-  if (o.events == 0 || o.group == 0) std::exit(2);
+  if (o.households < 8 || o.households > 50000 || o.group == 0) {
+    fmt::print(stderr, "append_bench: --households is 8 to 50000, --group at least 1\n");
+    std::exit(2);
+  }
   return o;
 }
 
@@ -108,13 +90,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<ledger::Ledger> l;
   if (!ledger::Ledger::Open(o.dir + "/ledger", &l).ok()) return 1;
 
-  std::vector<std::string> lines;
-  for (uint64_t i = 0; i < o.events; ++i) lines.push_back(EventJson(i));
+  const std::vector<std::string> lines = bench::CountyYear({.seed = 1, .households = o.households});
+  const uint64_t events = lines.size();
   auto start = Clock::now();
-  for (uint64_t first = 0; first < o.events; first += o.group) {
+  for (uint64_t first = 0; first < events; first += o.group) {
     std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
     std::vector<capnp::MessageBuilder*> group;
-    for (uint64_t i = first; i < std::min(o.events, first + o.group); ++i) {
+    for (uint64_t i = first; i < std::min(events, first + o.group); ++i) {
       owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
       if (!ledger::ParseEventJson(lines[i], owned.back().get()).ok()) return 1;
       group.push_back(owned.back().get());
@@ -142,12 +124,12 @@ int main(int argc, char** argv) {
   double sha_s = Seconds(start);
   l.reset();
 
-  uint64_t groups = (o.events + o.group - 1) / o.group;
+  uint64_t groups = (events + o.group - 1) / o.group;
   // Each event is about five puts (log, household, head, actor, event id) plus the meta head.
   double raw_s = RawRocksDbSeconds(o.dir + "/raw", groups, log_bytes / groups, o.group * 5);
-  double append_rate = o.events / append_s, raw_rate = o.events / raw_s;
-  double verify_rate = o.events / report.seconds, sha_rate = o.events / sha_s;
-  fmt::print("events {}  group {}  entry bytes avg {:.0f}\n", o.events, o.group, double(log_bytes) / o.events);
+  double append_rate = events / append_s, raw_rate = events / raw_s;
+  double verify_rate = events / report.seconds, sha_rate = events / sha_s;
+  fmt::print("events {}  group {}  entry bytes avg {:.0f}\n", events, o.group, double(log_bytes) / events);
   fmt::print("{:<38} {:>12.0f} events/s\n", "append (parse, check, hash, synced)", append_rate);
   fmt::print("{:<38} {:>12.0f} events/s   ratio {:.3f}\n", "raw RocksDB, same synced batches", raw_rate,
              append_rate / raw_rate);
