@@ -198,7 +198,7 @@ class Checker {
   void CheckRelativesActing();
   std::string TargetRegion() const;
   Case* CaseOf(const capnp::Text::Reader& case_id, const char* field);
-  state::Payment* PaymentOf(const capnp::Text::Reader& payment_id, const char* field);
+  std::optional<state::Payment> PaymentOf(const capnp::Text::Reader& payment_id, const char* field);
   bool IsRelativeCase(const Case& c) const;
   std::vector<std::string> CoveredPeople(const Case& c) const;
 
@@ -387,14 +387,14 @@ Case* Checker::CaseOf(const capnp::Text::Reader& case_id, const char* field) {
   return c;
 }
 
-state::Payment* Checker::PaymentOf(const capnp::Text::Reader& payment_id, const char* field) {
-  state::Payment* p = household_ ? household_->FindPayment(payment_id.cStr()) : nullptr;
-  if (p == nullptr) {
-    auto owner = txn_.Load<state::CaseOwner>(state::PaymentOwnerKey(payment_id.cStr()));
-    Refuse(Status::NotFound(
-        owner ? fmt::format("payment \"{}\" belongs to household \"{}\"", payment_id.cStr(), owner->household)
-              : fmt::format("no payment \"{}\"", payment_id.cStr()),
-        field));
+std::optional<state::Payment> Checker::PaymentOf(const capnp::Text::Reader& payment_id, const char* field) {
+  auto p = txn_.Load<state::Payment>(state::PaymentKey(payment_id.cStr()));
+  if (!p) {
+    Refuse(Status::NotFound(fmt::format("no payment \"{}\"", payment_id.cStr()), field));
+  } else if (p->household != household_id_) {
+    Refuse(Status::NotFound(fmt::format("payment \"{}\" belongs to household \"{}\"", payment_id.cStr(), p->household),
+                            field));
+    p.reset();
   }
   return p;
 }
@@ -904,7 +904,7 @@ void Checker::OnPaymentIssued() {
   auto roll = txn_.Load<state::Roll>(state::RollKey(p.getRollId().cStr()));
   if (!roll)
     return Refuse(Status::NotFound(fmt::format("no roll \"{}\"", p.getRollId().cStr()), "paymentIssued.rollId"));
-  if (txn_.Load<state::CaseOwner>(state::PaymentOwnerKey(p.getPaymentId().cStr()))) {
+  if (txn_.Load<state::Payment>(state::PaymentKey(p.getPaymentId().cStr()))) {
     return Refuse(Status::Conflict("paymentIssued.paymentId",
                                    fmt::format("payment \"{}\" already issued", p.getPaymentId().cStr())));
   }
@@ -931,12 +931,16 @@ void Checker::OnPaymentIssued() {
   if (rules.frequency == Frequency::kQuarterly && (period % 100 - 1) % 3 != 0) {
     Flag("payment.period", fmt::format("{} is not the first month of a quarter", period));
   }
-  bool once = rules.frequency == Frequency::kOnce;  // One-off help is paid once per case.
-  for (const auto& other : household_->payments) {
-    bool same_slot = once ? other.case_id == c->id : other.programme == c->programme && other.period == period;
-    if (same_slot && other.status != state::PaymentStatus::kVoid && p.getSupplementaryReason().size() == 0) {
-      Flag("payment.duplicate", fmt::format("payment \"{}\" already pays {} for {}", other.id, period, c->id),
-           {other.event_id});
+  // One payment per household, programme and month; one-off help once per case.
+  std::string slot_key = state::PaymentSlotKey(household_id_, rules.frequency == Frequency::kOnce
+                                                                  ? "case/" + c->id
+                                                                  : fmt::format("{}/{}", c->programme, period));
+  auto slot = txn_.Load<state::PaymentSlot>(slot_key).value_or(state::PaymentSlot{});
+  for (const auto& other_id : slot.payment_ids) {
+    auto other = txn_.Load<state::Payment>(state::PaymentKey(other_id));
+    if (other && other->status != state::PaymentStatus::kVoid && p.getSupplementaryReason().size() == 0) {
+      Flag("payment.duplicate", fmt::format("payment \"{}\" already pays {} for {}", other->id, period, c->id),
+           {other->event_id});
     }
   }
   bool exited = c->status == CaseStatus::kExited;
@@ -971,6 +975,7 @@ void Checker::OnPaymentIssued() {
   }
   state::Payment payment;
   payment.id = p.getPaymentId();
+  payment.household = household_id_;
   payment.case_id = c->id;
   payment.roll_id = p.getRollId();
   payment.event_id = id_;
@@ -978,11 +983,12 @@ void Checker::OnPaymentIssued() {
   payment.period = period;
   payment.amount_fen = p.getAmountFen();
   payment.supplementary = p.getSupplementaryReason().size() > 0;
-  household_->payments.push_back(payment);
   roll->lines_issued += 1;
   roll->sum_issued_fen += p.getAmountFen();
+  slot.payment_ids.push_back(payment.id);
   txn_.Store(state::RollKey(p.getRollId().cStr()), *roll);
-  txn_.Store(state::PaymentOwnerKey(payment.id), state::CaseOwner{household_id_});
+  txn_.Store(slot_key, slot);
+  txn_.Store(state::PaymentKey(payment.id), payment);
 }
 
 void Checker::OnBankResult() {
@@ -991,8 +997,8 @@ void Checker::OnBankResult() {
                                    : event_.isPaymentFailed() ? event_.getPaymentFailed().getPaymentId()
                                                               : event_.getPaymentReturned().getPaymentId();
   std::string field = KindName(event_) + ".paymentId";
-  state::Payment* p = PaymentOf(payment_id, field.c_str());
-  if (p == nullptr) return;
+  auto p = PaymentOf(payment_id, field.c_str());
+  if (!p) return;
   PS to = event_.isPaymentSettled() ? PS::kSettled : event_.isPaymentFailed() ? PS::kFailed : PS::kReturned;
   PS needed = to == PS::kReturned ? PS::kSettled : PS::kIssued;
   if (p->status != needed) {
@@ -1008,6 +1014,7 @@ void Checker::OnBankResult() {
          {p->event_id});
   }
   p->status = to;
+  txn_.Store(state::PaymentKey(p->id), *p);
 }
 
 void Checker::OnRecovery() {
@@ -1015,8 +1022,8 @@ void Checker::OnRecovery() {
   int64_t paid = 0;
   std::vector<std::string> events;
   for (auto id : r.getPaymentIds()) {
-    state::Payment* p = PaymentOf(id, "recoveryOrdered.paymentIds");
-    if (p == nullptr) return;
+    auto p = PaymentOf(id, "recoveryOrdered.paymentIds");
+    if (!p) return;
     paid += p->amount_fen;
     events.push_back(p->event_id);
   }
@@ -1063,9 +1070,10 @@ void Checker::OnCorrection() {
 void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Event::Reader* amend) {
   std::string target_id = target.getEventId();
   if (annul && target.isPaymentIssued()) {
-    state::Payment* p = household_->FindPayment(target.getPaymentIssued().getPaymentId().cStr());
-    if (p == nullptr || p->status == state::PaymentStatus::kVoid) return;
+    auto p = txn_.Load<state::Payment>(state::PaymentKey(target.getPaymentIssued().getPaymentId().cStr()));
+    if (!p || p->status == state::PaymentStatus::kVoid) return;
     p->status = state::PaymentStatus::kVoid;
+    txn_.Store(state::PaymentKey(p->id), *p);
     auto roll = txn_.Load<state::Roll>(state::RollKey(p->roll_id));
     if (roll) {
       roll->lines_issued -= 1;

@@ -169,7 +169,7 @@ void GetCase(Reader& r, Case* c) {
 }
 
 void PutPayment(Writer& w, const Payment& p) {
-  for (const auto* s : {&p.id, &p.case_id, &p.roll_id, &p.event_id}) w.Str(*s);
+  for (const auto* s : {&p.id, &p.household, &p.case_id, &p.roll_id, &p.event_id}) w.Str(*s);
   w.U16(p.programme);
   w.U32(p.period);
   w.I64(p.amount_fen);
@@ -178,7 +178,7 @@ void PutPayment(Writer& w, const Payment& p) {
 }
 
 void GetPayment(Reader& r, Payment* p) {
-  for (auto* s : {&p->id, &p->case_id, &p->roll_id, &p->event_id}) *s = r.Str();
+  for (auto* s : {&p->id, &p->household, &p->case_id, &p->roll_id, &p->event_id}) *s = r.Str();
   p->programme = r.U16();
   p->period = r.U32();
   p->amount_fen = r.I64();
@@ -197,11 +197,6 @@ const char* CaseStatusName(CaseStatus s) {
 Case* Household::FindCase(std::string_view id) {
   auto it = std::find_if(cases.begin(), cases.end(), [&](const Case& c) { return c.id == id; });
   return it == cases.end() ? nullptr : &*it;
-}
-
-Payment* Household::FindPayment(std::string_view id) {
-  auto it = std::find_if(payments.begin(), payments.end(), [&](const Payment& p) { return p.id == id; });
-  return it == payments.end() ? nullptr : &*it;
 }
 
 const Member* Household::FindMember(std::string_view person) const {
@@ -227,8 +222,11 @@ std::string PersonKey(std::string_view keyed_hash) {
 std::string CaseOwnerKey(std::string_view case_id) {
   return "c/" + std::string(case_id);
 }
-std::string PaymentOwnerKey(std::string_view payment_id) {
+std::string PaymentKey(std::string_view payment_id) {
   return "y/" + std::string(payment_id);
+}
+std::string PaymentSlotKey(std::string_view household, std::string_view slot) {
+  return "q/" + std::string(household) + '\0' + std::string(slot);  // Ids cannot hold NUL.
 }
 std::string ApprovalLevelKey(std::string_view prefix) {
   return "l/" + std::string(prefix);
@@ -244,7 +242,6 @@ std::string Encode(const Household& v) {
     w.Str(m.name);
   });
   w.List(v.cases, [&](const Case& c) { PutCase(w, c); });
-  w.List(v.payments, [&](const Payment& p) { PutPayment(w, p); });
   PutStrings(w, v.corrected);
   return w.Take();
 }
@@ -259,7 +256,6 @@ bool Decode(std::string_view in, Household* v) {
     m->name = r.Str();
   });
   r.List(&v->cases, [&](Case* c) { GetCase(r, c); });
-  r.List(&v->payments, [&](Payment* p) { GetPayment(r, p); });
   GetStrings(r, &v->corrected);
   return r.Done();
 }
@@ -369,6 +365,30 @@ std::string Encode(const ApprovalLevel& v) {
 bool Decode(std::string_view in, ApprovalLevel* v) {
   Reader r(in);
   v->level = r.U16();
+  return r.Done();
+}
+
+std::string Encode(const Payment& v) {
+  Writer w;
+  PutPayment(w, v);
+  return w.Take();
+}
+
+bool Decode(std::string_view in, Payment* v) {
+  Reader r(in);
+  GetPayment(r, v);
+  return r.Done();
+}
+
+std::string Encode(const PaymentSlot& v) {
+  Writer w;
+  PutStrings(w, v.payment_ids);
+  return w.Take();
+}
+
+bool Decode(std::string_view in, PaymentSlot* v) {
+  Reader r(in);
+  GetStrings(r, &v->payment_ids);
   return r.Done();
 }
 

@@ -78,8 +78,9 @@ struct Case {  // One application, from submission to exit.
 
 enum class PaymentStatus : uint8_t { kIssued, kSettled, kFailed, kReturned, kVoid };
 
-struct Payment {
-  std::string id, case_id, roll_id, event_id;
+struct Payment {  // Kept under PaymentKey, apart from its household: a household's record does
+                  // not grow with every month paid.
+  std::string id, household, case_id, roll_id, event_id;
   uint16_t programme = 0;
   uint32_t period = 0;
   int64_t amount_fen = 0;
@@ -97,11 +98,9 @@ struct Household {
   std::string registered_event;
   std::vector<Member> members;
   std::vector<Case> cases;
-  std::vector<Payment> payments;
   std::vector<std::string> corrected;  // Event ids annulled or amended by corrections.
 
   Case* FindCase(std::string_view id);
-  Payment* FindPayment(std::string_view id);
   const Member* FindMember(std::string_view person) const;
 };
 
@@ -137,8 +136,12 @@ struct Person {                         // Keyed by the person's keyed hash.
   std::vector<std::string> staff_relatives;  // Actors who declared the person a close relative.
 };
 
-struct CaseOwner {  // Which household a case id (or, under PaymentOwnerKey, a payment id) belongs to.
+struct CaseOwner {  // Which household a case id belongs to.
   std::string household;
+};
+
+struct PaymentSlot {  // The payments of one household for one programme and month (or one case, if one-off).
+  std::vector<std::string> payment_ids;
 };
 
 struct ApprovalLevel {
@@ -154,7 +157,9 @@ std::string StandardsKey(uint16_t programme, std::string_view region_prefix);
 std::string RollKey(std::string_view id);
 std::string PersonKey(std::string_view keyed_hash);
 std::string CaseOwnerKey(std::string_view case_id);
-std::string PaymentOwnerKey(std::string_view payment_id);
+std::string PaymentKey(std::string_view payment_id);
+// `slot` is "<programme>/<period>", or "case/<case id>" for one-off programmes.
+std::string PaymentSlotKey(std::string_view household, std::string_view slot);
 std::string ApprovalLevelKey(std::string_view region_prefix);
 
 // ---------------------------------------------------------------------------------------------
@@ -167,6 +172,8 @@ std::string Encode(const Roll& v);
 std::string Encode(const Person& v);
 std::string Encode(const CaseOwner& v);
 std::string Encode(const ApprovalLevel& v);
+std::string Encode(const Payment& v);
+std::string Encode(const PaymentSlot& v);
 bool Decode(std::string_view in, Household* v);
 bool Decode(std::string_view in, Actor* v);
 bool Decode(std::string_view in, Standards* v);
@@ -174,6 +181,8 @@ bool Decode(std::string_view in, Roll* v);
 bool Decode(std::string_view in, Person* v);
 bool Decode(std::string_view in, CaseOwner* v);
 bool Decode(std::string_view in, ApprovalLevel* v);
+bool Decode(std::string_view in, Payment* v);
+bool Decode(std::string_view in, PaymentSlot* v);
 
 // ---------------------------------------------------------------------------------------------
 // Access
