@@ -205,6 +205,12 @@ class Checker {
   void Step(Case& c, ::ledger::rules::Step step);
   std::optional<int64_t> StandardMonthlyFen(uint16_t programme, uint32_t date);
   void CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t members, uint32_t from_period);
+  // Flags case.state unless the case is in one of `allowed`; true if it is.
+  bool InState(const Case& c, std::initializer_list<CaseStatus> allowed, const char* what) {
+    if (std::find(allowed.begin(), allowed.end(), c.status) != allowed.end()) return true;
+    Flag("case.state", fmt::format("{} of case \"{}\", which is {}", what, c.id, state::CaseStatusName(c.status)));
+    return false;
+  }
   void ChangeStatus(Case& c, CaseStatus to) {
     c.status_history.emplace_back(id_, c.status);
     c.status = to;
@@ -765,10 +771,7 @@ void Checker::OnEntitlementAdjusted() {
   auto a = event_.getEntitlementAdjusted();
   Case* c = CaseOf(a.getCaseId(), "entitlementAdjusted.caseId");
   if (c == nullptr) return;
-  if (c->status != CaseStatus::kApproved && c->status != CaseStatus::kSuspended) {
-    Flag("case.state", fmt::format("adjustment of case \"{}\", which is {}", c->id, state::CaseStatusName(c->status)));
-    return;
-  }
+  if (!InState(*c, {CaseStatus::kApproved, CaseStatus::kSuspended}, "adjustment")) return;
   CheckEntitlement(*c, a.getMonthlyAmountFen(), a.getMembersCovered(), a.getFromPeriod());
   std::erase_if(c->entitlements, [&](const state::Entitlement& e) { return e.from_period == a.getFromPeriod(); });
   c->entitlements.push_back({a.getFromPeriod(), a.getMonthlyAmountFen(), a.getMembersCovered(), id_});
@@ -780,9 +783,7 @@ void Checker::OnReview() {
   auto r = event_.getReviewRecorded();
   Case* c = CaseOf(r.getCaseId(), "reviewRecorded.caseId");
   if (c == nullptr) return;
-  if (c->status != CaseStatus::kApproved && c->status != CaseStatus::kSuspended) {
-    Flag("case.state", fmt::format("review of case \"{}\", which is {}", c->id, state::CaseStatusName(c->status)));
-  }
+  InState(*c, {CaseStatus::kApproved, CaseStatus::kSuspended}, "review");
   uint32_t date = event_.getBusinessDate();
   if (r.getNextReviewDate() <= date || r.getNextReviewDate() > AddMonthsToDate(date, kMaxReviewMonths)) {
     Flag("review.interval",
@@ -795,10 +796,7 @@ void Checker::OnSuspension() {
   auto s = event_.getSuspension();
   Case* c = CaseOf(s.getCaseId(), "suspension.caseId");
   if (c == nullptr) return;
-  if (c->status != CaseStatus::kApproved) {
-    Flag("case.state", fmt::format("suspension of case \"{}\", which is {}", c->id, state::CaseStatusName(c->status)));
-    return;
-  }
+  if (!InState(*c, {CaseStatus::kApproved}, "suspension")) return;
   c->suspensions.push_back({s.getFromPeriod(), 0});
   ChangeStatus(*c, CaseStatus::kSuspended);
 }
@@ -807,10 +805,7 @@ void Checker::OnResumption() {
   auto r = event_.getResumption();
   Case* c = CaseOf(r.getCaseId(), "resumption.caseId");
   if (c == nullptr) return;
-  if (c->status != CaseStatus::kSuspended || c->suspensions.empty()) {
-    Flag("case.state", fmt::format("resumption of case \"{}\", which is {}", c->id, state::CaseStatusName(c->status)));
-    return;
-  }
+  if (!InState(*c, {CaseStatus::kSuspended}, "resumption") || c->suspensions.empty()) return;
   c->suspensions.back().until_period = r.getFromPeriod();
   ChangeStatus(*c, CaseStatus::kApproved);
 }
@@ -819,10 +814,7 @@ void Checker::OnExit() {
   auto e = event_.getExit();
   Case* c = CaseOf(e.getCaseId(), "exit.caseId");
   if (c == nullptr) return;
-  if (c->status != CaseStatus::kApproved && c->status != CaseStatus::kSuspended) {
-    Flag("case.state", fmt::format("exit of case \"{}\", which is {}", c->id, state::CaseStatusName(c->status)));
-    return;
-  }
+  if (!InState(*c, {CaseStatus::kApproved, CaseStatus::kSuspended}, "exit")) return;
   uint32_t months = e.getGradualExitMonths();
   if (months > 0 && e.getReason() != schema::ExitReason::INCOME_ABOVE_LINE) {
     Flag("exit.gradual", "gradual exit is only for households whose income rose above the line");
