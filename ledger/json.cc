@@ -191,6 +191,18 @@ Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out, std::st
   return Status::Ok();
 }
 
+std::optional<uint16_t> ParseProgramme(std::string_view name) {
+  for (auto e : capnp::Schema::from<schema::Programme>().getEnumerants()) {
+    if (JsonName(e) == name && e.getOrdinal() != 0) return static_cast<uint16_t>(e.getOrdinal());
+  }
+  return std::nullopt;
+}
+
+std::string ProgrammeName(uint16_t programme) {
+  auto enumerants = capnp::Schema::from<schema::Programme>().getEnumerants();
+  return programme < enumerants.size() ? JsonName(enumerants[programme]) : std::to_string(programme);
+}
+
 std::string JsonString(std::string_view text) {
   std::string out = "\"";
   bool utf8 = IsValidUtf8(text, nullptr);  // Else (say, a cut-off quote of input) non-ASCII -> '?'.

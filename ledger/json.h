@@ -11,6 +11,7 @@
 
 #include <capnp/message.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,10 @@ Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out, std::st
 // One line of JSON for an entry and its hash.
 std::string EntryToJson(schema::Entry::Reader entry, const Hash& hash);
 std::string EventToJson(schema::Event::Reader event);
+
+// Programme code names as in JSON ("urban_dibao") to and from schema::Programme values.
+std::optional<uint16_t> ParseProgramme(std::string_view name);
+std::string ProgrammeName(uint16_t programme);
 
 // `text` as a JSON string literal, quotes included (for tools writing small result objects).
 std::string JsonString(std::string_view text);

@@ -16,6 +16,7 @@
 
 #include "ledger/entry.h"
 #include "ledger/identity.h"
+#include "ledger/projections.h"
 #include "ledger/rules.h"
 #include "ledger/state.h"
 #include "ledger/validate.h"
@@ -150,6 +151,7 @@ Status Ledger::Create(const std::string& dir, rules::Policy policy) {
   batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
   batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
   batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
+  batch.Put(store->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
   return store->WriteSynced(&batch);
 }
 
@@ -180,6 +182,16 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   if (!s.ok()) return s;
   if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
     return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
+  }
+  s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
+  if (!s.ok()) return s;
+  auto state_seq = found ? ParseSeqKey(value) : std::nullopt;
+  if (!state_seq || *state_seq != ledger->head_.seq) {
+    // Appending needs the state; reading and verifying do not.
+    ledger->write_error_ = Status::Busy(
+        "the domain state is behind the log (an interrupted rebuild?): run "
+        "ledgerctl rebuild --dir " +
+        dir);
   }
   *out = std::move(ledger);
   return Status::Ok();
@@ -248,6 +260,7 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
     result.findings = std::move(verdict.findings);
     return fail(Status::Conflict(first.rule, first.message));
   }
+  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
 
   EntryLinks links;
   links.seq = group->head.seq + 1;
@@ -313,6 +326,7 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   }
   if (group.head.seq == head_.seq) return Status::Ok();  // Nothing to write.
   group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
+  group.batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group.head.seq));
   Status s = store_->WriteSynced(&group.batch);
   if (!s.ok()) {
     // Whether a failed synced write reached the disk is unknown, and so is the true head: this
@@ -329,6 +343,82 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
     return s;
   }
   head_ = group.head;
+  return Status::Ok();
+}
+
+// The rule ids of findings, in order, to compare what the rules say now with what was recorded.
+static std::vector<std::string> RuleIds(const std::vector<rules::Finding>& findings) {
+  std::vector<std::string> ids;
+  for (const auto& f : findings) ids.push_back(f.rule);
+  return ids;
+}
+
+void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
+  schema::Event::Reader event = entry.entry().getEvent();
+  Group::PendingId target;
+  bool found = false;
+  EntryReader target_entry;
+  bool has_target = event.isCorrection() &&
+                    group->EventIdOf(event.getCorrection().getTargetEventId(), &found, &target).ok() && found &&
+                    target_entry.Init(target.entry_bytes).ok();
+  schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
+  state::StateTxn txn(group);
+  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+  std::vector<std::string> recorded;
+  for (auto f : entry.entry().getFindings()) recorded.emplace_back(f.getRule());
+  std::string mismatch;
+  if (!verdict.structural.ok()) {
+    mismatch = "the rules now refuse it: " + verdict.structural.ToString();
+  } else if (RuleIds(verdict.findings) != recorded) {
+    mismatch = fmt::format("the rules now find {} finding(s), the entry recorded {}", verdict.findings.size(),
+                           recorded.size());
+  }
+  if (!mismatch.empty() && report->mismatches++ == 0) {
+    report->first_mismatch_seq = entry.entry().getSeq();
+    report->first_mismatch = mismatch;
+  }
+  if (!verdict.structural.ok()) return;
+  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
+  for (const auto& [key, value] : txn.writes()) {
+    group->batch.Put(store_->cf(kState), key, value);
+    group->state[key] = value;
+  }
+}
+
+Status Ledger::Rebuild(RebuildReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  *report = RebuildReport{};
+  rocksdb::WriteBatch clear;
+  // State keys are a letter and "/" then an id: all sort below 0x7f.
+  clear.DeleteRange(store_->cf(kState), rocksdb::Slice("", 0), rocksdb::Slice("\x7f", 1));
+  clear.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
+  Status s = store_->WriteSynced(&clear);
+  if (!s.ok()) return s;
+  write_error_ = Status::Busy("a rebuild is under way");
+  constexpr uint64_t kEntriesPerBatch = 2000;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kLog)));
+  auto group = std::make_unique<Group>();
+  group->store = store_.get();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EntryReader entry;
+    if (!(s = entry.Init(it->value().ToStringView())).ok()) {
+      return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
+    }
+    Replay(entry, group.get(), report);
+    ++report->entries;
+    if (report->entries % kEntriesPerBatch == 0) {
+      group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(report->entries));
+      if (!(s = store_->WriteSynced(&group->batch)).ok()) return s;
+      group = std::make_unique<Group>();  // Committed: later reads find it in the database.
+      group->store = store_.get();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(report->entries));
+  if (!(s = store_->WriteSynced(&group->batch)).ok()) return s;
+  write_error_ =
+      report->entries == head_.seq ? Status::Ok() : Status::Corruption("the log and its head disagree (run verify)");
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Status::Ok();
 }
 

@@ -71,6 +71,19 @@ class Ledger {
   // NotFound if the ledger has no such household.
   Status ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const;
 
+  // Recomputes the domain state and the projections from the log alone (rules.h,
+  // projections.h), replacing what the state family held. Reports where the rules, run again,
+  // do not give the findings recorded in an entry (the rules changed since, or the entry was
+  // refused then): such entries are counted and the first is named; the state is rebuilt anyway.
+  struct RebuildReport {
+    uint64_t entries = 0;
+    uint64_t mismatches = 0;
+    uint64_t first_mismatch_seq = 0;
+    std::string first_mismatch;
+    double seconds = 0;
+  };
+  Status Rebuild(RebuildReport* report);
+
   HeadValue head() const { return head_; }
   rules::Policy policy() const { return policy_; }
   const Store& store() const { return *store_; }
@@ -86,6 +99,8 @@ class Ledger {
     HouseholdHead household_before;  // The household's head before this entry.
   };
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+  // Rebuild's step for one entry: the rules and projections into `group`.
+  void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
   void Stage(schema::Event::Reader event, const StagedEntry& entry,
              const std::map<std::string, std::string>& state_writes, Group* group);
 

@@ -232,6 +232,66 @@ std::string ApprovalLevelKey(std::string_view prefix) {
   return "l/" + std::string(prefix);
 }
 
+std::string RegionHouseholdKey(std::string_view region_code, std::string_view household) {
+  return "r/" + std::string(region_code) + '\0' + std::string(household);
+}
+std::string RegionHouseholdPrefix(std::string_view region_prefix) {
+  return "r/" + std::string(region_prefix);
+}
+
+// "t/" region 0x00 programme (2 bytes big-endian) period (4 bytes big-endian): a region prefix
+// scan finds every sub-region's totals.
+std::string TotalsKey(std::string_view region, uint16_t programme, uint32_t period) {
+  std::string k = "t/" + std::string(region) + '\0';
+  k.push_back(static_cast<char>(programme >> 8));
+  k.push_back(static_cast<char>(programme));
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(period >> (8 * i)));
+  return k;
+}
+std::string TotalsPrefix(std::string_view region_prefix) {
+  return "t/" + std::string(region_prefix);
+}
+
+bool ParseTotalsKey(std::string_view key, std::string* region, uint16_t* programme, uint32_t* period) {
+  if (key.size() < 2 + 1 + 6 || key.substr(0, 2) != "t/" || key[key.size() - 7] != '\0') return false;
+  *region = std::string(key.substr(2, key.size() - 9));
+  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(key[key.size() - 6 + i])); };
+  *programme = static_cast<uint16_t>(byte(0) << 8 | byte(1));
+  *period = byte(2) << 24 | byte(3) << 16 | byte(4) << 8 | byte(5);
+  return true;
+}
+
+Totals& Totals::operator+=(const Totals& o) {
+  allocated_fen += o.allocated_fen;
+  issued_fen += o.issued_fen;
+  settled_fen += o.settled_fen;
+  failed_fen += o.failed_fen;
+  returned_fen += o.returned_fen;
+  recovered_fen += o.recovered_fen;
+  payments += o.payments;
+  household_months += o.household_months;
+  person_months += o.person_months;
+  return *this;
+}
+
+std::string Encode(const Totals& v) {
+  Writer w;
+  for (int64_t x : {v.allocated_fen, v.issued_fen, v.settled_fen, v.failed_fen, v.returned_fen, v.recovered_fen,
+                    v.payments, v.household_months, v.person_months}) {
+    w.I64(x);
+  }
+  return w.Take();
+}
+
+bool Decode(std::string_view in, Totals* v) {
+  Reader r(in);
+  for (int64_t* x : {&v->allocated_fen, &v->issued_fen, &v->settled_fen, &v->failed_fen, &v->returned_fen,
+                     &v->recovered_fen, &v->payments, &v->household_months, &v->person_months}) {
+    *x = r.I64();
+  }
+  return r.Done();
+}
+
 std::string Encode(const Household& v) {
   Writer w;
   w.Str(v.region_code);

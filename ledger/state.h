@@ -148,6 +148,16 @@ struct ApprovalLevel {
   uint16_t level = 0;  // schema::ApprovalLevel
 };
 
+// Funding totals of one programme, region and month (projections.h keeps them).
+struct Totals {
+  int64_t allocated_fen = 0, issued_fen = 0, settled_fen = 0, failed_fen = 0, returned_fen = 0, recovered_fen = 0;
+  int64_t payments = 0;          // Payments issued (supplementary ones included).
+  int64_t household_months = 0;  // 户次: regular payments.
+  int64_t person_months = 0;     // 人次: people those payments cover.
+  Totals& operator+=(const Totals& o);
+  bool operator==(const Totals&) const = default;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Keys (one-letter prefix ‖ id)
 
@@ -161,6 +171,13 @@ std::string PaymentKey(std::string_view payment_id);
 // `slot` is "<programme>/<period>", or "case/<case id>" for one-off programmes.
 std::string PaymentSlotKey(std::string_view household, std::string_view slot);
 std::string ApprovalLevelKey(std::string_view region_prefix);
+// Households by region (value: CaseOwner naming the household), for region queries.
+std::string RegionHouseholdKey(std::string_view region_code, std::string_view household);
+std::string RegionHouseholdPrefix(std::string_view region_prefix);
+// Totals of a region (code or prefix), programme and month.
+std::string TotalsKey(std::string_view region, uint16_t programme, uint32_t period);
+std::string TotalsPrefix(std::string_view region_prefix);
+bool ParseTotalsKey(std::string_view key, std::string* region, uint16_t* programme, uint32_t* period);
 
 // ---------------------------------------------------------------------------------------------
 // Codec: each record to and from bytes (format version byte first).
@@ -174,6 +191,7 @@ std::string Encode(const CaseOwner& v);
 std::string Encode(const ApprovalLevel& v);
 std::string Encode(const Payment& v);
 std::string Encode(const PaymentSlot& v);
+std::string Encode(const Totals& v);
 bool Decode(std::string_view in, Household* v);
 bool Decode(std::string_view in, Actor* v);
 bool Decode(std::string_view in, Standards* v);
@@ -183,6 +201,7 @@ bool Decode(std::string_view in, CaseOwner* v);
 bool Decode(std::string_view in, ApprovalLevel* v);
 bool Decode(std::string_view in, Payment* v);
 bool Decode(std::string_view in, PaymentSlot* v);
+bool Decode(std::string_view in, Totals* v);
 
 // ---------------------------------------------------------------------------------------------
 // Access

@@ -36,6 +36,9 @@ const char* CfName(Cf cf);
 inline constexpr std::string_view kMetaFormat = "format";  // -> kFormatVersion
 inline constexpr std::string_view kMetaHead = "head";      // -> HeadValue
 inline constexpr std::string_view kMetaPolicy = "policy";  // -> "enforce" or "record"
+// -> the seq (8 BE) up to which the state family reflects the log; equals the head's seq
+// except while (or after an interrupted) Ledger::Rebuild.
+inline constexpr std::string_view kMetaStateSeq = "state_seq";
 inline constexpr std::string_view kFormatVersion = "benefit-ledger/1";
 
 std::string SeqKey(uint64_t seq);

@@ -21,9 +21,11 @@
 #include "ledger/formats.h"
 #include "ledger/json.h"
 #include "ledger/ledger.h"
+#include "ledger/queries.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
 #include "tools/line_reader.h"
+#include "tools/report.h"
 
 namespace {
 
@@ -399,6 +401,180 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
 // ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
+// Reports: roll, totals, reviews
+
+// --region, --programme and --format, checked.
+bool ParseReportOptions(const std::map<std::string, std::string>& flags, const char* command,
+                        ledger::queries::Filter* filter, tools::Format* format) {
+  if (flags.count("region")) {
+    filter->region_prefix = flags.at("region");
+    if (!ledger::IsValidRegionPrefix(filter->region_prefix)) {
+      fmt::print(stderr, "ledgerctl {}: --region \"{}\" is not a region prefix (2, 4, 6, 9 or 12 digits)\n", command,
+                 filter->region_prefix);
+      return false;
+    }
+  }
+  if (flags.count("programme")) {
+    filter->programme = ledger::ParseProgramme(flags.at("programme"));
+    if (!filter->programme) {
+      fmt::print(stderr, "ledgerctl {}: unknown --programme \"{}\" (e.g. urban_dibao, rural_dibao)\n", command,
+                 flags.at("programme"));
+      return false;
+    }
+  }
+  if (flags.count("format") && !tools::ParseFormat(flags.at("format"), format)) {
+    fmt::print(stderr, "ledgerctl {}: --format is table, json or csv, not \"{}\"\n", command, flags.at("format"));
+    return false;
+  }
+  return true;
+}
+
+// A YYYYMMDD (or, with `month`, YYYYMM) flag; `fallback` if absent.
+std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
+                                      const char* command, uint32_t fallback, bool month = false) {
+  if (!flags.count(name)) return fallback;
+  const std::string& text = flags.at(name);
+  uint32_t v = 0;
+  bool digits = text.size() == (month ? 6u : 8u) && text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) v = static_cast<uint32_t>(std::stoul(text));
+  if (!digits || !(month ? ledger::IsValidPeriod(v) : ledger::IsValidDate(v))) {
+    fmt::print(stderr, "ledgerctl {}: --{} must be a {} ({}), not \"{}\"\n", command, name, month ? "month" : "date",
+               month ? "YYYYMM" : "YYYYMMDD", text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Opens the ledger for a report and checks that the region (if one was given) has households.
+std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledger::queries::Filter& filter,
+                                              const char* command, int* exit_code) {
+  auto l = OpenOrReport(dir, command, exit_code);
+  if (!l || filter.region_prefix.empty()) return l;
+  bool known = false;
+  Status s = ledger::queries::RegionKnown(l->store(), filter.region_prefix, &known);
+  if (!s.ok() || !known) {
+    *exit_code =
+        Fail(command,
+             s.ok() ? Status::NotFound(fmt::format("no household in region {}", filter.region_prefix), "--region") : s);
+    return nullptr;
+  }
+  return l;
+}
+
+uint32_t Today() {
+  time_t now = time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return static_cast<uint32_t>((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+}
+
+void PrintRoll(const std::vector<ledger::queries::RollRow>& rows, tools::Format format) {
+  tools::Report report(
+      {"household", "region", "case", "programme", "since", "members", "monthly yuan", "suspended", "review due"});
+  int64_t total = 0;
+  for (const auto& r : rows) {
+    report.Row({r.household, r.region, r.case_id, ledger::ProgrammeName(r.programme), std::to_string(r.since_period),
+                std::to_string(r.members), tools::Yuan(r.monthly_fen), r.suspended ? "yes" : "no",
+                r.review_due ? std::to_string(r.review_due) : ""},
+               {false, false, false, false, true, true, true, false, true});
+    total += r.suspended ? 0 : r.monthly_fen;
+  }
+  report.Print(format);
+  if (format == tools::Format::kTable) {
+    fmt::print("{} cases, {} yuan a month to those not suspended\n", rows.size(), tools::Yuan(total));
+  }
+}
+
+int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "roll");
+  ledger::queries::Filter filter;
+  tools::Format format = tools::Format::kTable;
+  auto as_of = ParseDateFlag(flags, "as-of", "roll", Today());
+  if (!dir || !as_of || !ParseReportOptions(flags, "roll", &filter, &format)) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenForReport(*dir, filter, "roll", &code);
+  if (!l) return code;
+  std::vector<ledger::queries::RollRow> rows;
+  Status s = ledger::queries::Roll(l->store(), filter, *as_of, &rows);
+  if (!s.ok()) return Fail("roll", s);
+  PrintRoll(rows, format);
+  return kExitOk;
+}
+
+int RunReviews(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "reviews");
+  ledger::queries::Filter filter;
+  tools::Format format = tools::Format::kTable;
+  auto as_of = ParseDateFlag(flags, "as-of", "reviews", Today());
+  auto due_by = as_of ? ParseDateFlag(flags, "due-by", "reviews", *as_of) : std::nullopt;
+  if (!dir || !due_by || !ParseReportOptions(flags, "reviews", &filter, &format)) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenForReport(*dir, filter, "reviews", &code);
+  if (!l) return code;
+  std::vector<ledger::queries::RollRow> rows;
+  Status s = ledger::queries::ReviewsDue(l->store(), filter, *as_of, *due_by, &rows);
+  if (!s.ok()) return Fail("reviews", s);
+  PrintRoll(rows, format);
+  return kExitOk;
+}
+
+int RunTotals(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "totals");
+  ledger::queries::Filter filter;
+  tools::Format format = tools::Format::kTable;
+  auto from = ParseDateFlag(flags, "from", "totals", 199001, true);
+  auto to = from ? ParseDateFlag(flags, "to", "totals", 209912, true) : std::nullopt;
+  if (!dir || !to || !ParseReportOptions(flags, "totals", &filter, &format)) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenForReport(*dir, filter, "totals", &code);
+  if (!l) return code;
+  std::vector<ledger::queries::TotalsRow> rows;
+  Status s = ledger::queries::Totals(l->store(), filter, *from, *to, &rows);
+  if (!s.ok()) return Fail("totals", s);
+  tools::Report report({"programme", "period", "allocated", "issued", "settled", "failed", "returned", "recovered",
+                        "balance", "payments", "household-months", "person-months"});
+  ledger::state::Totals sum;
+  for (const auto& r : rows) {
+    const auto& t = r.totals;
+    report.Row({ledger::ProgrammeName(r.programme), std::to_string(r.period), tools::Yuan(t.allocated_fen),
+                tools::Yuan(t.issued_fen), tools::Yuan(t.settled_fen), tools::Yuan(t.failed_fen),
+                tools::Yuan(t.returned_fen), tools::Yuan(t.recovered_fen), tools::Yuan(ledger::queries::BalanceFen(t)),
+                std::to_string(t.payments), std::to_string(t.household_months), std::to_string(t.person_months)},
+               {false, true, true, true, true, true, true, true, true, true, true, true});
+    sum += t;
+  }
+  if (format == tools::Format::kTable && !rows.empty()) {
+    report.Row({"all", "", tools::Yuan(sum.allocated_fen), tools::Yuan(sum.issued_fen), tools::Yuan(sum.settled_fen),
+                tools::Yuan(sum.failed_fen), tools::Yuan(sum.returned_fen), tools::Yuan(sum.recovered_fen),
+                tools::Yuan(ledger::queries::BalanceFen(sum)), std::to_string(sum.payments),
+                std::to_string(sum.household_months), std::to_string(sum.person_months)},
+               {false, true, true, true, true, true, true, true, true, true, true, true});
+  }
+  report.Print(format);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rebuild
+
+int RunRebuild(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "rebuild");
+  if (!dir) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "rebuild", &code);
+  if (!l) return code;
+  ledger::Ledger::RebuildReport report;
+  Status s = l->Rebuild(&report);
+  if (!s.ok()) return Fail("rebuild", s);
+  double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
+  fmt::print("rebuilt the state from {} entries in {:.3f} s ({:.0f} events/s)\n", report.entries, report.seconds, rate);
+  if (report.mismatches == 0) return kExitOk;
+  fmt::print("{} entries do not get the findings they recorded; the first is seq {}: {}\n", report.mismatches,
+             report.first_mismatch_seq, report.first_mismatch);
+  return kExitNo;
+}
+
+// ---------------------------------------------------------------------------------------------
 // rules
 
 int RunRules(const std::map<std::string, std::string>&, const std::vector<std::string>&) {
@@ -457,6 +633,41 @@ const std::vector<Command>& Commands() {
        "entries. Exits 1 if the household does not exist or its chain does not check.\n",
        {"dir", "household", "format"},
        RunReplay},
+      {"rebuild",
+       "recompute the domain state and projections from the log",
+       "usage: ledgerctl rebuild --dir D\n\n"
+       "Throws away the derived state (what the rules and the reports read) and recomputes it from\n"
+       "the log alone, running every event through the rules again. Says how many entries, and\n"
+       "which first, do not get the findings they recorded (exit 1): the rules changed since they\n"
+       "were appended. Appends are refused until an interrupted rebuild is run again.\n",
+       {"dir"},
+       RunRebuild},
+      {"roll",
+       "who is on the roll (在册名单) on a date",
+       "usage: ledgerctl roll --dir D [--as-of YYYYMMDD] [--region PREFIX] [--programme P]\n"
+       "                      [--format table|json|csv]\n\n"
+       "Lists the cases on the roll on the date (default today): approved by then, not exited (the\n"
+       "months of a gradual exit count), with the monthly entitlement in force, members covered,\n"
+       "whether suspended and when the next review is due. Amounts in yuan.\n",
+       {"dir", "as-of", "region", "programme", "format"},
+       RunRoll},
+      {"totals",
+       "funding totals per programme and month",
+       "usage: ledgerctl totals --dir D [--from YYYYMM] [--to YYYYMM] [--region PREFIX] [--programme P]\n"
+       "                        [--format table|json|csv]\n\n"
+       "Sums, over the regions under the prefix: funds allocated, payments issued, settled, failed and\n"
+       "returned, recoveries ordered, the balance (allocated - settled + returned), payments,\n"
+       "household-months (户次) and person-months (人次). Amounts in yuan.\n",
+       {"dir", "from", "to", "region", "programme", "format"},
+       RunTotals},
+      {"reviews",
+       "cases on the roll whose review is due",
+       "usage: ledgerctl reviews --dir D [--as-of YYYYMMDD] [--due-by YYYYMMDD] [--region PREFIX]\n"
+       "                         [--programme P] [--format table|json|csv]\n\n"
+       "Lists the cases on the roll on --as-of (default today) whose review falls due by --due-by\n"
+       "(default: the same day, i.e. overdue ones).\n",
+       {"dir", "as-of", "due-by", "region", "programme", "format"},
+       RunReviews},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules\n\n"

@@ -1,0 +1,205 @@
+// Projections and reports: the state rebuilt from the log equals the state kept on append,
+// byte for byte; the funding totals and the roll agree with sums computed independently from
+// the input; an interrupted rebuild blocks appends; the report commands answer clearly.
+#include <capnp/message.h>
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "bench/history.h"
+#include "ledger/json.h"
+#include "ledger/queries.h"
+#include "ledger/rules.h"
+#include "tests/test_util.h"
+
+using ledger::rules::Policy;
+
+namespace {
+
+std::map<std::string, std::string> DumpState(const ledger::Ledger& l) {
+  std::map<std::string, std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      l.store().db()->NewIterator(rocksdb::ReadOptions(), l.store().cf(ledger::kState)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) out[it->key().ToString()] = it->value().ToString();
+  return out;
+}
+
+void AppendAll(ledger::Ledger* l, const std::vector<std::string>& lines) {
+  for (size_t first = 0; first < lines.size(); first += 300) {
+    std::vector<std::string> chunk(lines.begin() + first, lines.begin() + std::min(lines.size(), first + 300));
+    for (const auto& r : testing::AppendLines(l, chunk)) REQUIRE_MESSAGE(r.error.ok(), r.error.ToString());
+  }
+}
+
+// What the input lines say, summed independently of the ledger.
+struct Expected {
+  std::map<std::pair<uint16_t, uint32_t>, ledger::state::Totals> totals;  // (programme, period)
+};
+
+Expected SumInput(const std::vector<std::string>& lines) {
+  Expected e;
+  std::map<std::string, std::pair<std::pair<uint16_t, uint32_t>, int64_t>> payments;  // id -> (key, amount)
+  for (const auto& line : lines) {
+    capnp::MallocMessageBuilder m;
+    REQUIRE(ledger::ParseEventJson(line, &m).ok());
+    auto ev = m.getRoot<ledger::schema::Event>().asReader();
+    if (ev.isFundsAllocated()) {
+      auto f = ev.getFundsAllocated();
+      e.totals[{static_cast<uint16_t>(f.getProgramme()), f.getPeriod()}].allocated_fen += f.getAmountFen();
+    } else if (ev.isPaymentIssued()) {
+      auto p = ev.getPaymentIssued();
+      std::pair<uint16_t, uint32_t> key{static_cast<uint16_t>(p.getProgramme()), p.getPeriod()};
+      payments[p.getPaymentId()] = {key, p.getAmountFen()};
+      auto& t = e.totals[key];
+      t.issued_fen += p.getAmountFen();
+      t.payments += 1;
+      t.household_months += p.getSupplementaryReason().size() == 0;
+    } else if (ev.isPaymentSettled()) {
+      auto& [key, amount] = payments.at(ev.getPaymentSettled().getPaymentId());
+      e.totals[key].settled_fen += amount;
+    } else if (ev.isPaymentFailed()) {
+      auto& [key, amount] = payments.at(ev.getPaymentFailed().getPaymentId());
+      e.totals[key].failed_fen += amount;
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("the state rebuilt from the log equals the state kept on append, byte for byte") {
+  for (Policy policy : {Policy::kEnforce, Policy::kRecord}) {
+    testing::TempDir dir;
+    auto l = testing::NewLedger(dir.Sub("l"), policy);
+    // Under record: every kind of event, lawful or not (findings are recomputed and compared).
+    AppendAll(l.get(), policy == Policy::kEnforce ? bench::CountyYear({.seed = 11, .households = 80})
+                                                  : testing::ReadDataLines("every_kind.jsonl"));
+    auto incremental = DumpState(*l);
+    REQUIRE(incremental.size() > (policy == Policy::kEnforce ? 500u : 10u));
+    ledger::Ledger::RebuildReport report;
+    REQUIRE(l->Rebuild(&report).ok());
+    CHECK(report.entries == l->head().seq);
+    CHECK_MESSAGE(report.mismatches == 0, report.first_mismatch);
+    auto rebuilt = DumpState(*l);
+    CHECK(rebuilt.size() == incremental.size());
+    CHECK(rebuilt == incremental);
+    // And the ledger appends on from the rebuilt state.
+    auto r = testing::AppendLine(
+        l.get(),
+        R"({"eventId":"after","regionCode":"341502000000","actorId":"admin1","businessDate":20250201,"approvalLevelSet":{"regionPrefix":"341502003","level":"township"}})");
+    CHECK(r.error.ok());
+  }
+}
+
+TEST_CASE("funding totals and the roll agree with the input, summed independently") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
+  auto lines = bench::CountyYear({.seed = 5, .households = 60});
+  AppendAll(l.get(), lines);
+  Expected expected = SumInput(lines);
+  std::vector<ledger::queries::TotalsRow> rows;
+  REQUIRE(ledger::queries::Totals(l->store(), {}, 199001, 209912, &rows).ok());
+  REQUIRE(rows.size() == expected.totals.size());
+  for (const auto& row : rows) {
+    const auto& want = expected.totals.at({row.programme, row.period});
+    CAPTURE(row.period);
+    CHECK(row.totals.allocated_fen == want.allocated_fen);
+    CHECK(row.totals.issued_fen == want.issued_fen);
+    CHECK(row.totals.settled_fen == want.settled_fen);
+    CHECK(row.totals.failed_fen == want.failed_fen);
+    CHECK(row.totals.payments == want.payments);
+    CHECK(row.totals.household_months == want.household_months);
+    CHECK(row.totals.person_months >= row.totals.household_months);
+  }
+  // A township's totals are part of the county's.
+  std::vector<ledger::queries::TotalsRow> township;
+  REQUIRE(ledger::queries::Totals(l->store(), {"341502001", std::nullopt}, 199001, 209912, &township).ok());
+  int64_t county_issued = 0, township_issued = 0;
+  for (const auto& r : rows) county_issued += r.totals.issued_fen;
+  for (const auto& r : township) township_issued += r.totals.issued_fen;
+  CHECK(township_issued > 0);
+  CHECK(township_issued < county_issued);
+
+  // The roll: 60 cases approved in January (temporary help is on it only in its month); by
+  // December, 8 exited in the September sweep (gradual exits ended in November) and 3 joined.
+  std::vector<ledger::queries::RollRow> roll;
+  REQUIRE(ledger::queries::Roll(l->store(), {}, 20240315, &roll).ok());
+  CHECK(roll.size() == 60);
+  REQUIRE(ledger::queries::Roll(l->store(), {}, 20241015, &roll).ok());
+  CHECK(roll.size() == 60 - 8 + 3 + 3);  // Three gradual exits still paid in October.
+  REQUIRE(ledger::queries::Roll(l->store(), {}, 20241215, &roll).ok());
+  CHECK(roll.size() == 60 - 8 + 3);
+  REQUIRE(ledger::queries::Roll(l->store(), {}, 20240415, &roll).ok());
+  CHECK(roll.size() == 61);  // The temporary case, in April.
+  auto urban = ledger::ParseProgramme("urban_dibao");
+  REQUIRE(ledger::queries::Roll(l->store(), {"", urban}, 20240315, &roll).ok());
+  CHECK(!roll.empty());
+  for (const auto& r : roll) CHECK(r.programme == *urban);
+}
+
+TEST_CASE("an interrupted rebuild blocks appends until rebuild runs again") {
+  testing::TempDir dir;
+  {
+    auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
+    AppendAll(l.get(), bench::CountyYear({.seed = 2, .households = 10}));
+  }
+  {
+    std::unique_ptr<ledger::Store> store;
+    REQUIRE(ledger::Store::Open(dir.Sub("l") + "/db", false, &store).ok());
+    REQUIRE(store->db()
+                ->Put(rocksdb::WriteOptions(), store->cf(ledger::kMeta), std::string(ledger::kMetaStateSeq),
+                      ledger::SeqKey(5))
+                .ok());
+  }
+  const std::string line =
+      R"({"eventId":"x","regionCode":"341502000000","actorId":"admin1","businessDate":20250201,"approvalLevelSet":{"regionPrefix":"341502003","level":"township"}})";
+  auto l = testing::OpenLedger(dir.Sub("l"));
+  std::vector<ledger::AppendResult> results;
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
+  capnp::MallocMessageBuilder m;
+  REQUIRE(ledger::ParseEventJson(line, &m).ok());
+  std::vector<capnp::MessageBuilder*> group = {&m};
+  ledger::Status s = l->AppendGroup(group, &results);
+  CHECK(!s.ok());
+  CHECK(s.reason().find("rebuild") != std::string::npos);
+  ledger::Ledger::RebuildReport report;
+  REQUIRE(l->Rebuild(&report).ok());
+  CHECK(testing::AppendLine(l.get(), line).error.ok());
+}
+
+TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
+  testing::TempDir dir;
+  const std::string d = dir.Sub("l");
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
+  std::string input;
+  for (const auto& line : bench::CountyYear({.seed = 3, .households = 20})) input += line + "\n";
+  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+
+  auto roll = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--region", "341502001"});
+  CHECK(roll.exit_code == 0);
+  CHECK(roll.out.rfind("household", 0) == 0);
+  CHECK(roll.out.find("cases, ") != std::string::npos);
+  auto json = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--format", "json"});
+  CHECK(json.out.rfind(R"({"household":")", 0) == 0);
+  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 20);
+  auto csv = testing::RunLedgerctl({"totals", "--dir", d, "--programme", "rural_dibao", "--format", "csv"});
+  CHECK(csv.exit_code == 0);
+  CHECK(csv.out.rfind("programme,period,allocated,issued,", 0) == 0);
+  CHECK(csv.out.find("\nrural_dibao,202402,") != std::string::npos);
+  auto reviews = testing::RunLedgerctl({"reviews", "--dir", d, "--as-of", "20250101", "--due-by", "20250131"});
+  CHECK(reviews.exit_code == 0);
+  CHECK(reviews.out.find("20250122") != std::string::npos);
+
+  CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--region", "341599"}).exit_code == 1);  // no such region
+  CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--region", "3415x"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--programme", "dibao"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"totals", "--dir", d, "--from", "2024-01"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--format", "xml"}).exit_code == 2);
+  auto rebuild = testing::RunLedgerctl({"rebuild", "--dir", d});
+  CHECK(rebuild.exit_code == 0);
+  CHECK(rebuild.out.rfind("rebuilt the state from ", 0) == 0);
+  for (const char* cmd : {"roll", "totals", "reviews", "rebuild"}) {
+    CHECK(testing::RunLedgerctl({cmd, "--help"}).out.find(std::string("usage: ledgerctl ") + cmd) == 0);
+  }
+}
