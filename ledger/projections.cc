@@ -93,7 +93,9 @@ void Apply(Event::Reader event, const Event::Reader* corrected, state::StateTxn*
     }
     case Event::PAYMENT_ISSUED: {
       auto p = PaymentOf(event.getPaymentIssued().getPaymentId(), txn);
-      if (p) AddToPayment(*p, txn, IssuedDelta(*p, txn, +1));
+      if (!p) break;
+      AddToPayment(*p, txn, IssuedDelta(*p, txn, +1));
+      txn->Store(state::RollPaymentKey(p->roll_id, p->id), state::CaseOwner{p->household});
       break;
     }
     case Event::PAYMENT_SETTLED:

@@ -2,6 +2,7 @@
 // every append (in the same batch, after the rules have accepted the event).
 //
 //   - households by region ("r/"), so that a region's roll is a prefix scan;
+//   - payments by roll ("z/"), so that reconciliation finds the payments a bank file misses;
 //   - funding totals ("t/") per region, programme and month: allocated, issued, settled,
 //     failed, returned, recovered, payments, household-months (户次), person-months (人次).
 // Rolls (在册名单) and reviews due are read from the domain state (state.h) through these

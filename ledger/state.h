@@ -174,6 +174,9 @@ std::string ApprovalLevelKey(std::string_view region_prefix);
 // Households by region (value: CaseOwner naming the household), for region queries.
 std::string RegionHouseholdKey(std::string_view region_code, std::string_view household);
 std::string RegionHouseholdPrefix(std::string_view region_prefix);
+// Payments by roll (value: CaseOwner naming the household), for reconciliation.
+std::string RollPaymentKey(std::string_view roll, std::string_view payment);
+std::string RollPaymentPrefix(std::string_view roll);
 // Totals of a region (code or prefix), programme and month.
 std::string TotalsKey(std::string_view region, uint16_t programme, uint32_t period);
 std::string TotalsPrefix(std::string_view region_prefix);

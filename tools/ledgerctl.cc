@@ -22,6 +22,7 @@
 #include "ledger/json.h"
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
+#include "ledger/reconcile.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
 #include "tools/line_reader.h"
@@ -555,6 +556,160 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
 }
 
 // ---------------------------------------------------------------------------------------------
+// reconcile
+
+constexpr size_t kMaxBankFileBytes = size_t{512} << 20;
+
+bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    fmt::print(stderr, "ledgerctl {}: cannot read {}: {}\n", command, path, strerror(errno));
+    return false;
+  }
+  out->clear();
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out->size() <= max_bytes) out->append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (n < 0 || out->size() > max_bytes) {
+    fmt::print(stderr, "ledgerctl {}: {}: {}\n", command, path, n < 0 ? strerror(errno) : "file too large");
+    return false;
+  }
+  return true;
+}
+
+// The event that records a bank line's result, as a JSON line (ids derived from the payment and
+// status, so that applying a file twice records nothing new).
+std::string BankResultEvent(const ledger::reconcile::Match& m, const std::string& actor, uint32_t date) {
+  using ledger::JsonString;
+  const auto& line = *m.line;
+  const auto& p = *m.payment;
+  uint32_t when = line.date ? line.date : date;
+  std::string head = fmt::format(R"("householdId":{},"regionCode":{},"actorId":{},"businessDate":{})",
+                                 JsonString(p.household), JsonString(m.region), JsonString(actor), when);
+  switch (line.status) {
+    case ledger::reconcile::BankStatus::kSettled:
+      return fmt::format(
+          R"({{"eventId":{},{},"paymentSettled":{{"paymentId":{},"bankReference":{},"settledDate":{}}}}})",
+          JsonString("bank-" + p.id + "-settled"), head, JsonString(p.id), JsonString(line.reference), when);
+    case ledger::reconcile::BankStatus::kFailed:
+      return fmt::format(R"({{"eventId":{},{},"paymentFailed":{{"paymentId":{},"reason":{},"bankReference":{}}}}})",
+                         JsonString("bank-" + p.id + "-failed"), head, JsonString(p.id), JsonString(line.reason),
+                         JsonString(line.reference));
+    default:
+      return fmt::format(
+          R"({{"eventId":{},{},"paymentReturned":{{"paymentId":{},"amountFen":{},"reason":{},"bankReference":{}}}}})",
+          JsonString("bank-" + p.id + "-returned"), head, JsonString(p.id), line.amount_fen, JsonString(line.reason),
+          JsonString(line.reference));
+  }
+}
+
+// Records the results of matched, failed, returned and paid-after-exit lines. False on an I/O error.
+bool ApplyBankResults(ledger::Ledger* l, const std::vector<ledger::reconcile::Match>& matches, const std::string& actor,
+                      uint32_t date) {
+  using C = ledger::reconcile::Category;
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
+  std::vector<capnp::MessageBuilder*> group;
+  for (const auto& m : matches) {
+    bool record = m.category == C::kMatched || m.category == C::kFailed || m.category == C::kReturned ||
+                  m.category == C::kPaidAfterExit;
+    if (!record) continue;
+    owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+    Status s = ledger::ParseEventJson(BankResultEvent(m, actor, date), owned.back().get());
+    if (!s.ok()) {
+      fmt::print(stderr, "line {}: cannot make its event: {}\n", m.line->line, s.ToString());
+      owned.pop_back();
+      continue;
+    }
+    group.push_back(owned.back().get());
+  }
+  std::vector<ledger::AppendResult> results;
+  Status s = l->AppendGroup(group, &results);
+  if (!s.ok()) return Fail("reconcile", s), false;
+  size_t created = 0, exists = 0, refused = 0;
+  for (const auto& r : results) {
+    created += r.outcome == ledger::AppendResult::Outcome::kCreated;
+    exists += r.outcome == ledger::AppendResult::Outcome::kExists;
+    if (r.outcome == ledger::AppendResult::Outcome::kRejected) {
+      ++refused;
+      fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", r.error.ToString());
+    }
+  }
+  fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", created, exists, refused);
+  return true;
+}
+
+void PrintReconciliation(const std::vector<ledger::reconcile::Match>& matches, tools::Format format) {
+  tools::Report lines(
+      {"line", "end_to_end_id", "category", "bank yuan", "ledger yuan", "programme", "period", "reason"});
+  std::map<std::string, std::pair<int64_t, int64_t>> by_category;     // count, sum (fen)
+  std::map<std::string, std::pair<int64_t, int64_t>> issued_settled;  // per programme
+  for (const auto& m : matches) {
+    int64_t ledger_fen = m.payment ? m.payment->amount_fen : 0;
+    int64_t bank_fen = m.line ? m.line->amount_fen : 0;
+    std::string programme = m.payment ? ledger::ProgrammeName(m.payment->programme) : "";
+    lines.Row({m.line ? std::to_string(m.line->line) : "", m.line ? m.line->payment_id : m.payment->id,
+               ledger::reconcile::CategoryName(m.category), m.line ? tools::Yuan(bank_fen) : "",
+               m.payment ? tools::Yuan(ledger_fen) : "", programme, m.payment ? std::to_string(m.payment->period) : "",
+               m.line ? m.line->reason : ""},
+              {true, false, false, true, true, false, true, false});
+    auto& c = by_category[ledger::reconcile::CategoryName(m.category)];
+    c.first += 1;
+    c.second += m.line ? bank_fen : ledger_fen;
+    if (!m.payment) continue;
+    issued_settled[programme].first += m.category == ledger::reconcile::Category::kDuplicate ? 0 : ledger_fen;
+    bool settled = m.category == ledger::reconcile::Category::kMatched ||
+                   m.category == ledger::reconcile::Category::kPaidAfterExit;
+    issued_settled[programme].second += settled ? bank_fen : 0;
+  }
+  lines.Print(format);
+  if (format != tools::Format::kTable) return;
+  fmt::print("\n");
+  tools::Report summary({"category", "lines", "yuan"});
+  for (const auto& [name, c] : by_category)
+    summary.Row({name, std::to_string(c.first), tools::Yuan(c.second)}, {false, true, true});
+  summary.Print(format);
+  fmt::print("\n");
+  tools::Report programmes({"programme", "issued yuan", "settled yuan"});
+  for (const auto& [name, v] : issued_settled)
+    programmes.Row({name, tools::Yuan(v.first), tools::Yuan(v.second)}, {false, true, true});
+  programmes.Print(format);
+}
+
+int RunReconcile(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "reconcile");
+  auto file = dir ? Required(flags, "bank-file", "reconcile") : std::nullopt;
+  tools::Format format = tools::Format::kTable;
+  if (!file || (flags.count("format") && !tools::ParseFormat(flags.at("format"), &format))) return kExitCannot;
+  ledger::reconcile::BankColumns columns;
+  if (flags.count("columns")) {
+    Status s = ledger::reconcile::ParseColumns(flags.at("columns"), &columns);
+    if (!s.ok()) return Fail("reconcile", s), kExitCannot;
+  }
+  bool apply = flags.count("apply") && flags.at("apply") != "no";
+  auto actor = apply ? Required(flags, "actor", "reconcile") : std::optional<std::string>("");
+  auto date = ParseDateFlag(flags, "date", "reconcile", Today());
+  std::string text;
+  if (!actor || !date || !ReadFile(*file, kMaxBankFileBytes, &text, "reconcile")) return kExitCannot;
+  std::vector<ledger::reconcile::BankLine> bank;
+  Status s = ledger::reconcile::ParseBankFile(text, columns, &bank);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledgerctl reconcile: {}: {} (nothing recorded)\n", *file, s.ToString());
+    return kExitCannot;
+  }
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "reconcile", &code);
+  if (!l) return code;
+  std::vector<ledger::reconcile::Match> matches;
+  if (!(s = ledger::reconcile::Reconcile(l->store(), bank, &matches)).ok()) return Fail("reconcile", s);
+  PrintReconciliation(matches, format);
+  if (apply && !ApplyBankResults(l.get(), matches, *actor, *date)) return kExitCannot;
+  bool clean = std::all_of(matches.begin(), matches.end(),
+                           [](const auto& m) { return m.category == ledger::reconcile::Category::kMatched; });
+  return clean ? kExitOk : kExitNo;
+}
+
+// ---------------------------------------------------------------------------------------------
 // rebuild
 
 int RunRebuild(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
@@ -668,6 +823,21 @@ const std::vector<Command>& Commands() {
        "(default: the same day, i.e. overdue ones).\n",
        {"dir", "as-of", "due-by", "region", "programme", "format"},
        RunReviews},
+      {"reconcile",
+       "match a bank's result file against the ledger",
+       "usage: ledgerctl reconcile --dir D --bank-file F.csv [--columns id=COL,amount=COL,...]\n"
+       "                           [--apply yes --actor A [--date YYYYMMDD]] [--format table|json|csv]\n\n"
+       "Reads the bank's result file (CSV with a header: end_to_end_id, amount in yuan, status\n"
+       "settled/failed/returned, reason, bank_reference, optional date; --columns renames them)\n"
+       "and reports every line as matched, failed, returned, amount mismatch, unknown, duplicate\n"
+       "result or paid after exit, plus payments on the same rolls with no result (missing\n"
+       "result), with counts and sums per category and issued against settled per programme.\n"
+       "--apply yes records the settled, failed and returned results as events by actor A (value\n"
+       "date from the file, else --date, else today); a second run records nothing new. A\n"
+       "malformed file is refused with its line number and nothing is recorded. Exit 0 if every\n"
+       "line matched and none is missing, 1 otherwise.\n",
+       {"dir", "bank-file", "columns", "apply", "actor", "date", "format"},
+       RunReconcile},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules\n\n"
