@@ -242,7 +242,9 @@ std::string RegionHouseholdPrefix(std::string_view region_prefix) {
 std::string RollPaymentKey(std::string_view roll, std::string_view payment) {
   return RollPaymentPrefix(roll) + std::string(payment);
 }
-std::string RollPaymentPrefix(std::string_view roll) { return "z/" + std::string(roll) + '\0'; }
+std::string RollPaymentPrefix(std::string_view roll) {
+  return "z/" + std::string(roll) + '\0';
+}
 
 // "t/" region 0x00 programme (2 bytes big-endian) period (4 bytes big-endian): a region prefix
 // scan finds every sub-region's totals.

@@ -203,3 +203,50 @@ TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
     CHECK(testing::RunLedgerctl({cmd, "--help"}).out.find(std::string("usage: ledgerctl ") + cmd) == 0);
   }
 }
+
+TEST_CASE("replay shows the household's state after each event, and on a date") {
+  testing::TempDir dir;
+  const std::string d = dir.Sub("l");
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
+  std::string input;
+  for (const auto& line : bench::CountyYear({.seed = 3, .households = 20})) input += line + "\n";
+  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  // H0004: approved in January, adjusted with the July standard, and in November an adjustment
+  // entered wrong and amended by a correction.
+  auto csv = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--format", "csv"});
+  REQUIRE(csv.exit_code == 0);
+  CHECK(csv.out.rfind("seq,date,event,actor,amount yuan,entry hash,findings,state after\n", 0) == 0);
+  std::vector<std::string> rows;
+  for (size_t at = 0, nl; (nl = csv.out.find('\n', at)) != std::string::npos; at = nl + 1)
+    rows.push_back(csv.out.substr(at, nl - at));
+  auto row_of = [&](const std::string& kind) {
+    for (const auto& r : rows) {
+      if (r.find("," + kind + ",") != std::string::npos) return r;
+    }
+    return std::string();
+  };
+  CHECK(row_of("householdRegistered").find("members; C-H0004 applied") == std::string::npos);  // no case yet
+  CHECK(row_of("applicationSubmitted").find("C-H0004 applied") != std::string::npos);
+  CHECK(row_of("approval").find("C-H0004 approved ") != std::string::npos);
+  // The adjustment's own amount, then the amended one after the correction.
+  std::string adjusted = row_of("correction");
+  REQUIRE(!adjusted.empty());
+  auto amount_in = [](const std::string& row) {
+    size_t at = row.rfind("approved ");
+    return at == std::string::npos ? std::string() : row.substr(at + 9, row.find('/', at) - at - 9);
+  };
+  std::string before_correction, after_correction = amount_in(adjusted);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i] == adjusted) before_correction = amount_in(rows[i - 1]);
+  }
+  CHECK(!after_correction.empty());
+  CHECK(before_correction != after_correction);
+  // On a date: only what happened by then.
+  auto march = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--as-of", "20240315"});
+  CHECK(march.out.find("correction") == std::string::npos);
+  CHECK(march.out.find("on 20240315: ") != std::string::npos);
+  CHECK(march.out.find("C-H0004 approved ") != std::string::npos);
+  CHECK(testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--as-of", "2024"}).exit_code == 2);
+  auto entries = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--format", "entries"});
+  CHECK(entries.out.rfind(R"({"hash":")", 0) == 0);
+}

@@ -19,6 +19,7 @@
 
 #include "ledger/entry.h"
 #include "ledger/formats.h"
+#include "ledger/household_replay.h"
 #include "ledger/json.h"
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
@@ -353,45 +354,56 @@ std::string FormatYuan(std::optional<int64_t> fen) {
   return fen ? fmt::format("{}.{:02}", *fen / 100, *fen % 100) : "";
 }
 
+std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
+                                      const char* command, uint32_t fallback, bool month = false);
+
+// One timeline row of a household replay.
+void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
+  auto event = step.decoded.getEvent();
+  uint32_t d = event.getBusinessDate();
+  std::string findings;
+  for (auto f : step.decoded.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
+  // The first 16 hex digits identify the entry in a table; --format entries has the whole hash.
+  report->Row({std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
+               ledger::KindName(event), std::string(event.getActorId()), FormatYuan(ledger::AmountFenOf(event)),
+               ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(step.after, d / 100)},
+              {true, false, false, false, true, false, false, false});
+}
+
 int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "replay");
   auto household = dir ? Required(flags, "household", "replay") : std::nullopt;
-  if (!household) return kExitCannot;
-  std::string format = flags.count("format") ? flags.at("format") : "table";
-  if (format != "table" && format != "json") {
-    fmt::print(stderr, "ledgerctl replay: --format is table or json, not \"{}\"\n", format);
+  auto as_of = household ? ParseDateFlag(flags, "as-of", "replay", 20991231) : std::nullopt;
+  if (!as_of) return kExitCannot;
+  std::string format_name = flags.count("format") ? flags.at("format") : "table";
+  bool entries = format_name == "entries";
+  tools::Format format = tools::Format::kTable;
+  if (!entries && !tools::ParseFormat(format_name, &format)) {
+    fmt::print(stderr, "ledgerctl replay: --format is table, json, csv or entries, not \"{}\"\n", format_name);
     return kExitCannot;
   }
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "replay", &code);
   if (!l) return code;
+  tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
   size_t count = 0;
   ledger::Hash last{};
-  Status s = l->ReadHousehold(*household, [&](const ledger::HouseholdEntry& e) {
-    ledger::EntryReader reader;
-    if (!reader.Init(e.bytes).ok()) return;  // ReadHousehold has decoded it already.
-    auto event = reader.entry().getEvent();
-    if (format == "table" && count == 0) {
-      fmt::print("{:>8}  {:10}  {:24}  {:14}  {:>12}  {:16}  {}\n", "seq", "date", "event", "actor", "amount yuan",
-                 "entry hash", "findings");
-    }
-    if (format == "json") {
-      fmt::print("{}\n", ledger::EntryToJson(reader.entry(), e.hash));
-    } else {
-      uint32_t d = event.getBusinessDate();
-      std::string findings;
-      for (auto f : reader.entry().getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
-      // The first 16 hex digits identify the entry in a table; --format json has the whole hash.
-      fmt::print("{:>8}  {:04}-{:02}-{:02}  {:24}  {:14}  {:>12}  {:16}  {}\n", e.seq, d / 10000, d / 100 % 100,
-                 d % 100, ledger::KindName(event), std::string(event.getActorId()),
-                 FormatYuan(ledger::AmountFenOf(event)), ledger::Hex(e.hash).substr(0, 16), findings);
-    }
+  ledger::state::Household on_date;
+  Status s = ledger::ReplayHousehold(*l, *household, [&](const ledger::HouseholdStep& step) {
     ++count;
-    last = e.hash;
+    last = step.entry->hash;
+    if (step.decoded.getEvent().getBusinessDate() > *as_of) return;
+    on_date = step.after;
+    if (entries) fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
+    if (!entries) AddReplayRow(&report, step);
   });
   if (!s.ok()) {
     if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
     return Fail("replay", s);
+  }
+  if (!entries) report.Print(format);
+  if (flags.count("as-of") && format == tools::Format::kTable && !entries) {
+    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
   fmt::print(stderr, "household {}: {} events, household chain verified, last entry hash {}\n", *household, count,
@@ -432,7 +444,7 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
 
 // A YYYYMMDD (or, with `month`, YYYYMM) flag; `fallback` if absent.
 std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
-                                      const char* command, uint32_t fallback, bool month = false) {
+                                      const char* command, uint32_t fallback, bool month) {
   if (!flags.count(name)) return fallback;
   const std::string& text = flags.at(name);
   uint32_t v = 0;
@@ -781,12 +793,15 @@ const std::vector<Command>& Commands() {
        {"dir"},
        RunVerify},
       {"replay",
-       "print one household's history, checking its chain",
-       "usage: ledgerctl replay --dir D --household H [--format table|json]\n\n"
-       "Prints the household's events in order with their entry hashes, checking on the way that\n"
-       "each is the entry the household chain and index say it is. Reads only this household's\n"
-       "entries. Exits 1 if the household does not exist or its chain does not check.\n",
-       {"dir", "household", "format"},
+       "a household's history and its state after each event, chain checked",
+       "usage: ledgerctl replay --dir D --household H [--as-of YYYYMMDD] [--format table|json|csv|entries]\n\n"
+       "Prints the household's events in order: date, kind, actor, amount, entry hash, the rules\n"
+       "it broke (if recorded under the record policy) and the household's state after it (members,\n"
+       "each case's status and monthly entitlement). Each entry is checked on the way against the\n"
+       "household chain and index. With --as-of, only events dated up to that day, then the state\n"
+       "on that day. --format entries prints the stored entries as JSON. Reads only this\n"
+       "household's entries. Exits 1 if the household does not exist or its chain does not check.\n",
+       {"dir", "household", "format", "as-of"},
        RunReplay},
       {"rebuild",
        "recompute the domain state and projections from the log",
