@@ -23,7 +23,7 @@ using Which = Event::Which;
 // ---------------------------------------------------------------------------------------------
 // The catalogue. Every Flag() names one of these ids.
 
-constexpr std::array<RuleInfo, 33> kRules = {{
+constexpr std::array<RuleInfo, 35> kRules = {{
     {"actor.registered", "the acting official (and any second official) is a registered actor"},
     {"actor.role", "the actor's role may record this kind of event"},
     {"actor.jurisdiction", "the household or region acted on lies within the actor's jurisdiction"},
@@ -41,6 +41,8 @@ constexpr std::array<RuleInfo, 33> kRules = {{
     {"objection.open", "no objection is left unresolved at approval"},
     {"objection.renotice", "an upheld objection is followed by a new public notice before approval"},
     {"approval.first_period", "payments start the month after approval"},
+    {"approval.clock", "a 低保 or 特困 approval comes 10 to 90 days after the application (the legal clock is 18-30 "
+                       "working days)"},
     {"application.duplicate", "a household has one open case per programme"},
     {"rejection.reason", "a rejection gives a reason"},
     {"standard.missing", "a standard is in force for the region, programme and month"},
@@ -58,6 +60,7 @@ constexpr std::array<RuleInfo, 33> kRules = {{
     {"payment.amount", "a payment equals the entitlement in force for its month (times 3 for quarterly)"},
     {"payment.duplicate", "one payment per household, programme and month, unless supplementary with a reason"},
     {"payment.period", "quarterly programmes are paid for the first month of a quarter"},
+    {"card.shared", "no bank card receives payments for two households"},
     {"roll.match",
      "a payment is on a roll of its county, programme and month, within its line count and "
      "control sum"},
@@ -236,6 +239,7 @@ class Checker {
   void OnRollIssued();
   void OnPaymentIssued();
   void OnBankResult();
+  void CheckCard(schema::BankCard::Reader card);
   void OnRecovery();
   void OnRelativeDeclared();
   void OnActorRegistered();
@@ -529,6 +533,7 @@ void Checker::OnApplication() {
   c.programme = static_cast<uint16_t>(a.getProgramme());
   c.relative_declared = a.getRelativeOfStaff();
   c.application_event = id_;
+  c.application_date = event_.getBusinessDate();
   for (auto person : a.getMembersCovered()) {
     auto h = person.getKeyedHash();
     std::string key(reinterpret_cast<const char*>(h.begin()), h.size());
@@ -708,6 +713,12 @@ void Checker::OnApproval() {
   if (IsRelativeCase(*c) && !c->visit_county_level) {
     Flag("relative.county_visit", "a case of a relative of staff approved without a county-level home visit",
          {c->visit_event});
+  }
+  int64_t days = DaysSinceEpoch(date) - DaysSinceEpoch(c->application_date);
+  bool clocked = (rules.steps & kNotice) != 0;  // The legal clock is that of the full procedure.
+  if (clocked && c->application_date != 0 && (days < kMinDaysToApproval || days > kMaxDaysToApproval)) {
+    Flag("approval.clock", fmt::format("approved {} days after the application of {}", days, c->application_date),
+         {c->application_event});
   }
   if (a.getFirstPeriod() != AddMonths(PeriodOf(date), 1)) {
     Flag("approval.first_period",
@@ -965,6 +976,7 @@ void Checker::OnPaymentIssued() {
     Flag("review.overdue",
          fmt::format("payment for {} while the review of case \"{}\" was due on {}", period, c->id, c->review_due));
   }
+  CheckCard(p.getCard());
   state::Payment payment;
   payment.id = p.getPaymentId();
   payment.household = household_id_;
@@ -981,6 +993,22 @@ void Checker::OnPaymentIssued() {
   txn_.Store(state::RollKey(p.getRollId().cStr()), *roll);
   txn_.Store(slot_key, slot);
   txn_.Store(state::PaymentKey(payment.id), payment);
+}
+
+// One card, one household: a card paid for another household too is a red flag.
+void Checker::CheckCard(schema::BankCard::Reader card) {
+  auto h = card.getKeyedHash();
+  std::string key = state::CardKey(std::string(reinterpret_cast<const char*>(h.begin()), h.size()));
+  auto use = txn_.Load<state::CardUse>(key).value_or(state::CardUse{});
+  for (const auto& other : use.households) {
+    if (other != household_id_) {
+      Flag("card.shared", fmt::format("card {} is also paid for household \"{}\"", card.getMasked().cStr(), other));
+    }
+  }
+  if (std::find(use.households.begin(), use.households.end(), household_id_) == use.households.end()) {
+    use.households.push_back(household_id_);
+    txn_.Store(key, use);
+  }
 }
 
 void Checker::OnBankResult() {

@@ -51,5 +51,9 @@ std::span<const RuleInfo> Catalogue();
 inline constexpr int64_t kMinNoticeDays = 7;          // Public notice (公示) at least 7 days.
 inline constexpr uint32_t kMaxGradualExitMonths = 6;  // 渐退: at most this many months.
 inline constexpr uint32_t kMaxReviewMonths = 12;      // Reviews at least yearly.
+// The legal clock from application to decision is 18-30 working days (DOMAIN.md); an approval
+// far outside it is a red flag.
+inline constexpr int64_t kMinDaysToApproval = 10;
+inline constexpr int64_t kMaxDaysToApproval = 90;
 
 }  // namespace ledger::rules

@@ -106,6 +106,7 @@ void PutCase(Writer& w, const Case& c) {
   });
   w.Str(c.approver);
   w.U32(c.approval_date);
+  w.U32(c.application_date);
   w.List(c.entitlements, [&](const Entitlement& e) {
     w.U32(e.from_period);
     w.I64(e.monthly_fen);
@@ -150,6 +151,7 @@ void GetCase(Reader& r, Case* c) {
   });
   c->approver = r.Str();
   c->approval_date = r.U32();
+  c->application_date = r.U32();
   r.List(&c->entitlements, [&](Entitlement* e) {
     e->from_period = r.U32();
     e->monthly_fen = r.I64();
@@ -225,6 +227,7 @@ std::string CaseOwnerKey(std::string_view case_id) {
 std::string PaymentKey(std::string_view payment_id) {
   return "y/" + std::string(payment_id);
 }
+std::string CardKey(std::string_view keyed_hash) { return "k/" + std::string(keyed_hash); }
 std::string PaymentSlotKey(std::string_view household, std::string_view slot) {
   return "q/" + std::string(household) + '\0' + std::string(slot);  // Ids cannot hold NUL.
 }
@@ -456,6 +459,18 @@ std::string Encode(const PaymentSlot& v) {
 bool Decode(std::string_view in, PaymentSlot* v) {
   Reader r(in);
   GetStrings(r, &v->payment_ids);
+  return r.Done();
+}
+
+std::string Encode(const CardUse& v) {
+  Writer w;
+  PutStrings(w, v.households);
+  return w.Take();
+}
+
+bool Decode(std::string_view in, CardUse* v) {
+  Reader r(in);
+  GetStrings(r, &v->households);
   return r.Done();
 }
 

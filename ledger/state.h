@@ -68,6 +68,7 @@ struct Case {  // One application, from submission to exit.
   std::vector<Objection> objections;
   std::string approver;
   uint32_t approval_date = 0;
+  uint32_t application_date = 0;  // YYYYMMDD
   std::vector<Entitlement> entitlements;  // In order of from_period.
   uint32_t review_due = 0;                // YYYYMMDD, 0 if none.
   std::vector<Suspension> suspensions;
@@ -136,6 +137,10 @@ struct Person {                         // Keyed by the person's keyed hash.
   std::vector<std::string> staff_relatives;  // Actors who declared the person a close relative.
 };
 
+struct CardUse {  // Keyed by a card's keyed hash: the households paid to it.
+  std::vector<std::string> households;
+};
+
 struct CaseOwner {  // Which household a case id belongs to.
   std::string household;
 };
@@ -168,6 +173,7 @@ std::string RollKey(std::string_view id);
 std::string PersonKey(std::string_view keyed_hash);
 std::string CaseOwnerKey(std::string_view case_id);
 std::string PaymentKey(std::string_view payment_id);
+std::string CardKey(std::string_view keyed_hash);
 // `slot` is "<programme>/<period>", or "case/<case id>" for one-off programmes.
 std::string PaymentSlotKey(std::string_view household, std::string_view slot);
 std::string ApprovalLevelKey(std::string_view region_prefix);
@@ -195,6 +201,7 @@ std::string Encode(const ApprovalLevel& v);
 std::string Encode(const Payment& v);
 std::string Encode(const PaymentSlot& v);
 std::string Encode(const Totals& v);
+std::string Encode(const CardUse& v);
 bool Decode(std::string_view in, Household* v);
 bool Decode(std::string_view in, Actor* v);
 bool Decode(std::string_view in, Standards* v);
@@ -205,6 +212,7 @@ bool Decode(std::string_view in, ApprovalLevel* v);
 bool Decode(std::string_view in, Payment* v);
 bool Decode(std::string_view in, PaymentSlot* v);
 bool Decode(std::string_view in, Totals* v);
+bool Decode(std::string_view in, CardUse* v);
 
 // ---------------------------------------------------------------------------------------------
 // Access

@@ -250,3 +250,26 @@ TEST_CASE("replay shows the household's state after each event, and on a date") 
   auto entries = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--format", "entries"});
   CHECK(entries.out.rfind(R"({"hash":")", 0) == 0);
 }
+
+TEST_CASE("ledgerctl trace") {
+  testing::TempDir dir;
+  const std::string d = dir.Sub("l");
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
+  std::string input;
+  for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
+  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  auto household = testing::RunLedgerctl({"trace", "--dir", d, "--household", "H1"});
+  CHECK(household.exit_code == 0);
+  CHECK(household.out.find("approved 2024-01-26 ca1") != std::string::npos);
+  CHECK(household.out.find("bank.order") != std::string::npos);
+  auto actor = testing::RunLedgerctl({"trace", "--dir", d, "--actor", "fin1", "--format", "json"});
+  CHECK(actor.exit_code == 0);
+  CHECK(actor.out.find(R"("rule":"bank.order")") != std::string::npos);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d, "--region", "341502"}).exit_code == 0);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d, "--actor", "nobody"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d, "--region", "3415"}).exit_code == 0);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d, "--region", "3499"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"trace", "--dir", d, "--actor", "a", "--household", "H1"}).exit_code == 2);
+  CHECK(testing::RunLedgerctl({"trace", "--help"}).out.rfind("usage: ledgerctl trace", 0) == 0);
+}

@@ -8,6 +8,8 @@
 
 #include "bench/history.h"
 #include "ledger/entry.h"
+#include "ledger/json.h"
+#include "ledger/trace.h"
 #include "ledger/verify.h"
 #include "tests/test_util.h"
 
@@ -235,6 +237,10 @@ std::vector<RuleCase> Cases() {
       {"objection.renotice", with(h2_to_notice, {objection(true)[0], objection(true)[1]}),
        c2.Approve(55000, 20240122, "ca1", 202402, 20250122, 1)},
       {"approval.first_period", h2_to_notice, c2.Approve(55000, 20240122, "ca1", 202401, 20250122, 1)},
+      {"approval.clock", h2_to_notice, c2.Approve(55000, 20240501, "ca1", 202405, 20250501, 1)},
+      {"card.shared", with(h2_to_notice, {c2.Approve(55000, 20240122, "ca1", 202402, 20250122, 1)}),
+       E("P-H2", "H2", kCountyRegion, "fin1", 20240208, "paymentIssued",
+         R"("paymentId":"P-H2","rollId":"R1","caseId":"C2","programme":"urban_dibao","period":202402,"amountFen":55000,"card":{"number":"6228480012345678901"},"payeeName":"m0")")},
       {"application.duplicate", {}, Steps("H1", kH1Region, "C9").App()},
       {"rejection.reason",
        {Register("H2", kH2Region, {kPersonX}), c2.App()},
@@ -404,4 +410,64 @@ TEST_CASE("a whole county-year passes under enforce") {
   ledger::VerifyReport report;
   REQUIRE(ledger::Verify(*l, &report).ok());
   CHECK_MESSAGE(report.ok, report.problem);
+}
+
+TEST_CASE("trace shows every red flag of DOMAIN.md with its rule id and events, and the approval chains") {
+  // The red flags inspectors look for (DOMAIN.md), as rule ids of the rules module.
+  const std::set<std::string> red_flags = {"relative.acts",       "duty.separation",    "duty.two_people",
+                                           "procedure.order",     "notice.period",      "objection.open",
+                                           "payment.after_exit",  "card.shared",        "person.two_households",
+                                           "programme.exclusive", "actor.jurisdiction", "entitlement.above_standard",
+                                           "review.overdue",      "approval.clock"};
+  std::set<std::string> shown;
+  for (const auto& c : Cases()) {
+    if (!red_flags.count(c.rule)) continue;
+    std::string rule = c.rule;
+    CAPTURE(rule);
+    testing::TempDir dir;
+    auto l = testing::NewLedger(dir.Sub("l"), Policy::kRecord);
+    AppendLawful(l.get(), Base());
+    AppendLawful(l.get(), c.setup);
+    auto r = testing::AppendLine(l.get(), c.breaking);
+    REQUIRE(r.outcome == Outcome::kCreated);
+    capnp::MallocMessageBuilder m;
+    REQUIRE(ledger::ParseEventJson(c.breaking, &m).ok());
+    auto event = m.getRoot<ledger::schema::Event>().asReader();
+    std::string household = event.getHouseholdId(), id = event.getEventId();
+    ledger::trace::Trace t;
+    REQUIRE(ledger::trace::ForActor(*l, std::string(event.getActorId()), &t).ok());
+    if (!household.empty()) {
+      ledger::trace::Trace by_household;
+      REQUIRE(ledger::trace::ForHousehold(*l, household, &by_household).ok());
+      t.flags.insert(t.flags.end(), by_household.flags.begin(), by_household.flags.end());
+    }
+    bool found = std::any_of(t.flags.begin(), t.flags.end(), [&](const ledger::trace::RedFlag& f) {
+      return f.finding.rule == c.rule && f.seq == r.seq && !f.finding.event_ids.empty() && f.finding.event_ids[0] == id;
+    });
+    CHECK(found);
+    if (found) shown.insert(c.rule);
+  }
+  CHECK(shown == red_flags);
+
+  // The chain of the lawful case: who did each step, when.
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
+  AppendLawful(l.get(), Base());
+  ledger::trace::Trace t;
+  REQUIRE(ledger::trace::ForHousehold(*l, "H1", &t).ok());
+  REQUIRE(t.chains.size() == 1);
+  const auto& chain = t.chains[0];
+  CHECK(chain.case_id == "C1");
+  CHECK(chain.steps.at("economicCheckRecorded").actors == std::vector<std::string>{"cw1", "cw2"});
+  CHECK(chain.steps.at("townshipReview").actors == std::vector<std::string>{"tr1"});
+  CHECK(chain.steps.at("approval").date == 20240122);
+  CHECK(chain.payments == 1);
+  CHECK(chain.paid_fen == 110000);
+  CHECK(t.flags.empty());
+  ledger::trace::Trace none;
+  CHECK(ledger::trace::ForActor(*l, "nobody", &none).code() == ledger::Status::Code::kNotFound);
+  CHECK(ledger::trace::ForRegion(*l, "341599", &none).code() == ledger::Status::Code::kNotFound);
+  CHECK(ledger::trace::ForHousehold(*l, "H9", &none).code() == ledger::Status::Code::kNotFound);
+  REQUIRE(ledger::trace::ForRegion(*l, "341502", &t).ok());
+  CHECK(t.chains.size() == 1);
 }

@@ -24,6 +24,7 @@
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/trace.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
 #include "tools/line_reader.h"
@@ -722,6 +723,78 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
 }
 
 // ---------------------------------------------------------------------------------------------
+// trace
+
+// "2024-01-08 cw1+cw2" for a step of a chain, "" if the case has no such step.
+std::string StepCell(const ledger::trace::Chain& c, const char* kind) {
+  auto it = c.steps.find(kind);
+  if (it == c.steps.end()) return "";
+  uint32_t d = it->second.date;
+  std::string actors;
+  for (const auto& a : it->second.actors) actors += (actors.empty() ? "" : "+") + a;
+  return fmt::format("{:04}-{:02}-{:02} {}", d / 10000, d / 100 % 100, d % 100, actors);
+}
+
+void PrintTrace(const ledger::trace::Trace& t, tools::Format format) {
+  tools::Report chains(
+      {"household", "case", "programme", "applied", "checked", "visited", "reviewed", "notice", "decided", "paid"});
+  for (const auto& c : t.chains) {
+    std::string decided = c.steps.count("approval")    ? "approved " + StepCell(c, "approval")
+                          : c.steps.count("rejection") ? "rejected " + StepCell(c, "rejection")
+                                                       : "";
+    std::string payers;
+    for (const auto& p : c.payers) payers += (payers.empty() ? "" : "+") + p;
+    std::string paid =
+        c.payments ? fmt::format("{} x, {} yuan by {}", c.payments, tools::Yuan(c.paid_fen), payers) : "";
+    chains.Row(
+        {c.household, c.case_id, c.programme ? ledger::ProgrammeName(c.programme) : "",
+         StepCell(c, "applicationSubmitted"), StepCell(c, "economicCheckRecorded"), StepCell(c, "homeVisitRecorded"),
+         StepCell(c, "townshipReview"), StepCell(c, "publicNoticePosted"), decided, paid},
+        {});
+  }
+  tools::Report flags({"seq", "household", "rule", "message", "events"});
+  for (const auto& f : t.flags) {
+    std::string events;
+    for (const auto& e : f.finding.event_ids) events += (events.empty() ? "" : " ") + e;
+    flags.Row({std::to_string(f.seq), f.household, f.finding.rule, f.finding.message, events},
+              {true, false, false, false, false});
+  }
+  if (format == tools::Format::kTable) fmt::print("approval chains\n");
+  chains.Print(format);
+  if (format == tools::Format::kTable) fmt::print("\nred flags ({})\n", t.flags.size());
+  if (format != tools::Format::kTable || !t.flags.empty()) flags.Print(format);
+}
+
+int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "trace");
+  tools::Format format = tools::Format::kTable;
+  int given = static_cast<int>(flags.count("actor") + flags.count("household") + flags.count("region"));
+  if (!dir) return kExitCannot;
+  if (given != 1) {
+    fmt::print(stderr, "ledgerctl trace: give one of --actor, --household or --region\n");
+    return kExitCannot;
+  }
+  if (flags.count("format") && !tools::ParseFormat(flags.at("format"), &format)) {
+    fmt::print(stderr, "ledgerctl trace: --format is table, json or csv\n");
+    return kExitCannot;
+  }
+  if (flags.count("region") && !ledger::IsValidRegionPrefix(flags.at("region"))) {
+    fmt::print(stderr, "ledgerctl trace: --region \"{}\" is not a region prefix\n", flags.at("region"));
+    return kExitCannot;
+  }
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "trace", &code);
+  if (!l) return code;
+  ledger::trace::Trace t;
+  Status s = flags.count("actor")       ? ledger::trace::ForActor(*l, flags.at("actor"), &t)
+             : flags.count("household") ? ledger::trace::ForHousehold(*l, flags.at("household"), &t)
+                                        : ledger::trace::ForRegion(*l, flags.at("region"), &t);
+  if (!s.ok()) return Fail("trace", s);
+  PrintTrace(t, format);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
 // rebuild
 
 int RunRebuild(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
@@ -853,6 +926,17 @@ const std::vector<Command>& Commands() {
        "line matched and none is missing, 1 otherwise.\n",
        {"dir", "bank-file", "columns", "apply", "actor", "date", "format"},
        RunReconcile},
+      {"trace",
+       "approval chains and red flags, for inspectors",
+       "usage: ledgerctl trace --dir D (--actor A | --household H | --region PREFIX) [--format table|json|csv]\n\n"
+       "Lists every case in scope with who applied, checked, visited, reviewed, posted the notice,\n"
+       "decided and paid, with dates; then the red flags: the findings of the rules module\n"
+       "(ledgerctl rules) recorded on the entries in scope, each with its rule id and the events\n"
+       "behind it. Under the enforce policy events that break rules are refused, so the flags are\n"
+       "those of ledgers kept under record (imported histories). With --actor, the cases the actor\n"
+       "acted on and the flags on the actor's entries.\n",
+       {"dir", "actor", "household", "region", "format"},
+       RunTrace},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules\n\n"
