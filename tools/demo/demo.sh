@@ -42,12 +42,35 @@ step "One payment as stored: the card only masked and keyed-hashed" \
 seq=$("$ctl" append --dir "$dir" "$county" 2>/dev/null | grep '"eventId":"P-202402-H0001"' | sed 's/.*"seq":\([0-9]*\).*/\1/')
 "$ctl" show --dir "$dir" --seq "$seq"
 
-step "An auditor replays household H0004 (a standard rise, a correction), checking its chain" \
-  "ledgerctl replay --dir $dir --household H0004"
-"$ctl" replay --dir "$dir" --household H0004 2>&1
+step "An auditor replays household H0004 up to November (a standard rise, a correction), checking its chain" \
+  "ledgerctl replay --dir $dir --household H0004 --as-of 20241105"
+"$ctl" replay --dir "$dir" --household H0004 --as-of 20241105 2>&1 | sed -n '1,8p;/entitlementAdjusted/p;/correction/p;$p' |
+  sed '8a\  ...' | uniq
 
 step "Verify every entry, both chains and every index" "ledgerctl verify --dir $dir"
 "$ctl" verify --dir "$dir"
+
+step "Funding totals for the county, two months of rural 低保" \
+  "ledgerctl totals --dir $dir --region 341502 --programme rural_dibao --from 202412 --to 202501"
+"$ctl" totals --dir "$dir" --region 341502 --programme rural_dibao --from 202412 --to 202501
+
+# A bank result file for January 2025: every payment of that month, with one failure, one
+# wrong amount, one id the ledger never issued, and one payment left out.
+bank="$build/demo-bank-202501.csv"
+{
+  echo "end_to_end_id,amount,status,reason,bank_reference"
+  grep '"paymentIssued"' "$county" | grep '"period":202501' |
+    sed -E 's/.*"paymentId":"([^"]+)".*"amountFen":([0-9]+).*/\1 \2/' |
+    awk 'NR == 2 { next }
+         { st = "settled"; why = ""; amount = $2 }
+         NR == 3 { st = "failed"; why = "account closed" }
+         NR == 4 { amount = $2 - 100 }
+         { printf "%s,%d.%02d,%s,%s,B%05d\n", $1, amount / 100, amount % 100, st, why, NR }'
+  echo "P-202501-X9999,500.00,settled,,B99999"
+} > "$bank"
+step "Finance reconciles the bank's result file for January 2025 (no --apply: report only)" \
+  "ledgerctl reconcile --dir $dir --bank-file demo-bank-202501.csv"
+"$ctl" reconcile --dir "$dir" --bank-file "$bank" | awk 'NR <= 6 || /category|programme/ || f { print } /^$/ { f = 1 }' || true
 
 step "Importing an old system's history: record keeps what breaks the rules, with findings" \
   "ledgerctl init --dir $import --policy record; ledgerctl append --dir $import every_kind.jsonl"
@@ -55,6 +78,11 @@ step "Importing an old system's history: record keeps what breaks the rules, wit
 "$ctl" append --dir "$import" "$sample" 2>&1 | grep '"eventId":"h1-apr"' | cut -c1-400
 "$ctl" append --dir "$import" "$sample" >/dev/null 2>&1
 "$ctl" replay --dir "$import" --household H2 2>&1
+
+step "An inspector traces household H1 of the import: its approval chain and red flags" \
+  "ledgerctl trace --dir $import --household H1 | grep -v actor.registered"
+echo "(the sample registers few of its actors: those findings are left out here)"
+"$ctl" trace --dir "$import" --household H1 | grep -v actor.registered
 
 # Tampering: change one byte of the entry in the middle of the log directly in RocksDB (ldb).
 copy="$build/demo-ledger-tampered"
