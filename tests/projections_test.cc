@@ -170,11 +170,8 @@ TEST_CASE("an interrupted rebuild blocks appends until rebuild runs again") {
 
 TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
   testing::TempDir dir;
-  const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
-  std::string input;
-  for (const auto& line : bench::CountyYear({.seed = 3, .households = 20})) input += line + "\n";
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  const std::string d =
+      testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 3, .households = 20}), "enforce");
 
   auto roll = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--region", "341502001"});
   CHECK(roll.exit_code == 0);
@@ -206,11 +203,8 @@ TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
 
 TEST_CASE("replay shows the household's state after each event, and on a date") {
   testing::TempDir dir;
-  const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d}).exit_code == 0);
-  std::string input;
-  for (const auto& line : bench::CountyYear({.seed = 3, .households = 20})) input += line + "\n";
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  const std::string d =
+      testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 3, .households = 20}), "enforce");
   // H0004: approved in January, adjusted with the July standard, and in November an adjustment
   // entered wrong and amended by a correction.
   auto csv = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--format", "csv"});
@@ -253,11 +247,7 @@ TEST_CASE("replay shows the household's state after each event, and on a date") 
 
 TEST_CASE("ledgerctl trace") {
   testing::TempDir dir;
-  const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
-  std::string input;
-  for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  const std::string d = testing::LedgerctlLedger(dir.Sub("l"), testing::ReadDataLines("every_kind.jsonl"), "record");
   auto household = testing::RunLedgerctl({"trace", "--dir", d, "--household", "H1"});
   CHECK(household.exit_code == 0);
   CHECK(household.out.find("approved 2024-01-26 ca1") != std::string::npos);

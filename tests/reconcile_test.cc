@@ -98,11 +98,7 @@ TEST_CASE("every reconciliation category, counted and summed") {
 
 TEST_CASE("ledgerctl reconcile reports, and --apply records each result once") {
   testing::TempDir dir;
-  const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
-  std::string input;
-  for (const auto& line : History()) input += line + "\n";
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  const std::string d = testing::LedgerctlLedger(dir.Sub("l"), History(), "record");
   std::string file = WriteFile(dir, "bank.csv", kBankFile);
 
   auto report = testing::RunLedgerctl({"reconcile", "--dir", d, "--bank-file", file});
@@ -133,11 +129,7 @@ TEST_CASE("ledgerctl reconcile reports, and --apply records each result once") {
 
 TEST_CASE("a malformed bank file is refused with its line, and nothing is recorded") {
   testing::TempDir dir;
-  const std::string d = dir.Sub("l");
-  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
-  std::string input;
-  for (const auto& line : History()) input += line + "\n";
-  REQUIRE(testing::RunLedgerctl({"append", "--dir", d}, input).exit_code == 0);
+  const std::string d = testing::LedgerctlLedger(dir.Sub("l"), History(), "record");
   auto before = testing::RunLedgerctl({"verify", "--dir", d}).out.substr(0, 20);
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"end_to_end_id,amount,status\nP1,1000.00,settled\nP2,ten,settled\n", "line 3, column amount"},

@@ -149,6 +149,15 @@ RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& 
   return result;
 }
 
+std::string LedgerctlLedger(const std::string& dir, const std::vector<std::string>& lines, const std::string& policy) {
+  REQUIRE(RunLedgerctl({"init", "--dir", dir, "--policy", policy}).exit_code == 0);
+  std::string input;
+  for (const auto& line : lines) input += line + "\n";
+  auto append = RunLedgerctl({"append", "--dir", dir}, input);
+  REQUIRE_MESSAGE(append.exit_code == 0, append.err);
+  return dir;
+}
+
 std::string IdentityNumber(const std::string& body17) {
   return body17 + ledger::IdentityCheckCharacter(body17);
 }

@@ -43,6 +43,11 @@ struct RunResult {
 // Runs ledgerctl with `args`, feeding `input` on standard input.
 RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input = "");
 
+// Makes a ledger at `dir` with `ledgerctl init --policy POLICY` and appends `lines` with
+// `ledgerctl append`; fails the test unless both succeed. Returns `dir`.
+std::string LedgerctlLedger(const std::string& dir, const std::vector<std::string>& lines,
+                            const std::string& policy = "enforce");
+
 // A valid 18-character identity number for a 17-digit body (appends the check character).
 std::string IdentityNumber(const std::string& body17);
 
