@@ -351,12 +351,13 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
 // ---------------------------------------------------------------------------------------------
 // replay
 
-std::string FormatYuan(std::optional<int64_t> fen) {
-  return fen ? fmt::format("{}.{:02}", *fen / 100, *fen % 100) : "";
-}
-
 std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
                                       const char* command, uint32_t fallback, bool month = false);
+
+// A kind's money field in yuan, or "" if it has none.
+std::string AmountCell(std::optional<int64_t> fen) {
+  return fen ? tools::Yuan(*fen) : "";
+}
 
 // One timeline row of a household replay.
 void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
@@ -366,7 +367,7 @@ void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
   for (auto f : step.decoded.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
   // The first 16 hex digits identify the entry in a table; --format entries has the whole hash.
   report->Row({std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
-               ledger::KindName(event), std::string(event.getActorId()), FormatYuan(ledger::AmountFenOf(event)),
+               ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
                ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(step.after, d / 100)},
               {true, false, false, false, true, false, false, false});
 }
