@@ -1,6 +1,7 @@
-// gen_history: prints a synthetic, lawful county-year history (bench/history.h) as JSON Lines.
+// gen_history: prints a synthetic, lawful county history of one or more years (bench/history.h)
+// as JSON Lines.
 //
-// usage: gen_history [--seed N] [--households N]
+// usage: gen_history [--seed N] [--households N] [--years N]
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -20,8 +21,10 @@ int main(int argc, char** argv) {
       options.seed = static_cast<uint64_t>(n);
     } else if (flag == "--households" && ok && n >= 8 && n <= 1000000) {
       options.households = static_cast<int>(n);
+    } else if (flag == "--years" && ok && n <= 50) {
+      options.years = static_cast<int>(n);
     } else {
-      fmt::print(stderr, "usage: gen_history [--seed N] [--households N (8 to 1000000)]\n");
+      fmt::print(stderr, "usage: gen_history [--seed N] [--households N (8 to 1000000)] [--years N (1 to 50)]\n");
       return 2;
     }
   }

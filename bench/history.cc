@@ -13,9 +13,12 @@ namespace {
 
 constexpr const char* kCounty = "341502";
 constexpr int kTownships = 3;
-constexpr int64_t kUrbanStandardFen = 75000, kUrbanStandardJulyFen = 78000;  // per person per month
-constexpr int64_t kRuralYearFen = 431000, kRuralYearJulyFen = 456000;        // per person per year
-constexpr int64_t kTekunYearFen = 420000;                                    // per person per year
+constexpr const char* kCountyRegion = "341502000000";
+constexpr uint32_t kFirstPeriod = 202402;
+// Standards in 2024, and what each July rise adds (the first in July 2024; tekun's from 2025).
+constexpr int64_t kUrbanStandardFen = 75000, kUrbanRiseFen = 3000;    // per person per month
+constexpr int64_t kRuralYearFen = 431000, kRuralYearRiseFen = 25000;  // per person per year
+constexpr int64_t kTekunYearFen = 420000, kTekunYearRiseFen = 30000;  // per person per year
 
 int64_t MonthlyOfYearly(int64_t yearly_fen) {
   return (yearly_fen + 11) / 12;
@@ -34,6 +37,8 @@ struct Household {
   std::map<uint32_t, int64_t> amount_from;   // Entitlement from a month on.
   uint32_t first_period = 0, last_paid = 0;  // last_paid 0: open-ended.
   uint32_t suspended_from = 0, resumed_from = 0;
+  uint32_t review_due = 0;    // YYYYMMDD.
+  int64_t reduction_fen = 0;  // Below the full entitlement since an income rise.
   std::string card;
   std::string payee;
 };
@@ -73,9 +78,8 @@ std::string Tr(int t) {
 }
 
 void Actors(Writer& w) {
-  const std::string county_region = std::string(kCounty) + "000000";
   auto reg = [&](const std::string& id, const std::string& role, const std::string& jurisdiction) {
-    w.Line("act-" + id, "", county_region, "admin1", 20240102, "actorRegistered",
+    w.Line("act-" + id, "", kCountyRegion, "admin1", 20240102, "actorRegistered",
            fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"{}")", id, id, role, jurisdiction));
   };
   reg("admin1", "administrator", kCounty);  // The first actor registers itself.
@@ -86,7 +90,7 @@ void Actors(Writer& w) {
     reg(Tr(t), "townshipReviewer", Tw(t));
   }
   auto standard = [&](const std::string& id, const char* programme, int64_t fen, const char* unit, uint32_t from) {
-    w.Line(id, "", county_region, "admin1", from, "standardChanged",
+    w.Line(id, "", kCountyRegion, "admin1", from, "standardChanged",
            fmt::format(R"("regionPrefix":"{}","programme":"{}","amountFen":{},"unit":"{}","effectiveDate":{})", kCounty,
                        programme, fen, unit, from));
   };
@@ -95,11 +99,21 @@ void Actors(Writer& w) {
   standard("std-tekun-2024", "tekun_dispersed", kTekunYearFen, "perPersonPerYear", 20240101);
 }
 
+// The number of July rises in force in `period`.
+int Rises(uint32_t period) {
+  return period < 202407 ? 0 : static_cast<int>(period / 100 - 2024) + (period % 100 >= 7 ? 1 : 0);
+}
+
+// A standard as its standardChanged event states it (urban per month, the others per year).
+int64_t StatedStandardFen(const std::string& programme, int rises) {
+  if (programme == "urban_dibao") return kUrbanStandardFen + rises * kUrbanRiseFen;
+  if (programme == "rural_dibao") return kRuralYearFen + rises * kRuralYearRiseFen;
+  return kTekunYearFen + std::max(0, rises - 1) * kTekunYearRiseFen;
+}
+
 int64_t StandardFen(const std::string& programme, uint32_t period) {
-  bool july = period >= 202407;
-  if (programme == "urban_dibao") return july ? kUrbanStandardJulyFen : kUrbanStandardFen;
-  if (programme == "rural_dibao") return MonthlyOfYearly(july ? kRuralYearJulyFen : kRuralYearFen);
-  return MonthlyOfYearly(kTekunYearFen);
+  int64_t stated = StatedStandardFen(programme, Rises(period));
+  return programme == "urban_dibao" ? stated : MonthlyOfYearly(stated);
 }
 
 int64_t Entitlement(const Household& h, uint32_t period) {
@@ -151,11 +165,12 @@ void Procedure(Writer& w, Household& h, int person_base, uint32_t day0, bool rel
   h.first_period = AddMonths(approval / 100, 1);
   int64_t amount = Entitlement(h, h.first_period);
   h.amount_from[h.first_period] = amount;
+  h.review_due = approval + 10000;
   w.Line(
-      id + "-apr", id, std::string(kCounty) + "000000", "ca1", approval, "approval",
+      id + "-apr", id, kCountyRegion, "ca1", approval, "approval",
       fmt::format(
           R"("caseId":"{}","programme":"{}","monthlyAmountFen":{},"membersCovered":{},"firstPeriod":{},"reviewDueDate":{})",
-          h.case_id, h.programme, amount, h.members, h.first_period, approval + 10000));
+          h.case_id, h.programme, amount, h.members, h.first_period, h.review_due));
 }
 
 int64_t AmountFor(const Household& h, uint32_t period) {
@@ -171,7 +186,6 @@ bool Due(const Household& h, uint32_t period) {
 
 // One month's rolls, payments and bank results for one monthly programme.
 void PayMonth(Writer& w, std::vector<Household>& households, const std::string& programme, uint32_t period) {
-  const std::string county_region = std::string(kCounty) + "000000";
   std::vector<Household*> due;
   int64_t sum = 0;
   for (auto& h : households) {
@@ -184,29 +198,29 @@ void PayMonth(Writer& w, std::vector<Household>& households, const std::string& 
   uint32_t day = period * 100;
   std::string roll = fmt::format("R-{}-{}-{}", kCounty, programme, period);
   w.Line(
-      fmt::format("fund-{}-{}", programme, period), "", county_region, "fin1", day + 2, "fundsAllocated",
+      fmt::format("fund-{}-{}", programme, period), "", kCountyRegion, "fin1", day + 2, "fundsAllocated",
       fmt::format(
           R"("allocationId":"F-{}-{}","regionPrefix":"{}","programme":"{}","period":{},"amountFen":{},"source":"central and provincial")",
           programme, period, kCounty, programme, period, sum));
   w.Line(
-      "roll-" + roll, "", county_region, "ca1", day + 5, "paymentRollIssued",
+      "roll-" + roll, "", kCountyRegion, "ca1", day + 5, "paymentRollIssued",
       fmt::format(R"("rollId":"{}","countyCode":"{}","programme":"{}","period":{},"lineCount":{},"controlSumFen":{})",
                   roll, kCounty, programme, period, due.size(), sum));
   std::vector<Household*> failed;
   for (Household* h : due) {
     std::string pay = fmt::format("P-{}-{}", period, h->id);
     w.Line(
-        pay, h->id, county_region, "fin1", day + 8, "paymentIssued",
+        pay, h->id, kCountyRegion, "fin1", day + 8, "paymentIssued",
         fmt::format(
             R"("paymentId":"{}","rollId":"{}","caseId":"{}","programme":"{}","period":{},"amountFen":{},"card":{{"number":"{}"}},"payeeName":"{}")",
             pay, roll, h->case_id, programme, period, AmountFor(*h, period), h->card, h->payee));
     if (w.Next(100) < 3) {
       failed.push_back(h);
-      w.Line(pay + "-fail", h->id, county_region, "fin1", day + 10, "paymentFailed",
+      w.Line(pay + "-fail", h->id, kCountyRegion, "fin1", day + 10, "paymentFailed",
              fmt::format(R"("paymentId":"{}","reason":"name and ID do not match","bankReference":"B{}{}")", pay, period,
                          h->id));
     } else {
-      w.Line(pay + "-ok", h->id, county_region, "fin1", day + 10, "paymentSettled",
+      w.Line(pay + "-ok", h->id, kCountyRegion, "fin1", day + 10, "paymentSettled",
              fmt::format(R"("paymentId":"{}","bankReference":"B{}{}","settledDate":{})", pay, period, h->id, day + 10));
     }
   }
@@ -215,17 +229,17 @@ void PayMonth(Writer& w, std::vector<Household>& households, const std::string& 
   for (Household* h : failed) reissue_sum += AmountFor(*h, period);
   std::string supplementary = roll + "-S";
   w.Line(
-      "roll-" + supplementary, "", county_region, "ca1", day + 12, "paymentRollIssued",
+      "roll-" + supplementary, "", kCountyRegion, "ca1", day + 12, "paymentRollIssued",
       fmt::format(R"("rollId":"{}","countyCode":"{}","programme":"{}","period":{},"lineCount":{},"controlSumFen":{})",
                   supplementary, kCounty, programme, period, failed.size(), reissue_sum));
   for (Household* h : failed) {
     std::string pay = fmt::format("P-{}-{}-R", period, h->id);
     w.Line(
-        pay, h->id, county_region, "fin1", day + 13, "paymentIssued",
+        pay, h->id, kCountyRegion, "fin1", day + 13, "paymentIssued",
         fmt::format(
             R"("paymentId":"{}","rollId":"{}","caseId":"{}","programme":"{}","period":{},"amountFen":{},"card":{{"number":"{}"}},"payeeName":"{}","supplementaryReason":"reissue after a failed transfer")",
             pay, supplementary, h->case_id, programme, period, AmountFor(*h, period), h->card, h->payee));
-    w.Line(pay + "-ok", h->id, county_region, "fin1", day + 15, "paymentSettled",
+    w.Line(pay + "-ok", h->id, kCountyRegion, "fin1", day + 15, "paymentSettled",
            fmt::format(R"("paymentId":"{}","bankReference":"B{}{}R","settledDate":{})", pay, period, h->id, day + 15));
   }
 }
@@ -245,26 +259,19 @@ Household NewHousehold(Writer& w, int index, const char* prefix) {
   return h;
 }
 
-}  // namespace
-
-std::vector<std::string> CountyYear(const CountyYearOptions& options) {
-  Writer w(options.seed);
-  Actors(w);
-  std::vector<Household> households;
-  int people = 0;
+// Applications of the households at the start: a member of household 1 is a close relative of its
+// township's second caseworker; household 2's notice draws an objection.
+void Applications(Writer& w, std::vector<Household>& households) {
   const int relative_index = 1, objection_index = 2;
-  // A member of household 1 is a close relative of its township's second caseworker.
-  for (int i = 0; i < options.households; ++i) households.push_back(NewHousehold(w, i, "H"));
-  w.Line("rel-1", "", std::string(kCounty) + "000000", "admin1", 20240103, "relativeDeclared",
+  w.Line("rel-1", "", kCountyRegion, "admin1", 20240103, "relativeDeclared",
          fmt::format(R"("staffActorId":"{}","person":{{"number":"{}"}},"relation":"sister")",
                      Cw(households[relative_index].township, 2), w.Person(0 + relative_index * 4)));
-  for (int i = 0; i < options.households; ++i) {
+  for (int i = 0; i < static_cast<int>(households.size()); ++i)
     Procedure(w, households[i], i * 4, 20240105, i == relative_index, i == objection_index);
-    people = i * 4 + 4;
-  }
-  // Temporary assistance for household 0 in March: one payment in April.
-  Household& t = households[0];
-  const std::string county_region = std::string(kCounty) + "000000";
+}
+
+// Temporary assistance for household `t` in March 2024.
+void TemporaryAssistance(Writer& w, const Household& t) {
   w.Line("tmp-app", t.id, t.region, Cw(t.township, 1), 20240301, "applicationSubmitted",
          fmt::format(R"("caseId":"T-{}","programme":"temporary","declaredMonthlyIncomeFen":0,"relativeOfStaff":false)",
                      t.id));
@@ -277,99 +284,168 @@ std::vector<std::string> CountyYear(const CountyYearOptions& options) {
   w.Line("tmp-rev", t.id, t.region, Tr(t.township), 20240304, "townshipReview",
          fmt::format(R"("caseId":"T-{}","outcome":"pass")", t.id));
   w.Line(
-      "tmp-apr", t.id, county_region, "ca1", 20240306, "approval",
+      "tmp-apr", t.id, kCountyRegion, "ca1", 20240306, "approval",
       fmt::format(
           R"("caseId":"T-{}","programme":"temporary","monthlyAmountFen":200000,"membersCovered":{},"firstPeriod":202404)",
           t.id, t.members));
+}
 
-  for (uint32_t period = 202402; period <= 202501; period = AddMonths(period, 1)) {
-    uint32_t day = period * 100;
-    if (period == 202404) {
-      w.Line(
-          "roll-tmp", "", county_region, "ca1", day + 5, "paymentRollIssued",
-          fmt::format(
-              R"("rollId":"R-{}-temporary-202404","countyCode":"{}","programme":"temporary","period":202404,"lineCount":1,"controlSumFen":200000)",
-              kCounty, kCounty));
-      w.Line(
-          "tmp-pay", t.id, county_region, "fin1", day + 8, "paymentIssued",
-          fmt::format(
-              R"("paymentId":"P-tmp-{}","rollId":"R-{}-temporary-202404","caseId":"T-{}","programme":"temporary","period":202404,"amountFen":200000,"card":{{"number":"{}"}},"payeeName":"{}")",
-              t.id, kCounty, t.id, t.card, t.payee));
-      w.Line("tmp-ok", t.id, county_region, "fin1", day + 10, "paymentSettled",
-             fmt::format(R"("paymentId":"P-tmp-{}","bankReference":"BT1","settledDate":{})", t.id, day + 10));
-    }
-    if (period == 202407) {  // The standard rises; every 低保 household's entitlement with it.
-      w.Line(
-          "std-urban-2024-07", "", county_region, "admin1", 20240620, "standardChanged",
-          fmt::format(
-              R"("regionPrefix":"{}","programme":"urban_dibao","amountFen":{},"unit":"perPersonPerMonth","effectiveDate":20240701)",
-              kCounty, kUrbanStandardJulyFen));
-      w.Line(
-          "std-rural-2024-07", "", county_region, "admin1", 20240620, "standardChanged",
-          fmt::format(
-              R"("regionPrefix":"{}","programme":"rural_dibao","amountFen":{},"unit":"perPersonPerYear","effectiveDate":20240701)",
-              kCounty, kRuralYearJulyFen));
-      for (auto& h : households) {
-        if (h.programme == "tekun_dispersed" || !Due(h, 202407)) continue;
-        int64_t amount = Entitlement(h, 202407);
-        h.amount_from[202407] = amount;
-        w.Line(
-            h.id + "-adj-202407", h.id, county_region, "ca1", 20240625, "entitlementAdjusted",
-            fmt::format(
-                R"("caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":202407,"reason":"standard raised")",
-                h.case_id, amount, h.members));
-      }
-    }
-    if (period == 202408) {  // Household 3 suspended for August and September.
-      Household& s = households[3];
-      s.suspended_from = 202408;
-      s.resumed_from = 202410;
-      w.Line(s.id + "-sus", s.id, county_region, "ca1", 20240801, "suspension",
-             fmt::format(R"("caseId":"{}","fromPeriod":202408,"reason":"did not attend the review")", s.case_id));
-    }
-    if (period == 202410) {
-      Household& s = households[3];
-      w.Line(s.id + "-res", s.id, county_region, "ca1", 20241001, "resumption",
-             fmt::format(R"("caseId":"{}","fromPeriod":202410,"reason":"review done")", s.case_id));
-    }
-    if (period == 202411) {  // An adjustment entered wrong, and corrected by amendment.
-      Household& c = households[4];
-      int64_t right = Entitlement(c, 202411) - c.members * 1000, wrong = right - 500;
-      w.Line(
-          c.id + "-adj-202411", c.id, county_region, "ca1", 20241101, "entitlementAdjusted",
-          fmt::format(
-              R"("caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":202411,"reason":"income rose")",
-              c.case_id, wrong, c.members));
-      w.Line(
-          c.id + "-cor", c.id, county_region, "ca1", 20241103, "correction",
-          fmt::format(
-              R"("targetEventId":"{}-adj-202411","reason":"amount typed wrong","secondActorId":"ca2","amend":{{"eventId":"{}-adj-202411","householdId":"{}","regionCode":"{}","actorId":"ca1","businessDate":20241101,"entitlementAdjusted":{{"caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":202411,"reason":"income rose"}}}})",
-              c.id, c.id, c.id, county_region, c.case_id, right, c.members));
-      c.amount_from[202411] = right;
-    }
+// Its one payment, in April 2024.
+void TemporaryPayment(Writer& w, const Household& t) {
+  w.Line(
+      "roll-tmp", "", kCountyRegion, "ca1", 20240405, "paymentRollIssued",
+      fmt::format(
+          R"("rollId":"R-{}-temporary-202404","countyCode":"{}","programme":"temporary","period":202404,"lineCount":1,"controlSumFen":200000)",
+          kCounty, kCounty));
+  w.Line(
+      "tmp-pay", t.id, kCountyRegion, "fin1", 20240408, "paymentIssued",
+      fmt::format(
+          R"("paymentId":"P-tmp-{}","rollId":"R-{}-temporary-202404","caseId":"T-{}","programme":"temporary","period":202404,"amountFen":200000,"card":{{"number":"{}"}},"payeeName":"{}")",
+          t.id, kCounty, t.id, t.card, t.payee));
+  w.Line("tmp-ok", t.id, kCountyRegion, "fin1", 20240410, "paymentSettled",
+         fmt::format(R"("paymentId":"P-tmp-{}","bankReference":"BT1","settledDate":20240410)", t.id));
+}
+
+// Household `s` suspended for August and September 2024.
+void Suspension(Writer& w, Household& s) {
+  s.suspended_from = 202408;
+  s.resumed_from = 202410;
+  w.Line(s.id + "-sus", s.id, kCountyRegion, "ca1", 20240801, "suspension",
+         fmt::format(R"("caseId":"{}","fromPeriod":202408,"reason":"did not attend the review")", s.case_id));
+}
+
+void Resumption(Writer& w, const Household& s) {
+  w.Line(s.id + "-res", s.id, kCountyRegion, "ca1", 20241001, "resumption",
+         fmt::format(R"("caseId":"{}","fromPeriod":202410,"reason":"review done")", s.case_id));
+}
+
+// An adjustment in November 2024 entered wrong, and corrected by amendment.
+void Amendment(Writer& w, Household& c) {
+  c.reduction_fen = c.members * 1000;
+  int64_t right = Entitlement(c, 202411) - c.reduction_fen, wrong = right - 500;
+  w.Line(c.id + "-adj-202411", c.id, kCountyRegion, "ca1", 20241101, "entitlementAdjusted",
+         fmt::format(
+             R"("caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":202411,"reason":"income rose")",
+             c.case_id, wrong, c.members));
+  w.Line(
+      c.id + "-cor", c.id, kCountyRegion, "ca1", 20241103, "correction",
+      fmt::format(
+          R"("targetEventId":"{}-adj-202411","reason":"amount typed wrong","secondActorId":"ca2","amend":{{"eventId":"{}-adj-202411","householdId":"{}","regionCode":"{}","actorId":"ca1","businessDate":20241101,"entitlementAdjusted":{{"caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":202411,"reason":"income rose"}}}})",
+          c.id, c.id, c.id, kCountyRegion, c.case_id, right, c.members));
+  c.amount_from[202411] = right;
+}
+
+// The episodes of the first year only.
+void YearOneEpisodes(Writer& w, std::vector<Household>& households, uint32_t period) {
+  if (period == 202404) TemporaryPayment(w, households[0]);
+  if (period == 202408) Suspension(w, households[3]);
+  if (period == 202410) Resumption(w, households[3]);
+  if (period == 202411) Amendment(w, households[4]);
+}
+
+// Each July the standards rise (tekun's from 2025), and every paid household's entitlement with them.
+void StandardRise(Writer& w, std::vector<Household>& households, uint32_t period) {
+  const uint32_t year = period / 100;
+  const bool tekun = year > 2024;
+  struct Standard {
+    const char *name, *programme, *unit;
+  };
+  for (const Standard& s :
+       {Standard{"urban", "urban_dibao", "perPersonPerMonth"}, Standard{"rural", "rural_dibao", "perPersonPerYear"},
+        Standard{"tekun", "tekun_dispersed", "perPersonPerYear"}}) {
+    if (!tekun && std::string(s.name) == "tekun") continue;
+    w.Line(fmt::format("std-{}-{}-07", s.name, year), "", kCountyRegion, "admin1", year * 10000 + 620,
+           "standardChanged",
+           fmt::format(R"("regionPrefix":"{}","programme":"{}","amountFen":{},"unit":"{}","effectiveDate":{})", kCounty,
+                       s.programme, StatedStandardFen(s.programme, Rises(period)), s.unit, year * 10000 + 701));
+  }
+  for (auto& h : households) {
+    if ((!tekun && h.programme == "tekun_dispersed") || !Due(h, period)) continue;
+    int64_t amount = Entitlement(h, period) - h.reduction_fen;
+    h.amount_from[period] = amount;
+    w.Line(fmt::format("{}-adj-{}", h.id, period), h.id, kCountyRegion, "ca1", year * 10000 + 625,
+           "entitlementAdjusted",
+           fmt::format(
+               R"("caseId":"{}","monthlyAmountFen":{},"membersCovered":{},"fromPeriod":{},"reason":"standard raised")",
+               h.case_id, amount, h.members, period));
+  }
+}
+
+// About a week before a review falls due: the 22nd to 28th of the month before, when it falls due
+// early in its month. Never later than the 28th, so the same day a year on is a date.
+uint32_t ReviewDate(uint32_t due) {
+  uint32_t day = due % 100;
+  return day > 7 ? due - 7 : AddMonths(due / 100, -1) * 100 + 21 + day;
+}
+
+// The yearly reviews, by the township's caseworker before each falls due: every review a payment
+// of the history needs (from the month after it falls due, no payment without it).
+void Reviews(Writer& w, std::vector<Household>& households, uint32_t period, uint32_t last_period) {
+  for (auto& h : households) {
+    bool exited = h.last_paid != 0;
+    if (exited || AddMonths(h.review_due / 100, 1) > last_period || ReviewDate(h.review_due) / 100 > period) continue;
+    uint32_t date = ReviewDate(h.review_due);
+    h.review_due = date + 10000;
+    w.Line(fmt::format("{}-rvw-{}", h.id, period), h.id, h.region, Cw(h.township, 1), date, "reviewRecorded",
+           fmt::format(R"("caseId":"{}","nextReviewDate":{},"note":"yearly review, circumstances unchanged")",
+                       h.case_id, h.review_due));
+  }
+}
+
+// The September sweep's exits: every seventh household not already exited, from a first one that
+// moves year by year. Gradual exit (渐退) only while no review falls due before its last month.
+void Exits(Writer& w, std::vector<Household>& households, uint32_t period, int year_index) {
+  static constexpr const char* kReasons[] = {"incomeAboveLine", "death", "movedAway"};
+  for (size_t i = static_cast<size_t>(5 + 3 * year_index) % 7; i < households.size(); i += 7) {
+    Household& h = households[i];
+    if (h.last_paid != 0) continue;
+    const char* reason = kReasons[(i / 7 + static_cast<size_t>(year_index)) % 3];
+    int gradual = std::string(reason) == "incomeAboveLine" ? 2 : 0;
+    if (h.review_due < AddMonths(period, gradual) * 100 + 1) gradual = 0;
+    h.last_paid = AddMonths(period, gradual);
+    w.Line(h.id + "-exit", h.id, kCountyRegion, "ca1", period * 100 + 20, "exit",
+           fmt::format(R"("caseId":"{}","reason":"{}","lastPeriod":{},"gradualExitMonths":{},"note":"September sweep")",
+                       h.case_id, reason, period, gradual));
+  }
+}
+
+// The September sweep: exits, (in 2024) a review, and new households through the whole procedure.
+void Sweep(Writer& w, std::vector<Household>& households, uint32_t period, const CountyYearOptions& options,
+           int* people) {
+  const int year_index = static_cast<int>(period / 100) - 2024;
+  Exits(w, households, period, year_index);
+  if (year_index == 0) {
+    Household& r = households[6];
+    r.review_due = 20250318;
+    w.Line(r.id + "-rvw", r.id, r.region, Cw(r.township, 1), 20240918, "reviewRecorded",
+           fmt::format(R"("caseId":"{}","nextReviewDate":{},"note":"income unchanged")", r.case_id, r.review_due));
+  }
+  const int joining = std::max(1, options.households / 20);
+  for (int j = 0; j < joining; ++j) {
+    households.push_back(NewHousehold(w, options.households + year_index * joining + j, "N"));
+    Procedure(w, households.back(), *people, period * 100 + 2, false, false);
+    *people += 4;  // Room for the most members a household has.
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> CountyYear(const CountyYearOptions& options) {
+  Writer w(options.seed);
+  Actors(w);
+  std::vector<Household> households;
+  for (int i = 0; i < options.households; ++i) households.push_back(NewHousehold(w, i, "H"));
+  Applications(w, households);
+  int people = options.households * 4;  // Identity numbers used so far (Writer::Person).
+  TemporaryAssistance(w, households[0]);
+  const uint32_t last_period = AddMonths(202401, 12 * options.years);
+  for (uint32_t period = kFirstPeriod; period <= last_period; period = AddMonths(period, 1)) {
+    Reviews(w, households, period, last_period);
+    if (period % 100 == 7) StandardRise(w, households, period);
+    YearOneEpisodes(w, households, period);
     for (const char* programme : {"urban_dibao", "rural_dibao", "tekun_dispersed"})
       PayMonth(w, households, programme, period);
-    if (period == 202409) {  // The September sweep: exits, a review and new entries.
-      static constexpr const char* kReasons[] = {"incomeAboveLine", "death", "movedAway"};
-      for (size_t i = 5; i < households.size(); i += 7) {
-        Household& h = households[i];
-        const char* reason = kReasons[(i / 7) % 3];
-        uint32_t gradual = std::string(reason) == "incomeAboveLine" ? 2 : 0;
-        h.last_paid = AddMonths(202409, static_cast<int>(gradual));
-        w.Line(h.id + "-exit", h.id, county_region, "ca1", 20240920, "exit",
-               fmt::format(
-                   R"("caseId":"{}","reason":"{}","lastPeriod":202409,"gradualExitMonths":{},"note":"September sweep")",
-                   h.case_id, reason, gradual));
-      }
-      Household& r = households[6];
-      w.Line(r.id + "-rvw", r.id, r.region, Cw(r.township, 1), 20240918, "reviewRecorded",
-             fmt::format(R"("caseId":"{}","nextReviewDate":20250318,"note":"income unchanged")", r.case_id));
-      int joining = std::max(1, options.households / 20);
-      for (int j = 0; j < joining; ++j) {
-        households.push_back(NewHousehold(w, options.households + j, "N"));
-        Procedure(w, households.back(), people + j * 4, 20240902, false, false);
-      }
-    }
+    if (period % 100 == 9) Sweep(w, households, period, options, &people);
   }
   return std::move(w.lines());
 }

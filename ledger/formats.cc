@@ -133,4 +133,11 @@ bool IsValidCardNumber(std::string_view number) {
   return number.size() >= 12 && number.size() <= 19 && AllDigits(number);
 }
 
+bool IsMaskedCardNumber(std::string_view masked) {
+  if (masked.size() < 12 || masked.size() > 19) return false;
+  std::string_view middle = masked.substr(4, masked.size() - 8);
+  return AllDigits(masked.substr(0, 4)) && AllDigits(masked.substr(masked.size() - 4)) &&
+         middle.find_first_not_of('*') == std::string_view::npos;
+}
+
 }  // namespace ledger

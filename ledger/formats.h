@@ -48,5 +48,7 @@ bool IsValidIdentityNumber(std::string_view number);
 char IdentityCheckCharacter(std::string_view first17);
 // A bank card number: 12 to 19 digits.
 bool IsValidCardNumber(std::string_view number);
+// A card number as identity.h masks it: 12 to 19 characters, 4 digits, '*'s, 4 digits.
+bool IsMaskedCardNumber(std::string_view masked);
 
 }  // namespace ledger

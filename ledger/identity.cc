@@ -19,10 +19,27 @@ std::string Mask(std::string_view number, size_t keep_front) {
   return out;
 }
 
+// A card named by reference, as `payroll issue` does: `keyedHash` and `masked` of a card on
+// file, no number. Marked `onFile`; the rules refuse it unless the household has that card.
+Status MarkCardReference(DynamicStruct::Builder ref) {
+  if (ref.get("keyedHash").as<capnp::Data>().size() != sizeof(Hash)) {
+    return Status::Invalid("keyedHash", "a card named without its number needs the 32-byte keyedHash of a card on file");
+  }
+  if (!IsMaskedCardNumber(ref.get("masked").as<capnp::Text>().cStr())) {
+    return Status::Invalid("masked", "not a masked card number (first 4 and last 4 digits, * between)");
+  }
+  ref.set("onFile", true);
+  return Status::Ok();
+}
+
 // Protects one PersonId / BankCard struct. `card` selects the format, mask and hash domain.
 Status ProtectOne(DynamicStruct::Builder ref, bool card, Bytes secret) {
+  if (card && ref.get("onFile").as<bool>()) return Status::Invalid("onFile", "is set by the ledger");
+  if (card && !ref.has("number") && ref.has("keyedHash")) return MarkCardReference(ref);
   if (ref.has("masked") || ref.has("keyedHash")) {
-    return Status::Invalid("masked", "is set by the ledger; give the full number in `number`");
+    return Status::Invalid("masked", card ? "is set by the ledger; give the full number in `number`, or name a card "
+                                            "on file by `keyedHash` and `masked` alone"
+                                          : "is set by the ledger; give the full number in `number`");
   }
   if (!ref.has("number")) return Status::Invalid("number", "required");
   std::string number(ref.get("number").as<capnp::Text>().cStr());

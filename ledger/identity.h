@@ -25,8 +25,11 @@ inline constexpr size_t kSecretBytes = 32;
 
 // Finds every PersonId and BankCard in `message` (an event, at any depth) and protects its
 // number. Errors name the field ("householdRegistered.members[1].person.number") and leave the
-// message partly protected: callers drop it. A PersonId or BankCard that arrives with `masked` or
-// `keyedHash` already set is refused: those are the ledger's to set.
+// message partly protected: callers drop it. A PersonId that arrives with `masked` or
+// `keyedHash` already set is refused: those are the ledger's to set. A BankCard may instead name
+// a card the ledger already knows by `keyedHash` and `masked` alone (as generated payment rolls
+// do): it is marked `onFile`, and the rules (rules.h, payment.card) refuse it unless that card is
+// on file for the household.
 Status ProtectNumbers(capnp::DynamicStruct::Builder message, Bytes secret);
 
 std::string MaskIdentityNumber(std::string_view number);

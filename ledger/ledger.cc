@@ -305,7 +305,8 @@ void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
   group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
 }
 
-Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results) {
+Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
+                           GroupMode mode) {
   if (!write_error_.ok()) return write_error_;
   Group group;
   group.head = head_;
@@ -324,6 +325,7 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
     }
     results->push_back(std::move(r));
   }
+  if (mode == GroupMode::kAllOrNothing && RejectAllIfAnyRejected(results)) return Status::Ok();
   if (group.head.seq == head_.seq) return Status::Ok();  // Nothing to write.
   group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
   group.batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group.head.seq));
@@ -344,6 +346,23 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   }
   head_ = group.head;
   return Status::Ok();
+}
+
+// For an all-or-nothing group: if any event was rejected, turns every other result into a
+// rejection naming it (the batch is then dropped unwritten). True if it did.
+bool Ledger::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
+  auto first = std::find_if(results->begin(), results->end(),
+                            [](const AppendResult& r) { return r.outcome == AppendResult::Outcome::kRejected; });
+  if (first == results->end()) return false;
+  size_t index = static_cast<size_t>(first - results->begin());
+  for (auto& r : *results) {
+    if (r.outcome == AppendResult::Outcome::kRejected) continue;
+    r = AppendResult{};
+    r.error = Status::Invalid("", fmt::format("not appended: the group is all or nothing and event {} of it (from 0) "
+                                              "was rejected",
+                                              index));
+  }
+  return true;
 }
 
 // The rule ids of findings, in order, to compare what the rules say now with what was recorded.
@@ -428,6 +447,21 @@ Status Ledger::ReadEntry(uint64_t seq, std::string* bytes) const {
   if (!s.ok()) return s;
   if (!found) return Status::NotFound(fmt::format("no entry with seq {} (the log has {})", seq, head_.seq), "--seq");
   return Status::Ok();
+}
+
+Status Ledger::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const {
+  std::string value;
+  bool found = false;
+  Status s = store_->Get(kEventId, event_id, &value, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no event \"{}\"", event_id));
+  auto decoded = EventIdValue::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("event id index entry for {} is malformed", event_id));
+  *seq = decoded->seq;
+  s = ReadEntry(*seq, bytes);
+  return s.code() == Status::Code::kNotFound
+             ? Status::Corruption(fmt::format("event id {} points at seq {}, which is not in the log", event_id, *seq))
+             : s;
 }
 
 Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {

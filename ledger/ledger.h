@@ -62,10 +62,17 @@ class Ledger {
   // others. Returns non-ok only if the write failed: then each result that would have been
   // created says so (whether it reached the disk is unknown), and this object refuses further
   // appends: reopen the ledger to learn its true head.
-  Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results);
+  //
+  // With kAllOrNothing (a generated payment roll), one rejected event rejects the whole group:
+  // nothing is written, and the results of the others say which event stopped them.
+  enum class GroupMode { kEachOnItsOwn, kAllOrNothing };
+  Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
+                     GroupMode mode = GroupMode::kEachOnItsOwn);
 
   // The canonical bytes of entry `seq`; NotFound if there is none.
   Status ReadEntry(uint64_t seq, std::string* bytes) const;
+  // The seq and canonical bytes of the entry of event `event_id`; NotFound if there is none.
+  Status ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const;
   // Calls `visit` for each entry of household `id` in order, after checking each against the
   // household chain and index: Corruption names the first seq that does not check.
   // NotFound if the ledger has no such household.
@@ -99,6 +106,7 @@ class Ledger {
     HouseholdHead household_before;  // The household's head before this entry.
   };
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+  static bool RejectAllIfAnyRejected(std::vector<AppendResult>* results);
   // Rebuild's step for one entry: the rules and projections into `group`.
   void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
   void Stage(schema::Event::Reader event, const StagedEntry& entry,

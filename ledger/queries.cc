@@ -10,31 +10,6 @@
 namespace ledger::queries {
 namespace {
 
-// Calls visit(key, value) for every state key starting with `prefix`.
-template <class F>
-Status ScanState(const Store& store, const std::string& prefix, F&& visit) {
-  rocksdb::ReadOptions ro;
-  std::string limit = prefix;
-  limit.push_back('\xff');  // Keys here are text ids and digits: all below 0xff.
-  rocksdb::Slice upper(limit);
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    Status s = visit(it->key().ToStringView(), it->value().ToStringView());
-    if (!s.ok()) return s;
-  }
-  return FromRocks(it->status(), "reading the state");
-}
-
-template <class T>
-Status LoadState(const Store& store, const std::string& key, T* out, bool* found) {
-  std::string value;
-  Status s = store.Get(kState, key, &value, found);
-  if (!s.ok() || !*found) return s;
-  return state::Decode(value, out) ? Status::Ok()
-                                   : Status::Corruption("state record " + key + " does not read (run rebuild)");
-}
-
 // The roll row of case `c` on `as_of`, if the case is on the roll then.
 std::optional<RollRow> OnRoll(const state::Household& h, const std::string& household, const state::Case& c,
                               uint32_t as_of) {
@@ -63,26 +38,46 @@ std::optional<RollRow> OnRoll(const state::Household& h, const std::string& hous
 
 }  // namespace
 
+Status ScanState(const Store& store, const std::string& prefix,
+                 const std::function<Status(std::string_view key, std::string_view value)>& visit) {
+  rocksdb::ReadOptions ro;
+  std::string limit = prefix;
+  limit.push_back('\xff');  // Keys here are text ids and digits: all below 0xff.
+  rocksdb::Slice upper(limit);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    Status s = visit(it->key().ToStringView(), it->value().ToStringView());
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), "reading the state");
+}
+
+Status ForEachHousehold(const Store& store, const std::string& region_prefix,
+                        const std::function<Status(const std::string&, const state::Household&)>& visit) {
+  return ScanState(store, state::RegionHouseholdPrefix(region_prefix), [&](std::string_view, std::string_view v) {
+    state::CaseOwner owner;
+    if (!state::Decode(v, &owner)) return Status::Corruption("a region index record does not read (run rebuild)");
+    state::Household h;
+    bool found = false;
+    Status s = LoadState(store, state::HouseholdKey(owner.household), &h, &found);
+    if (!s.ok()) return s;
+    if (!found) {
+      return Status::Corruption(fmt::format("household {} is indexed but has no state (run rebuild)", owner.household));
+    }
+    return visit(owner.household, h);
+  });
+}
+
 Status Roll(const Store& store, const Filter& filter, uint32_t as_of, std::vector<RollRow>* rows) {
   rows->clear();
-  return ScanState(store, state::RegionHouseholdPrefix(filter.region_prefix),
-                   [&](std::string_view, std::string_view v) {
-                     state::CaseOwner owner;
-                     if (!state::Decode(v, &owner))
-                       return Status::Corruption("a region index record does not read (run rebuild)");
-                     state::Household h;
-                     bool found = false;
-                     Status s = LoadState(store, state::HouseholdKey(owner.household), &h, &found);
-                     if (!s.ok()) return s;
-                     if (!found)
-                       return Status::Corruption(
-                           fmt::format("household {} is indexed but has no state (run rebuild)", owner.household));
-                     for (const auto& c : h.cases) {
-                       if (filter.programme && c.programme != *filter.programme) continue;
-                       if (auto row = OnRoll(h, owner.household, c, as_of)) rows->push_back(*row);
-                     }
-                     return Status::Ok();
-                   });
+  return ForEachHousehold(store, filter.region_prefix, [&](const std::string& id, const state::Household& h) {
+    for (const auto& c : h.cases) {
+      if (filter.programme && c.programme != *filter.programme) continue;
+      if (auto row = OnRoll(h, id, c, as_of)) rows->push_back(*row);
+    }
+    return Status::Ok();
+  });
 }
 
 Status Totals(const Store& store, const Filter& filter, uint32_t from_period, uint32_t to_period,

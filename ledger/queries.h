@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,8 +50,25 @@ Status ReviewsDue(const Store& store, const Filter& filter, uint32_t as_of, uint
 // Whether the ledger has a household in the region (for a clear "no such region" error).
 Status RegionKnown(const Store& store, const std::string& region_prefix, bool* known);
 
-// Whether the ledger has a household in the region (for a clear "no such region" error).
-Status RegionKnown(const Store& store, const std::string& region_prefix, bool* known);
+// Calls visit(key, value) for every state key starting with `prefix`, in key order; stops at
+// the first error visit returns.
+Status ScanState(const Store& store, const std::string& prefix,
+                 const std::function<Status(std::string_view key, std::string_view value)>& visit);
+
+// Calls visit(id, household) for every household whose region code starts with
+// `region_prefix`, in region and id order; stops at the first error visit returns.
+Status ForEachHousehold(const Store& store, const std::string& region_prefix,
+                        const std::function<Status(const std::string&, const state::Household&)>& visit);
+
+// Reads one state record; *found = false if absent. Corruption if it does not decode.
+template <class T>
+Status LoadState(const Store& store, const std::string& key, T* out, bool* found) {
+  std::string value;
+  Status s = store.Get(kState, key, &value, found);
+  if (!s.ok() || !*found) return s;
+  return state::Decode(value, out) ? Status::Ok()
+                                   : Status::Corruption("state record " + key + " does not read (run rebuild)");
+}
 
 // The balance of a totals row: allocated minus what left and did not come back.
 inline int64_t BalanceFen(const state::Totals& t) {

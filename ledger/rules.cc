@@ -60,7 +60,7 @@ constexpr std::array<RuleInfo, 35> kRules = {{
     {"payment.amount", "a payment equals the entitlement in force for its month (times 3 for quarterly)"},
     {"payment.duplicate", "one payment per household, programme and month, unless supplementary with a reason"},
     {"payment.period", "quarterly programmes are paid for the first month of a quarter"},
-    {"card.shared", "no bank card receives payments for two households"},
+    {"card.shared", "no bank card is on file for (given or paid to) two households"},
     {"roll.match",
      "a payment is on a roll of its county, programme and month, within its line count and "
      "control sum"},
@@ -138,8 +138,8 @@ bool RoleMay(Role role, Which kind) {
              kind == Which::SUSPENSION || kind == Which::RESUMPTION || kind == Which::EXIT ||
              kind == Which::PAYMENT_ROLL_ISSUED || kind == Which::HOME_VISIT_RECORDED ||
              kind == Which::REVIEW_RECORDED || kind == Which::OBJECTION_RESOLVED || kind == Which::CORRECTION;
-    case Role::FINANCE_OFFICER:
-      return kind == Which::PAYMENT_ISSUED || kind == Which::PAYMENT_SETTLED || kind == Which::PAYMENT_FAILED ||
+    case Role::FINANCE_OFFICER:  // Rolls are issued by the civil-affairs approver or by finance.
+      return kind == Which::PAYMENT_ROLL_ISSUED || kind == Which::PAYMENT_ISSUED || kind == Which::PAYMENT_SETTLED || kind == Which::PAYMENT_FAILED ||
              kind == Which::PAYMENT_RETURNED || kind == Which::RECOVERY_ORDERED || kind == Which::FUNDS_ALLOCATED;
     case Role::ADMINISTRATOR:
       return kind == Which::ACTOR_REGISTERED || kind == Which::STANDARD_CHANGED || kind == Which::RELATIVE_DECLARED ||
@@ -239,7 +239,8 @@ class Checker {
   void OnRollIssued();
   void OnPaymentIssued();
   void OnBankResult();
-  void CheckCard(schema::BankCard::Reader card);
+  bool CheckCard(schema::BankCard::Reader card, const char* field);  // False: refused.
+  void SetCardOnFile(Case& c, schema::BankCard::Reader card, capnp::Text::Reader payee_name);
   void OnRecovery();
   void OnRelativeDeclared();
   void OnActorRegistered();
@@ -554,6 +555,10 @@ void Checker::OnApplication() {
   }
   if (!c.relative_declared && IsRelativeCase(c)) {
     Flag("relative.undeclared", "a covered member is a declared relative of staff, but the application says not");
+  }
+  if (a.hasPayeeCard()) {
+    if (!CheckCard(a.getPayeeCard(), "applicationSubmitted.payeeCard")) return;
+    SetCardOnFile(c, a.getPayeeCard(), a.getPayeeName());
   }
   household_->cases.push_back(c);
   txn_.Store(state::CaseOwnerKey(case_id), state::CaseOwner{household_id_});
@@ -946,37 +951,16 @@ void Checker::OnPaymentIssued() {
            {other->event_id});
     }
   }
-  bool exited = c->status == CaseStatus::kExited;
-  bool approved = c->status == CaseStatus::kApproved || c->status == CaseStatus::kSuspended || exited;
-  const state::Entitlement* in_force = nullptr;
-  for (const auto& e : c->entitlements) {
-    if (e.from_period <= period) in_force = &e;
+  Payable pay = PayableFor(*c, period);
+  if (pay.blocked_by != nullptr) Flag(pay.blocked_by, pay.why);
+  if (pay.in_force != nullptr && p.getAmountFen() != pay.amount_fen) {
+    Flag("payment.amount",
+         fmt::format("{} paid, the entitlement for {} is {}", Yuan(p.getAmountFen()), period, Yuan(pay.amount_fen)),
+         {pay.in_force->event_id});
   }
-  bool suspended = std::any_of(c->suspensions.begin(), c->suspensions.end(), [&](const state::Suspension& s) {
-    return s.from_period <= period && (s.until_period == 0 || period < s.until_period);
-  });
-  if (exited && period > c->paid_until_period) {
-    Flag("payment.after_exit",
-         fmt::format("case \"{}\" exited; the last month that may be paid is {}", c->id, c->paid_until_period));
-  } else if (!approved || in_force == nullptr) {
-    Flag("payment.inactive",
-         fmt::format("case \"{}\" is {} and not approved for {}", c->id, state::CaseStatusName(c->status), period));
-  } else if (suspended) {
-    Flag("payment.inactive", fmt::format("case \"{}\" is suspended in {}", c->id, period));
-  }
-  if (in_force != nullptr) {
-    int64_t expected = in_force->monthly_fen * (rules.frequency == Frequency::kQuarterly ? 3 : 1);
-    if (p.getAmountFen() != expected) {
-      Flag("payment.amount",
-           fmt::format("{} paid, the entitlement for {} is {}", Yuan(p.getAmountFen()), period, Yuan(expected)),
-           {in_force->event_id});
-    }
-  }
-  if (rules.reviewed && c->review_due != 0 && FirstDayOf(period) > c->review_due) {
-    Flag("review.overdue",
-         fmt::format("payment for {} while the review of case \"{}\" was due on {}", period, c->id, c->review_due));
-  }
-  CheckCard(p.getCard());
+  if (!pay.review_overdue.empty()) Flag("review.overdue", pay.review_overdue);
+  if (!CheckCard(p.getCard(), "paymentIssued.card")) return;
+  SetCardOnFile(*c, p.getCard(), p.getPayeeName());
   state::Payment payment;
   payment.id = p.getPaymentId();
   payment.household = household_id_;
@@ -995,20 +979,37 @@ void Checker::OnPaymentIssued() {
   txn_.Store(state::PaymentKey(payment.id), payment);
 }
 
-// One card, one household: a card paid for another household too is a red flag.
-void Checker::CheckCard(schema::BankCard::Reader card) {
+// One card, one household: a card on file for another household too is a red flag. A card
+// named by reference (onFile, identity.h) must be on file for this household: else refused.
+bool Checker::CheckCard(schema::BankCard::Reader card, const char* field) {
   auto h = card.getKeyedHash();
   std::string key = state::CardKey(std::string(reinterpret_cast<const char*>(h.begin()), h.size()));
   auto use = txn_.Load<state::CardUse>(key).value_or(state::CardUse{});
+  bool here = std::find(use.households.begin(), use.households.end(), household_id_) != use.households.end();
+  if (card.getOnFile() && (!here || use.masked != card.getMasked().cStr())) {
+    Refuse(Status::NotFound(
+        fmt::format("card {} is not on file for household \"{}\"", card.getMasked().cStr(), household_id_),
+        fmt::format("{}.keyedHash", field)));
+    return false;
+  }
   for (const auto& other : use.households) {
     if (other != household_id_) {
-      Flag("card.shared", fmt::format("card {} is also paid for household \"{}\"", card.getMasked().cStr(), other));
+      Flag("card.shared", fmt::format("card {} is also on file for household \"{}\"", card.getMasked().cStr(), other));
     }
   }
-  if (std::find(use.households.begin(), use.households.end(), household_id_) == use.households.end()) {
+  if (!here) {
     use.households.push_back(household_id_);
+    use.masked = card.getMasked();
     txn_.Store(key, use);
   }
+  return true;
+}
+
+void Checker::SetCardOnFile(Case& c, schema::BankCard::Reader card, capnp::Text::Reader payee_name) {
+  auto h = card.getKeyedHash();
+  c.card_hash.assign(reinterpret_cast<const char*>(h.begin()), h.size());
+  c.card_masked = card.getMasked();
+  c.payee_name = payee_name;
 }
 
 void Checker::OnBankResult() {
@@ -1147,6 +1148,46 @@ bool ParsePolicy(std::string_view name, Policy* out) {
 
 std::span<const RuleInfo> Catalogue() {
   return kRules;
+}
+
+Payable PayableFor(const Case& c, uint32_t period) {
+  Payable pay;
+  ProgrammeRules rules = RulesOf(static_cast<Programme>(c.programme));
+  bool exited = c.status == CaseStatus::kExited;
+  bool approved = c.status == CaseStatus::kApproved || c.status == CaseStatus::kSuspended || exited;
+  for (const auto& e : c.entitlements) {
+    if (e.from_period <= period) pay.in_force = &e;
+  }
+  bool suspended = std::any_of(c.suspensions.begin(), c.suspensions.end(), [&](const state::Suspension& s) {
+    return s.from_period <= period && (s.until_period == 0 || period < s.until_period);
+  });
+  if (exited && period > c.paid_until_period) {
+    pay.blocked_by = "payment.after_exit";
+    pay.why = fmt::format("case \"{}\" exited; the last month that may be paid is {}", c.id, c.paid_until_period);
+  } else if (!approved || pay.in_force == nullptr) {
+    pay.blocked_by = "payment.inactive";
+    pay.why = fmt::format("case \"{}\" is {} and not approved for {}", c.id, state::CaseStatusName(c.status), period);
+  } else if (suspended) {
+    pay.blocked_by = "payment.inactive";
+    pay.why = fmt::format("case \"{}\" is suspended in {}", c.id, period);
+  }
+  if (pay.in_force != nullptr) {
+    pay.amount_fen = pay.in_force->monthly_fen * (rules.frequency == Frequency::kQuarterly ? 3 : 1);
+  }
+  if (rules.reviewed && c.review_due != 0 && FirstDayOf(period) > c.review_due) {
+    pay.review_overdue =
+        fmt::format("payment for {} while the review of case \"{}\" was due on {}", period, c.id, c.review_due);
+  }
+  return pay;
+}
+
+int MonthsPerPayment(Programme p) {
+  switch (RulesOf(p).frequency) {
+    case Frequency::kMonthly: return 1;
+    case Frequency::kQuarterly: return 3;
+    case Frequency::kOnce: return 0;
+  }
+  return 0;
 }
 
 Verdict Process(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn) {

@@ -41,6 +41,21 @@ struct Verdict {
 // correction names (the caller looks it up), else null.
 Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn);
 
+// What case `c` may be paid for month `period` (YYYYMM) under the payment rules. The append
+// path checks every paymentIssued with it; payroll.h generates rolls with it.
+struct Payable {
+  const char* blocked_by = nullptr;  // "payment.after_exit" or "payment.inactive": nothing may be paid.
+  std::string why;
+  const state::Entitlement* in_force = nullptr;  // Into the case; null if no entitlement yet.
+  int64_t amount_fen = 0;                        // The entitlement for the month (x3 for a quarter).
+  std::string review_overdue;                    // Non-empty: the case's review is overdue (review.overdue).
+  bool payable() const { return blocked_by == nullptr && in_force != nullptr && review_overdue.empty(); }
+};
+Payable PayableFor(const state::Case& c, uint32_t period);
+// Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
+// 0 (one-off help: paid once per case, never on a monthly roll).
+int MonthsPerPayment(schema::Programme p);
+
 struct RuleInfo {
   const char* id;
   const char* description;

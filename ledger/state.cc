@@ -8,7 +8,7 @@ namespace {
 // Format of every record: kVersion, then the fields in declaration order. Integers are
 // little-endian fixed width, strings and lists are a u32 length then their items. State is
 // derived from the log, so a new format is introduced by rebuilding, not by migration.
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;  // 2: the card on file of a case and of a card use.
 
 class Writer {
  public:
@@ -123,6 +123,7 @@ void PutCase(Writer& w, const Case& c) {
     w.Str(h.first);
     w.U8(static_cast<uint8_t>(h.second));
   });
+  for (const auto* s : {&c.card_hash, &c.card_masked, &c.payee_name}) w.Str(*s);
 }
 
 void GetCase(Reader& r, Case* c) {
@@ -168,6 +169,7 @@ void GetCase(Reader& r, Case* c) {
     h->first = r.Str();
     h->second = static_cast<CaseStatus>(r.U8());
   });
+  for (auto* s : {&c->card_hash, &c->card_masked, &c->payee_name}) *s = r.Str();
 }
 
 void PutPayment(Writer& w, const Payment& p) {
@@ -465,12 +467,14 @@ bool Decode(std::string_view in, PaymentSlot* v) {
 std::string Encode(const CardUse& v) {
   Writer w;
   PutStrings(w, v.households);
+  w.Str(v.masked);
   return w.Take();
 }
 
 bool Decode(std::string_view in, CardUse* v) {
   Reader r(in);
   GetStrings(r, &v->households);
+  v->masked = r.Str();
   return r.Done();
 }
 

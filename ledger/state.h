@@ -75,6 +75,8 @@ struct Case {  // One application, from submission to exit.
   uint32_t paid_until_period = 0;  // After an exit: the last month that may be paid (gradual exit included).
   // Status before each status-changing event, newest last: lets a correction undo one.
   std::vector<std::pair<std::string, CaseStatus>> status_history;
+  // The card on file: the one given at application or paid to last, and the payee's name.
+  std::string card_hash, card_masked, payee_name;
 };
 
 enum class PaymentStatus : uint8_t { kIssued, kSettled, kFailed, kReturned, kVoid };
@@ -137,8 +139,9 @@ struct Person {                         // Keyed by the person's keyed hash.
   std::vector<std::string> staff_relatives;  // Actors who declared the person a close relative.
 };
 
-struct CardUse {  // Keyed by a card's keyed hash: the households paid to it.
+struct CardUse {  // Keyed by a card's keyed hash: the households it is on file for.
   std::vector<std::string> households;
+  std::string masked;
 };
 
 struct CaseOwner {  // Which household a case id belongs to.

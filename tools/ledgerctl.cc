@@ -27,14 +27,24 @@
 #include "ledger/trace.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
 #include "tools/line_reader.h"
 #include "tools/report.h"
 
 namespace {
 
 using ledger::Status;
-
-constexpr int kExitOk = 0, kExitNo = 1, kExitCannot = 2;
+using tools::Fail;
+using tools::kExitCannot;
+using tools::kExitNo;
+using tools::kExitOk;
+using tools::OpenOrReport;
+using tools::ParseCount;
+using tools::ParseDateFlag;
+using tools::ReadFile;
+using tools::Required;
+using tools::Today;
 // A group of appended lines is also closed at this many input bytes, which bounds the memory
 // of a group (parsed events and the write batch) whatever --group-size says.
 constexpr size_t kGroupBytesMax = 64 << 20;
@@ -85,44 +95,6 @@ std::optional<Args> ParseArgs(const Command& cmd, int argc, char** argv) {
     }
   }
   return args;
-}
-
-std::optional<std::string> Required(const std::map<std::string, std::string>& flags, const char* name,
-                                    const char* command) {
-  auto it = flags.find(name);
-  if (it == flags.end() || it->second.empty()) {
-    fmt::print(stderr, "ledgerctl {}: --{} is required (see ledgerctl {} --help)\n", command, name, command);
-    return std::nullopt;
-  }
-  return it->second;
-}
-
-std::optional<uint64_t> ParseCount(const std::string& text, const char* flag, const char* command, uint64_t max) {
-  uint64_t v = 0;
-  bool ok = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
-  if (ok) v = std::stoull(text);
-  if (!ok || v == 0 || v > max) {
-    fmt::print(stderr, "ledgerctl {}: --{} must be a whole number from 1 to {}, not \"{}\"\n", command, flag, max,
-               text);
-    return std::nullopt;
-  }
-  return v;
-}
-
-int Fail(const char* command, const Status& s) {
-  fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
-  bool no = s.code() == Status::Code::kNotFound || s.code() == Status::Code::kCorruption;
-  return no ? kExitNo : kExitCannot;
-}
-
-std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
-  std::unique_ptr<ledger::Ledger> l;
-  Status s = ledger::Ledger::Open(dir, &l);
-  if (!s.ok()) {
-    fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
-    *exit_code = kExitCannot;
-  }
-  return l;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,9 +323,6 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
 // ---------------------------------------------------------------------------------------------
 // replay
 
-std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
-                                      const char* command, uint32_t fallback, bool month = false);
-
 // A kind's money field in yuan, or "" if it has none.
 std::string AmountCell(std::optional<int64_t> fen) {
   return fen ? tools::Yuan(*fen) : "";
@@ -444,22 +413,6 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
   return true;
 }
 
-// A YYYYMMDD (or, with `month`, YYYYMM) flag; `fallback` if absent.
-std::optional<uint32_t> ParseDateFlag(const std::map<std::string, std::string>& flags, const char* name,
-                                      const char* command, uint32_t fallback, bool month) {
-  if (!flags.count(name)) return fallback;
-  const std::string& text = flags.at(name);
-  uint32_t v = 0;
-  bool digits = text.size() == (month ? 6u : 8u) && text.find_first_not_of("0123456789") == std::string::npos;
-  if (digits) v = static_cast<uint32_t>(std::stoul(text));
-  if (!digits || !(month ? ledger::IsValidPeriod(v) : ledger::IsValidDate(v))) {
-    fmt::print(stderr, "ledgerctl {}: --{} must be a {} ({}), not \"{}\"\n", command, name, month ? "month" : "date",
-               month ? "YYYYMM" : "YYYYMMDD", text);
-    return std::nullopt;
-  }
-  return v;
-}
-
 // Opens the ledger for a report and checks that the region (if one was given) has households.
 std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledger::queries::Filter& filter,
                                               const char* command, int* exit_code) {
@@ -474,13 +427,6 @@ std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledg
     return nullptr;
   }
   return l;
-}
-
-uint32_t Today() {
-  time_t now = time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  return static_cast<uint32_t>((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
 }
 
 void PrintRoll(const std::vector<ledger::queries::RollRow>& rows, tools::Format format) {
@@ -573,24 +519,6 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
 // reconcile
 
 constexpr size_t kMaxBankFileBytes = size_t{512} << 20;
-
-bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) {
-    fmt::print(stderr, "ledgerctl {}: cannot read {}: {}\n", command, path, strerror(errno));
-    return false;
-  }
-  out->clear();
-  char buf[1 << 16];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out->size() <= max_bytes) out->append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (n < 0 || out->size() > max_bytes) {
-    fmt::print(stderr, "ledgerctl {}: {}: {}\n", command, path, n < 0 ? strerror(errno) : "file too large");
-    return false;
-  }
-  return true;
-}
 
 // The event that records a bank line's result, as a JSON line (ids derived from the payment and
 // status, so that applying a file twice records nothing new).
@@ -938,6 +866,9 @@ const std::vector<Command>& Commands() {
        "acted on and the flags on the actor's entries.\n",
        {"dir", "actor", "household", "region", "format"},
        RunTrace},
+      {"payroll", "issue a county's monthly payment roll; export its bank file", tools::kPayrollUsage,
+       {"dir", "county", "programme", "period", "actor", "date", "dry-run", "format", "roll", "out"},
+       tools::RunPayroll},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules\n\n"

@@ -8,14 +8,15 @@
 #include "ledger/json.h"
 
 namespace tools {
-namespace {
 
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
+
+namespace {
 
 // Display width: CJK characters take two columns.
 size_t Width(const std::string& s) {

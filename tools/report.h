@@ -28,6 +28,9 @@ class Report {
   std::vector<std::vector<Cell>> rows_;
 };
 
+// One CSV field, quoted if it holds a comma, quote or line break.
+std::string CsvField(const std::string& s);
+
 // Fen as yuan with two decimals: 12345 -> "123.45".
 std::string Yuan(int64_t fen);
 

@@ -58,6 +58,8 @@ struct BankCard {
   number @0 :Text;               # Input only: the full number. Cleared by the ledger on the way in.
   masked @1 :Text;               # Set by the ledger: first 4 and last 4 digits, e.g. 6228********1234.
   keyedHash @2 :Data $Json.hex;  # Set by the ledger: HMAC-SHA256(ledger secret, "card:" ‖ number), 32 bytes.
+  onFile @3 :Bool;               # Set by the ledger: the writer named, by `keyedHash` and `masked` instead of
+                                 # `number`, a card already on file for the household (rules check it is).
 }
 
 enum Relation {
@@ -109,6 +111,8 @@ struct ApplicationSubmitted {
   membersCovered @2 :List(PersonId);   # Who the application is for (empty: the whole household).
   declaredMonthlyIncomeFen @3 :Int64;  # Household income per month as declared, fen.
   relativeOfStaff @4 :Bool;            # Declared: a member is a close relative of staff or cadres.
+  payeeCard @5 :BankCard;              # Optional: the card the allowance is to be paid to (一卡通).
+  payeeName @6 :Text;                  # Name on that card's account, as recorded.
 }
 
 struct EconomicCheckRecorded {

@@ -1,0 +1,117 @@
+#include "tools/cli.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "ledger/formats.h"
+
+namespace tools {
+
+using ledger::Status;
+
+std::optional<std::string> Required(const Flags& flags, const char* name,
+                                    const char* command) {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.empty()) {
+    fmt::print(stderr, "ledgerctl {}: --{} is required (see ledgerctl {} --help)\n", command, name, command);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::optional<uint64_t> ParseCount(const std::string& text, const char* flag, const char* command, uint64_t max) {
+  uint64_t v = 0;
+  bool ok = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (ok) v = std::stoull(text);
+  if (!ok || v == 0 || v > max) {
+    fmt::print(stderr, "ledgerctl {}: --{} must be a whole number from 1 to {}, not \"{}\"\n", command, flag, max,
+               text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+int Fail(const char* command, const Status& s) {
+  fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+  bool no = s.code() == Status::Code::kNotFound || s.code() == Status::Code::kCorruption;
+  return no ? kExitNo : kExitCannot;
+}
+
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
+  std::unique_ptr<ledger::Ledger> l;
+  Status s = ledger::Ledger::Open(dir, &l);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+    *exit_code = kExitCannot;
+  }
+  return l;
+}
+
+
+std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, const char* command, uint32_t fallback,
+                                      bool month) {
+  if (!flags.count(name)) return fallback;
+  const std::string& text = flags.at(name);
+  uint32_t v = 0;
+  bool digits = text.size() == (month ? 6u : 8u) && text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) v = static_cast<uint32_t>(std::stoul(text));
+  if (!digits || !(month ? ledger::IsValidPeriod(v) : ledger::IsValidDate(v))) {
+    fmt::print(stderr, "ledgerctl {}: --{} must be a {} ({}), not \"{}\"\n", command, name, month ? "month" : "date",
+               month ? "YYYYMM" : "YYYYMMDD", text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+
+uint32_t Today() {
+  time_t now = time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  return static_cast<uint32_t>((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+}
+
+
+bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    fmt::print(stderr, "ledgerctl {}: cannot read {}: {}\n", command, path, strerror(errno));
+    return false;
+  }
+  out->clear();
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out->size() <= max_bytes) out->append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (n < 0 || out->size() > max_bytes) {
+    fmt::print(stderr, "ledgerctl {}: {}: {}\n", command, path, n < 0 ? strerror(errno) : "file too large");
+    return false;
+  }
+  return true;
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    ok = n > 0;
+    done += ok ? static_cast<size_t>(n) : 0;
+  }
+  ok = ok && ::fsync(fd) == 0;
+  if (fd >= 0) ok = ::close(fd) == 0 && ok;
+  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    fmt::print(stderr, "ledgerctl {}: cannot write {}: {}\n", command, path, strerror(errno));
+    ::unlink(tmp.c_str());
+  }
+  return ok;
+}
+
+}  // namespace tools

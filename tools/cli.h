@@ -1,0 +1,46 @@
+// The small shared pieces of ledgerctl's commands: exit codes, required and dated options,
+// opening a ledger, reading a file, reporting a Status. Each command lives in one file
+// (ledgerctl.cc, payroll_cmd.cc, evidence_cmd.cc) and uses these, so that every command
+// words its errors alike: "ledgerctl COMMAND: field: reason".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "ledger/status.h"
+
+namespace tools {
+
+// Exit status: 0 all done; 1 the ledger answered "no" (a line rejected, verification failed,
+// nothing found); 2 the command could not run (usage, unreadable input, I/O error).
+inline constexpr int kExitOk = 0, kExitNo = 1, kExitCannot = 2;
+
+using Flags = std::map<std::string, std::string>;
+using Positional = std::vector<std::string>;
+
+// The value of --name; prints why and returns nullopt if absent or empty.
+std::optional<std::string> Required(const Flags& flags, const char* name, const char* command);
+// A whole number from 1 to max.
+std::optional<uint64_t> ParseCount(const std::string& text, const char* flag, const char* command, uint64_t max);
+// A YYYYMMDD (or, with `month`, YYYYMM) flag; `fallback` if absent.
+std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, const char* command, uint32_t fallback,
+                                      bool month = false);
+// Today's date (UTC), YYYYMMDD.
+uint32_t Today();
+
+// Prints "ledgerctl COMMAND: status" and returns the exit code: 1 for NotFound and Corruption
+// (the ledger's answer is no), 2 otherwise.
+int Fail(const char* command, const ledger::Status& s);
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
+// Reads a whole file of at most max_bytes; prints why and returns false if it cannot.
+bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command);
+// Writes `text` to `path` through a temporary file renamed into place, synced: a reader never
+// sees half a file. Prints why and returns false if it cannot.
+bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command);
+
+}  // namespace tools
