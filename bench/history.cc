@@ -135,8 +135,9 @@ void Procedure(Writer& w, Household& h, int person_base, uint32_t day0, bool rel
   w.Line(id + "-reg", id, h.region, cw1, day0, "householdRegistered",
          fmt::format(R"("members":[{}],"address":"{} village")", members, h.region));
   w.Line(id + "-app", id, h.region, cw1, day0 + 1, "applicationSubmitted",
-         fmt::format(R"("caseId":"{}","programme":"{}","declaredMonthlyIncomeFen":{},"relativeOfStaff":{})", h.case_id,
-                     h.programme, h.income_fen * h.members, relative ? "true" : "false"));
+         fmt::format(
+             R"("caseId":"{}","programme":"{}","declaredMonthlyIncomeFen":{},"relativeOfStaff":{},"payeeCard":{{"number":"{}"}},"payeeName":"{}")",
+             h.case_id, h.programme, h.income_fen * h.members, relative ? "true" : "false", h.card, h.payee));
   w.Line(id + "-chk", id, h.region, cw1, day0 + 3, "economicCheckRecorded",
          fmt::format(R"("caseId":"{}","perCapitaMonthlyIncomeFen":{},"assetsWithinLimit":true,"secondActorId":"{}")",
                      h.case_id, h.income_fen, cw2));
@@ -378,12 +379,12 @@ uint32_t ReviewDate(uint32_t due) {
   return day > 7 ? due - 7 : AddMonths(due / 100, -1) * 100 + 21 + day;
 }
 
-// The yearly reviews, by the township's caseworker before each falls due: every review a payment
-// of the history needs (from the month after it falls due, no payment without it).
+// The yearly reviews, by the township's caseworker before each falls due: every review due by the
+// end of the history, so that the month after it can be paid too (by the history or by payroll).
 void Reviews(Writer& w, std::vector<Household>& households, uint32_t period, uint32_t last_period) {
   for (auto& h : households) {
     bool exited = h.last_paid != 0;
-    if (exited || AddMonths(h.review_due / 100, 1) > last_period || ReviewDate(h.review_due) / 100 > period) continue;
+    if (exited || h.review_due / 100 > last_period || ReviewDate(h.review_due) / 100 > period) continue;
     uint32_t date = ReviewDate(h.review_due);
     h.review_due = date + 10000;
     w.Line(fmt::format("{}-rvw-{}", h.id, period), h.id, h.region, Cw(h.township, 1), date, "reviewRecorded",
@@ -430,7 +431,9 @@ void Sweep(Writer& w, std::vector<Household>& households, uint32_t period, const
 
 }  // namespace
 
-std::vector<std::string> CountyYear(const CountyYearOptions& options) {
+std::vector<std::string> CountyYear(const CountyYearOptions& requested) {
+  CountyYearOptions options = requested;
+  options.households = std::max(options.households, kMinHouseholds);  // The episodes name households 0 to 6.
   Writer w(options.seed);
   Actors(w);
   std::vector<Household> households;

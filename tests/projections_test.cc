@@ -184,9 +184,11 @@ TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
   CHECK(csv.exit_code == 0);
   CHECK(csv.out.rfind("programme,period,allocated,issued,", 0) == 0);
   CHECK(csv.out.find("\nrural_dibao,202402,") != std::string::npos);
-  auto reviews = testing::RunLedgerctl({"reviews", "--dir", d, "--as-of", "20250101", "--due-by", "20250131"});
+  // Reviews fell due on 20250122 and were made a week before: the next fall due on 20260115.
+  auto reviews = testing::RunLedgerctl({"reviews", "--dir", d, "--as-of", "20250201", "--due-by", "20260131"});
   CHECK(reviews.exit_code == 0);
-  CHECK(reviews.out.find("20250122") != std::string::npos);
+  CHECK(reviews.out.find("20260115") != std::string::npos);
+  CHECK(reviews.out.find("20250122") == std::string::npos);
 
   CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--region", "341599"}).exit_code == 1);  // no such region
   CHECK(testing::RunLedgerctl({"roll", "--dir", d, "--region", "3415x"}).exit_code == 2);

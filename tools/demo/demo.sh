@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo behind `make demo`: a county's year appended to a new ledger under the enforce
-# policy, a rule and a bad line refused, a household replayed, the ledger verified, an old
-# system's history imported under the record policy, and a tampered copy caught.
+# The demo behind `make demo`: two years of a county appended to a new ledger under the enforce
+# policy, a rule and a bad line refused, a household replayed, the ledger verified, a month's
+# payroll issued, exported to the bank and the bank's results reconciled, an old system's history
+# imported under the record policy and traced by an inspector, and a tampered copy caught.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
@@ -14,16 +15,16 @@ sample="$here/../../tests/data/every_kind.jsonl"  # every kind of event, not all
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 rm -rf "$dir" "$import"
 
-step "A county's year as events: 40 households, 12 monthly rolls, bank results, a sweep" \
-  "gen_history --households 40 > demo-county.jsonl"
-"$build/gen_history" --households 40 > "$county"
+step "Two years of a county as events: 40 households, monthly rolls, bank results, sweeps" \
+  "gen_history --households 40 --years 2 > demo-county.jsonl"
+"$build/gen_history" --households 40 --years 2 > "$county"
 wc -l < "$county" | xargs printf '%s events, for example:\n'
 sed -n '/"approval"/{p;q}' "$county"
 
 step "Create a ledger that enforces the rules" "ledgerctl init --dir $dir"
 "$ctl" init --dir "$dir"
 
-step "Append the year (one JSON result per line)" "ledgerctl append --dir $dir demo-county.jsonl"
+step "Append the two years (one JSON result per line)" "ledgerctl append --dir $dir demo-county.jsonl"
 "$ctl" append --dir "$dir" "$county" 2>&1 | sed -n '1,2p;$p' | sed '2a\  ...'
 
 step "Send it again: nothing is appended twice" "ledgerctl append --dir $dir demo-county.jsonl"
@@ -71,6 +72,46 @@ bank="$build/demo-bank-202501.csv"
 step "Finance reconciles the bank's result file for January 2025 (no --apply: report only)" \
   "ledgerctl reconcile --dir $dir --bank-file demo-bank-202501.csv"
 "$ctl" reconcile --dir "$dir" --bank-file "$bank" | awk 'NR <= 6 || /category|programme/ || f { print } /^$/ { f = 1 }' || true
+
+step "The county's funds for February 2026 arrive" "ledgerctl append --dir $dir -"
+echo '{"eventId":"fund-rural_dibao-202602","regionCode":"341502000000","actorId":"fin1","businessDate":20260201,"fundsAllocated":{"allocationId":"F-rural_dibao-202602","regionPrefix":"341502","programme":"rural_dibao","period":202602,"amountFen":1100000,"source":"central and provincial"}}' |
+  "$ctl" append --dir "$dir" - 2>&1 | cut -c1-100
+
+step "Finance issues February 2026's rural 低保 roll from the ledger: who is due, how much, to which card" \
+  "ledgerctl payroll issue --dir $dir --county 341502 --programme rural_dibao --period 2026-02 --actor fin1 --date 20260205"
+"$ctl" payroll issue --dir "$dir" --county 341502 --programme rural_dibao --period 2026-02 --actor fin1 \
+  --date 20260205 | sed -n '1,4p;$p' | sed '4a\  ...'
+
+step "Issuing it again issues nothing" "ledgerctl payroll issue ... (the same)"
+"$ctl" payroll issue --dir "$dir" --county 341502 --programme rural_dibao --period 2026-02 --actor fin1 \
+  --date 20260205 | tail -1
+
+instructions="$build/demo-bank-instructions-202602.csv"
+step "The bank instruction file: a header with count and sum, masked cards only" \
+  "ledgerctl payroll export --dir $dir --roll R-341502-rural_dibao-202602 --out demo-bank-instructions-202602.csv"
+"$ctl" payroll export --dir "$dir" --roll R-341502-rural_dibao-202602 --out "$instructions"
+sed -n '1,6p' "$instructions"
+
+# The bank's answer (simulated here): every transfer settled but two.
+results="$build/demo-bank-results-202602.csv"
+{
+  echo "end_to_end_id,amount,status,reason,bank_reference,date"
+  awk -F, 'NR > 3 { n++; st = "settled"; why = ""
+                    if (n == 2) { st = "failed"; why = "account closed" }
+                    if (n == 5) { st = "failed"; why = "name and ID do not match" }
+                    printf "%s,%s,%s,%s,B2602%04d,20260210\n", $1, $4, st, why, n }' "$instructions"
+} > "$results"
+step "Finance reconciles the bank's results and records them" \
+  "ledgerctl reconcile --dir $dir --bank-file demo-bank-results-202602.csv --apply yes --actor fin1"
+"$ctl" reconcile --dir "$dir" --bank-file "$results" --apply yes --actor fin1 |
+  awk '/^$/ { f = 1 } f || NR <= 3' || true
+
+step "Reconciling the same file again records nothing new" "ledgerctl reconcile ... --apply yes --actor fin1"
+"$ctl" reconcile --dir "$dir" --bank-file "$results" --apply yes --actor fin1 | tail -1 || true
+
+step "February 2026 in the funding totals: issued, settled, failed" \
+  "ledgerctl totals --dir $dir --programme rural_dibao --from 202602 --to 202602"
+"$ctl" totals --dir "$dir" --programme rural_dibao --from 202602 --to 202602
 
 step "Importing an old system's history: record keeps what breaks the rules, with findings" \
   "ledgerctl init --dir $import --policy record; ledgerctl append --dir $import every_kind.jsonl"
