@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <map>
-#include <random>
 
-#include "ledger/formats.h"
+#include "bench/gen_common.h"
 
 namespace bench {
 namespace {
@@ -20,14 +19,8 @@ constexpr int64_t kUrbanStandardFen = 75000, kUrbanRiseFen = 3000;    // per per
 constexpr int64_t kRuralYearFen = 431000, kRuralYearRiseFen = 25000;  // per person per year
 constexpr int64_t kTekunYearFen = 420000, kTekunYearRiseFen = 30000;  // per person per year
 
-int64_t MonthlyOfYearly(int64_t yearly_fen) {
-  return (yearly_fen + 11) / 12;
-}  // As the rules round.
-
-uint32_t AddMonths(uint32_t period, int n) {
-  int months = static_cast<int>(period / 100) * 12 + static_cast<int>(period % 100) - 1 + n;
-  return static_cast<uint32_t>((months / 12) * 100 + months % 12 + 1);
-}
+using gen::AddMonths;
+using gen::MonthlyOfYearly;
 
 struct Household {
   std::string id, region, programme, case_id;
@@ -43,28 +36,11 @@ struct Household {
   std::string payee;
 };
 
-class Writer {
+// The county's writer: identity numbers are of people registered in kCounty.
+class Writer : public gen::Writer {
  public:
-  explicit Writer(uint64_t seed) : rng_(seed) {}
-
-  void Line(const std::string& id, const std::string& household, const std::string& region, const std::string& actor,
-            uint32_t date, const std::string& kind, const std::string& body) {
-    std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-    lines_.push_back(
-        fmt::format(R"({{"eventId":"{}",{}"regionCode":"{}","actorId":"{}","businessDate":{},"{}":{{{}}}}})", id, hh,
-                    region, actor, date, kind, body));
-  }
-  std::string Person(int index) {
-    std::string body =
-        fmt::format("{}19{:02}{:02}{:02}{:03}", kCounty, 40 + index % 55, 1 + index % 12, 1 + index % 28, index % 1000);
-    return body + ledger::IdentityCheckCharacter(body);
-  }
-  uint64_t Next(uint64_t n) { return rng_() % n; }
-  std::vector<std::string>& lines() { return lines_; }
-
- private:
-  std::mt19937_64 rng_;
-  std::vector<std::string> lines_;
+  using gen::Writer::Writer;
+  std::string Person(int index) { return gen::PersonNumber(kCounty, index); }
 };
 
 std::string Tw(int t) {

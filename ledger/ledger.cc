@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -15,9 +16,11 @@
 #include <unordered_map>
 
 #include "ledger/entry.h"
+#include "ledger/evidence.h"
 #include "ledger/identity.h"
 #include "ledger/projections.h"
 #include "ledger/rules.h"
+#include "ledger/signing.h"
 #include "ledger/state.h"
 #include "ledger/validate.h"
 
@@ -63,6 +66,21 @@ Status ReadSecretFile(const std::string& path, std::string* secret) {
   }
   secret->resize(kSecretBytes);
   return Status::Ok();
+}
+
+// Puts the Merkle nodes of the group's created entries into its batch. Done after the loop over
+// the events, in seq order, rather than per event inside its savepoint: a rejected event (or an
+// all-or-nothing group that failed) never gets here, and one Appender over the whole group keeps
+// the tree's frontier in memory, so it never needs this group's leaves back from the batch.
+Status GrowTree(const Store& store, uint64_t size, const std::vector<AppendResult>& results,
+                rocksdb::WriteBatch* batch) {
+  std::vector<Hash> leaves;
+  for (const auto& r : results) {
+    if (r.outcome != AppendResult::Outcome::kCreated) continue;
+    assert(r.seq == size + leaves.size() + 1);
+    leaves.push_back(r.hash);
+  }
+  return evidence::GrowLogTree(store, size, leaves, batch);
 }
 
 }  // namespace
@@ -152,6 +170,7 @@ Status Ledger::Create(const std::string& dir, rules::Policy policy) {
   batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
   batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
   batch.Put(store->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
+  batch.Put(store->cf(kMeta), std::string(kMetaTreeSize), SeqKey(0));
   return store->WriteSynced(&batch);
 }
 
@@ -182,6 +201,13 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   if (!s.ok()) return s;
   if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
     return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
+  }
+  // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
+  // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
+  // cannot be built (a damaged log) blocks appends but not reading or verifying.
+  if (!(s = evidence::CatchUpLogTree(ledger->store_.get(), ledger->head_.seq)).ok()) {
+    if (s.code() == Status::Code::kIOError) return s;
+    ledger->write_error_ = s;
   }
   s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
   if (!s.ok()) return s;
@@ -253,6 +279,8 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   bool has_target = event.isCorrection() && target_entry.Init(target.entry_bytes).ok();
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
   state::StateTxn txn(group);
+  // The actor's signature, under every policy (signing.h): against the key in force now.
+  if (!(s = signing::CheckActorSignature(event, &txn)).ok()) return fail(s);
   rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
   if (!verdict.structural.ok()) return fail(verdict.structural);
   if (!verdict.findings.empty() && policy_ == rules::Policy::kEnforce) {
@@ -329,7 +357,8 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   if (group.head.seq == head_.seq) return Status::Ok();  // Nothing to write.
   group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
   group.batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group.head.seq));
-  Status s = store_->WriteSynced(&group.batch);
+  Status s = GrowTree(*store_, head_.seq, *results, &group.batch);
+  if (s.ok()) s = store_->WriteSynced(&group.batch);
   if (!s.ok()) {
     // Whether a failed synced write reached the disk is unknown, and so is the true head: this
     // object appends no more; reopening reads the head from the database.
@@ -346,6 +375,11 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
   }
   head_ = group.head;
   return Status::Ok();
+}
+
+Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
+  if (!write_error_.ok()) return write_error_;
+  return store_->WriteSynced(batch);
 }
 
 // For an all-or-nothing group: if any event was rejected, turns every other result into a

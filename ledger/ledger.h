@@ -5,8 +5,9 @@
 // a Ledger object is used from one thread at a time.
 //
 // Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
-// RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads)
-// become durable together, or none do. Results are only returned after that write.
+// RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads, the
+// Merkle tree's new nodes) become durable together, or none do. Results are only returned after
+// that write.
 #pragma once
 
 #include <capnp/message.h>
@@ -59,9 +60,10 @@ class Ledger {
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
   // identity.h) and sets (*results)[i]. A rejected event appends nothing and does not stop the
-  // others. Returns non-ok only if the write failed: then each result that would have been
-  // created says so (whether it reached the disk is unknown), and this object refuses further
-  // appends: reopen the ledger to learn its true head.
+  // others. Returns non-ok only if the write failed (or the stored Merkle tree could not be read
+  // to grow it): then each result that would have been created says so (whether it reached the
+  // disk is unknown), and this object refuses further appends: reopen the ledger to learn its
+  // true head.
   //
   // With kAllOrNothing (a generated payment roll), one rejected event rejects the whole group:
   // nothing is written, and the results of the others say which event stopped them.
@@ -90,6 +92,11 @@ class Ledger {
     double seconds = 0;
   };
   Status Rebuild(RebuildReport* report);
+
+  // Writes rows kept beside the log (evidence.h: checkpoints and their household maps), synced.
+  // Never log entries or their indexes: AppendGroup alone writes those. Refused, like appends,
+  // after a failed write or while the state is behind the log.
+  Status WriteEvidence(rocksdb::WriteBatch* batch);
 
   HeadValue head() const { return head_; }
   rules::Policy policy() const { return policy_; }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "ledger/formats.h"
+#include "ledger/signing.h"
 #include "ledger/validate.h"
 
 namespace ledger::rules {
@@ -143,7 +144,7 @@ bool RoleMay(Role role, Which kind) {
              kind == Which::PAYMENT_RETURNED || kind == Which::RECOVERY_ORDERED || kind == Which::FUNDS_ALLOCATED;
     case Role::ADMINISTRATOR:
       return kind == Which::ACTOR_REGISTERED || kind == Which::STANDARD_CHANGED || kind == Which::RELATIVE_DECLARED ||
-             kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION;
+             kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET;
     default: return false;  // Auditors and inspectors read; they record nothing.
   }
 }
@@ -244,6 +245,8 @@ class Checker {
   void OnRecovery();
   void OnRelativeDeclared();
   void OnActorRegistered();
+  void OnActorKeySet();
+  void SetPublicKey(const std::string& actor, const capnp::Text::Reader& text, const char* field);
   void OnApprovalLevelSet();
   void OnCorrection();
   void UndoByCorrection(const Event::Reader& target, bool annul, const Event::Reader* amend);
@@ -312,6 +315,7 @@ Verdict Checker::Run() {
     case Which::RECOVERY_ORDERED: OnRecovery(); break;
     case Which::RELATIVE_DECLARED: OnRelativeDeclared(); break;
     case Which::ACTOR_REGISTERED: OnActorRegistered(); break;
+    case Which::ACTOR_KEY_SET: OnActorKeySet(); break;
     case Which::APPROVAL_LEVEL_SET: OnApprovalLevelSet(); break;
     case Which::CORRECTION: OnCorrection(); break;
     case Which::FUNDS_ALLOCATED: break;  // Recorded for the funding totals; no rule of its own.
@@ -335,6 +339,10 @@ std::string Checker::TargetRegion() const {
     case Which::FUNDS_ALLOCATED: return event_.getFundsAllocated().getRegionPrefix();
     case Which::PAYMENT_ROLL_ISSUED: return event_.getPaymentRollIssued().getCountyCode();
     case Which::ACTOR_REGISTERED: return event_.getActorRegistered().getJurisdiction();
+    case Which::ACTOR_KEY_SET: {
+      auto target = txn_.Load<state::Actor>(state::ActorKey(event_.getActorKeySet().getTargetActorId().cStr()));
+      return target ? target->jurisdiction : std::string(event_.getRegionCode());
+    }
     default: return event_.getRegionCode();
   }
 }
@@ -886,6 +894,24 @@ void Checker::OnActorRegistered() {
   state::Actor actor{static_cast<uint16_t>(a.getRole()), a.getJurisdiction(), id_};
   txn_.Store(state::ActorKey(id), actor);
   if (!txn_.Load<state::Actor>(state::ActorKey(""))) txn_.Store(state::ActorKey(""), actor);  // "someone is registered"
+  if (a.getPublicKey().size() > 0) SetPublicKey(id, a.getPublicKey(), "actorRegistered.publicKey");
+}
+
+// Keys are lost and rotated: an administrator sets, replaces or removes an actor's key
+// (signing.h). Events appended before keep the key they were checked with.
+void Checker::OnActorKeySet() {
+  std::string id = event_.getActorKeySet().getTargetActorId();
+  if (!txn_.Load<state::Actor>(state::ActorKey(id)))
+    return Refuse(Status::NotFound(fmt::format("no actor \"{}\"", id), "actorKeySet.targetActorId"));
+  SetPublicKey(id, event_.getActorKeySet().getPublicKey(), "actorKeySet.publicKey");
+}
+
+// Structural: a key that is not the actor's own verifier key text is refused.
+void Checker::SetPublicKey(const std::string& actor, const capnp::Text::Reader& text, const char* field) {
+  note::Verifier key;
+  Status s = text.size() == 0 ? Status::Ok() : signing::ParseActorKey(text.cStr(), actor, &key);
+  if (!s.ok()) return Refuse(s.WithFieldPrefix(field));
+  txn_.Store(state::ActorPublicKeyKey(actor), state::ActorPublicKey{text, id_});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -214,6 +214,9 @@ std::string HouseholdKey(std::string_view id) {
 std::string ActorKey(std::string_view id) {
   return "a/" + std::string(id);
 }
+std::string ActorPublicKeyKey(std::string_view actor_id) {
+  return "v/" + std::string(actor_id);
+}
 std::string StandardsKey(uint16_t programme, std::string_view prefix) {
   return "s/" + std::to_string(programme) + "/" + std::string(prefix);
 }
@@ -344,6 +347,20 @@ bool Decode(std::string_view in, Actor* v) {
   Reader r(in);
   v->role = r.U16();
   v->jurisdiction = r.Str();
+  v->event_id = r.Str();
+  return r.Done();
+}
+
+std::string Encode(const ActorPublicKey& v) {
+  Writer w;
+  w.Str(v.verifier_key);
+  w.Str(v.event_id);
+  return w.Take();
+}
+
+bool Decode(std::string_view in, ActorPublicKey* v) {
+  Reader r(in);
+  v->verifier_key = r.Str();
   v->event_id = r.Str();
   return r.Done();
 }

@@ -112,6 +112,13 @@ struct Actor {
   std::string jurisdiction, event_id;
 };
 
+// An actor's Ed25519 public key (signing.h). Kept apart from Actor so that records written
+// before keys existed still read: an actor without this record has no key.
+struct ActorPublicKey {
+  std::string verifier_key;  // note.h verifier key text; empty: the key was removed.
+  std::string event_id;      // The actorRegistered or actorKeySet that set it.
+};
+
 struct StandardStep {  // One standard from a date on.
   uint32_t effective_date = 0;
   int64_t amount_fen = 0;
@@ -171,6 +178,7 @@ struct Totals {
 
 std::string HouseholdKey(std::string_view id);
 std::string ActorKey(std::string_view id);
+std::string ActorPublicKeyKey(std::string_view actor_id);
 std::string StandardsKey(uint16_t programme, std::string_view region_prefix);
 std::string RollKey(std::string_view id);
 std::string PersonKey(std::string_view keyed_hash);
@@ -196,6 +204,7 @@ bool ParseTotalsKey(std::string_view key, std::string* region, uint16_t* program
 
 std::string Encode(const Household& v);
 std::string Encode(const Actor& v);
+std::string Encode(const ActorPublicKey& v);
 std::string Encode(const Standards& v);
 std::string Encode(const Roll& v);
 std::string Encode(const Person& v);
@@ -207,6 +216,7 @@ std::string Encode(const Totals& v);
 std::string Encode(const CardUse& v);
 bool Decode(std::string_view in, Household* v);
 bool Decode(std::string_view in, Actor* v);
+bool Decode(std::string_view in, ActorPublicKey* v);
 bool Decode(std::string_view in, Standards* v);
 bool Decode(std::string_view in, Roll* v);
 bool Decode(std::string_view in, Person* v);

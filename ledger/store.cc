@@ -35,8 +35,8 @@ rocksdb::Slice ToSlice(std::string_view s) {
 }  // namespace
 
 const char* CfName(Cf cf) {
-  static constexpr const char* kNames[kCfCount] = {"meta",  "log",      "household", "household_head",
-                                                   "actor", "event_id", "state"};
+  static constexpr const char* kNames[kCfCount] = {"meta",     "log",   "household", "household_head", "actor",
+                                                   "event_id", "state", "merkle",    "checkpoint",     "heads"};
   return kNames[cf];
 }
 
@@ -49,6 +49,34 @@ std::string SeqKey(uint64_t seq) {
 std::optional<uint64_t> ParseSeqKey(std::string_view key) {
   if (key.size() != 8) return std::nullopt;
   return GetBe64(key);
+}
+
+std::string MerkleKey(uint8_t level, uint64_t index) {
+  std::string k(1, static_cast<char>(level));
+  PutBe64(&k, index);
+  return k;
+}
+
+bool ParseMerkleKey(std::string_view key, uint8_t* level, uint64_t* index) {
+  if (key.size() != 9) return false;
+  *level = static_cast<uint8_t>(key[0]);
+  *index = GetBe64(key.substr(1));
+  return true;
+}
+
+std::string HeadsPrefix(uint64_t size) {
+  return SeqKey(size);
+}
+
+std::string HeadsNodeKey(uint64_t size, uint8_t level, uint64_t index) {
+  std::string k = HeadsPrefix(size) + kHeadsNodeTag;
+  k.push_back(static_cast<char>(level));
+  PutBe64(&k, index);
+  return k;
+}
+
+std::string HeadsHouseholdKey(uint64_t size, std::string_view household) {
+  return HeadsPrefix(size) + kHeadsHouseholdTag + std::string(household);
 }
 
 std::string ScopedSeqKey(std::string_view id, uint64_t seq) {
@@ -123,7 +151,9 @@ Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>*
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = create;
   db_options.error_if_exists = create;
-  db_options.create_missing_column_families = create;
+  // Also when opening: a ledger made before a family existed gets it (empty) on first open;
+  // evidence.h builds the merkle family of such a ledger from its log.
+  db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;

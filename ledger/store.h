@@ -28,6 +28,11 @@ enum Cf : size_t {
   kActor,          // actor id ‖ 0x00 ‖ seq (8 BE) -> empty.
   kEventId,        // event id -> seq (8 BE) ‖ SHA-256 of the canonical event (32).
   kState,          // domain state for the rules (state.h): one-letter prefix ‖ id -> record.
+  // Evidence (evidence.h): the log's Merkle tree and the signed checkpoints.
+  kMerkle,      // level (1, >= 1) ‖ index (8 BE) -> node hash (32). Level 0 is the log itself.
+  kCheckpoint,  // tree size (8 BE) -> signed checkpoint note (text).
+  kHeads,       // checkpoint size (8 BE) ‖ 'n' ‖ level (1) ‖ index (8 BE) -> node hash (32), and
+                // checkpoint size (8 BE) ‖ 'h' ‖ household id -> leaf index (8 BE) ‖ HouseholdHead.
   kCfCount,
 };
 const char* CfName(Cf cf);
@@ -39,6 +44,13 @@ inline constexpr std::string_view kMetaPolicy = "policy";  // -> "enforce" or "r
 // -> the seq (8 BE) up to which the state family reflects the log; equals the head's seq
 // except while (or after an interrupted) Ledger::Rebuild.
 inline constexpr std::string_view kMetaStateSeq = "state_seq";
+// -> the number of leaves (8 BE) the merkle family holds the nodes of; equals the head's seq
+// after every append. Absent in ledgers made before the tree was stored (see evidence.h).
+inline constexpr std::string_view kMetaTreeSize = "tree_size";
+// -> the checkpoint origin (text) and the checkpoint verifier key (note.h verifier key text),
+// set once by ledgerctl init or setkey. Absent in a ledger that signs no checkpoints.
+inline constexpr std::string_view kMetaOrigin = "origin";
+inline constexpr std::string_view kMetaCheckpointKey = "checkpoint_key";
 inline constexpr std::string_view kFormatVersion = "benefit-ledger/1";
 
 std::string SeqKey(uint64_t seq);
@@ -50,6 +62,18 @@ std::string ScopedSeqKey(std::string_view id, uint64_t seq);
 std::string ScopedPrefix(std::string_view id);
 std::string ScopedLimit(std::string_view id);
 bool ParseScopedSeqKey(std::string_view key, std::string* id, uint64_t* seq);
+
+// Merkle family key: level (1 byte) ‖ index (8 BE).
+std::string MerkleKey(uint8_t level, uint64_t index);
+bool ParseMerkleKey(std::string_view key, uint8_t* level, uint64_t* index);
+
+// Heads family keys of the checkpoint of `size`: its map's nodes and its household rows.
+std::string HeadsNodeKey(uint64_t size, uint8_t level, uint64_t index);
+std::string HeadsHouseholdKey(uint64_t size, std::string_view household);
+// All keys of one checkpoint sort from HeadsPrefix(size) (inclusive) to HeadsPrefix(size + 1).
+std::string HeadsPrefix(uint64_t size);
+inline constexpr char kHeadsNodeTag = 'n';
+inline constexpr char kHeadsHouseholdTag = 'h';
 
 struct HeadValue {  // The last entry of the log.
   uint64_t seq = 0;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "ledger/formats.h"
+#include "ledger/note.h"
 
 namespace ledger {
 namespace {
@@ -27,6 +28,20 @@ bool IsPeriodName(std::string_view name) {
   return name == "period" || EndsWith(name, "Period");
 }
 
+// An actor's key (signing.h): empty, or a verifier key text (note.h).
+Status CheckPublicKey(std::string_view value) {
+  note::Verifier key;
+  Status s = value.empty() ? Status::Ok() : note::ParseVerifierKey(value, &key);
+  if (s.ok()) return s;
+  return Status::Invalid("", "not a verifier key (name+keyid+base64, as ledgerctl keygen writes): " + s.ToString());
+}
+
+// Signatures (fields named *Signature): absent, or 64 bytes of Ed25519.
+Status CheckData(std::string_view name, size_t size) {
+  if (!EndsWith(name, "Signature") || size == 0 || size == 64) return Status::Ok();
+  return Status::Invalid("", fmt::format("{} bytes; an Ed25519 signature is 64", size));
+}
+
 Status CheckText(std::string_view name, std::string_view value, bool present) {
   if (name == "householdId") return Status::Ok();  // By event kind: see CheckHouseholdScope.
   if (name == "regionCode") {
@@ -41,6 +56,7 @@ Status CheckText(std::string_view name, std::string_view value, bool present) {
     return value.size() == 6 && IsValidRegionPrefix(value) ? Status::Ok()
                                                            : Status::Invalid("", "not a 6-digit county code");
   }
+  if (name == "publicKey") return CheckPublicKey(value);
   if (EndsWith(name, "Id") || name == "paymentIds") {
     if (!present || value.empty()) return Status::Invalid("", "required");
     return IsValidId(value) ? Status::Ok()
@@ -94,6 +110,7 @@ Status CheckValue(std::string_view name, DynamicValue::Reader v, capnp::Type typ
     case DynamicValue::TEXT: return CheckText(name, v.as<capnp::Text>().cStr(), present);
     case DynamicValue::UINT: return CheckUInt(name, v.as<uint64_t>());
     case DynamicValue::INT: return CheckInt(name, v.as<int64_t>());
+    case DynamicValue::DATA: return CheckData(name, v.as<capnp::Data>().size());
     case DynamicValue::ENUM: {
       auto e = v.as<capnp::DynamicEnum>();
       KJ_IF_MAYBE (en, e.getEnumerant()) {
@@ -142,9 +159,9 @@ Status CheckStruct(DynamicStruct::Reader s) {
 }
 
 // Kinds that are not about one household.
-constexpr std::array<Which, 6> kLedgerWideKinds = {Which::STANDARD_CHANGED, Which::PAYMENT_ROLL_ISSUED,
-                                                   Which::FUNDS_ALLOCATED,  Which::RELATIVE_DECLARED,
-                                                   Which::ACTOR_REGISTERED, Which::APPROVAL_LEVEL_SET};
+constexpr std::array<Which, 7> kLedgerWideKinds = {
+    Which::STANDARD_CHANGED, Which::PAYMENT_ROLL_ISSUED, Which::FUNDS_ALLOCATED, Which::RELATIVE_DECLARED,
+    Which::ACTOR_REGISTERED, Which::APPROVAL_LEVEL_SET,  Which::ACTOR_KEY_SET};
 
 Status CheckHouseholdScope(schema::Event::Reader event) {
   std::string_view hid = event.getHouseholdId().cStr();

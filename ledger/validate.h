@@ -12,10 +12,12 @@
 //   *Period, period     YYYYMM, required
 //   enums               the value "unspecified" (0) is "required"
 //   PersonId, BankCard  present, protected (masked + keyedHash set, number cleared)
+//   publicKey (Text)    empty, or a verifier key text (note.h)
+//   *Signature (Data)   empty, or 64 bytes (an Ed25519 signature; signing.h checks it)
 //   lists               at most kMaxListItems items
 // Household scope: most kinds are about one household and need householdId; standardChanged,
-// paymentRollIssued, fundsAllocated, relativeDeclared, actorRegistered and approvalLevelSet must
-// not have one;
+// paymentRollIssued, fundsAllocated, relativeDeclared, actorRegistered, approvalLevelSet and
+// actorKeySet must not have one;
 // a correction has the household of the event it corrects (checked by the ledger on append).
 //
 // This is structure only; the domain rules (procedure, standards, payments) are the rules

@@ -8,6 +8,8 @@
 #include <unordered_map>
 
 #include "ledger/entry.h"
+#include "ledger/evidence.h"
+#include "ledger/signing.h"
 #include "ledger/validate.h"
 
 namespace ledger {
@@ -28,11 +30,13 @@ class Verifier {
   bool CheckLog(Problem* problem);
   bool CheckHeads(Problem* problem);
   bool CheckIndexCounts(Problem* problem);
+  // The Merkle tree and the checkpoints (evidence.h), recomputed along CheckLog.
+  bool CheckEvidence(Problem* problem);
 
   uint64_t entries() const { return seq_; }
   uint64_t households() const { return households_.size(); }
   const Hash& head_hash() const { return prev_hash_; }
-  Status io_status() const { return io_; }
+  Status io_status() const { return io_.ok() ? evidence_.io_status() : io_; }
 
  private:
   bool CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem);
@@ -50,6 +54,9 @@ class Verifier {
   int64_t prev_recorded_us_ = 0;
   std::unordered_map<std::string, HouseholdHead> households_;
   uint64_t household_entries_ = 0, actor_entries_ = 0;
+  // Actors' keys along the log, from the log alone: every signature is checked with them.
+  signing::LogSignatures signatures_;
+  evidence::EvidenceAudit evidence_{store_, snapshot_};  // Fed each entry checked.
 };
 
 bool Verifier::Lookup(Cf cf, std::string_view key, std::string* value) {
@@ -85,6 +92,7 @@ bool Verifier::CheckLog(Problem* problem) {
       return false;
     }
     if (!entry_ok) return false;
+    evidence_.Add(seq_, prev_hash_, households_);
   }
   if (!it->status().ok()) {
     *problem = {seq_ + 1, "the log cannot be read: " + it->status().ToString()};
@@ -122,6 +130,7 @@ bool Verifier::CheckEntry(uint64_t seq, std::string_view bytes, Problem* problem
   if (!CheckIndexes(seq, hash, event, problem)) return false;
   if (entry.getRecordedAtUs() < prev_recorded_us_) return bad("recordedAt is earlier than the previous entry's");
   if (!(s = ValidateEvent(event)).ok()) return bad("event does not validate: " + s.ToString());
+  if (!(s = signatures_.Check(event)).ok()) return bad(s.ToString());
   if (!household.empty()) households_[household] = {expected_link.version + 1, seq, hash};
   seq_ = seq;
   prev_hash_ = hash;
@@ -261,13 +270,18 @@ bool Verifier::CheckIndexCounts(Problem* problem) {
   return true;
 }
 
+bool Verifier::CheckEvidence(Problem* problem) {
+  return evidence_.Finish(seq_, &problem->seq, &problem->what);
+}
+
 }  // namespace
 
 Status Verify(const Ledger& ledger, VerifyReport* report) {
   auto start = std::chrono::steady_clock::now();
   Verifier v(ledger.store());
   Problem problem;
-  report->ok = v.CheckLog(&problem) && v.CheckHeads(&problem) && v.CheckIndexCounts(&problem);
+  report->ok =
+      v.CheckLog(&problem) && v.CheckHeads(&problem) && v.CheckIndexCounts(&problem) && v.CheckEvidence(&problem);
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report->entries = v.entries();
   report->households = v.households();

@@ -7,9 +7,15 @@
 //   - prevHash is the hash of the previous entry (the global chain);
 //   - householdPrevSeq/Hash name the household's previous entry (the household chain);
 //   - recordedAt never goes back;
+//   - the actor's signature, where one is required or present, verifies with the actor's key in
+//     force at that point of the log, as the log's own actorRegistered and actorKeySet events
+//     set it (signing.h);
 //   - the household, actor and event-id indexes hold exactly the entries the log implies;
 // then that the meta head and every household head match the end of their chains, and that no
-// index holds an entry the log does not imply. It stops at the first problem and names its seq.
+// index holds an entry the log does not imply; then the evidence (evidence.h): every stored
+// Merkle node is the hash of its children as recomputed from the log, and every stored
+// checkpoint is signed by the ledger's key over the recomputed root and household heads map,
+// with nothing extra. It stops at the first problem and names its seq.
 #pragma once
 
 #include <cstdint>

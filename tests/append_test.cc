@@ -173,15 +173,15 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
     auto l = testing::NewLedger(dir.Sub("l"));
     testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
     head = l->head();
-    REQUIRE(head.seq == 31);
+    REQUIRE(head.seq == 32);
   }
   auto l = testing::OpenLedger(dir.Sub("l"));
   CHECK(l->head() == head);
   auto r = testing::AppendLine(l.get(), Apply("more", "H1", 3));
   REQUIRE(r.outcome == Outcome::kCreated);
-  CHECK(r.seq == 32);
+  CHECK(r.seq == 33);
   std::string bytes;
-  REQUIRE(l->ReadEntry(32, &bytes).ok());
+  REQUIRE(l->ReadEntry(33, &bytes).ok());
   EntryReader e;
   REQUIRE(e.Init(bytes).ok());
   CHECK(e.entry().getPrevHash() == capnp::Data::Reader(head.hash.data(), 32));
@@ -191,7 +191,7 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
   std::vector<uint64_t> seqs;
   REQUIRE(l->ReadHousehold("H1", [&](const HouseholdEntry& he) { seqs.push_back(he.seq); }).ok());
   CHECK(seqs.size() == 21);  // 20 in the sample file, and one more
-  CHECK(seqs.back() == 32);
+  CHECK(seqs.back() == 33);
   CHECK(std::is_sorted(seqs.begin(), seqs.end()));
   CHECK(l->ReadHousehold("H404", [](const HouseholdEntry&) {}).code() == Status::Code::kNotFound);
 }
@@ -257,7 +257,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
   auto append = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input);
   CHECK(append.exit_code == 0);
-  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 31);
+  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 32);
   CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":29,"hash":")") != std::string::npos);
   auto again = testing::RunLedgerctl({"append", "--dir", d, "-"}, input);
   CHECK(again.exit_code == 0);
@@ -267,7 +267,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   CHECK(show.exit_code == 0);
   CHECK(show.out.find(R"("kind":"householdRegistered")") != std::string::npos);
   CHECK(show.out.find("341502********1236") != std::string::npos);
-  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "32"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "33"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "x"}).exit_code == 2);
 
   auto replay = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H2"});
@@ -278,7 +278,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
 
   auto verify = testing::RunLedgerctl({"verify", "--dir", d});
   CHECK(verify.exit_code == 0);
-  CHECK(verify.out.rfind("ok: 31 entries, 2 households, head ", 0) == 0);
+  CHECK(verify.out.rfind("ok: 32 entries, 2 households, head ", 0) == 0);
 
   for (const char* cmd : {"init", "append", "show", "verify", "replay", "rules"}) {
     auto help = testing::RunLedgerctl({cmd, "--help"});

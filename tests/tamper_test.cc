@@ -9,8 +9,10 @@
 #include <capnp/message.h>
 #include <capnp/schema.h>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <kj/exception.h>
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <cstring>
 #include <functional>
@@ -21,8 +23,11 @@
 #include <vector>
 
 #include "ledger/entry.h"
+#include "ledger/evidence.h"
 #include "ledger/hash.h"
+#include "ledger/json.h"
 #include "ledger/ledger.h"
+#include "ledger/signing.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
 #include "tests/test_util.h"
@@ -35,7 +40,7 @@ using ledger::Store;
 using ledger::VerifyReport;
 
 // The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N).
-constexpr uint64_t kEntryCount = 31;
+constexpr uint64_t kEntryCount = 32;
 constexpr uint64_t kReviewSeq = 10;     // "h1-rev": household H1, a township review by actor tr1.
 constexpr uint64_t kNoticeSeq = 11;     // "h1-ntc": household H1, the entry after the review.
 constexpr uint64_t kObjectionSeq = 12;  // "h1-obj": household H1.
@@ -45,11 +50,13 @@ constexpr uint64_t kFailedSeq = 19;     // "h1-fail": household H1, a failed pay
 constexpr uint64_t kH1LastSeq = 25;     // "h1-exit": the last entry of household H1.
 constexpr uint64_t kH2FirstSeq = 26;    // "h2-reg": the first entry of household H2.
 constexpr uint64_t kH2AppSeq = 27;      // "h2-app": household H2.
+constexpr uint64_t kH2LastSeq = 31;     // "h2-rvw": the last entry of household H2.
+                                        // kEntryCount, "key-cw1": an actor's key set, in no household.
 
 const std::map<uint64_t, std::string> kEventIdAt = {
     {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"},  {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
     {kRollSeq, "roll-1"},   {kFailedSeq, "h1-fail"}, {kH1LastSeq, "h1-exit"},   {kH2FirstSeq, "h2-reg"},
-    {kH2AppSeq, "h2-app"},  {kEntryCount, "h2-rvw"}};
+    {kH2AppSeq, "h2-app"},  {kH2LastSeq, "h2-rvw"},  {kEntryCount, "key-cw1"}};
 
 bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -212,7 +219,7 @@ TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 0);
-  CHECK(run.out.rfind("ok: 31 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
+  CHECK(run.out.rfind("ok: 32 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,9 +389,9 @@ TEST_CASE("a log entry deleted in the middle is caught as a gap") {
 TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
-  // The log itself is a valid chain 1..28; only the meta head remembers seq 29.
+  // The log itself is a valid chain 1..31; only the meta head remembers seq 32.
   VerifyReport report = ledger.Verify();
-  CheckFailsAt(report, kEntryCount, "entry seq 31 is missing: the ledger head says seq 31, the log ends at seq 30");
+  CheckFailsAt(report, kEntryCount, "entry seq 32 is missing: the ledger head says seq 32, the log ends at seq 31");
   CHECK(report.entries == kEntryCount - 1);
 }
 
@@ -394,21 +401,21 @@ TEST_CASE("several entries cut off the end are caught by the ledger head") {
     for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
   });
   // Names the first missing seq; the problem text gives both ends.
-  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 31 are missing");
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 32 are missing");
 }
 
 TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
-    std::string entry28 = LogEntry(store, kEntryCount - 1);
+    std::string entry30 = LogEntry(store, kH2LastSeq - 1);
     ledger::EntryReader reader;
-    REQUIRE(reader.Init(entry28).ok());
-    ledger::HeadValue head{kEntryCount - 1, LeafHashOf(entry28), reader.entry().getRecordedAtUs()};
-    Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount));
+    REQUIRE(reader.Init(entry30).ok());
+    ledger::HeadValue head{kH2LastSeq - 1, LeafHashOf(entry30), reader.entry().getRecordedAtUs()};
+    for (uint64_t seq = kH2LastSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
     Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
   });
-  // Household H2's head still says its chain ends at 29, the missing entry, which is named.
-  CheckFailsAt(ledger.Verify(), kEntryCount, "household head of \"H2\" says 5 events ending at seq 31");
+  // Household H2's head still says its chain ends at 31, a missing entry, which is named.
+  CheckFailsAt(ledger.Verify(), kH2LastSeq, "household head of \"H2\" says 5 events ending at seq 31");
 }
 
 TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
@@ -531,7 +538,7 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
     head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
     Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 31");
+  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 32");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,11 +571,11 @@ Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash&
   return hash;
 }
 
-// Re-encodes the approval entry with a larger amount (a canonical, valid entry with the same
-// links), covers it as far as `cover` says, and returns its new hash.
-Hash ForgeApproval(const Store& store, const Cover& cover) {
+// Re-encodes the approval entry (at `seq`) with a larger amount (a canonical, valid entry with
+// the same links), covers it as far as `cover` says, and returns its new hash.
+Hash ForgeApproval(const Store& store, const Cover& cover, uint64_t seq = kApprovalSeq) {
   ledger::EntryReader reader;
-  REQUIRE(reader.Init(LogEntry(store, kApprovalSeq)).ok());
+  REQUIRE(reader.Init(LogEntry(store, seq)).ok());
   capnp::MallocMessageBuilder message;
   message.setRoot(reader.entry().getEvent());
   auto event = message.getRoot<ledger::schema::Event>();
@@ -576,15 +583,39 @@ Hash ForgeApproval(const Store& store, const Cover& cover) {
   event.getApproval().setMonthlyAmountFen(999900);
   std::string bytes = ledger::EncodeEntry(LinksOf(reader.entry()), event.asReader());
   Hash hash = LeafHashOf(bytes);
-  Put(store, ledger::kLog, ledger::SeqKey(kApprovalSeq), bytes);
-  if (cover.household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kApprovalSeq), HashBytes(hash));
+  Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
+  if (cover.household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", seq), HashBytes(hash));
   if (cover.event_id_index) {
-    ledger::EventIdValue id{kApprovalSeq, ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(event.asReader())))};
+    ledger::EventIdValue id{seq, ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(event.asReader())))};
     Put(store, ledger::kEventId, "h1-apr", id.Encode());
   }
-  // Entry 15 is H1's too: both its links name entry 14.
-  if (cover.relink_next) Relink(store, kApprovalSeq + 1, hash, hash, cover.next_index);
+  // The next entry is H1's too: both its links name the approval.
+  if (cover.relink_next) Relink(store, seq + 1, hash, hash, cover.next_index);
   return hash;
+}
+
+// After ForgeApproval at `forged_seq` (covering both indexes), re-encodes every later entry up
+// to `last_seq` to link to the forged chain, with its index rows, and rewrites both households'
+// heads and the ledger head: a ledger that is internally sound again.
+void RewriteChainAfter(const Store& store, uint64_t forged_seq, const Hash& forged_hash, uint64_t last_seq) {
+  std::map<uint64_t, Hash> new_hash = {{forged_seq, forged_hash}};
+  ledger::HeadValue head;
+  for (uint64_t seq = forged_seq + 1; seq <= last_seq; ++seq) {
+    ledger::EntryReader reader;
+    REQUIRE(reader.Init(LogEntry(store, seq)).ok());
+    ledger::EntryLinks old = LinksOf(reader.entry());
+    auto relinked = new_hash.find(old.household_prev_seq);
+    Hash household_prev = relinked == new_hash.end() ? old.household_prev_hash : relinked->second;
+    new_hash[seq] = Relink(store, seq, new_hash.at(seq - 1), household_prev, /*update_index=*/true);
+    head = {seq, new_hash[seq], old.recorded_at_us};
+  }
+  for (const char* household : {"H1", "H2"}) {
+    auto hh = ledger::HouseholdHead::Decode(Get(store, ledger::kHouseholdHead, household));
+    REQUIRE(hh.has_value());
+    hh->last_hash = new_hash.at(hh->last_seq);
+    Put(store, ledger::kHouseholdHead, household, hh->Encode());
+  }
+  Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
 }
 
 TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry") {
@@ -619,35 +650,142 @@ TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry"
   CheckFailsAt(ledger.Verify(), caught_at, problem);
 }
 
+// Rewrites every Merkle node from the log (evidence.h), as a forger who rewrote the log must.
+void RebuildMerkleTree(const Store& store, uint64_t last_seq) {
+  std::vector<Hash> leaves;
+  for (uint64_t seq = 1; seq <= last_seq; ++seq) leaves.push_back(LeafHashOf(LogEntry(store, seq)));
+  rocksdb::WriteBatch batch;
+  ledger::Status s = ledger::evidence::GrowLogTree(store, 0, leaves, &batch);  // From leaf 0: reads nothing.
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  REQUIRE(store.db()->Write(rocksdb::WriteOptions(), &batch).ok());
+}
+
 TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, not the published head hash") {
   EveryKindLedger ledger;
-  // With the log, every index and both heads rewritten consistently, the ledger is internally
-  // sound: only a head hash published before (ledgerctl verify prints it) shows the change.
+  // With the log, every index, both heads and the Merkle tree rewritten consistently, the ledger
+  // is internally sound: only a head hash or a checkpoint published before shows the change.
   ledger.Tamper([](const Store& store) {
-    std::map<uint64_t, Hash> new_hash = {{kApprovalSeq, ForgeApproval(store, {true, true})}};
-    ledger::HeadValue head;
-    for (uint64_t seq = kApprovalSeq + 1; seq <= kEntryCount; ++seq) {
-      ledger::EntryReader reader;
-      REQUIRE(reader.Init(LogEntry(store, seq)).ok());
-      ledger::EntryLinks old = LinksOf(reader.entry());
-      auto relinked = new_hash.find(old.household_prev_seq);
-      Hash household_prev = relinked == new_hash.end() ? old.household_prev_hash : relinked->second;
-      new_hash[seq] = Relink(store, seq, new_hash.at(seq - 1), household_prev, /*update_index=*/true);
-      head = {seq, new_hash[seq], old.recorded_at_us};
-    }
-    for (const char* household : {"H1", "H2"}) {
-      auto hh = ledger::HouseholdHead::Decode(Get(store, ledger::kHouseholdHead, household));
-      REQUIRE(hh.has_value());
-      hh->last_hash = new_hash.at(hh->last_seq);
-      Put(store, ledger::kHouseholdHead, household, hh->Encode());
-    }
-    Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+    RebuildMerkleTree(store, kEntryCount);
   });
   VerifyReport report = ledger.Verify();
   INFO(report.problem);
   CHECK(report.ok);
   CHECK(report.entries == kEntryCount);
   CHECK(report.head_hash != ledger.original_head_hash());
+}
+
+TEST_CASE("the same forger who leaves the Merkle tree alone is caught at the first node over the forged entry") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+  });
+  // The approval is leaf 13; with leaf 12 it makes node (level 1, index 6).
+  CheckFailsAt(ledger.Verify(), kApprovalSeq,
+               "Merkle node (level 1, index 6, over seqs 13 to 14) is not the hash of its children");
+}
+
+TEST_CASE("the same forger who rebuilds the Merkle tree is caught by a checkpoint stored before") {
+  EveryKindLedger ledger;
+  {
+    auto l = testing::OpenLedger(ledger.dir());
+    ledger::note::KeyPair key;
+    REQUIRE(ledger::note::GenerateKey("benefit-ledger/tamper", &key).ok());
+    REQUIRE(ledger::evidence::SetCheckpointKey(l.get(), ledger::note::VerifierOf(key)).ok());
+    ledger::evidence::SignedCheckpoint checkpoint;
+    bool made = false;
+    REQUIRE(ledger::evidence::MakeCheckpoint(l.get(), key, &checkpoint, &made).ok());
+    REQUIRE(EveryKindLedger::VerifyLedger(*l).ok);
+  }
+  ledger.Tamper([](const Store& store) {
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+    RebuildMerkleTree(store, kEntryCount);
+  });
+  // The forger could re-sign with D/checkpoint.key too: notes published outside the office
+  // (docs/EVIDENCE.md) are what such a forger cannot change.
+  CheckFailsAt(ledger.Verify(), kEntryCount,
+               "the stored checkpoint of size " + std::to_string(kEntryCount) + " signs size " +
+                   std::to_string(kEntryCount) + " and a root that is not the log's");
+}
+
+TEST_CASE("a Merkle node altered, deleted or added is caught, naming the node") {
+  EveryKindLedger ledger;
+  // Node (level 2, index 3) is the hash of leaves 12 to 15: seqs 13 to 16.
+  const std::string key = ledger::MerkleKey(2, 3);
+  uint64_t caught_at = 16;
+  std::string problem = "Merkle node (level 2, index 3, over seqs 13 to 16) ";
+  SUBCASE("one bit flipped") {
+    ledger.Tamper([&](const Store& store) {
+      std::string node = Get(store, ledger::kMerkle, key);
+      node[7] = static_cast<char>(node[7] ^ 0x10);
+      Put(store, ledger::kMerkle, key, node);
+    });
+    problem += "is not the hash of its children as recomputed from the log";
+  }
+  SUBCASE("deleted") {
+    ledger.Tamper([&](const Store& store) { Delete(store, ledger::kMerkle, key); });
+    problem += "is missing";
+  }
+  SUBCASE("a node past the end") {
+    ledger.Tamper([&](const Store& store) {
+      Put(store, ledger::kMerkle, ledger::MerkleKey(1, kEntryCount / 2), Get(store, ledger::kMerkle, key));
+    });
+    caught_at = kEntryCount;
+    problem = fmt::format("the merkle family holds a node the log does not imply (9 bytes: level 1, index {}, ",
+                          kEntryCount / 2);
+  }
+  SUBCASE("the tree size record, past the head") {  // (Behind the head, opening catches the tree up.)
+    ledger.Tamper(
+        [](const Store& store) { Put(store, ledger::kMeta, ledger::kMetaTreeSize, ledger::SeqKey(kEntryCount + 5)); });
+    caught_at = kEntryCount;
+    problem = fmt::format("the meta tree_size record says {}, the log has {} entries", kEntryCount + 5, kEntryCount);
+  }
+  CheckFailsAt(ledger.Verify(), caught_at, problem);
+}
+
+// `line` as its actor ca1 signs it (signing.h), if it is a kind ca1 signs; else unchanged.
+std::string SignedByCa1(const std::string& line, const ledger::note::KeyPair& ca1) {
+  capnp::MallocMessageBuilder message;
+  REQUIRE(ledger::ParseEventJson(line, &message).ok());
+  auto event = message.getRoot<ledger::schema::Event>();
+  if (event.getActorId() != "ca1" || !ledger::signing::IsSignedKind(event.which())) return line;
+  ledger::Status s = ledger::signing::SignEvent(&message, ca1);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return ledger::EventToJson(event.asReader());
+}
+
+TEST_CASE("the same forger is caught at the approval when its approver signs") {
+  // every_kind.jsonl after one more entry: approver ca1 registers itself, with a public key;
+  // its approvals, rejections, rolls and corrections are signed. The forger rewrites the log,
+  // the indexes, the heads and the Merkle tree consistently, but has no ca1 key.
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("ledger");
+  ledger::note::KeyPair ca1;
+  REQUIRE(ledger::note::GenerateKey("ca1", &ca1).ok());
+  std::vector<std::string> lines = {
+      R"({"eventId":"act-ca1","regionCode":"341502000000","actorId":"ca1","businessDate":20240101,)"
+      R"("actorRegistered":{"newActorId":"ca1","name":"ca1","role":"countyApprover","jurisdiction":"341502",)"
+      R"("publicKey":")" +
+      ledger::note::FormatVerifierKey(ledger::note::VerifierOf(ca1)) + R"("}})"};
+  for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) lines.push_back(SignedByCa1(line, ca1));
+  const uint64_t approval_seq = kApprovalSeq + 1;
+  {
+    auto l = testing::NewLedger(dir);
+    for (const auto& r : testing::AppendLines(l.get(), lines)) {
+      INFO(r.error.ToString());
+      REQUIRE(r.outcome == ledger::AppendResult::Outcome::kCreated);
+    }
+    REQUIRE(EveryKindLedger::EventIdAt(*l, approval_seq) == "h1-apr");
+    REQUIRE(EveryKindLedger::VerifyLedger(*l).ok);
+  }
+  {
+    std::unique_ptr<Store> store;
+    REQUIRE(Store::Open(dir + "/db", /*create=*/false, &store).ok());
+    RewriteChainAfter(*store, approval_seq, ForgeApproval(*store, {true, true}, approval_seq), kEntryCount + 1);
+    RebuildMerkleTree(*store, kEntryCount + 1);
+  }
+  VerifyReport report = EveryKindLedger::VerifyLedger(*testing::OpenLedger(dir));
+  CheckFailsAt(report, approval_seq, "actorSignature: the signature of actor \"ca1\" does not verify");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -95,6 +95,16 @@ bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const
   return true;
 }
 
+bool ReadSignerKeyFile(const std::string& path, ledger::note::KeyPair* key, const char* command) {
+  constexpr size_t kMaxKeyFileBytes = 4096;  // A signer key text is under 200 bytes.
+  std::string text;
+  if (!ReadFile(path, kMaxKeyFileBytes, &text, command)) return false;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  Status s = ledger::note::ParseSignerKey(text, key);
+  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a signer key: {}\n", command, path, s.ToString());
+  return s.ok();
+}
+
 bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "ledger/note.h"
 #include "ledger/status.h"
 
 namespace tools {
@@ -42,5 +43,8 @@ bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const
 // Writes `text` to `path` through a temporary file renamed into place, synced: a reader never
 // sees half a file. Prints why and returns false if it cannot.
 bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command);
+// Reads a signer key file (ledgerctl keygen's PREFIX.key); prints why and returns false if it
+// cannot or the text is not a signer key.
+bool ReadSignerKeyFile(const std::string& path, ledger::note::KeyPair* key, const char* command);
 
 }  // namespace tools

@@ -1,6 +1,10 @@
 // Commands of ledgerctl that live in their own files; ledgerctl.cc lists them with their help.
 #pragma once
 
+#include <optional>
+#include <string>
+
+#include "ledger/note.h"
 #include "tools/cli.h"
 
 namespace tools {
@@ -8,5 +12,32 @@ namespace tools {
 // payroll_cmd.cc: `payroll issue` and `payroll export`.
 int RunPayroll(const Flags& flags, const Positional& positional);
 extern const char* const kPayrollUsage;
+
+// sign_cmd.cc: `sign`, an actor's signature on its events (ledger/signing.h).
+int RunSign(const Flags& flags, const Positional& positional);
+extern const char* const kSignUsage;
+
+// evidence_cmd.cc: `keygen`, `setkey`, `checkpoint`, `prove`, `verify-proof` (ledger/evidence.h).
+int RunKeygen(const Flags& flags, const Positional& positional);
+int RunSetkey(const Flags& flags, const Positional& positional);
+int RunCheckpoint(const Flags& flags, const Positional& positional);
+int RunProve(const Flags& flags, const Positional& positional);
+int RunVerifyProof(const Flags& flags, const Positional& positional);
+extern const char* const kKeygenUsage;
+extern const char* const kSetkeyUsage;
+extern const char* const kCheckpointUsage;
+extern const char* const kProveUsage;
+extern const char* const kVerifyProofUsage;
+
+// The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
+// key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
+// anything is made; Adopt writes a new key to DIR/checkpoint.key (0600) and DIR/checkpoint.pub
+// and records the origin and verifier key in the ledger. Both print why they fail.
+struct CheckpointKeyPlan {
+  ledger::note::KeyPair key;
+  bool generated = false;
+};
+std::optional<CheckpointKeyPlan> PlanCheckpointKey(const Flags& flags, const std::string& dir, const char* command);
+int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, const char* command);
 
 }  // namespace tools

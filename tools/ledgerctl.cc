@@ -108,13 +108,15 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
     fmt::print(stderr, "ledgerctl init: --policy is enforce or record, not \"{}\"\n", flags.at("policy"));
     return kExitCannot;
   }
+  auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
+  if (!key) return kExitCannot;
   Status s = ledger::Ledger::Create(*dir, policy);
   if (!s.ok()) return Fail("init", s);
   fmt::print(
       "created ledger {} with policy {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it "
       "private)\n",
       *dir, ledger::rules::PolicyName(policy), *dir, *dir);
-  return kExitOk;
+  return tools::AdoptCheckpointKey(*dir, *key, "init");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,15 +757,21 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"init",
        "create a new, empty ledger",
-       "usage: ledgerctl init --dir D [--policy enforce|record]\n\n"
+       "usage: ledgerctl init --dir D [--policy enforce|record] [--origin NAME | --key SIGNER_KEY_FILE]\n\n"
        "Creates the ledger directory D: the database D/db and the keyed-hash secret D/secret\n"
        "(32 random bytes, mode 0600). Identity and card numbers are stored only masked and\n"
        "keyed-hashed with this secret: keep it, and keep it private. D must not exist or be empty.\n\n"
        "--policy says what happens to an event that breaks a domain rule (README lists the rules):\n"
        "  enforce  (default) it is refused, naming the rule: the ledger as the system of record;\n"
        "  record   it is appended with its findings, for importing an existing system's history,\n"
-       "           violations included. Structural errors are refused under both.\n",
-       {"dir", "policy"},
+       "           violations included. Structural errors are refused under both.\n\n"
+       "Checkpoints (ledgerctl checkpoint) are signed with the ledger's checkpoint key. Without\n"
+       "--key, init makes an Ed25519 key pair named NAME (default benefit-ledger/<name of D>; use\n"
+       "a name auditors will recognise, e.g. your office's domain and the ledger's purpose) and\n"
+       "writes the signer key to D/checkpoint.key (mode 0600, keep it private) and the verifier\n"
+       "key to D/checkpoint.pub (give it to auditors). With --key, it adopts a key made by\n"
+       "ledgerctl keygen, which stays where you keep it. The checkpoints' origin is the key's name.\n",
+       {"dir", "policy", "origin", "key"},
        RunInit},
       {"append",
        "append events, one JSON object per line",
@@ -789,7 +797,8 @@ const std::vector<Command>& Commands() {
       {"verify",
        "check every entry, both hash chains and every index",
        "usage: ledgerctl verify --dir D\n\n"
-       "Recomputes every entry hash, the global chain, every household chain and every index.\n"
+       "Recomputes every entry hash, the global chain, every household chain and every index,\n"
+       "then the Merkle tree and every stored checkpoint with its household heads map.\n"
        "Prints one line: \"ok: ENTRIES entries, HOUSEHOLDS households, head HASH, SECONDS s, RATE\n"
        "events/s\" and exits 0, or \"FAILED at seq N: what is wrong\" and exits 1.\n",
        {"dir"},
@@ -866,9 +875,37 @@ const std::vector<Command>& Commands() {
        "acted on and the flags on the actor's entries.\n",
        {"dir", "actor", "household", "region", "format"},
        RunTrace},
-      {"payroll", "issue a county's monthly payment roll; export its bank file", tools::kPayrollUsage,
-       {"dir", "county", "programme", "period", "actor", "date", "dry-run", "format", "roll", "out"},
+      {"payroll",
+       "issue a county's monthly payment roll; export its bank file",
+       tools::kPayrollUsage,
+       {"dir", "county", "programme", "period", "actor", "key", "date", "dry-run", "format", "roll", "out"},
        tools::RunPayroll},
+      {"sign", "sign events with an actor's key, for append", tools::kSignUsage, {"key"}, tools::RunSign},
+      {"keygen",
+       "make an Ed25519 key pair (checkpoints, actors' signatures)",
+       tools::kKeygenUsage,
+       {"name", "out"},
+       tools::RunKeygen},
+      {"setkey",
+       "give a ledger made before checkpoints its checkpoint key",
+       tools::kSetkeyUsage,
+       {"dir", "origin", "key"},
+       tools::RunSetkey},
+      {"checkpoint",
+       "make, sign and store a checkpoint of the head; list them",
+       tools::kCheckpointUsage,
+       {"dir", "key", "list"},
+       tools::RunCheckpoint},
+      {"prove",
+       "inclusion, consistency and household-completeness proofs as JSON",
+       tools::kProveUsage,
+       {"dir", "seq", "size", "from", "to", "household"},
+       tools::RunProve},
+      {"verify-proof",
+       "check a proof offline, against a signed checkpoint",
+       tools::kVerifyProofUsage,
+       {"checkpoint", "key"},
+       tools::RunVerifyProof},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules\n\n"
@@ -884,7 +921,7 @@ void PrintUsage(FILE* out) {
   fmt::print(out,
              "ledgerctl: Benefit Ledger, a tamper-evident ledger of social-assistance payments\n\n"
              "usage: ledgerctl COMMAND [options]   (ledgerctl COMMAND --help for more)\n\ncommands:\n");
-  for (const auto& c : Commands()) fmt::print(out, "  {:8}  {}\n", c.name, c.summary);
+  for (const auto& c : Commands()) fmt::print(out, "  {:12}  {}\n", c.name, c.summary);
 }
 
 }  // namespace

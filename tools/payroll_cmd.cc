@@ -4,6 +4,7 @@
 
 #include "ledger/json.h"
 #include "ledger/payroll.h"
+#include "ledger/signing.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -56,11 +57,17 @@ void PrintPlan(const payroll::Plan& plan, Format format) {
   }
 }
 
-// Appends the plan's events as one all-or-nothing group and says what happened.
-int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& r) {
+// Appends the plan's events as one all-or-nothing group and says what happened. With `key`
+// (the actor's, who has one in the ledger), the roll is signed (ledger/signing.h).
+int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key) {
   auto owned = payroll::Events(plan, r);
   std::vector<capnp::MessageBuilder*> group;
-  for (auto& m : owned) group.push_back(m.get());
+  for (auto& m : owned) {
+    bool signed_kind = ledger::signing::IsSignedKind(m->getRoot<ledger::schema::Event>().which());
+    Status s = key != nullptr && signed_kind ? ledger::signing::SignEvent(m.get(), *key) : Status::Ok();
+    if (!s.ok()) return Fail(kCommand, s);
+    group.push_back(m.get());
+  }
   std::vector<ledger::AppendResult> results;
   Status s = l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing);
   if (!s.ok()) return Fail(kCommand, s);
@@ -82,6 +89,8 @@ int RunIssue(const Flags& flags) {
   Format format = Format::kTable;
   if (!request || (flags.count("format") && !ParseFormat(flags.at("format"), &format))) return kExitCannot;
   bool dry_run = flags.count("dry-run") && flags.at("dry-run") != "no";
+  ledger::note::KeyPair key;
+  if (flags.count("key") && !ReadSignerKeyFile(flags.at("key"), &key, kCommand)) return kExitCannot;
   int code = kExitOk;
   auto l = OpenOrReport(*dir, kCommand, &code);
   if (!l) return code;
@@ -98,7 +107,7 @@ int RunIssue(const Flags& flags) {
   if (plan.already_paid > 0) fmt::print(out, "{} cases already paid for the month on other rolls\n", plan.already_paid);
   if (plan.lines.empty()) return fmt::print(out, "no payable case: nothing issued\n"), kExitOk;
   if (dry_run) return fmt::print(out, "dry run: roll {} not issued\n", plan.roll_id), kExitOk;
-  return Issue(l.get(), plan, *request);
+  return Issue(l.get(), plan, *request, flags.count("key") ? &key : nullptr);
 }
 
 std::string BankFile(const payroll::IssuedRoll& roll) {
@@ -133,7 +142,7 @@ int RunExport(const Flags& flags) {
 
 const char* const kPayrollUsage =
     "usage: ledgerctl payroll issue --dir D --county C --programme P --period YYYY-MM --actor A\n"
-    "                               [--date YYYYMMDD] [--dry-run yes] [--format table|json|csv]\n"
+    "                               [--key A.key] [--date YYYYMMDD] [--dry-run yes] [--format table|json|csv]\n"
     "       ledgerctl payroll export --dir D --roll R --out F.csv\n\n"
     "issue: generates the month's payment roll of county C (6 digits) for programme P from the\n"
     "ledger: one payment for every case the rules say is payable that month (approved, not\n"
@@ -141,7 +150,8 @@ const char* const kPayrollUsage =
     "the card on file (given at application or paid to last). Appends the roll (line count and\n"
     "control sum) and its payments as one all-or-nothing group by actor A (a finance officer),\n"
     "dated --date (default today). The roll id is R-C-P-YYYYMM: running it again issues nothing.\n"
-    "Prints the lines, the cases left off and why. --dry-run yes prints without issuing.\n"
+    "Prints the lines, the cases left off and why. --dry-run yes prints without issuing. If A has\n"
+    "a public key in the ledger, the roll must be signed: --key is A's signer key (ledgerctl sign).\n"
     "Exit 0 if issued or nothing was due, 1 if the ledger refused the roll, 2 on bad options.\n\n"
     "export: writes roll R's bank instruction file as CSV: a header record (roll_id, county,\n"
     "programme, period, line_count, control_sum) then end_to_end_id, card (masked: the ledger\n"

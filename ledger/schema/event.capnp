@@ -272,6 +272,21 @@ struct ActorRegistered {
   name @1 :Text;
   role @2 :Role;
   jurisdiction @3 :Text;               # Region prefix the actor may act in.
+  publicKey @4 :Text;                  # Optional: the actor's Ed25519 public key as a verifier key
+                                       # (ledger/note.h: "<actor id>+<key id>+<base64>", the .pub file
+                                       # of `ledgerctl keygen`), named after the actor. An actor with a
+                                       # key signs its approvals, rejections, payment rolls and
+                                       # corrections (Event.actorSignature; docs/SIGNED_APPROVALS.md).
+}
+
+struct ActorKeySet {
+  # Sets, replaces or removes a registered actor's public key: a key lost, rotated or no longer
+  # used. Recorded by an administrator. The actor's later events are checked against the new key;
+  # earlier ones stay checked against the key that was in force when they were appended.
+  targetActorId @0 :Text;              # The actor whose key this is.
+  publicKey @1 :Text;                  # As ActorRegistered.publicKey. Empty: from now on the actor
+                                       # has no key and signs nothing.
+  reason @2 :Text;                     # Why, e.g. "key lost", "yearly rotation".
 }
 
 struct Correction {
@@ -345,7 +360,12 @@ struct Event {
     correction @32 :Correction;
     reviewRecorded @33 :ReviewRecorded;
     approvalLevelSet @34 :ApprovalLevelSet;
+    actorKeySet @35 :ActorKeySet;
   }
+  actorSignature @36 :Data $Json.hex;  # Ed25519 signature (64 bytes) by the actor's key over the
+                                       # event with this field cleared (ledger/signing.h). Required on
+                                       # approvals, rejections, payment rolls and corrections by an
+                                       # actor with a public key; absent on every other event.
 }
 
 struct Finding {

@@ -1,0 +1,1100 @@
+// ledger_bench: the benchmark of issue 6, on one machine in one run.
+//
+// A province-month (bench/province.h) is appended under the `enforce` policy through
+// Ledger::AppendGroup in groups of --group events (one synced WriteBatch each); RocksDB's own
+// counters say how many batches, keys and bytes that wrote, and the same number of synced
+// batches of the same keys and bytes is then written straight into a fresh RocksDB: the ratio
+// of the two rates is the append figure. On that ledger: full verification beside SHA-256 of
+// every entry's bytes (and `openssl speed` for reference), household replay latency, projection
+// rebuild, a county-month payroll issued through MakePlan/Events/AppendGroup(kAllOrNothing), a
+// bank file of --bank-lines lines reconciled, and bytes on disk after a flush and full
+// compaction. Then a county over a year (bench/history.h: longer household histories) for a
+// second append rate and replay, a small province-month with planted red flags under the
+// `record` policy (the generator's check: each planted household is flagged with its rule), and,
+// with --replay-events N, a ledger of at least N events (built, or reused from --ledger-dir) for
+// replay latency and reconciliation at scale. Prints a table with each figure beside its target
+// and writes everything to JSON.
+//
+// Every event of the enforce runs must be accepted: a rejection stops the bench (the generators
+// are meant to stay lawful as the rules change).
+#include <capnp/message.h>
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bench/history.h"
+#include "bench/measure.h"
+#include "bench/province.h"
+#include "ledger/json.h"
+#include "ledger/ledger.h"
+#include "ledger/payroll.h"
+#include "ledger/reconcile.h"
+#include "ledger/store.h"
+#include "ledger/verify.h"
+
+#ifndef LEDGER_BUILD_TYPE
+#define LEDGER_BUILD_TYPE "unknown"
+#endif
+
+namespace {
+
+using bench::Clock;
+using bench::SecondsSince;
+
+const Clock::time_point g_start = Clock::now();
+
+[[noreturn]] void Die(const std::string& what) {
+  fmt::print(stderr, "ledger_bench: {}\n", what);
+  std::exit(1);
+}
+void Check(const ledger::Status& s, const std::string& what) {
+  if (!s.ok()) Die(fmt::format("{}: {}", what, s.ToString()));
+}
+void Note(const std::string& what) {
+  fmt::print(stderr, "[{:7.1f}s] {}\n", SecondsSince(g_start), what);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string dir = "build/bench-data";     // Scratch ledgers: emptied at the start.
+  std::string json = "bench/results.json";  // Results.
+  uint64_t seed = 1;
+  uint64_t group = 1000;
+  int counties = 8, households = 2500;  // The province-month.
+  int county_households = 2000;         // The county-year (0: skipped).
+  int record_households = 1000;         // The record-policy run with red flags (0: skipped).
+  int red_flags_per_mille = 20;
+  uint64_t replay_events = 0;  // 0: no large ledger.
+  std::string ledger_dir;      // Where the large ledger is (reused if there) or built (kept).
+  int big_households = 10000;  // Per county of the large ledger.
+  int replay_samples = 2000;
+  uint64_t bank_lines = 1000000;
+  bool openssl = true;
+  bool keep = false;
+  bool append_only = false;  // Only the province-month append (for profiling).
+};
+
+constexpr const char* kUsage = R"(usage: ledger_bench [options]
+  --counties N            province-month: counties (default 8)
+  --households N          province-month: households per county (default 2500)
+  --county-households N   county-year households (default 2000; 0 skips it)
+  --record-households N   record-policy run with planted red flags (default 1000; 0 skips it)
+  --group N               events per AppendGroup (default 1000)
+  --replay-events N       also build (or reuse, see --ledger-dir) a ledger of at least N events
+                          for replay latency and reconciliation at scale (10000000 for issue 6)
+  --ledger-dir D          where that ledger is kept (reused when it exists; default DIR/big, deleted)
+  --big-households N      households per county of that ledger (default 10000)
+  --replay-samples N      households replayed per ledger (default 2000)
+  --bank-lines N          lines of the reconciled bank file (default 1000000)
+  --seed N                generator seed (default 1)
+  --dir DIR               scratch directory, emptied first (default build/bench-data)
+  --json PATH             results file (default bench/results.json)
+  --no-openssl            skip `openssl speed -seconds 3 sha256` (18 s)
+  --keep                  keep the scratch ledgers
+  --append-only           only append the province-month (for profiling)
+)";
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  auto number = [&](int& i, uint64_t lo, uint64_t hi) -> uint64_t {
+    if (i + 1 >= argc) Die(fmt::format("{} needs a value\n{}", argv[i], kUsage));
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(argv[i + 1], &end, 10);
+    if (*end != '\0' || n < lo || n > hi) Die(fmt::format("{} is {} to {}", argv[i], lo, hi));
+    ++i;
+    return n;
+  };
+  auto text = [&](int& i) -> std::string {
+    if (i + 1 >= argc) Die(fmt::format("{} needs a value\n{}", argv[i], kUsage));
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "--counties") o.counties = static_cast<int>(number(i, 1, bench::kMaxCounties));
+    else if (flag == "--households") o.households = static_cast<int>(number(i, 1, bench::kMaxHouseholdsPerCounty));
+    else if (flag == "--county-households") o.county_households = static_cast<int>(number(i, 0, 50000));
+    else if (flag == "--record-households") o.record_households = static_cast<int>(number(i, 0, 50000));
+    else if (flag == "--group") o.group = number(i, 1, 100000);
+    else if (flag == "--replay-events") o.replay_events = number(i, 0, 1'000'000'000);
+    else if (flag == "--ledger-dir") o.ledger_dir = text(i);
+    else if (flag == "--big-households") o.big_households = static_cast<int>(number(i, 100, bench::kMaxHouseholdsPerCounty));
+    else if (flag == "--replay-samples") o.replay_samples = static_cast<int>(number(i, 1, 10'000'000));
+    else if (flag == "--bank-lines") o.bank_lines = number(i, 1, 100'000'000);
+    else if (flag == "--seed") o.seed = number(i, 1, UINT64_MAX);
+    else if (flag == "--dir") o.dir = text(i);
+    else if (flag == "--json") o.json = text(i);
+    else if (flag == "--no-openssl") o.openssl = false;
+    else if (flag == "--keep") o.keep = true;
+    else if (flag == "--append-only") o.append_only = true;
+    else if (flag == "--help" || flag == "-h") fmt::print("{}", kUsage), std::exit(0);
+    else Die(fmt::format("unknown option {}\n{}", flag, kUsage));
+  }
+  return o;
+}
+
+std::string Si(double v) {  // 12345678 -> "12.3M"
+  if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+  if (v >= 1e4) return fmt::format("{:.1f}k", v / 1e3);
+  return fmt::format("{:.0f}", v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledgers
+
+std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::rules::Policy policy) {
+  std::filesystem::remove_all(dir);
+  Check(ledger::Ledger::Create(dir, policy), "creating " + dir);
+  std::unique_ptr<ledger::Ledger> l;
+  Check(ledger::Ledger::Open(dir, &l), "opening " + dir);
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Append
+
+struct AppendFigures {
+  uint64_t events = 0, groups = 0;
+  double parse_s = 0, append_s = 0;  // ParseEventJson; AppendGroup (check, hash, index, synced write).
+  bench::WriteStats written;         // What RocksDB says the AppendGroup calls wrote.
+  uint64_t events_with_findings = 0;
+  std::map<std::string, uint64_t> findings_by_rule;
+  std::set<std::string> flagged_households;
+  double rate() const { return append_s > 0 ? static_cast<double>(events) / append_s : 0; }
+  void Add(const AppendFigures& o) {
+    events += o.events, groups += o.groups, parse_s += o.parse_s, append_s += o.append_s;
+    written.batches += o.written.batches, written.keys += o.written.keys, written.bytes += o.written.bytes;
+    written.wal_bytes += o.written.wal_bytes, written.wal_syncs += o.written.wal_syncs;
+    events_with_findings += o.events_with_findings;
+    for (const auto& [rule, n] : o.findings_by_rule) findings_by_rule[rule] += n;
+    flagged_households.insert(o.flagged_households.begin(), o.flagged_households.end());
+  }
+};
+
+// Appends `lines` in groups; with `lawful`, every event must be created with no finding.
+AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines, uint64_t group, bool lawful) {
+  AppendFigures f;
+  rocksdb::DB* db = l->store().db();
+  bench::WriteStats before = bench::ReadWriteStats(db);
+  for (size_t first = 0; first < lines.size(); first += group) {
+    const size_t end = std::min(lines.size(), first + group);
+    auto t0 = Clock::now();
+    std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
+    std::vector<capnp::MessageBuilder*> events;
+    owned.reserve(end - first);
+    events.reserve(end - first);
+    for (size_t i = first; i < end; ++i) {
+      owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      Check(ledger::ParseEventJson(lines[i], owned.back().get()), fmt::format("parsing {}", lines[i]));
+      events.push_back(owned.back().get());
+    }
+    auto t1 = Clock::now();
+    std::vector<ledger::AppendResult> results;
+    Check(l->AppendGroup(events, &results), "AppendGroup");
+    auto t2 = Clock::now();
+    f.parse_s += std::chrono::duration<double>(t1 - t0).count();
+    f.append_s += std::chrono::duration<double>(t2 - t1).count();
+    ++f.groups;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      if (r.outcome != ledger::AppendResult::Outcome::kCreated)
+        Die(fmt::format("event not appended ({}): {}", r.error.ToString(), lines[first + i]));
+      if (r.findings.empty()) continue;
+      if (lawful) Die(fmt::format("finding {} under enforce: {}", r.findings[0].rule, lines[first + i]));
+      ++f.events_with_findings;
+      for (const auto& finding : r.findings) ++f.findings_by_rule[finding.rule];
+      f.flagged_households.insert(owned[i]->getRoot<ledger::schema::Event>().getHouseholdId().cStr());
+    }
+  }
+  f.events = lines.size();
+  f.written = bench::ReadWriteStats(db) - before;
+  return f;
+}
+
+struct ProvinceRun {
+  bench::ProvinceMonthOptions options;
+  AppendFigures append;
+  uint64_t households = 0, payments_issued = 0, bank_results = 0;
+  std::vector<bench::PlantedFlag> red_flags;
+  double generate_s = 0;
+  uint64_t payment_events() const { return payments_issued + bank_results; }
+};
+
+// Appends the province-month county by county (each county generated just before its append,
+// outside the timed part), so that memory holds one county's lines at a time.
+ProvinceRun AppendProvince(ledger::Ledger* l, const bench::ProvinceMonthOptions& o, uint64_t group, bool lawful,
+                           const std::string& label) {
+  ProvinceRun run;
+  run.options = o;
+  run.append = AppendLines(l, bench::ProvinceMonthHeader(o), group, lawful);
+  auto last_note = Clock::now();
+  for (int c = 0; c < o.counties; ++c) {
+    auto t = Clock::now();
+    bench::CountyMonth county = bench::ProvinceMonthCounty(o, c);
+    run.generate_s += SecondsSince(t);
+    run.append.Add(AppendLines(l, county.lines, group, lawful));
+    run.households += county.households;
+    run.payments_issued += county.payments_issued;
+    run.bank_results += county.bank_results;
+    run.red_flags.insert(run.red_flags.end(), county.red_flags.begin(), county.red_flags.end());
+    if (SecondsSince(last_note) > 30 || c + 1 == o.counties) {
+      last_note = Clock::now();
+      Note(fmt::format("{}: {} of {} counties, {} events, {:.0f} events/s", label, c + 1, o.counties,
+                       run.append.events, run.append.rate()));
+    }
+  }
+  return run;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verify and SHA-256
+
+struct VerifyFigures {
+  uint64_t entries = 0, log_bytes = 0;
+  double seconds = 0;
+  double sha_entries_per_s = 0, sha_entry_mbps = 0, sha_one_buffer_mbps = 0;
+  double leafhash_mbps = 0;  // ledger::LeafHash of each entry (a new context and digest lookup each call).
+  uint64_t sha_bytes = 0;  // Hashed (the whole log, or its first kShaCapBytes).
+  double openssl_1024_mbps = -1;
+  double rate() const { return seconds > 0 ? static_cast<double>(entries) / seconds : 0; }
+};
+constexpr uint64_t kShaCapBytes = 512ull << 20;
+
+VerifyFigures Verify(const ledger::Ledger& l) {
+  VerifyFigures f;
+  ledger::VerifyReport report;
+  Check(ledger::Verify(l, &report), "verify");
+  if (!report.ok) Die(fmt::format("verify: seq {}: {}", report.bad_seq, report.problem));
+  f.entries = report.entries;
+  f.seconds = report.seconds;
+  return f;
+}
+
+// SHA-256 over the bytes Verify read, into `f`.
+void ShaOverLog(const ledger::Ledger& l, VerifyFigures* out) {
+  VerifyFigures& f = *out;
+  // The same bytes: every entry as stored, each hashed as the verifier must at least hash it.
+  std::vector<std::string> entries;
+  for (uint64_t seq = 1; seq <= l.head().seq; ++seq) {
+    std::string bytes;
+    Check(l.ReadEntry(seq, &bytes), "reading the log");
+    f.log_bytes += bytes.size();
+    if (f.sha_bytes + bytes.size() <= kShaCapBytes) {
+      f.sha_bytes += bytes.size();
+      entries.push_back(std::move(bytes));
+    }
+  }
+  const double bytes = static_cast<double>(f.sha_bytes);
+  const double entry_bytes = static_cast<double>(f.log_bytes) / static_cast<double>(f.entries);
+  f.sha_entry_mbps = bytes / bench::Sha256EachSeconds(entries) / 1e6;
+  f.sha_entries_per_s = f.sha_entry_mbps * 1e6 / entry_bytes;  // At that byte rate, the log's average entry.
+  uint8_t sink = 0;
+  auto start = Clock::now();
+  for (const auto& e : entries) sink ^= ledger::LeafHash(ledger::AsBytes(e))[0];
+  f.leafhash_mbps = bytes / SecondsSince(start) / 1e6;
+  std::string blob;
+  blob.reserve(f.sha_bytes);
+  for (const auto& e : entries) blob += e;
+  start = Clock::now();
+  sink ^= ledger::Sha256(ledger::AsBytes(blob))[0];
+  f.sha_one_buffer_mbps = static_cast<double>(blob.size()) / SecondsSince(start) / 1e6;
+  if (sink == 0x5a) Note("");  // Keeps the hashes from being optimised away.
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay
+
+struct ReplayFigures {
+  std::string ledger;
+  uint64_t ledger_events = 0, ledger_households = 0;
+  bench::Latency latency;
+  double mean_entries = 0;
+};
+
+ReplayFigures Replay(const ledger::Ledger& l, const std::string& name, uint64_t households,
+                     const std::function<std::string(uint64_t)>& household_id, int samples, uint64_t seed) {
+  ReplayFigures f;
+  f.ledger = name;
+  f.ledger_events = l.head().seq;
+  f.ledger_households = households;
+  std::mt19937_64 rng(seed);
+  std::vector<double> us;
+  uint64_t entries = 0;
+  for (int s = 0; s < samples; ++s) {
+    std::string id = household_id(rng() % households);
+    auto start = Clock::now();
+    Check(l.ReadHousehold(id, [&](const ledger::HouseholdEntry&) { ++entries; }), "ReadHousehold " + id);
+    us.push_back(SecondsSince(start) * 1e6);
+  }
+  f.latency = bench::Percentiles(std::move(us));
+  f.mean_entries = static_cast<double>(entries) / samples;
+  return f;
+}
+
+std::function<std::string(uint64_t)> ProvinceHouseholds(const bench::ProvinceMonthOptions& o) {
+  return [o](uint64_t i) {
+    return bench::ProvinceHouseholdId(bench::ProvinceCountyCode(static_cast<int>(i / o.households)),
+                                      static_cast<int>(i % o.households));
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payroll
+
+struct PayrollFigures {
+  std::string county;
+  uint32_t period = 0;
+  uint64_t rolls = 0, lines = 0, skipped = 0;
+  double plan_s = 0, events_s = 0, append_s = 0;
+  double seconds() const { return plan_s + events_s + append_s; }
+};
+
+ledger::schema::Programme ProgrammeOf(const std::string& name) {
+  auto p = ledger::ParseProgramme(name);
+  if (!p) Die("unknown programme " + name);
+  return static_cast<ledger::schema::Programme>(*p);
+}
+
+// Issues every monthly roll of one county for one month, as `ledgerctl payroll issue` does.
+PayrollFigures Payroll(ledger::Ledger* l, const std::string& county, uint32_t period) {
+  PayrollFigures f;
+  f.county = county;
+  f.period = period;
+  for (const std::string& programme : bench::ProvinceMonthlyProgrammes()) {
+    ledger::payroll::Request r;
+    r.county = county;
+    r.programme = ProgrammeOf(programme);
+    r.period = period;
+    r.actor_id = bench::ProvinceFinanceId(county);
+    r.date = period * 100 + 5;
+    ledger::payroll::Plan plan;
+    auto t0 = Clock::now();
+    Check(ledger::payroll::MakePlan(*l, r, &plan), "payroll plan " + programme);
+    auto t1 = Clock::now();
+    auto events = ledger::payroll::Events(plan, r);
+    auto t2 = Clock::now();
+    std::vector<capnp::MessageBuilder*> group;
+    for (auto& e : events) group.push_back(e.get());
+    std::vector<ledger::AppendResult> results;
+    if (!group.empty())
+      Check(l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing), "payroll append");
+    auto t3 = Clock::now();
+    for (const auto& res : results) {
+      if (res.outcome != ledger::AppendResult::Outcome::kCreated)
+        Die(fmt::format("payroll {} not issued: {}", programme, res.error.ToString()));
+    }
+    f.plan_s += std::chrono::duration<double>(t1 - t0).count();
+    f.events_s += std::chrono::duration<double>(t2 - t1).count();
+    f.append_s += std::chrono::duration<double>(t3 - t2).count();
+    f.rolls += group.empty() ? 0 : 1;
+    f.lines += plan.lines.size();
+    f.skipped += plan.skipped.size();
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconcile
+
+struct ReconcileFigures {
+  std::string ledger;
+  uint64_t lines = 0, real_lines = 0, file_bytes = 0, ledger_payments = 0;
+  double parse_s = 0, reconcile_s = 0;
+  std::map<std::string, uint64_t> categories;
+  double real_only_s = 0;        // Parse and reconcile of the real lines alone (when the file pads).
+  double projected_real_s = 0;   // `lines` real lines at that rate.
+  double seconds() const { return parse_s + reconcile_s; }
+};
+
+// The payments of every roll of the province-month's counties for `periods` (main and
+// supplementary rolls of each programme), as ReadRoll gives them.
+std::vector<ledger::payroll::Line> IssuedPayments(const ledger::Ledger& l, const bench::ProvinceMonthOptions& o,
+                                                  const std::vector<uint32_t>& periods) {
+  std::vector<ledger::payroll::Line> lines;
+  std::vector<std::string> programmes = bench::ProvinceMonthlyProgrammes();
+  programmes.push_back("temporary");
+  for (int c = 0; c < o.counties; ++c) {
+    for (const auto& programme : programmes) {
+      for (uint32_t period : periods) {
+        for (const char* suffix : {"", "-S"}) {
+          std::string roll_id = ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period);
+          ledger::payroll::IssuedRoll roll;
+          ledger::Status s = ledger::payroll::ReadRoll(l, roll_id + suffix, &roll);
+          if (s.code() == ledger::Status::Code::kNotFound) continue;
+          Check(s, "reading roll " + roll_id + suffix);
+          lines.insert(lines.end(), roll.lines.begin(), roll.lines.end());
+        }
+      }
+    }
+  }
+  return lines;
+}
+
+// A bank result file: the issued payments (about 3% failed, one in a thousand for a different
+// amount), padded to `lines` with payment ids the ledger does not have.
+std::string BankFile(const std::vector<ledger::payroll::Line>& payments, uint64_t lines, uint32_t period,
+                     uint64_t* real) {
+  std::string text = "end_to_end_id,amount,status,reason,bank_reference,date\n";
+  *real = std::min<uint64_t>(payments.size(), lines);
+  const uint32_t date = period * 100 + 10;
+  for (uint64_t i = 0; i < lines; ++i) {
+    bool known = i < *real;
+    std::string id = known ? payments[i].payment_id : fmt::format("P-{}-UNKNOWN-{:08}", period, i);
+    int64_t fen = known ? payments[i].amount_fen + (i % 1000 == 7 ? 1 : 0) : 50000;
+    bool failed = i % 100 < 3;
+    text += fmt::format("{},{}.{:02},{},{},B{:010},{}\n", id, fen / 100, fen % 100, failed ? "failed" : "settled",
+                        failed ? "account closed" : "", i, date);
+  }
+  return text;
+}
+
+ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name,
+                           const std::vector<ledger::payroll::Line>& payments, uint64_t lines, uint32_t period) {
+  ReconcileFigures f;
+  f.ledger = name;
+  f.ledger_payments = payments.size();
+  f.lines = lines;
+  std::string text = BankFile(payments, lines, period, &f.real_lines);
+  f.file_bytes = text.size();
+  std::vector<ledger::reconcile::BankLine> parsed;
+  std::vector<ledger::reconcile::Match> matches;
+  auto t0 = Clock::now();
+  Check(ledger::reconcile::ParseBankFile(text, ledger::reconcile::BankColumns{}, &parsed), "ParseBankFile");
+  auto t1 = Clock::now();
+  Check(ledger::reconcile::Reconcile(l.store(), parsed, &matches), "Reconcile");
+  auto t2 = Clock::now();
+  f.parse_s = std::chrono::duration<double>(t1 - t0).count();
+  f.reconcile_s = std::chrono::duration<double>(t2 - t1).count();
+  for (const auto& m : matches) ++f.categories[ledger::reconcile::CategoryName(m.category)];
+  if (f.real_lines < lines && f.real_lines > 0) {
+    uint64_t real = 0;
+    std::string real_text = BankFile(payments, f.real_lines, period, &real);
+    parsed.clear();
+    auto t3 = Clock::now();
+    Check(ledger::reconcile::ParseBankFile(real_text, ledger::reconcile::BankColumns{}, &parsed), "ParseBankFile");
+    Check(ledger::reconcile::Reconcile(l.store(), parsed, &matches), "Reconcile");
+    f.real_only_s = SecondsSince(t3);
+    f.projected_real_s = f.real_only_s * static_cast<double>(lines) / static_cast<double>(f.real_lines);
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disk
+
+struct DiskFigures {
+  uint64_t events = 0;
+  uint64_t flushed_bytes = 0;  // The ledger directory after a flush of every family.
+  uint64_t bytes = 0;          // After a full compaction: SSTs, WAL, MANIFEST, OPTIONS, secret.
+  uint64_t sst_bytes = 0, wal_bytes = 0;
+  double compact_s = 0;
+  struct Family {
+    std::string name;
+    uint64_t sst_bytes = 0, keys = 0;
+  };
+  std::vector<Family> families;
+  double per_event() const { return events ? static_cast<double>(bytes) / static_cast<double>(events) : 0; }
+};
+
+DiskFigures Disk(ledger::Ledger* l, const std::string& dir) {
+  DiskFigures f;
+  f.events = l->head().seq;
+  rocksdb::DB* db = l->store().db();
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (size_t c = 0; c < ledger::kCfCount; ++c) handles.push_back(l->store().cf(static_cast<ledger::Cf>(c)));
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status s = db->Flush(flush, handles);
+  if (!s.ok()) Die("flush: " + s.ToString());
+  f.flushed_bytes = bench::DirectoryBytes(dir);
+  auto start = Clock::now();
+  for (auto* h : handles) {
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = db->CompactRange(compact, h, nullptr, nullptr);
+    if (!s.ok()) Die("compaction: " + s.ToString());
+  }
+  f.compact_s = SecondsSince(start);
+  for (size_t c = 0; c < handles.size(); ++c) {
+    DiskFigures::Family family;
+    family.name = ledger::CfName(static_cast<ledger::Cf>(c));
+    db->GetIntProperty(handles[c], "rocksdb.total-sst-files-size", &family.sst_bytes);
+    db->GetIntProperty(handles[c], "rocksdb.estimate-num-keys", &family.keys);
+    f.sst_bytes += family.sst_bytes;
+    f.families.push_back(family);
+  }
+  f.wal_bytes = bench::DirectoryBytes(dir + "/db", ".log");
+  f.bytes = bench::DirectoryBytes(dir);
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The large ledger (--replay-events): built once, reusable.
+
+struct BigLedger {
+  std::string dir;
+  bench::ProvinceMonthOptions options;
+  bool built = false;  // In this run (else reused).
+  ProvinceRun run;     // When built.
+};
+
+// "key=value" lines beside the database, saying how the ledger was generated.
+void WriteMeta(const std::string& dir, const bench::ProvinceMonthOptions& o, uint64_t events) {
+  std::ofstream out(dir + "/bench-ledger.meta");
+  out << "seed=" << o.seed << "\ncounties=" << o.counties << "\nhouseholds=" << o.households
+      << "\nperiod=" << o.period << "\nevents=" << events << "\n";
+}
+
+bool ReadMeta(const std::string& dir, bench::ProvinceMonthOptions* o, uint64_t* events) {
+  std::ifstream in(dir + "/bench-ledger.meta");
+  std::map<std::string, uint64_t> v;
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t eq = line.find('=');
+    if (eq != std::string::npos) v[line.substr(0, eq)] = std::strtoull(line.c_str() + eq + 1, nullptr, 10);
+  }
+  if (!v.count("counties") || !v.count("households") || !v.count("period") || !v.count("events")) return false;
+  o->seed = v["seed"];
+  o->counties = static_cast<int>(v["counties"]);
+  o->households = static_cast<int>(v["households"]);
+  o->period = static_cast<uint32_t>(v["period"]);
+  *events = v["events"];
+  return true;
+}
+
+std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
+  big->dir = opt.ledger_dir.empty() ? opt.dir + "/big" : opt.ledger_dir;
+  uint64_t events = 0;
+  std::unique_ptr<ledger::Ledger> l;
+  if (ReadMeta(big->dir, &big->options, &events) && events >= opt.replay_events) {
+    Check(ledger::Ledger::Open(big->dir + "/ledger", &l), "opening " + big->dir);
+    if (l->head().seq != events) Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
+    Note(fmt::format("reusing the ledger of {} events in {}", events, big->dir));
+    return l;
+  }
+  if (std::filesystem::exists(big->dir) && !std::filesystem::is_empty(big->dir) &&
+      !std::filesystem::exists(big->dir + "/bench-ledger.meta"))
+    Die(big->dir + " exists and is not a ledger this bench made: give an empty or new --ledger-dir");
+  std::filesystem::remove_all(big->dir);
+  std::filesystem::create_directories(big->dir);
+  big->options.seed = opt.seed + 1000;
+  big->options.households = opt.big_households;
+  // Counties enough for the events asked: measured on the first county (they are alike).
+  big->options.counties = 1;
+  uint64_t per_county = bench::ProvinceMonthCounty(big->options, 0).lines.size();
+  big->options.counties = static_cast<int>(std::min<uint64_t>(
+      bench::kMaxCounties, (opt.replay_events + per_county - 1) / per_county));
+  Note(fmt::format("building a ledger of about {} events: {} counties of {} households in {}",
+                   Si(static_cast<double>(per_county * big->options.counties)), big->options.counties,
+                   big->options.households, big->dir));
+  l = NewLedger(big->dir + "/ledger", ledger::rules::Policy::kEnforce);
+  big->run = AppendProvince(l.get(), big->options, opt.group, true, "large ledger");
+  big->built = true;
+  WriteMeta(big->dir, big->options, l->head().seq);
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+struct Results {
+  Options options;
+  bench::Machine machine;
+  std::string load_start, load_end, command;
+  ProvinceRun province;
+  double raw_s = 0;
+  bench::WriteStats raw_written;
+  VerifyFigures verify;
+  std::vector<ReplayFigures> replays;
+  ledger::Ledger::RebuildReport rebuild;
+  PayrollFigures payroll;
+  std::vector<ReconcileFigures> reconciles;
+  DiskFigures disk, big_disk;
+  bool has_big_disk = false;
+  uint64_t rss_province_kb = 0, rss_end_kb = 0;
+  uint64_t county_events = 0, county_households = 0;
+  AppendFigures county_append;
+  ProvinceRun record;
+  uint64_t record_missed = 0, record_unexpected = 0;
+  BigLedger big;
+  struct Phase {
+    std::string name, load;  // Load average at its end.
+    uint64_t rss_kb = 0;     // Peak RSS so far.
+    double at_s = 0;         // Seconds since the start.
+  };
+  std::vector<Phase> phases;
+  uint64_t PeakAfter(const std::string& name) const {
+    for (const auto& p : phases) {
+      if (p.name == name) return p.rss_kb;
+    }
+    return 0;
+  }
+};
+
+double RawRate(const Results& r) {
+  return r.raw_s > 0 ? static_cast<double>(r.province.append.events) / r.raw_s : 0;
+}
+
+std::string Status(bool met, bool at_size = true) {
+  return std::string(met ? "met" : "NOT met") + (at_size ? "" : " (below target size)");
+}
+
+std::vector<bench::Row> Table(const Results& r) {
+  std::vector<bench::Row> rows;
+  const AppendFigures& a = r.province.append;
+  double raw = RawRate(r), ratio = raw > 0 ? a.rate() / raw : 0;
+  rows.push_back({fmt::format("append, enforce, groups of {}", r.options.group), fmt::format("{:.0f} ev/s", a.rate()),
+                  fmt::format("raw RocksDB {:.0f} ev/s", raw), fmt::format("{:.3f}", ratio), "≥ 0.50 of raw",
+                  Status(ratio >= 0.5)});
+  rows.push_back({"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s), "", "", "",
+                  ""});
+  if (r.county_events) {
+    rows.push_back({"  county-year append, enforce", fmt::format("{:.0f} ev/s", r.county_append.rate()), "", "", "", ""});
+  }
+  if (r.record.append.events) {
+    rows.push_back({"  province-month append, record + red flags", fmt::format("{:.0f} ev/s", r.record.append.rate()),
+                    "", "", "", ""});
+  }
+  if (r.big.built) {
+    rows.push_back({fmt::format("  append of the {}-event ledger", Si(static_cast<double>(r.big.run.append.events))),
+                    fmt::format("{:.0f} ev/s", r.big.run.append.rate()), "", "", "", ""});
+  }
+  const VerifyFigures& v = r.verify;
+  double vratio = v.sha_entries_per_s > 0 ? v.rate() / v.sha_entries_per_s : 0;
+  rows.push_back({"verify", fmt::format("{:.0f} ev/s", v.rate()),
+                  fmt::format("SHA-256 of each entry {:.0f} ev/s ({:.0f} MB/s)", v.sha_entries_per_s, v.sha_entry_mbps),
+                  fmt::format("{:.3f}", vratio), "≥ 0.70 of SHA-256", Status(vratio >= 0.7)});
+  rows.push_back({"  SHA-256 references", "",
+                  fmt::format("one buffer {:.0f} MB/s; ledger::LeafHash each {:.0f} MB/s; openssl speed 1024 B {}",
+                              v.sha_one_buffer_mbps, v.leafhash_mbps,
+                              v.openssl_1024_mbps > 0 ? fmt::format("{:.0f} MB/s", v.openssl_1024_mbps) : "not run"),
+                  "", "", ""});
+  for (const auto& p : r.replays) {
+    bool at_size = p.ledger_events >= 10'000'000;
+    rows.push_back({fmt::format("replay p50 / p99, {} ({} ev, {:.1f} ev/household)", p.ledger,
+                                Si(static_cast<double>(p.ledger_events)), p.mean_entries),
+                    fmt::format("{:.0f} / {:.0f} µs", p.latency.p50_us, p.latency.p99_us),
+                    fmt::format("{} samples, max {:.0f} µs", p.latency.samples, p.latency.max_us), "",
+                    "p99 < 1 ms at 10M", Status(p.latency.p99_us < 1000, at_size)});
+  }
+  double rebuild_rate = r.rebuild.seconds > 0 ? r.rebuild.entries / r.rebuild.seconds : 0;
+  rows.push_back({"projection rebuild", fmt::format("{:.0f} ev/s", rebuild_rate),
+                  fmt::format("{} entries in {:.1f} s", r.rebuild.entries, r.rebuild.seconds), "", "≥ 1M ev/s",
+                  Status(rebuild_rate >= 1e6)});
+  rows.push_back({fmt::format("payroll issue, county {} month {}", r.payroll.county, r.payroll.period),
+                  fmt::format("{:.2f} s, {} lines", r.payroll.seconds(), r.payroll.lines),
+                  fmt::format("plan {:.2f} + events {:.2f} + append {:.2f} s, {} rolls", r.payroll.plan_s,
+                              r.payroll.events_s, r.payroll.append_s, r.payroll.rolls),
+                  "", "", ""});
+  for (const auto& c : r.reconciles) {
+    rows.push_back({fmt::format("reconcile {}-line bank file, {}", Si(static_cast<double>(c.lines)), c.ledger),
+                    fmt::format("{:.2f} s", c.seconds()),
+                    fmt::format("parse {:.2f} + match {:.2f} s; {} real payments, {} unknown ids", c.parse_s,
+                                c.reconcile_s, c.real_lines, c.lines - c.real_lines),
+                    "", "< 3 s for 1M", Status(c.seconds() < 3.0, c.lines >= 1'000'000)});
+    if (c.projected_real_s > 0) {
+      rows.push_back({fmt::format("  the same, all {} lines real (projected)", Si(static_cast<double>(c.lines))),
+                      fmt::format("{:.2f} s", c.projected_real_s),
+                      fmt::format("{} real lines alone took {:.2f} s", c.real_lines, c.real_only_s), "",
+                      "< 3 s for 1M", Status(c.projected_real_s < 3.0, false) + ", extrapolated"});
+    }
+  }
+  for (const DiskFigures* d : {&r.disk, r.has_big_disk ? &r.big_disk : nullptr}) {
+    if (d == nullptr) continue;
+    rows.push_back({fmt::format("bytes on disk per event ({} ev, compacted)", Si(static_cast<double>(d->events))),
+                    fmt::format("{:.0f} B", d->per_event()),
+                    fmt::format("after flush {:.0f} B; log family {:.0f} B",
+                                static_cast<double>(d->flushed_bytes) / d->events,
+                                static_cast<double>(d->families[ledger::kLog].sst_bytes) / d->events),
+                    "", "≤ 200 B", Status(d->per_event() <= 200)});
+  }
+  uint64_t pay = r.province.payment_events();
+  rows.push_back({fmt::format("peak memory, province-month ({} payment events)", Si(static_cast<double>(pay))),
+                  fmt::format("{:.0f} MB", r.rss_province_kb / 1024.0),
+                  fmt::format("after append {:.0f} MB, after verify {:.0f} MB; whole run {:.0f} MB",
+                              r.PeakAfter("province-month append") / 1024.0, r.PeakAfter("verify") / 1024.0,
+                              r.rss_end_kb / 1024.0),
+                  "", "5M payment ev in 2 GB", Status(r.rss_province_kb < 2ull * 1024 * 1024, pay >= 5'000'000)});
+  return rows;
+}
+
+void WriteAppend(bench::JsonWriter& j, const std::string& key, const AppendFigures& a) {
+  j.Begin(key)
+      .Field("events", a.events)
+      .Field("groups", a.groups)
+      .Field("append_seconds", a.append_s)
+      .Field("parse_seconds", a.parse_s)
+      .Field("events_per_s", a.rate())
+      .Field("parse_events_per_s", a.parse_s > 0 ? a.events / a.parse_s : 0.0)
+      .Field("rocksdb_batches", a.written.batches)
+      .Field("rocksdb_keys", a.written.keys)
+      .Field("rocksdb_bytes", a.written.bytes)
+      .Field("wal_bytes", a.written.wal_bytes)
+      .Field("wal_syncs", a.written.wal_syncs)
+      .Field("events_with_findings", a.events_with_findings);
+  j.Begin("findings_by_rule");
+  for (const auto& [rule, n] : a.findings_by_rule) j.Field(rule, n);
+  j.End().End();
+}
+
+void WriteProvince(bench::JsonWriter& j, const std::string& key, const ProvinceRun& p) {
+  j.Begin(key)
+      .Field("seed", p.options.seed)
+      .Field("counties", p.options.counties)
+      .Field("households_per_county", p.options.households)
+      .Field("period", static_cast<uint64_t>(p.options.period))
+      .Field("households", p.households)
+      .Field("payments_issued", p.payments_issued)
+      .Field("bank_results", p.bank_results)
+      .Field("payment_events", p.payment_events())
+      .Field("red_flags_planted", static_cast<uint64_t>(p.red_flags.size()))
+      .Field("generate_seconds", p.generate_s);
+  WriteAppend(j, "append", p.append);
+  j.End();
+}
+
+void WriteDisk(bench::JsonWriter& j, const std::string& key, const DiskFigures& d) {
+  j.Begin(key)
+      .Field("events", d.events)
+      .Field("bytes_after_flush", d.flushed_bytes)
+      .Field("bytes", d.bytes)
+      .Field("bytes_per_event", d.per_event())
+      .Field("sst_bytes", d.sst_bytes)
+      .Field("wal_bytes", d.wal_bytes)
+      .Field("compact_seconds", d.compact_s);
+  j.Begin("families");
+  for (const auto& f : d.families) {
+    j.Begin(f.name)
+        .Field("sst_bytes", f.sst_bytes)
+        .Field("keys_estimate", f.keys)
+        .Field("bytes_per_event", d.events ? static_cast<double>(f.sst_bytes) / d.events : 0.0)
+        .End();
+  }
+  j.End().End();
+}
+
+std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
+  bench::JsonWriter j;
+  j.Begin().Field("command", r.command).Field("build_type", LEDGER_BUILD_TYPE);
+  j.Begin("machine")
+      .Field("nproc", r.machine.nproc)
+      .Field("cpu_model", r.machine.cpu_model)
+      .Field("memory_kb", r.machine.memory_kb)
+      .Field("kernel", r.machine.kernel)
+      .Field("data_filesystem", r.machine.filesystem)
+      .Field("data_device", r.machine.device)
+      .Field("data_device_rotational", r.machine.rotational)
+      .Field("load_average_start", r.load_start)
+      .Field("load_average_end", r.load_end)
+      .End();
+  j.BeginArray("phases");
+  for (const auto& p : r.phases) {
+    j.Begin().Field("phase", p.name).Field("ended_at_s", p.at_s).Field("load_average", p.load).Field("peak_rss_kb", p.rss_kb).End();
+  }
+  j.EndArray();
+  WriteProvince(j, "province_month", r.province);
+  j.Begin("raw_rocksdb")
+      .Field("seconds", r.raw_s)
+      .Field("events_per_s", RawRate(r))
+      .Field("batches", r.raw_written.batches)
+      .Field("keys", r.raw_written.keys)
+      .Field("bytes", r.raw_written.bytes)
+      .Field("append_ratio", RawRate(r) > 0 ? r.province.append.rate() / RawRate(r) : 0.0)
+      .End();
+  const VerifyFigures& v = r.verify;
+  j.Begin("verify")
+      .Field("entries", v.entries)
+      .Field("seconds", v.seconds)
+      .Field("events_per_s", v.rate())
+      .Field("log_bytes", v.log_bytes)
+      .Field("sha256_bytes_hashed", v.sha_bytes)
+      .Field("sha256_each_entry_mbps", v.sha_entry_mbps)
+      .Field("sha256_each_entry_events_per_s", v.sha_entries_per_s)
+      .Field("sha256_one_buffer_mbps", v.sha_one_buffer_mbps)
+      .Field("ledger_leafhash_each_entry_mbps", v.leafhash_mbps)
+      .Field("openssl_speed_sha256_1024_mbps", v.openssl_1024_mbps)
+      .Field("ratio", v.sha_entries_per_s > 0 ? v.rate() / v.sha_entries_per_s : 0.0)
+      .End();
+  j.BeginArray("replay");
+  for (const auto& p : r.replays) {
+    j.Begin()
+        .Field("ledger", p.ledger)
+        .Field("ledger_events", p.ledger_events)
+        .Field("ledger_households", p.ledger_households)
+        .Field("mean_entries_per_household", p.mean_entries)
+        .Field("samples", p.latency.samples)
+        .Field("p50_us", p.latency.p50_us)
+        .Field("p90_us", p.latency.p90_us)
+        .Field("p99_us", p.latency.p99_us)
+        .Field("p999_us", p.latency.p999_us)
+        .Field("max_us", p.latency.max_us)
+        .Field("mean_us", p.latency.mean_us)
+        .End();
+  }
+  j.EndArray();
+  j.Begin("rebuild")
+      .Field("entries", r.rebuild.entries)
+      .Field("seconds", r.rebuild.seconds)
+      .Field("events_per_s", r.rebuild.seconds > 0 ? r.rebuild.entries / r.rebuild.seconds : 0.0)
+      .Field("mismatches", r.rebuild.mismatches)
+      .End();
+  j.Begin("payroll")
+      .Field("county", r.payroll.county)
+      .Field("period", static_cast<uint64_t>(r.payroll.period))
+      .Field("rolls", r.payroll.rolls)
+      .Field("lines", r.payroll.lines)
+      .Field("skipped", r.payroll.skipped)
+      .Field("plan_seconds", r.payroll.plan_s)
+      .Field("events_seconds", r.payroll.events_s)
+      .Field("append_seconds", r.payroll.append_s)
+      .Field("seconds", r.payroll.seconds())
+      .End();
+  j.BeginArray("reconcile");
+  for (const auto& c : r.reconciles) {
+    j.Begin()
+        .Field("ledger", c.ledger)
+        .Field("lines", c.lines)
+        .Field("real_lines", c.real_lines)
+        .Field("unknown_id_lines", c.lines - c.real_lines)
+        .Field("ledger_payments_read", c.ledger_payments)
+        .Field("file_bytes", c.file_bytes)
+        .Field("parse_seconds", c.parse_s)
+        .Field("reconcile_seconds", c.reconcile_s)
+        .Field("seconds", c.seconds())
+        .Field("real_lines_alone_seconds", c.real_only_s)
+        .Field("projected_all_real_seconds", c.projected_real_s);
+    j.Begin("categories");
+    for (const auto& [name, n] : c.categories) j.Field(name, n);
+    j.End().End();
+  }
+  j.EndArray();
+  WriteDisk(j, "disk", r.disk);
+  if (r.has_big_disk) WriteDisk(j, "disk_large_ledger", r.big_disk);
+  j.Begin("memory")
+      .Field("peak_rss_kb_after_province_month", r.rss_province_kb)
+      .Field("peak_rss_kb_end", r.rss_end_kb)
+      .End();
+  if (r.county_events) {
+    j.Begin("county_year").Field("households", r.county_households);
+    WriteAppend(j, "append", r.county_append);
+    j.End();
+  }
+  if (r.record.append.events) {
+    WriteProvince(j, "record_run", r.record);
+    j.Begin("record_run_check")
+        .Field("planted", static_cast<uint64_t>(r.record.red_flags.size()))
+        .Field("planted_not_flagged_with_their_rule", r.record_missed)
+        .Field("flagged_but_not_planted", r.record_unexpected)
+        .End();
+  }
+  if (!r.big.dir.empty()) {
+    j.Begin("large_ledger").Field("dir", r.big.dir).Field("built_in_this_run", r.big.built);
+    if (r.big.built) WriteProvince(j, "built", r.big.run);
+    j.End();
+  }
+  j.BeginArray("table");
+  for (const auto& row : rows) {
+    j.Begin()
+        .Field("measure", row.measure)
+        .Field("result", row.result)
+        .Field("beside", row.reference)
+        .Field("ratio", row.ratio)
+        .Field("target", row.target)
+        .Field("status", row.status)
+        .End();
+  }
+  j.EndArray();
+  j.End();
+  return j.text();
+}
+
+// The record-policy run's check: each planted household flagged with its rule, nobody else
+// flagged but the households whose card a planted one shares.
+void CheckRedFlags(ledger::Ledger& l, Results* r) {
+  std::set<std::string> allowed;
+  for (const auto& f : r->record.red_flags) {
+    allowed.insert(f.household);
+    if (!f.partner.empty()) allowed.insert(f.partner);
+    bool found = false;
+    Check(l.ReadHousehold(f.household,
+                          [&](const ledger::HouseholdEntry& e) {
+                            ledger::EntryReader reader;
+                            if (!reader.Init(e.bytes).ok()) return;
+                            for (auto finding : reader.entry().getFindings())
+                              found = found || std::string(finding.getRule().cStr()) == f.rule;
+                          }),
+          "ReadHousehold " + f.household);
+    if (!found) {
+      ++r->record_missed;
+      Note(fmt::format("red flag check: {} was planted with {} and not flagged with it", f.household, f.rule));
+    }
+  }
+  for (const auto& h : r->record.append.flagged_households) {
+    if (!allowed.count(h)) {
+      ++r->record_unexpected;
+      Note(fmt::format("red flag check: {} was flagged but not planted", h));
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt = ParseOptions(argc, argv);
+  Results r;
+  r.options = opt;
+  for (int i = 0; i < argc; ++i) r.command += (i ? " " : "") + std::string(argv[i]);
+  std::filesystem::remove_all(opt.dir);
+  std::filesystem::create_directories(opt.dir);
+  r.machine = bench::DescribeMachine(opt.dir);
+  r.load_start = bench::LoadAverage();
+  auto phase = [&](const std::string& name) {
+    r.phases.push_back({name, bench::LoadAverage(), bench::PeakRssKb(), SecondsSince(g_start)});
+  };
+  Note(fmt::format("{} x {}, load {}; data in {} ({}, {})", r.machine.nproc, r.machine.cpu_model, r.load_start,
+                   opt.dir, r.machine.filesystem, r.machine.device));
+
+  // The province-month under enforce, and raw RocksDB with the same batches.
+  bench::ProvinceMonthOptions po;
+  po.seed = opt.seed;
+  po.counties = opt.counties;
+  po.households = opt.households;
+  const std::string province_dir = opt.dir + "/province";
+  auto l = NewLedger(province_dir, ledger::rules::Policy::kEnforce);
+  Note(fmt::format("province-month: {} counties of {} households, appending under enforce", po.counties,
+                   po.households));
+  r.province = AppendProvince(l.get(), po, opt.group, true, "province-month");
+  phase("province-month append");
+  if (opt.append_only) {
+    const AppendFigures& a = r.province.append;
+    fmt::print("appended {} events in {:.2f} s (AppendGroup {:.0f} ev/s; parse {:.2f} s)\n", a.events, a.append_s,
+               a.rate(), a.parse_s);
+    return 0;
+  }
+  const bench::WriteStats& w = r.province.append.written;
+  if (w.batches == 0) Die("RocksDB counted no writes");
+  Note(fmt::format("raw RocksDB: {} synced batches of {} keys, {} bytes", w.batches, w.keys / w.batches,
+                   w.bytes / w.batches));
+  r.raw_s = bench::RawRocksDbSeconds(opt.dir + "/raw", w.batches, w.keys / w.batches, w.bytes / w.batches,
+                                     &r.raw_written);
+  phase("raw RocksDB");
+
+  Note("verify");
+  r.verify = Verify(*l);
+  phase("verify");
+  Note("SHA-256 over the same bytes");
+  ShaOverLog(*l, &r.verify);
+  phase("SHA-256 reference");
+  Note("household replay");
+  r.replays.push_back(Replay(*l, "province-month", r.province.households, ProvinceHouseholds(po), opt.replay_samples,
+                             opt.seed));
+  phase("replay");
+  Note("projection rebuild");
+  Check(l->Rebuild(&r.rebuild), "rebuild");
+  if (r.rebuild.mismatches) Die(fmt::format("rebuild: {} mismatches, first {}", r.rebuild.mismatches,
+                                            r.rebuild.first_mismatch));
+  phase("rebuild");
+  const uint32_t next = r.province.options.period % 100 == 12 ? r.province.options.period + 89
+                                                                : r.province.options.period + 1;
+  Note(fmt::format("payroll for county {} month {}", bench::ProvinceCountyCode(0), next));
+  r.payroll = Payroll(l.get(), bench::ProvinceCountyCode(0), next);
+  phase("payroll");
+  Note(fmt::format("reconcile a {}-line bank file", opt.bank_lines));
+  {
+    auto payments = IssuedPayments(*l, po, {po.period, next});
+    r.reconciles.push_back(Reconcile(*l, "province-month", payments, opt.bank_lines, po.period));
+  }
+  phase("reconcile");
+  Note("bytes on disk (flush, full compaction)");
+  r.disk = Disk(l.get(), province_dir);
+  phase("disk");
+  r.rss_province_kb = bench::PeakRssKb();
+  l.reset();
+
+  if (opt.county_households > 0) {
+    Note(fmt::format("county-year: {} households under enforce", opt.county_households));
+    auto lines = bench::CountyYear({.seed = opt.seed, .households = opt.county_households});
+    auto cl = NewLedger(opt.dir + "/county", ledger::rules::Policy::kEnforce);
+    r.county_append = AppendLines(cl.get(), lines, opt.group, true);
+    r.county_events = lines.size();
+    r.county_households = static_cast<uint64_t>(opt.county_households);
+    phase("county-year append");
+    r.replays.push_back(Replay(
+        *cl, "county-year", r.county_households, [](uint64_t i) { return fmt::format("H{:04}", i); },
+        opt.replay_samples, opt.seed));
+    phase("county-year replay");
+  }
+
+  if (opt.record_households > 0) {
+    Note(fmt::format("record policy: a county of {} households, {} per mille with red flags", opt.record_households,
+                     opt.red_flags_per_mille));
+    bench::ProvinceMonthOptions ro;
+    ro.seed = opt.seed + 500;
+    ro.counties = 1;
+    ro.households = opt.record_households;
+    ro.red_flag_per_mille = opt.red_flags_per_mille;
+    auto rl = NewLedger(opt.dir + "/record", ledger::rules::Policy::kRecord);
+    r.record = AppendProvince(rl.get(), ro, opt.group, false, "record run");
+    CheckRedFlags(*rl, &r);
+    phase("record run");
+  }
+
+  if (opt.openssl) {
+    Note("openssl speed -seconds 3 sha256");
+    std::string raw;
+    r.verify.openssl_1024_mbps = bench::OpensslSpeedSha256Mbps(&raw);
+    phase("openssl speed");
+  }
+
+  if (opt.replay_events > 0) {
+    auto bl = OpenBig(opt, &r.big);
+    phase("large ledger");
+    Note("household replay on the large ledger");
+    r.replays.push_back(Replay(*bl, "large ledger", static_cast<uint64_t>(r.big.options.counties) *
+                                                        static_cast<uint64_t>(r.big.options.households),
+                               ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+    phase("large ledger replay");
+    Note("reconcile on the large ledger");
+    auto payments = IssuedPayments(*bl, r.big.options, {r.big.options.period});
+    r.reconciles.push_back(Reconcile(*bl, "large ledger", payments, opt.bank_lines, r.big.options.period));
+    phase("large ledger reconcile");
+    Note("bytes on disk of the large ledger (flush, full compaction)");
+    r.big_disk = Disk(bl.get(), r.big.dir + "/ledger");
+    r.has_big_disk = true;
+    phase("large ledger disk");
+  }
+
+  r.rss_end_kb = bench::PeakRssKb();
+  r.load_end = bench::LoadAverage();
+  auto rows = Table(r);
+  fmt::print("\nBenefit Ledger benchmark: {} x {}, {} GiB, {} on {}; build {}; load {} -> {}\n", r.machine.nproc,
+             r.machine.cpu_model, r.machine.memory_kb >> 20, r.machine.filesystem, r.machine.device, LEDGER_BUILD_TYPE,
+             r.load_start, r.load_end);
+  fmt::print("province-month: {} counties x {} households = {} events ({} payment events); county-year: {} events\n\n",
+             po.counties, po.households, r.province.append.events, r.province.payment_events(), r.county_events);
+  bench::PrintTable(rows);
+  std::ofstream out(opt.json);
+  out << Json(r, rows);
+  if (!out) Die("cannot write " + opt.json);
+  fmt::print("\nresults: {}\n", opt.json);
+  if (!opt.keep) std::filesystem::remove_all(opt.dir);
+  if (r.record_missed || r.record_unexpected) {
+    fmt::print(stderr, "ledger_bench: the red-flag check failed ({} missed, {} unexpected)\n", r.record_missed,
+               r.record_unexpected);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,307 @@
+#include "bench/measure.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <rocksdb/write_batch.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <sstream>
+
+#include "ledger/json.h"
+
+namespace bench {
+namespace {
+
+std::string FirstLineWith(const std::string& path, std::string_view prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(prefix)) return line;
+  }
+  return "";
+}
+
+std::string AfterColon(const std::string& line) {
+  size_t colon = line.find(':');
+  if (colon == std::string::npos) return "";
+  size_t start = line.find_first_not_of(" \t", colon + 1);
+  return start == std::string::npos ? "" : line.substr(start);
+}
+
+uint64_t MapNumber(const std::map<std::string, std::string>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+Machine DescribeMachine(const std::string& data_dir) {
+  Machine m;
+  m.nproc = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  m.cpu_model = AfterColon(FirstLineWith("/proc/cpuinfo", "model name"));
+  m.memory_kb = std::strtoull(AfterColon(FirstLineWith("/proc/meminfo", "MemTotal")).c_str(), nullptr, 10);
+  utsname u{};
+  if (uname(&u) == 0) m.kernel = fmt::format("{} {}", u.sysname, u.release);
+  // The mount holding the data directory: the longest mount point that is a prefix of it.
+  std::error_code ec;
+  std::string dir = std::filesystem::weakly_canonical(data_dir, ec).string();
+  std::ifstream mounts("/proc/mounts");
+  std::string device, point, type, rest;
+  size_t best = 0;
+  while (mounts >> device >> point >> type && std::getline(mounts, rest)) {
+    bool under = dir.starts_with(point) && (point == "/" || dir.size() == point.size() || dir[point.size()] == '/');
+    if (under && point.size() >= best) {
+      best = point.size();
+      m.device = device;
+      m.filesystem = type;
+    }
+  }
+  std::string name = m.device.substr(m.device.rfind('/') + 1);
+  std::ifstream rot("/sys/block/" + name + "/queue/rotational");
+  if (rot) rot >> m.rotational;
+  return m;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return fmt::format("{} {} {}", a, b, c);
+}
+
+uint64_t PeakRssKb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss);
+}
+
+WriteStats ReadWriteStats(rocksdb::DB* db) {
+  std::map<std::string, std::string> m;
+  WriteStats s;
+  if (!db->GetMapProperty(rocksdb::DB::Properties::kDBStats, &m)) return s;
+  s.batches = MapNumber(m, "db.user_writes_with_wal");
+  s.keys = MapNumber(m, "db.user_keys_written");
+  s.bytes = MapNumber(m, "db.user_bytes_written");
+  s.wal_bytes = MapNumber(m, "db.wal_bytes_written");
+  s.wal_syncs = MapNumber(m, "db.wal_syncs");
+  return s;
+}
+
+double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
+                         WriteStats* written) {
+  std::filesystem::remove_all(path);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledger_bench: raw RocksDB at {}: {}\n", path, s.ToString());
+    std::exit(1);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  keys_per_batch = std::max<uint64_t>(1, keys_per_batch);
+  // A put record is a tag byte, the key and the value with their varint lengths; a batch has a
+  // 12-byte header.
+  constexpr uint64_t kKeyBytes = 16, kBatchHeader = 12;
+  uint64_t per_put = bytes_per_batch > kBatchHeader ? (bytes_per_batch - kBatchHeader) / keys_per_batch : 0;
+  uint64_t overhead = 1 + 1 + kKeyBytes + (per_put > 128 + 19 ? 2 : 1);
+  std::string value(per_put > overhead ? per_put - overhead : 0, 'v');
+  WriteStats before = ReadWriteStats(db.get());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  uint64_t key = 0;
+  auto start = Clock::now();
+  for (uint64_t b = 0; b < batches; ++b) {
+    rocksdb::WriteBatch batch;
+    for (uint64_t p = 0; p < keys_per_batch; ++p) batch.Put(fmt::format("{:016}", key++), value);
+    s = db->Write(wo, &batch);
+    if (!s.ok()) {
+      fmt::print(stderr, "ledger_bench: raw RocksDB write: {}\n", s.ToString());
+      std::exit(1);
+    }
+  }
+  double seconds = SecondsSince(start);
+  *written = ReadWriteStats(db.get()) - before;
+  db.reset();
+  std::filesystem::remove_all(path);
+  return seconds;
+}
+
+double Sha256EachSeconds(const std::vector<std::string>& items) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (md == nullptr || ctx == nullptr) {
+    fmt::print(stderr, "ledger_bench: OpenSSL has no SHA-256\n");
+    std::exit(1);
+  }
+  const uint8_t prefix = 0x00;
+  uint8_t out[EVP_MAX_MD_SIZE];
+  uint8_t sink = 0;
+  unsigned int len = 0;
+  auto start = Clock::now();
+  for (const auto& item : items) {
+    bool ok = EVP_DigestInit_ex(ctx, md, nullptr) == 1 && EVP_DigestUpdate(ctx, &prefix, 1) == 1 &&
+              EVP_DigestUpdate(ctx, item.data(), item.size()) == 1 && EVP_DigestFinal_ex(ctx, out, &len) == 1;
+    if (!ok) std::exit(1);
+    sink ^= out[0];
+  }
+  double seconds = SecondsSince(start);
+  EVP_MD_CTX_free(ctx);
+  EVP_MD_free(md);
+  if (sink == 0x5a && len == 0) std::exit(1);  // Never: keeps the digests from being optimised away.
+  return seconds;
+}
+
+double OpensslSpeedSha256Mbps(std::string* raw_output) {
+  raw_output->clear();
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen("openssl speed -seconds 3 sha256 2>/dev/null", "r"), pclose);
+  if (!pipe) return -1;
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe.get()) != nullptr) *raw_output += buffer;
+  // "type 16 bytes 64 bytes 256 bytes 1024 bytes …" then "sha256 123.45k …" in 1000s of bytes/s.
+  std::istringstream lines(*raw_output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("sha256 ")) continue;
+    std::istringstream fields(line);
+    std::string name, v16, v64, v256, v1024;
+    if (fields >> name >> v16 >> v64 >> v256 >> v1024 && !v1024.empty() && v1024.back() == 'k')
+      return std::strtod(v1024.c_str(), nullptr) / 1000.0;
+  }
+  return -1;
+}
+
+Latency Percentiles(std::vector<double> us) {
+  Latency l;
+  if (us.empty()) return l;
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(q * static_cast<double>(us.size() - 1) + 0.5);
+    return us[std::min(i, us.size() - 1)];
+  };
+  l.samples = us.size();
+  l.p50_us = at(0.50);
+  l.p90_us = at(0.90);
+  l.p99_us = at(0.99);
+  l.p999_us = at(0.999);
+  l.max_us = us.back();
+  l.mean_us = std::accumulate(us.begin(), us.end(), 0.0) / static_cast<double>(us.size());
+  return l;
+}
+
+uint64_t DirectoryBytes(const std::string& dir, std::string_view suffix) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    if (!suffix.empty() && !it->path().string().ends_with(suffix)) continue;
+    total += it->file_size(ec);
+  }
+  return total;
+}
+
+void JsonWriter::Key(std::string_view key) {
+  if (!first_.back()) out_ += ",";
+  first_.back() = false;
+  out_ += "\n" + std::string(2 * (first_.size() - 1), ' ');
+  if (!key.empty()) out_ += ledger::JsonString(key) + ": ";
+}
+
+JsonWriter& JsonWriter::Begin(std::string_view key) {
+  if (first_.size() > 1 || !out_.empty()) Key(key);
+  out_ += "{";
+  first_.push_back(true);
+  return *this;
+}
+
+JsonWriter& JsonWriter::BeginArray(std::string_view key) {
+  Key(key);
+  out_ += "[";
+  first_.push_back(true);
+  return *this;
+}
+
+JsonWriter& JsonWriter::End() {
+  first_.pop_back();
+  out_ += "\n" + std::string(2 * (first_.size() - 1), ' ') + "}";
+  if (first_.size() == 1) out_ += "\n";
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndArray() {
+  first_.pop_back();
+  out_ += "\n" + std::string(2 * (first_.size() - 1), ' ') + "]";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Field(std::string_view key, std::string_view value) {
+  Key(key);
+  out_ += ledger::JsonString(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Field(std::string_view key, double value) {
+  Key(key);
+  out_ += std::isfinite(value) ? fmt::format("{:.6g}", value) : "null";
+  return *this;
+}
+
+JsonWriter& JsonWriter::Field(std::string_view key, uint64_t value) {
+  Key(key);
+  out_ += std::to_string(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Field(std::string_view key, int64_t value) {
+  Key(key);
+  out_ += std::to_string(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Field(std::string_view key, bool value) {
+  Key(key);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  const std::vector<std::string> head = {"measure", "result", "beside it (same run)", "ratio", "target", "status"};
+  std::vector<size_t> width(head.size());
+  auto cells = [](const Row& r) {
+    return std::vector<std::string>{r.measure, r.result, r.reference, r.ratio, r.target, r.status};
+  };
+  // Display width: the table is ASCII but for a few symbols (≥, µ) that take one column each.
+  auto columns = [](const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  for (size_t i = 0; i < head.size(); ++i) width[i] = columns(head[i]);
+  for (const Row& r : rows) {
+    auto c = cells(r);
+    for (size_t i = 0; i < c.size(); ++i) width[i] = std::max(width[i], columns(c[i]));
+  }
+  auto print = [&](const std::vector<std::string>& c) {
+    std::string line = "|";
+    for (size_t i = 0; i < c.size(); ++i) line += " " + c[i] + std::string(width[i] - columns(c[i]), ' ') + " |";
+    fmt::print("{}\n", line);
+  };
+  print(head);
+  std::string rule = "|";
+  for (size_t w : width) rule += std::string(w + 2, '-') + "|";
+  fmt::print("{}\n", rule);
+  for (const Row& r : rows) print(cells(r));
+}
+
+}  // namespace bench

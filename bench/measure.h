@@ -1,0 +1,94 @@
+// Measuring instruments of ledger_bench: the machine, process memory, RocksDB's own write
+// counters, the raw-RocksDB and raw-SHA-256 references, `openssl speed`, latency percentiles, a
+// small JSON writer and the result table. Nothing here knows the ledger's layout.
+//
+// Single-threaded use.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+inline double SecondsSince(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+struct Machine {
+  std::string cpu_model, kernel, filesystem, device;
+  int nproc = 0;
+  uint64_t memory_kb = 0;
+  int rotational = -1;  // Of the device under the data directory: 1 spinning, 0 not, -1 unknown.
+};
+Machine DescribeMachine(const std::string& data_dir);
+std::string LoadAverage();  // The three figures of /proc/loadavg.
+uint64_t PeakRssKb();       // getrusage ru_maxrss.
+
+// RocksDB's cumulative write counters of one database (the map form of "rocksdb.dbstats"):
+// exact counts of the synced WriteBatches, keys and bytes that went through DB::Write.
+struct WriteStats {
+  uint64_t batches = 0, keys = 0, bytes = 0, wal_bytes = 0, wal_syncs = 0;
+  WriteStats operator-(const WriteStats& o) const {
+    return {batches - o.batches, keys - o.keys, bytes - o.bytes, wal_bytes - o.wal_bytes, wal_syncs - o.wal_syncs};
+  }
+};
+WriteStats ReadWriteStats(rocksdb::DB* db);
+
+// Raw RocksDB (default options, one column family): `batches` synced WriteBatches of
+// `keys_per_batch` puts (16-byte keys) carrying `bytes_per_batch` bytes each, into a new database
+// at `path`. Returns the seconds the writes took; `written` gets RocksDB's own count of them.
+double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
+                         WriteStats* written);
+
+// Raw SHA-256 through OpenSSL at its best for small messages (the digest fetched once, one
+// context reused): each item hashed as its own message, with the one-byte prefix of a Merkle
+// leaf (hash.h LeafHash). Returns the seconds taken.
+double Sha256EachSeconds(const std::vector<std::string>& items);
+
+// `openssl speed -seconds 3 sha256`: the 1024-byte column in MB/s (10^6 bytes), or -1.
+double OpensslSpeedSha256Mbps(std::string* raw_output);
+
+struct Latency {
+  uint64_t samples = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+};
+Latency Percentiles(std::vector<double> us);
+
+// Directory size (regular files, recursively) and the size of the files ending in `suffix`.
+uint64_t DirectoryBytes(const std::string& dir, std::string_view suffix = "");
+
+// A JSON document written in order: objects and arrays nest; keys are escaped.
+class JsonWriter {
+ public:
+  JsonWriter& Begin(std::string_view key = "");  // An object (key empty: in an array or at the top).
+  JsonWriter& BeginArray(std::string_view key);
+  JsonWriter& End();
+  JsonWriter& EndArray();
+  JsonWriter& Field(std::string_view key, std::string_view value);
+  JsonWriter& Field(std::string_view key, const char* value) { return Field(key, std::string_view(value)); }
+  JsonWriter& Field(std::string_view key, double value);
+  JsonWriter& Field(std::string_view key, uint64_t value);
+  JsonWriter& Field(std::string_view key, int64_t value);
+  JsonWriter& Field(std::string_view key, int value) { return Field(key, static_cast<int64_t>(value)); }
+  JsonWriter& Field(std::string_view key, bool value);
+  const std::string& text() const { return out_; }
+
+ private:
+  void Key(std::string_view key);
+  std::string out_;
+  std::vector<bool> first_ = {true};
+};
+
+// The printed table: one row per figure, its reference, the target and whether it is met.
+struct Row {
+  std::string measure, result, reference, ratio, target, status;
+};
+void PrintTable(const std::vector<Row>& rows);
+
+}  // namespace bench

@@ -1,0 +1,377 @@
+// ledgerctl keygen, setkey, checkpoint, prove and verify-proof: evidence an auditor can check
+// offline (ledger/evidence.h, docs/EVIDENCE.md); and the checkpoint key step of init.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "ledger/entry.h"
+#include "ledger/evidence.h"
+#include "ledger/json.h"
+#include "tools/commands.h"
+#include "tools/report.h"
+
+namespace tools {
+namespace {
+
+using ledger::Status;
+namespace evidence = ledger::evidence;
+namespace note = ledger::note;
+
+constexpr size_t kMaxKeyFileBytes = 4096;
+constexpr size_t kMaxProofBytes = 64 << 20;
+
+std::string SignerKeyPath(const std::string& dir) {
+  return dir + "/checkpoint.key";
+}
+std::string VerifierKeyPath(const std::string& dir) {
+  return dir + "/checkpoint.pub";
+}
+
+// Writes a file that must not exist yet, synced; prints why and returns false if it cannot.
+bool WriteNewFile(const std::string& path, const std::string& text, mode_t mode, const char* command) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  int saved = errno;
+  if (fd >= 0) ok = ::close(fd) == 0 && ok;
+  if (!ok) fmt::print(stderr, "ledgerctl {}: cannot write {}: {}\n", command, path, strerror(saved));
+  return ok;
+}
+
+// PREFIX.key (mode 0600) and PREFIX.pub, neither of which may exist.
+bool WriteKeyFiles(const std::string& key_path, const std::string& pub_path, const note::KeyPair& key,
+                   const char* command) {
+  return WriteNewFile(key_path, note::FormatSignerKey(key) + "\n", 0600, command) &&
+         WriteNewFile(pub_path, note::FormatVerifierKey(note::VerifierOf(key)) + "\n", 0644, command);
+}
+
+// A key file's text without its final line break.
+bool ReadKeyText(const std::string& path, std::string* text, const char* command) {
+  if (!ReadFile(path, kMaxKeyFileBytes, text, command)) return false;
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  return true;
+}
+
+bool ReadSignerKey(const std::string& path, note::KeyPair* key, const char* command) {
+  std::string text;
+  if (!ReadKeyText(path, &text, command)) return false;
+  Status s = note::ParseSignerKey(text, key);
+  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a signer key: {}\n", command, path, s.ToString());
+  return s.ok();
+}
+
+bool ReadVerifierKey(const std::string& path, note::Verifier* key, const char* command) {
+  std::string text;
+  if (!ReadKeyText(path, &text, command)) return false;
+  Status s = note::ParseVerifierKey(text, key);
+  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a verifier key: {}\n", command, path, s.ToString());
+  return s.ok();
+}
+
+// An optional whole-number flag from 1 up; nullopt (and *ok) if absent.
+std::optional<uint64_t> OptionalCount(const Flags& flags, const char* name, const char* command, bool* ok) {
+  if (!flags.count(name)) return std::nullopt;
+  auto v = ParseCount(flags.at(name), name, command, UINT64_MAX / 2);
+  *ok = *ok && v.has_value();
+  return v;
+}
+
+}  // namespace
+
+// ---- The checkpoint key: init and setkey ---------------------------------------------------------------
+
+std::optional<CheckpointKeyPlan> PlanCheckpointKey(const Flags& flags, const std::string& dir, const char* command) {
+  CheckpointKeyPlan plan;
+  if (flags.count("key")) {
+    if (!ReadSignerKey(flags.at("key"), &plan.key, command)) return std::nullopt;
+    if (flags.count("origin") && flags.at("origin") != plan.key.name) {
+      fmt::print(stderr,
+                 "ledgerctl {}: --origin \"{}\" is not the name of the key in {} (\"{}\"): the origin is the "
+                 "checkpoint key's name\n",
+                 command, flags.at("origin"), flags.at("key"), plan.key.name);
+      return std::nullopt;
+    }
+    return plan;
+  }
+  std::string base = std::filesystem::path(dir).lexically_normal().filename().string();
+  if (base.empty()) base = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
+  std::string origin = flags.count("origin") ? flags.at("origin") : "benefit-ledger/" + base;
+  Status s = note::GenerateKey(origin, &plan.key);
+  if (!s.ok()) {
+    fmt::print(stderr,
+               "ledgerctl {}: the checkpoint origin \"{}\" is not a key name (no spaces, no '+'): give "
+               "--origin\n",
+               command, origin);
+    return std::nullopt;
+  }
+  plan.generated = true;
+  return plan;
+}
+
+int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, const char* command) {
+  int code = kExitOk;
+  auto l = OpenOrReport(dir, command, &code);
+  if (!l) return code;
+  note::Verifier existing;
+  if (evidence::ReadCheckpointKey(*l, &existing).ok()) {
+    fmt::print(stderr, "ledgerctl {}: the ledger already has the checkpoint key {}: it is set once\n", command,
+               note::FormatVerifierKey(existing));
+    return kExitCannot;
+  }
+  if (plan.generated && !WriteKeyFiles(SignerKeyPath(dir), VerifierKeyPath(dir), plan.key, command)) {
+    return kExitCannot;
+  }
+  Status s = evidence::SetCheckpointKey(l.get(), note::VerifierOf(plan.key));
+  if (!s.ok()) return Fail(command, s);
+  fmt::print("checkpoint origin {}, verifier key {}\n", plan.key.name,
+             note::FormatVerifierKey(note::VerifierOf(plan.key)));
+  if (plan.generated) {
+    fmt::print("signer key {} (keep it private); verifier key {} (give it to auditors)\n", SignerKeyPath(dir),
+               VerifierKeyPath(dir));
+  }
+  return kExitOk;
+}
+
+const char* const kSetkeyUsage =
+    "usage: ledgerctl setkey --dir D [--origin NAME | --key SIGNER_KEY_FILE]\n\n"
+    "Gives a ledger made before checkpoints existed its checkpoint key, as init does for a new\n"
+    "one: without --key, makes an Ed25519 key pair named NAME (default benefit-ledger/<name of D>)\n"
+    "and writes the signer key to D/checkpoint.key (mode 0600) and the verifier key to\n"
+    "D/checkpoint.pub; with --key, adopts that signer key (made by ledgerctl keygen, kept where\n"
+    "you keep it; pass it to ledgerctl checkpoint --key). The origin of the checkpoints is the\n"
+    "key's name. The ledger records the origin and the verifier key; it is set once.\n";
+
+int RunSetkey(const Flags& flags, const Positional&) {
+  auto dir = Required(flags, "dir", "setkey");
+  auto plan = dir ? PlanCheckpointKey(flags, *dir, "setkey") : std::nullopt;
+  if (!plan) return kExitCannot;
+  return AdoptCheckpointKey(*dir, *plan, "setkey");
+}
+
+// ---- keygen -------------------------------------------------------------------------------------------------
+
+const char* const kKeygenUsage =
+    "usage: ledgerctl keygen --name N --out PREFIX\n\n"
+    "Makes an Ed25519 key pair named N and writes the signer key to PREFIX.key (mode 0600: it\n"
+    "signs; keep it private) and the verifier key to PREFIX.pub (give it to whoever checks), in\n"
+    "the text formats of c2sp.org/signed-note. Neither file may exist. For a ledger's checkpoint\n"
+    "key (init --key, setkey --key) or an actor's key for signed events (ledgerctl sign).\n"
+    "N: no spaces, no '+'.\n";
+
+int RunKeygen(const Flags& flags, const Positional&) {
+  auto name = Required(flags, "name", "keygen");
+  auto prefix = name ? Required(flags, "out", "keygen") : std::nullopt;
+  if (!prefix) return kExitCannot;
+  note::KeyPair key;
+  Status s = note::GenerateKey(*name, &key);
+  if (!s.ok()) return Fail("keygen", Status::Invalid("--name", s.reason()));
+  if (!WriteKeyFiles(*prefix + ".key", *prefix + ".pub", key, "keygen")) return kExitCannot;
+  fmt::print("wrote {}.key (signer key: keep it private) and {}.pub: {}\n", *prefix, *prefix,
+             note::FormatVerifierKey(note::VerifierOf(key)));
+  return kExitOk;
+}
+
+// ---- checkpoint ---------------------------------------------------------------------------------------------
+
+namespace {
+
+const char* const kCheckpoint = "checkpoint";
+
+int ListCheckpoints(const ledger::Ledger& l) {
+  std::vector<evidence::SignedCheckpoint> list;
+  Status s = evidence::ListCheckpoints(l, &list);
+  if (!s.ok()) return Fail(kCheckpoint, s);
+  Report report({"size", "root", "households", "heads root", "last entry recorded at"});
+  for (const auto& cp : list) {
+    std::string bytes, recorded;
+    ledger::EntryReader reader;
+    uint64_t size = cp.checkpoint.tree_size;
+    if (size > 0 && l.ReadEntry(size, &bytes).ok() && reader.Init(bytes).ok()) {
+      recorded = ledger::FormatTimestampUs(reader.entry().getRecordedAtUs());
+    }
+    report.Row({std::to_string(size), note::Base64(cp.checkpoint.root_hash), std::to_string(cp.heads.count),
+                note::Base64(cp.heads.root), recorded},
+               {true, false, true, false, false});
+  }
+  if (list.empty()) {
+    fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
+  } else {
+    report.Print(Format::kTable);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const char* const kCheckpointUsage =
+    "usage: ledgerctl checkpoint --dir D [--key SIGNER_KEY_FILE]\n"
+    "       ledgerctl checkpoint --dir D --list yes\n\n"
+    "Makes a checkpoint of the ledger's head: a c2sp.org/tlog-checkpoint signed note of the\n"
+    "origin, the number of entries (the tree size), the base64 RFC 6962 root of the entries'\n"
+    "Merkle tree, and the line \"households <count> <base64 root>\" committing to every\n"
+    "household's head (version, last seq, last entry hash) at that size; signs it with the\n"
+    "checkpoint key (D/checkpoint.key, or --key), stores it, and prints the note. A checkpoint\n"
+    "of a size made before is printed again, not made twice. Publish the notes (or hand them to\n"
+    "auditors): proofs are checked against them (ledgerctl prove, ledgerctl verify-proof).\n"
+    "--list yes lists the stored checkpoints: size, root, households, heads root and when the\n"
+    "last entry they cover was recorded. A ledger made before checkpoints needs a key first:\n"
+    "ledgerctl setkey --dir D.\n";
+
+int RunCheckpoint(const Flags& flags, const Positional&) {
+  auto dir = Required(flags, "dir", kCheckpoint);
+  if (!dir) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, kCheckpoint, &code);
+  if (!l) return code;
+  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l);
+  note::Verifier ledger_key;
+  Status s = evidence::ReadCheckpointKey(*l, &ledger_key);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledgerctl checkpoint: {}\n", s.ToString());
+    return kExitCannot;
+  }
+  note::KeyPair key;
+  std::string key_path = flags.count("key") ? flags.at("key") : SignerKeyPath(*dir);
+  if (!ReadSignerKey(key_path, &key, kCheckpoint)) return kExitCannot;
+  evidence::SignedCheckpoint cp;
+  bool made = false;
+  s = evidence::MakeCheckpoint(l.get(), key, &cp, &made);
+  if (!s.ok()) return Fail(kCheckpoint, s);
+  fmt::print("{}", cp.note);
+  fflush(stdout);
+  fmt::print(stderr, "{} checkpoint of size {} ({} households)\n", made ? "made and stored the" : "already stored: the",
+             cp.checkpoint.tree_size, cp.heads.count);
+  return kExitOk;
+}
+
+// ---- prove --------------------------------------------------------------------------------------------------
+
+const char* const kProveUsage =
+    "usage: ledgerctl prove inclusion --dir D --seq N [--size M]\n"
+    "       ledgerctl prove consistency --dir D --from M1 --to M2\n"
+    "       ledgerctl prove household --dir D --household H [--size M]\n\n"
+    "Prints a proof as JSON, hashes and entry bytes in base64, for ledgerctl verify-proof.\n"
+    "inclusion: entry seq N is leaf N-1 (leafIdx = seq - 1) of the RFC 6962 tree of the first M\n"
+    "entries (default: all): {\"type\":\"inclusion\", \"seq\", \"leafIdx\", \"treeSize\", \"root\",\n"
+    "\"leafHash\", \"entry\" (its bytes: the leaf hash is SHA-256(0x00 || entry)), \"proof\"}.\n"
+    "consistency: the tree of M2 entries extends the tree of M1: {\"type\":\"consistency\",\n"
+    "\"size1\", \"size2\", \"root1\", \"root2\", \"proof\"}.\n"
+    "household: everything needed to check offline that the entries shown are all of household\n"
+    "H's entries up to the checkpoint of size M (a stored checkpoint; default the latest): H's\n"
+    "head in the checkpoint's signed household heads map with its neighbours, and each entry of\n"
+    "H with its inclusion proof. For a household not in the map, the neighbours show it absent.\n"
+    "Exit 1 if the seq, size or checkpoint does not exist.\n";
+
+int RunProve(const Flags& flags, const Positional& positional) {
+  const char* command = "prove";
+  std::string what = positional.size() == 1 ? positional[0] : "";
+  if (what != "inclusion" && what != "consistency" && what != "household") {
+    fmt::print(stderr, "ledgerctl prove: say inclusion, consistency or household (see ledgerctl prove --help)\n");
+    return kExitCannot;
+  }
+  auto dir = Required(flags, "dir", command);
+  if (!dir) return kExitCannot;
+  bool ok = true;
+  auto size = OptionalCount(flags, "size", command, &ok);
+  auto seq = what == "inclusion" ? OptionalCount(flags, "seq", command, &ok) : std::nullopt;
+  auto from = what == "consistency" ? OptionalCount(flags, "from", command, &ok) : std::nullopt;
+  auto to = what == "consistency" ? OptionalCount(flags, "to", command, &ok) : std::nullopt;
+  bool complete = (what != "inclusion" || Required(flags, "seq", command)) &&
+                  (what != "consistency" || (Required(flags, "from", command) && Required(flags, "to", command))) &&
+                  (what != "household" || Required(flags, "household", command));
+  if (!ok || !complete) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, command, &code);
+  if (!l) return code;
+  evidence::Proof proof;
+  Status s = what == "inclusion"     ? evidence::ProveInclusion(*l, *seq, size, &proof)
+             : what == "consistency" ? evidence::ProveConsistency(*l, *from, *to, &proof)
+                                     : evidence::ProveHousehold(*l, flags.at("household"), size, &proof);
+  if (!s.ok()) return Fail(command, s);
+  fmt::print("{}", evidence::ProofToJson(proof));
+  return kExitOk;
+}
+
+// ---- verify-proof -------------------------------------------------------------------------------------------
+
+const char* const kVerifyProofUsage =
+    "usage: ledgerctl verify-proof FILE [--checkpoint NOTE --key PUBKEY]\n\n"
+    "Checks a proof made by ledgerctl prove, with no ledger: an inclusion proof (the entry's hash\n"
+    "is a leaf of the tree with that root; leafIdx = seq - 1), a consistency proof (the larger\n"
+    "tree extends the smaller), or a household proof (the entries are all of the household's\n"
+    "entries up to the checkpoint: in the log, of the household, chained from its first entry to\n"
+    "the head in the signed heads map, as many as its version; the head is in that map once).\n"
+    "With --checkpoint NOTE (a checkpoint note the office published) and --key PUBKEY (its\n"
+    "verifier key, e.g. D/checkpoint.pub), also checks the note's signature and origin (the\n"
+    "key's name) and that the proof's size and root are the signed ones (for a consistency\n"
+    "proof: those of either end). A household proof needs --checkpoint: the root of the heads\n"
+    "map is in the note. Prints \"valid: ...\" and exits 0, or \"invalid: ...\" with the field and\n"
+    "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n";
+
+namespace {
+
+const char* const kVerifyProof = "verify-proof";
+
+// Reads and parses the proof file; prints why and returns false if it cannot.
+bool LoadProof(const std::string& path, evidence::Proof* proof) {
+  std::string text;
+  if (!ReadFile(path, kMaxProofBytes, &text, kVerifyProof)) return false;
+  Status s = evidence::ParseProof(text, proof);
+  if (!s.ok()) fmt::print(stderr, "ledgerctl verify-proof: {} is not a proof: {}\n", path, s.ToString());
+  return s.ok();
+}
+
+// Reads --key and --checkpoint and opens the note: kExitOk, or the exit code after saying why
+// (a note that does not open with the key is invalid evidence: 1).
+int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint) {
+  note::Verifier key;
+  std::string note_text;
+  if (!ReadVerifierKey(flags.at("key"), &key, kVerifyProof)) return kExitCannot;
+  if (!ReadFile(flags.at("checkpoint"), note::kMaxNoteBytes, &note_text, kVerifyProof)) return kExitCannot;
+  Status s = evidence::OpenCheckpoint(note_text, key, checkpoint);
+  if (s.ok()) return kExitOk;
+  fmt::print("invalid: the checkpoint does not verify with the key: {}\n", s.ToString());
+  return kExitNo;
+}
+
+}  // namespace
+
+int RunVerifyProof(const Flags& flags, const Positional& positional) {
+  if (positional.size() != 1) {
+    fmt::print(stderr, "ledgerctl verify-proof: give one proof file (see ledgerctl verify-proof --help)\n");
+    return kExitCannot;
+  }
+  if (flags.count("checkpoint") != flags.count("key")) {
+    fmt::print(stderr, "ledgerctl verify-proof: --checkpoint and --key go together\n");
+    return kExitCannot;
+  }
+  evidence::Proof proof;
+  if (!LoadProof(positional[0], &proof)) return kExitCannot;
+  std::optional<evidence::SignedCheckpoint> checkpoint;
+  if (flags.count("checkpoint")) {
+    int code = LoadCheckpoint(flags, &checkpoint.emplace());
+    if (code != kExitOk) return code;
+  } else if (proof.type == evidence::ProofType::kHousehold) {
+    fmt::print(stderr,
+               "ledgerctl verify-proof: a household proof needs --checkpoint NOTE --key PUBKEY (the root of "
+               "the household heads map it is checked against is in the signed note)\n");
+    return kExitCannot;
+  }
+  std::string summary;
+  Status s = evidence::CheckProof(proof, checkpoint ? &*checkpoint : nullptr, &summary);
+  if (!s.ok()) {
+    fmt::print("invalid: {}\n", s.ToString());
+    return kExitNo;
+  }
+  fmt::print("valid: {}{}\n", summary,
+             checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
+                                      checkpoint->checkpoint.tree_size)
+                        : "; not checked against a signed checkpoint (give --checkpoint and --key)");
+  return kExitOk;
+}
+
+}  // namespace tools
