@@ -113,6 +113,31 @@ step "February 2026 in the funding totals: issued, settled, failed" \
   "ledgerctl totals --dir $dir --programme rural_dibao --from 202602 --to 202602"
 "$ctl" totals --dir "$dir" --programme rural_dibao --from 202602 --to 202602
 
+# Evidence for an auditor on another machine: a signed checkpoint, a household proof, and
+# the offline check with only the proof, the note and the ledger's public key.
+auditor="$build/demo-auditor"
+rm -rf "$auditor" && mkdir -p "$auditor"
+step "The office signs a checkpoint of the log (C2SP signed note: origin, size, root, households map)" \
+  "ledgerctl checkpoint --dir $dir > checkpoint.note"
+"$ctl" checkpoint --dir "$dir" > "$auditor/checkpoint.note"
+cat "$auditor/checkpoint.note"
+cp "$dir/checkpoint.pub" "$auditor/"
+
+step "It proves household H0004's history complete at that checkpoint" \
+  "ledgerctl prove household --dir $dir --household H0004 > H0004.json"
+"$ctl" prove household --dir "$dir" --household H0004 > "$auditor/H0004.json"
+wc -c < "$auditor/H0004.json" | xargs printf '%s bytes of JSON: every entry of H0004 with its inclusion proof, its head and neighbours in the map\n'
+
+step "The auditor checks it offline: no ledger, only the proof, the note and the public key" \
+  "ledgerctl verify-proof H0004.json --checkpoint checkpoint.note --key checkpoint.pub"
+(cd "$auditor" && "../../$ctl" verify-proof H0004.json --checkpoint checkpoint.note --key checkpoint.pub)
+
+step "An entry dropped from the proof (a payment hidden from the auditor) is caught" \
+  "ledgerctl verify-proof H0004-cut.json --checkpoint checkpoint.note --key checkpoint.pub   # its 10th entry cut"
+awk '/^ *\{"seq": / && ++n == 10 { next } { print }' "$auditor/H0004.json" > "$auditor/H0004-cut.json"
+(cd "$auditor" && "../../$ctl" verify-proof H0004-cut.json --checkpoint checkpoint.note --key checkpoint.pub) ||
+  echo "(exit status $?)"
+
 step "Importing an old system's history: record keeps what breaks the rules, with findings" \
   "ledgerctl init --dir $import --policy record; ledgerctl append --dir $import every_kind.jsonl"
 "$ctl" init --dir "$import" --policy record >/dev/null
