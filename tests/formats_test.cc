@@ -1,5 +1,6 @@
 // Value formats (ledger/formats.h) and number protection (ledger/identity.h).
 #include "ledger/formats.h"
+#include "ledger/hash.h"
 
 #include <doctest/doctest.h>
 
@@ -72,4 +73,20 @@ TEST_CASE("identity numbers: format, checksum, birth date") {
 TEST_CASE("masks keep only the ends") {
   CHECK(MaskIdentityNumber("341502195203141236") == "341502********1236");
   CHECK(MaskCardNumber("6228480012345678901") == "6228***********8901");
+}
+
+TEST_CASE("SHA-256 and HMAC-SHA256 give the published answers, whatever key was used before") {
+  using ledger::AsBytes;
+  using ledger::Hex;
+  CHECK(Hex(ledger::Sha256(AsBytes("abc"))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 6962 leaf hash of the empty entry: SHA-256 of the single byte 0x00.
+  CHECK(Hex(ledger::LeafHash(AsBytes(""))) == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+  // RFC 4231 test cases 2 and 1, alternating keys (each thread caches the last key's context).
+  const std::string key1(20, '\x0b');
+  for (int round = 0; round < 2; ++round) {
+    CHECK(Hex(ledger::HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))) ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    CHECK(Hex(ledger::HmacSha256(AsBytes(key1), AsBytes("Hi There"))) ==
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  }
 }
