@@ -29,6 +29,7 @@ struct Machine {
 Machine DescribeMachine(const std::string& data_dir);
 std::string LoadAverage();  // The three figures of /proc/loadavg.
 uint64_t PeakRssKb();       // getrusage ru_maxrss.
+uint64_t CurrentRssKb();    // VmRSS of /proc/self/status.
 
 // RocksDB's cumulative write counters of one database (the map form of "rocksdb.dbstats"):
 // exact counts of the synced WriteBatches, keys and bytes that went through DB::Write.
@@ -41,10 +42,22 @@ struct WriteStats {
 WriteStats ReadWriteStats(rocksdb::DB* db);
 
 // Raw RocksDB (default options, one column family): `batches` synced WriteBatches of
-// `keys_per_batch` puts (16-byte keys) carrying `bytes_per_batch` bytes each, into a new database
-// at `path`. Returns the seconds the writes took; `written` gets RocksDB's own count of them.
+// `keys_per_batch` puts (16-byte keys, in order or spread at random) carrying `bytes_per_batch`
+// bytes each, into a new database at `path`. Returns the seconds the writes took; `written` gets
+// RocksDB's own count of them.
 double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
-                         WriteStats* written);
+                         bool random_keys, WriteStats* written);
+
+// The WriteBatches `db` committed with sequence numbers from `since` to `until`, as their byte
+// representation, read back from its WAL (file deletions must have been disabled since before
+// them). Stops after `max_bytes`. False (and a message) if the WAL cannot be read.
+bool CaptureBatches(rocksdb::DB* db, uint64_t since, uint64_t until, uint64_t max_bytes,
+                    std::vector<std::string>* batches, std::string* error);
+
+// Writes `batches` again, each synced, into a new database at `path` with the column families
+// `families` (in the order of their ids: the batches name families by id). Returns the seconds.
+double ReplayBatchesSeconds(const std::string& path, const std::vector<std::string>& families,
+                            const std::vector<std::string>& batches, WriteStats* written);
 
 // Raw SHA-256 through OpenSSL at its best for small messages (the digest fetched once, one
 // context reused): each item hashed as its own message, with the one-byte prefix of a Merkle
