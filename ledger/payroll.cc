@@ -52,11 +52,11 @@ Status AlreadyPaid(const Store& store, const std::string& household, const Reque
 
 // Adds case `c` of `household` to the plan: a line, a skip with its reason, or nothing (a case
 // not approved for the month, or past its exit, is not on the roll at all).
-Status PlanCase(const Store& store, const Request& r, const std::string& household, const state::Case& c,
-                Plan* plan) {
+Status PlanCase(const Store& store, const Request& r, const std::string& household, const state::Case& c, Plan* plan) {
   rules::Payable pay = rules::PayableFor(c, r.period);
-  bool suspended = c.status == CaseStatus::kSuspended ||
-                   (pay.blocked_by != nullptr && pay.in_force != nullptr && c.status != CaseStatus::kExited);
+  // Blocked although approved with an entitlement in force, and not exited: suspended this month
+  // (a suspension from a later month still pays this one).
+  bool suspended = pay.blocked_by != nullptr && pay.in_force != nullptr && c.status != CaseStatus::kExited;
   if (pay.blocked_by != nullptr && !suspended) return Status::Ok();
   bool paid = false;
   Status s = AlreadyPaid(store, household, r, &paid);
@@ -64,7 +64,7 @@ Status PlanCase(const Store& store, const Request& r, const std::string& househo
     plan->already_paid += paid ? 1 : 0;
     return s;
   }
-  std::string reason = suspended                    ? "suspended this month"
+  std::string reason = suspended                     ? "suspended this month"
                        : !pay.review_overdue.empty() ? pay.review_overdue
                        : c.card_hash.empty()         ? "no bank card on file (give one at application)"
                                                      : "";
@@ -96,7 +96,8 @@ void FillPayment(schema::PaymentIssued::Builder p, const Line& line, const Plan&
   p.setAmountFen(line.amount_fen);
   auto card = p.initCard();  // Named by reference: identity.h marks it onFile, rules.h checks it.
   card.setMasked(line.card_masked);
-  card.setKeyedHash(capnp::Data::Reader(reinterpret_cast<const uint8_t*>(line.card_hash.data()), line.card_hash.size()));
+  card.setKeyedHash(
+      capnp::Data::Reader(reinterpret_cast<const uint8_t*>(line.card_hash.data()), line.card_hash.size()));
   p.setPayeeName(line.payee_name);
 }
 
@@ -170,8 +171,8 @@ Status ReadRoll(const Ledger& ledger, const std::string& roll_id, IssuedRoll* ro
     EntryReader entry;
     if (!(st = ledger.ReadEvent(p.event_id, &seq, &bytes)).ok() || !(st = entry.Init(bytes)).ok()) return st;
     auto issued = entry.entry().getEvent().getPaymentIssued();
-    roll->lines.push_back({payment_id, p.household, p.case_id, p.amount_fen, "", issued.getCard().getMasked(),
-                           issued.getPayeeName()});
+    roll->lines.push_back(
+        {payment_id, p.household, p.case_id, p.amount_fen, "", issued.getCard().getMasked(), issued.getPayeeName()});
     roll->sum_fen += p.amount_fen;
     return Status::Ok();
   });

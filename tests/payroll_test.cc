@@ -146,19 +146,24 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
   auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
   AppendAll(l.get(), lines);
   auto paid = PaidIn(lines, "rural_dibao", "202601");
-  std::string suspended_case = paid.begin()->first;
-  std::string suspended_household = suspended_case.substr(2);  // "C-H0001" -> "H0001"
-  AppendAll(
-      l.get(),
-      {fmt::format(
-          R"({{"eventId":"sus-x","householdId":"{}","regionCode":"341502000000","actorId":"ca1","businessDate":20260120,"suspension":{{"caseId":"{}","fromPeriod":202602,"reason":"did not attend"}}}})",
-          suspended_household, suspended_case)});
+  auto suspend = [&](const std::string& case_id, uint32_t from) {
+    AppendAll(
+        l.get(),
+        {fmt::format(
+            R"({{"eventId":"sus-{}","householdId":"{}","regionCode":"341502000000","actorId":"ca1","businessDate":20260120,"suspension":{{"caseId":"{}","fromPeriod":{},"reason":"did not attend"}}}})",
+            case_id, case_id.substr(2), case_id, from)});  // "C-H0001" is household "H0001"'s case.
+  };
+  std::string suspended_case = paid.begin()->first, later_case = std::next(paid.begin())->first;
+  suspend(suspended_case, 202602);
+  suspend(later_case, 202603);  // Suspended from March: still paid for February.
   Plan plan;
   REQUIRE(ledger::payroll::MakePlan(*l, Feb2026(), &plan).ok());
   REQUIRE(plan.skipped.size() == 1);
   CHECK(plan.skipped[0].case_id == suspended_case);
   CHECK(plan.skipped[0].reason == "suspended this month");
   CHECK(plan.lines.size() == paid.size() - 1);
+  CHECK(
+      std::any_of(plan.lines.begin(), plan.lines.end(), [&](const auto& line) { return line.case_id == later_case; }));
 
   // A year later nobody has been reviewed: every case is left off, each with its due date.
   Request late = Feb2026();
@@ -167,7 +172,9 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
   CHECK(plan.lines.empty());
   REQUIRE(plan.skipped.size() == paid.size());
   for (const auto& s : plan.skipped) {
-    if (s.case_id != suspended_case) CHECK(s.reason.find("while the review of case") != std::string::npos);
+    bool is_suspended = s.case_id == suspended_case || s.case_id == later_case;
+    std::string expected = is_suspended ? "suspended this month" : "while the review of case";
+    CHECK_MESSAGE(s.reason.find(expected) != std::string::npos, s.case_id << ": " << s.reason);
   }
 }
 
@@ -250,8 +257,9 @@ TEST_CASE("a card named by reference must be on file for the household") {
 TEST_CASE("ledgerctl payroll: issue, issue again, export, and clear errors") {
   testing::TempDir dir;
   std::string d = testing::LedgerctlLedger(dir.Sub("l"), TwoYears());
-  std::vector<std::string> issue = {"payroll",     "issue",  "--dir",    d,      "--county", "341502", "--programme",
-                                    "rural_dibao", "--period", "2026-02", "--actor", "fin1",  "--date", "20260205"};
+  std::vector<std::string> issue = {"payroll", "issue",       "--dir",       d,          "--county",
+                                    "341502",  "--programme", "rural_dibao", "--period", "2026-02",
+                                    "--actor", "fin1",        "--date",      "20260205"};
   auto r = testing::RunLedgerctl(issue);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("issued roll R-341502-rural_dibao-202602:") != std::string::npos);
