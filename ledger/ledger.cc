@@ -392,6 +392,7 @@ bool Ledger::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
   for (auto& r : *results) {
     if (r.outcome == AppendResult::Outcome::kRejected) continue;
     r = AppendResult{};
+    r.dropped_with_group = true;
     r.error = Status::Invalid("", fmt::format("not appended: the group is all or nothing and event {} of it (from 0) "
                                               "was rejected",
                                               index));

@@ -41,6 +41,9 @@ struct AppendResult {
   // Domain rules the event breaks (rules.h): the reason for kRejected under `enforce` (error is
   // then the first of them); recorded with a kCreated event under `record`.
   std::vector<rules::Finding> findings;
+  // GroupMode::kAllOrNothing: acceptable alone, rejected only because another event of the
+  // group was (error names it). The rejections without this flag say why the group failed.
+  bool dropped_with_group = false;
 };
 
 // One household entry as read back by ReadHousehold, its chain already checked.

@@ -20,6 +20,7 @@
 
 #include "ledger/json.h"
 #include "ledger/verify.h"
+#include "tests/merkle_reference.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -73,58 +74,6 @@ size_t AppendGroup(ledger::Ledger* l, const std::vector<std::string>& lines) {
   for (const auto& r : testing::AppendLines(l, lines)) created += r.outcome == Outcome::kCreated;
   return created;
 }
-
-// ---- The reference: RFC 6962 §2.1 as written, over leaf hashes -----------------------------------
-
-Hash RefNode(const Hash& left, const Hash& right) {
-  std::string bytes = "\x01";
-  bytes.append(left.begin(), left.end());
-  bytes.append(right.begin(), right.end());
-  return ledger::Sha256(ledger::AsBytes(bytes));
-}
-
-uint64_t RefSplit(uint64_t n) {  // the largest power of two smaller than n
-  uint64_t k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
-class Reference {
- public:
-  explicit Reference(const std::vector<Hash>& leaves) : leaves_(leaves) {}
-
-  Hash Mth(uint64_t begin, uint64_t end) {
-    uint64_t n = end - begin;
-    if (n == 0) return ledger::Sha256({});
-    if (n == 1) return leaves_[begin];
-    auto key = std::make_pair(begin, end);
-    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-    uint64_t k = RefSplit(n);
-    return memo_[key] = RefNode(Mth(begin, begin + k), Mth(begin + k, end));
-  }
-
-  std::vector<Hash> Path(uint64_t m, uint64_t begin, uint64_t end) {
-    uint64_t n = end - begin;
-    if (n == 1) return {};
-    uint64_t k = RefSplit(n);
-    std::vector<Hash> path = m < k ? Path(m, begin, begin + k) : Path(m - k, begin + k, end);
-    path.push_back(m < k ? Mth(begin + k, end) : Mth(begin, begin + k));
-    return path;
-  }
-
-  std::vector<Hash> Subproof(uint64_t m, uint64_t begin, uint64_t end, bool b) {
-    uint64_t n = end - begin;
-    if (m == n) return b ? std::vector<Hash>{} : std::vector<Hash>{Mth(begin, end)};
-    uint64_t k = RefSplit(n);
-    std::vector<Hash> proof = m <= k ? Subproof(m, begin, begin + k, b) : Subproof(m - k, begin + k, end, false);
-    proof.push_back(m <= k ? Mth(begin + k, end) : Mth(begin, begin + k));
-    return proof;
-  }
-
- private:
-  const std::vector<Hash>& leaves_;
-  std::map<std::pair<uint64_t, uint64_t>, Hash> memo_;
-};
 
 // ---- Ledgers --------------------------------------------------------------------------------------------
 
@@ -231,7 +180,7 @@ TEST_CASE("the stored tree of a ledger appended in groups gives the reference's 
   const std::vector<Hash> leaves = EntryHashes(*l);
   const uint64_t n = leaves.size();
   REQUIRE(n >= 620);
-  Reference ref(leaves);
+  testing::MerkleReference ref(&leaves);
   // Levels >= 1 only: one row per perfect subtree of two or more leaves.
   CHECK(CountRows(l->store(), ledger::kMerkle) == n - std::popcount(n));
   evidence::LogTree tree(l->store());

@@ -1,5 +1,5 @@
-// Merkle tree (ledger/merkle.h): checked against a naive RFC 6962 §2.1 reference written in this
-// file, against the certificate-transparency test vectors, for its read counts, and with proofs
+// Merkle tree (ledger/merkle.h): checked against a naive RFC 6962 §2.1 reference
+// (tests/merkle_reference.h), against the certificate-transparency test vectors, for its read counts, and with proofs
 // broken on purpose.
 #include "ledger/merkle.h"
 
@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "tests/merkle_reference.h"
 
 using namespace ledger;
 using namespace ledger::merkle;
@@ -65,75 +67,7 @@ void AppendBatch(MemoryNodes* store, uint64_t size_before, std::span<const Hash>
   store->visible_size = size_before + leaves.size();
 }
 
-// ---- The reference: RFC 6962 §2.1 as written, over a vector of leaf hashes ----
-
-Hash RefNode(const Hash& left, const Hash& right) {
-  std::string bytes = "\x01";
-  bytes.append(left.begin(), left.end());
-  bytes.append(right.begin(), right.end());
-  return Sha256(AsBytes(bytes));
-}
-
-uint64_t RefSplit(uint64_t n) {  // the largest power of two smaller than n
-  uint64_t k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
-// MTH, PATH and SUBPROOF over D[begin:end]. MTH results are memoized (a pure function) so that
-// the exhaustive loops stay fast.
-class Reference {
- public:
-  explicit Reference(const std::vector<Hash>* leaves) : leaves_(leaves) {}
-
-  Hash Mth(uint64_t begin, uint64_t end) {
-    uint64_t n = end - begin;
-    if (n == 0) return Sha256({});
-    if (n == 1) return (*leaves_)[begin];
-    uint64_t key = begin << 32 | end;
-    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-    uint64_t k = RefSplit(n);
-    Hash h = RefNode(Mth(begin, begin + k), Mth(begin + k, end));
-    memo_[key] = h;
-    return h;
-  }
-
-  std::vector<Hash> Path(uint64_t m, uint64_t begin, uint64_t end) {
-    uint64_t n = end - begin;
-    if (n == 1) return {};
-    uint64_t k = RefSplit(n);
-    std::vector<Hash> path;
-    if (m < k) {
-      path = Path(m, begin, begin + k);
-      path.push_back(Mth(begin + k, end));
-    } else {
-      path = Path(m - k, begin + k, end);
-      path.push_back(Mth(begin, begin + k));
-    }
-    return path;
-  }
-
-  std::vector<Hash> Proof(uint64_t m, uint64_t n) { return Subproof(m, 0, n, true); }
-
-  std::vector<Hash> Subproof(uint64_t m, uint64_t begin, uint64_t end, bool b) {
-    uint64_t n = end - begin;
-    if (m == n) return b ? std::vector<Hash>{} : std::vector<Hash>{Mth(begin, end)};
-    uint64_t k = RefSplit(n);
-    std::vector<Hash> proof;
-    if (m <= k) {
-      proof = Subproof(m, begin, begin + k, b);
-      proof.push_back(Mth(begin + k, end));
-    } else {
-      proof = Subproof(m - k, begin + k, end, false);
-      proof.push_back(Mth(begin, begin + k));
-    }
-    return proof;
-  }
-
- private:
-  const std::vector<Hash>* leaves_;
-  std::unordered_map<uint64_t, Hash> memo_;
-};
+using Reference = testing::MerkleReference;  // The naive RFC 6962 reference (merkle_reference.h).
 
 // ---- One big tree, built once through Appender in batches of varying size ----
 

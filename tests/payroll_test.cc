@@ -212,8 +212,10 @@ TEST_CASE("a roll the rules refuse is not issued at all") {
   auto results = Issue(l.get(), plan, by_approver);
   CHECK(results.front().outcome == AppendResult::Outcome::kRejected);
   CHECK(results.front().error.reason().find("all or nothing and event 1 of it") != std::string::npos);
+  CHECK(results.front().dropped_with_group);
   for (size_t i = 1; i < results.size(); ++i) {
     CHECK(results[i].outcome == AppendResult::Outcome::kRejected);
+    CHECK_FALSE(results[i].dropped_with_group);
     CHECK(results[i].findings.at(0).rule == "actor.role");
   }
   CHECK(l->head().seq == head);
@@ -305,6 +307,9 @@ TEST_CASE("ledgerctl payroll: issue, issue again, export, and clear errors") {
   fails(with(5, "341599"), 1, "--county: no household in county \"341599\"");
   fails(with(7, "dibao"), 2, "unknown --programme \"dibao\"");
   fails(with(7, "temporary"), 2, "--programme: temporary is paid once per case");
+  auto by_approver = with(11, "ca1");  // May issue the roll but not the payments: nothing issued,
+  by_approver[7] = "urban_dibao";      // and the reason is the payments' rule, not "all or nothing".
+  fails(by_approver, 1, "nothing issued: actor.role: a countyApprover may not record paymentIssued");
   fails(with(9, "2026-13"), 2, "--period must be a month");
   fails(with(7, "elderly_service"), 2, "--period: elderly_service is paid quarterly");
   fails({"payroll", "export", "--dir", d, "--roll", "R-nope", "--out", csv}, 1, "--roll: no roll \"R-nope\"");

@@ -14,8 +14,7 @@ namespace tools {
 
 using ledger::Status;
 
-std::optional<std::string> Required(const Flags& flags, const char* name,
-                                    const char* command) {
+std::optional<std::string> Required(const Flags& flags, const char* name, const char* command) {
   auto it = flags.find(name);
   if (it == flags.end() || it->second.empty()) {
     fmt::print(stderr, "ledgerctl {}: --{} is required (see ledgerctl {} --help)\n", command, name, command);
@@ -52,7 +51,6 @@ std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char*
   return l;
 }
 
-
 std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, const char* command, uint32_t fallback,
                                       bool month) {
   if (!flags.count(name)) return fallback;
@@ -68,14 +66,12 @@ std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, cons
   return v;
 }
 
-
 uint32_t Today() {
   time_t now = time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   return static_cast<uint32_t>((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
 }
-
 
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command) {
   int fd = ::open(path.c_str(), O_RDONLY);
@@ -95,13 +91,31 @@ bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const
   return true;
 }
 
+namespace {
+
+// A key file's text without its final line break.
+bool ReadKeyText(const std::string& path, std::string* text, const char* command) {
+  constexpr size_t kMaxKeyFileBytes = 4096;  // A key text is under 200 bytes.
+  if (!ReadFile(path, kMaxKeyFileBytes, text, command)) return false;
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  return true;
+}
+
+}  // namespace
+
 bool ReadSignerKeyFile(const std::string& path, ledger::note::KeyPair* key, const char* command) {
-  constexpr size_t kMaxKeyFileBytes = 4096;  // A signer key text is under 200 bytes.
   std::string text;
-  if (!ReadFile(path, kMaxKeyFileBytes, &text, command)) return false;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (!ReadKeyText(path, &text, command)) return false;
   Status s = ledger::note::ParseSignerKey(text, key);
   if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a signer key: {}\n", command, path, s.ToString());
+  return s.ok();
+}
+
+bool ReadVerifierKeyFile(const std::string& path, ledger::note::Verifier* key, const char* command) {
+  std::string text;
+  if (!ReadKeyText(path, &text, command)) return false;
+  Status s = ledger::note::ParseVerifierKey(text, key);
+  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a verifier key: {}\n", command, path, s.ToString());
   return s.ok();
 }
 

@@ -46,5 +46,7 @@ bool WriteFileAtomically(const std::string& path, const std::string& text, const
 // Reads a signer key file (ledgerctl keygen's PREFIX.key); prints why and returns false if it
 // cannot or the text is not a signer key.
 bool ReadSignerKeyFile(const std::string& path, ledger::note::KeyPair* key, const char* command);
+// Reads a verifier key file (keygen's PREFIX.pub); prints why and returns false if it cannot.
+bool ReadVerifierKeyFile(const std::string& path, ledger::note::Verifier* key, const char* command);
 
 }  // namespace tools

@@ -22,7 +22,6 @@ using ledger::Status;
 namespace evidence = ledger::evidence;
 namespace note = ledger::note;
 
-constexpr size_t kMaxKeyFileBytes = 4096;
 constexpr size_t kMaxProofBytes = 64 << 20;
 
 std::string SignerKeyPath(const std::string& dir) {
@@ -49,29 +48,6 @@ bool WriteKeyFiles(const std::string& key_path, const std::string& pub_path, con
          WriteNewFile(pub_path, note::FormatVerifierKey(note::VerifierOf(key)) + "\n", 0644, command);
 }
 
-// A key file's text without its final line break.
-bool ReadKeyText(const std::string& path, std::string* text, const char* command) {
-  if (!ReadFile(path, kMaxKeyFileBytes, text, command)) return false;
-  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
-  return true;
-}
-
-bool ReadSignerKey(const std::string& path, note::KeyPair* key, const char* command) {
-  std::string text;
-  if (!ReadKeyText(path, &text, command)) return false;
-  Status s = note::ParseSignerKey(text, key);
-  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a signer key: {}\n", command, path, s.ToString());
-  return s.ok();
-}
-
-bool ReadVerifierKey(const std::string& path, note::Verifier* key, const char* command) {
-  std::string text;
-  if (!ReadKeyText(path, &text, command)) return false;
-  Status s = note::ParseVerifierKey(text, key);
-  if (!s.ok()) fmt::print(stderr, "ledgerctl {}: {} is not a verifier key: {}\n", command, path, s.ToString());
-  return s.ok();
-}
-
 // An optional whole-number flag from 1 up; nullopt (and *ok) if absent.
 std::optional<uint64_t> OptionalCount(const Flags& flags, const char* name, const char* command, bool* ok) {
   if (!flags.count(name)) return std::nullopt;
@@ -87,7 +63,7 @@ std::optional<uint64_t> OptionalCount(const Flags& flags, const char* name, cons
 std::optional<CheckpointKeyPlan> PlanCheckpointKey(const Flags& flags, const std::string& dir, const char* command) {
   CheckpointKeyPlan plan;
   if (flags.count("key")) {
-    if (!ReadSignerKey(flags.at("key"), &plan.key, command)) return std::nullopt;
+    if (!ReadSignerKeyFile(flags.at("key"), &plan.key, command)) return std::nullopt;
     if (flags.count("origin") && flags.at("origin") != plan.key.name) {
       fmt::print(stderr,
                  "ledgerctl {}: --origin \"{}\" is not the name of the key in {} (\"{}\"): the origin is the "
@@ -236,7 +212,7 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   }
   note::KeyPair key;
   std::string key_path = flags.count("key") ? flags.at("key") : SignerKeyPath(*dir);
-  if (!ReadSignerKey(key_path, &key, kCheckpoint)) return kExitCannot;
+  if (!ReadSignerKeyFile(key_path, &key, kCheckpoint)) return kExitCannot;
   evidence::SignedCheckpoint cp;
   bool made = false;
   s = evidence::MakeCheckpoint(l.get(), key, &cp, &made);
@@ -330,7 +306,7 @@ bool LoadProof(const std::string& path, evidence::Proof* proof) {
 int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint) {
   note::Verifier key;
   std::string note_text;
-  if (!ReadVerifierKey(flags.at("key"), &key, kVerifyProof)) return kExitCannot;
+  if (!ReadVerifierKeyFile(flags.at("key"), &key, kVerifyProof)) return kExitCannot;
   if (!ReadFile(flags.at("checkpoint"), note::kMaxNoteBytes, &note_text, kVerifyProof)) return kExitCannot;
   Status s = evidence::OpenCheckpoint(note_text, key, checkpoint);
   if (s.ok()) return kExitOk;

@@ -72,7 +72,7 @@ int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& 
   Status s = l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing);
   if (!s.ok()) return Fail(kCommand, s);
   for (const auto& result : results) {
-    if (result.outcome != ledger::AppendResult::Outcome::kRejected) continue;
+    if (result.outcome != ledger::AppendResult::Outcome::kRejected || result.dropped_with_group) continue;
     std::string why = result.findings.empty() ? result.error.ToString()
                                               : result.findings.front().rule + ": " + result.findings.front().message;
     fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", why);
