@@ -16,6 +16,9 @@
 // Merkle node is the hash of its children as recomputed from the log, and every stored
 // checkpoint is signed by the ledger's key over the recomputed root and household heads map,
 // with nothing extra. It stops at the first problem and names its seq.
+//
+// Cost: one read of the log and of each index family in key order, no point reads (verify.cc,
+// IndexCheck). Only a ledger that fails is read a second time, to name the entry concerned.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,9 @@ struct VerifyReport {
   double seconds = 0;
   uint64_t bad_seq = 0;  // First seq with a problem (when !ok); 0 if not tied to one.
   std::string problem;   // What is wrong (when !ok).
+  // The first pass (indexes read whole, in key order) found a problem, and a second pass, reading
+  // each entry's index rows by key, named it. False on a ledger that verifies.
+  bool rechecked_by_entry = false;
 };
 
 // Returns non-ok only when the database cannot be read at all; a ledger that does not verify

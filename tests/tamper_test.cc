@@ -169,6 +169,8 @@ void CheckFailsAt(const VerifyReport& report, uint64_t seq, std::string_view wor
   CHECK_FALSE(report.ok);
   CHECK(report.bad_seq == seq);
   CHECK(Contains(report.problem, word));
+  // The first pass found it; the second, reading index rows entry by entry, named it.
+  CHECK(report.rechecked_by_entry);
 }
 
 // Byte offset of Entry.recordedAtUs in canonical entry bytes: the root pointer (one word), then
@@ -215,6 +217,7 @@ TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
   CHECK(report.entries == kEntryCount);
   CHECK(report.households == 2);
   CHECK(report.bad_seq == 0);
+  CHECK_FALSE(report.rechecked_by_entry);  // One pass, no point reads of the indexes.
 
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
@@ -483,6 +486,14 @@ TEST_CASE("an extra actor index entry is caught at the seq it names") {
   // Entry 26 (h2-reg) was recorded by cw1, not tr1.
   ledger.Tamper([](const Store& store) { Put(store, ledger::kActor, ledger::ScopedSeqKey("tr1", kH2FirstSeq), ""); });
   CheckFailsAt(ledger.Verify(), kH2FirstSeq, "extra entry names seq 26");
+}
+
+TEST_CASE("a value slipped into an actor index row is caught, though no entry names it") {
+  EveryKindLedger ledger;
+  // Actor rows are empty. Reading them by key (the second pass) only asks whether they exist;
+  // the first pass compares whole rows, so its problem stands.
+  ledger.Tamper([](const Store& store) { Put(store, ledger::kActor, ledger::ScopedSeqKey("tr1", kReviewSeq), "x"); });
+  CheckFailsAt(ledger.Verify(), 0, "the actor index (");
 }
 
 TEST_CASE("an event-id index entry pointing at another seq is caught at the event's seq") {
