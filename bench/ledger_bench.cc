@@ -1,7 +1,8 @@
 // ledger_bench: the benchmark of issue 6, on one machine in one run.
 //
 // A province-month (bench/province.h) is appended under the `enforce` policy through
-// Ledger::AppendGroup in groups of --group events (one synced WriteBatch each). The batches it
+// Ledger::SubmitGroup in groups of --group events (one synced WriteBatch each; each group is
+// checked while the one before is written, as `ledgerctl append` does). The batches it
 // wrote are read back from RocksDB's WAL and written again, synced, into a fresh RocksDB with the
 // same column families: the same puts, keys and bytes without the ledger, the reference of the
 // append target. For context, synthetic batches of the same count, keys and bytes with 16-byte
@@ -31,6 +32,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -124,24 +126,42 @@ Options ParseOptions(int argc, char** argv) {
   };
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--counties") o.counties = static_cast<int>(number(i, 1, bench::kMaxCounties));
-    else if (flag == "--households") o.households = static_cast<int>(number(i, 1, bench::kMaxHouseholdsPerCounty));
-    else if (flag == "--county-households") o.county_households = static_cast<int>(number(i, 0, 50000));
-    else if (flag == "--record-households") o.record_households = static_cast<int>(number(i, 0, 50000));
-    else if (flag == "--group") o.group = number(i, 1, 100000);
-    else if (flag == "--replay-events") o.replay_events = number(i, 0, 1'000'000'000);
-    else if (flag == "--ledger-dir") o.ledger_dir = text(i);
-    else if (flag == "--big-households") o.big_households = static_cast<int>(number(i, 100, bench::kMaxHouseholdsPerCounty));
-    else if (flag == "--replay-samples") o.replay_samples = static_cast<int>(number(i, 1, 10'000'000));
-    else if (flag == "--bank-lines") o.bank_lines = number(i, 1, 100'000'000);
-    else if (flag == "--seed") o.seed = number(i, 1, UINT64_MAX);
-    else if (flag == "--dir") o.dir = text(i);
-    else if (flag == "--json") o.json = text(i);
-    else if (flag == "--no-openssl") o.openssl = false;
-    else if (flag == "--keep") o.keep = true;
-    else if (flag == "--append-only") o.append_only = true;
-    else if (flag == "--help" || flag == "-h") fmt::print("{}", kUsage), std::exit(0);
-    else Die(fmt::format("unknown option {}\n{}", flag, kUsage));
+    if (flag == "--counties")
+      o.counties = static_cast<int>(number(i, 1, bench::kMaxCounties));
+    else if (flag == "--households")
+      o.households = static_cast<int>(number(i, 1, bench::kMaxHouseholdsPerCounty));
+    else if (flag == "--county-households")
+      o.county_households = static_cast<int>(number(i, 0, 50000));
+    else if (flag == "--record-households")
+      o.record_households = static_cast<int>(number(i, 0, 50000));
+    else if (flag == "--group")
+      o.group = number(i, 1, 100000);
+    else if (flag == "--replay-events")
+      o.replay_events = number(i, 0, 1'000'000'000);
+    else if (flag == "--ledger-dir")
+      o.ledger_dir = text(i);
+    else if (flag == "--big-households")
+      o.big_households = static_cast<int>(number(i, 100, bench::kMaxHouseholdsPerCounty));
+    else if (flag == "--replay-samples")
+      o.replay_samples = static_cast<int>(number(i, 1, 10'000'000));
+    else if (flag == "--bank-lines")
+      o.bank_lines = number(i, 1, 100'000'000);
+    else if (flag == "--seed")
+      o.seed = number(i, 1, UINT64_MAX);
+    else if (flag == "--dir")
+      o.dir = text(i);
+    else if (flag == "--json")
+      o.json = text(i);
+    else if (flag == "--no-openssl")
+      o.openssl = false;
+    else if (flag == "--keep")
+      o.keep = true;
+    else if (flag == "--append-only")
+      o.append_only = true;
+    else if (flag == "--help" || flag == "-h")
+      fmt::print("{}", kUsage), std::exit(0);
+    else
+      Die(fmt::format("unknown option {}\n{}", flag, kUsage));
   }
   return o;
 }
@@ -185,41 +205,52 @@ struct AppendFigures {
   }
 };
 
-// Appends `lines` in groups; with `lawful`, every event must be created with no finding.
+// Checks one group's results; with `lawful`, every event must be created with no finding.
+void CountResults(const std::vector<ledger::AppendResult>& results, std::span<const std::string> lines,
+                  std::span<const std::unique_ptr<capnp::MallocMessageBuilder>> owned, bool lawful, AppendFigures* f) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (r.outcome != ledger::AppendResult::Outcome::kCreated)
+      Die(fmt::format("event not appended ({}): {}", r.error.ToString(), lines[i]));
+    if (r.findings.empty()) continue;
+    if (lawful) Die(fmt::format("finding {} under enforce: {}", r.findings[0].rule, lines[i]));
+    ++f->events_with_findings;
+    for (const auto& finding : r.findings) ++f->findings_by_rule[finding.rule];
+    f->flagged_households.insert(owned[i]->getRoot<ledger::schema::Event>().getHouseholdId().cStr());
+  }
+}
+
+// Parses `lines` (timed apart), then appends them in groups of `group` as a stream
+// (Ledger::SubmitGroup: each group checked while the one before is written).
 AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines, uint64_t group, bool lawful) {
   AppendFigures f;
   rocksdb::DB* db = l->store().db();
   bench::WriteStats before = bench::ReadWriteStats(db);
-  for (size_t first = 0; first < lines.size(); first += group) {
-    const size_t end = std::min(lines.size(), first + group);
-    auto t0 = Clock::now();
-    std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
-    std::vector<capnp::MessageBuilder*> events;
-    owned.reserve(end - first);
-    events.reserve(end - first);
-    for (size_t i = first; i < end; ++i) {
-      owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-      Check(ledger::ParseEventJson(lines[i], owned.back().get()), fmt::format("parsing {}", lines[i]));
-      events.push_back(owned.back().get());
-    }
-    auto t1 = Clock::now();
-    std::vector<ledger::AppendResult> results;
-    Check(l->AppendGroup(events, &results), "AppendGroup");
-    auto t2 = Clock::now();
-    f.parse_s += std::chrono::duration<double>(t1 - t0).count();
-    f.append_s += std::chrono::duration<double>(t2 - t1).count();
-    ++f.groups;
-    for (size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
-      if (r.outcome != ledger::AppendResult::Outcome::kCreated)
-        Die(fmt::format("event not appended ({}): {}", r.error.ToString(), lines[first + i]));
-      if (r.findings.empty()) continue;
-      if (lawful) Die(fmt::format("finding {} under enforce: {}", r.findings[0].rule, lines[first + i]));
-      ++f.events_with_findings;
-      for (const auto& finding : r.findings) ++f.findings_by_rule[finding.rule];
-      f.flagged_households.insert(owned[i]->getRoot<ledger::schema::Event>().getHouseholdId().cStr());
-    }
+  auto t0 = Clock::now();
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
+  std::vector<capnp::MessageBuilder*> events;
+  owned.reserve(lines.size());
+  events.reserve(lines.size());
+  for (const auto& line : lines) {
+    owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+    Check(ledger::ParseEventJson(line, owned.back().get()), fmt::format("parsing {}", line));
+    events.push_back(owned.back().get());
   }
+  auto t1 = Clock::now();
+  for (size_t first = 0; first < lines.size(); first += group) {
+    const size_t n = std::min<size_t>(lines.size() - first, group);
+    auto done = [&, first, n](std::vector<ledger::AppendResult>* results, const ledger::Status& write) {
+      Check(write, "writing a group");
+      CountResults(*results, std::span(lines).subspan(first, n), std::span(owned).subspan(first, n), lawful, &f);
+    };
+    Check(l->SubmitGroup(std::span(events).subspan(first, n), ledger::Ledger::GroupMode::kEachOnItsOwn, done),
+          "SubmitGroup");
+    ++f.groups;
+  }
+  Check(l->FlushGroups(), "FlushGroups");
+  auto t2 = Clock::now();
+  f.parse_s = std::chrono::duration<double>(t1 - t0).count();
+  f.append_s = std::chrono::duration<double>(t2 - t1).count();
   f.events = lines.size();
   f.written = bench::ReadWriteStats(db) - before;
   return f;
@@ -253,8 +284,8 @@ ProvinceRun AppendProvince(ledger::Ledger* l, const bench::ProvinceMonthOptions&
     run.red_flags.insert(run.red_flags.end(), county.red_flags.begin(), county.red_flags.end());
     if (SecondsSince(last_note) > 30 || c + 1 == o.counties) {
       last_note = Clock::now();
-      Note(fmt::format("{}: {} of {} counties, {} events, {:.0f} events/s", label, c + 1, o.counties,
-                       run.append.events, run.append.rate()));
+      Note(fmt::format("{}: {} of {} counties, {} events, {:.0f} events/s", label, c + 1, o.counties, run.append.events,
+                       run.append.rate()));
     }
   }
   return run;
@@ -268,7 +299,7 @@ struct VerifyFigures {
   double seconds = 0;
   double sha_entries_per_s = 0, sha_entry_mbps = 0, sha_one_buffer_mbps = 0;
   double leafhash_mbps = 0;  // ledger::LeafHash of each entry (a new context and digest lookup each call).
-  uint64_t sha_bytes = 0;  // Hashed (the whole log, or its first kShaCapBytes).
+  uint64_t sha_bytes = 0;    // Hashed (the whole log, or its first kShaCapBytes).
   double openssl_1024_mbps = -1;
   double rate() const { return seconds > 0 ? static_cast<double>(entries) / seconds : 0; }
 };
@@ -416,8 +447,8 @@ struct ReconcileFigures {
   uint64_t lines = 0, real_lines = 0, file_bytes = 0, ledger_payments = 0;
   double parse_s = 0, reconcile_s = 0;
   std::map<std::string, uint64_t> categories;
-  double real_only_s = 0;        // Parse and reconcile of the real lines alone (when the file pads).
-  double projected_real_s = 0;   // `lines` real lines at that rate.
+  double real_only_s = 0;       // Parse and reconcile of the real lines alone (when the file pads).
+  double projected_real_s = 0;  // `lines` real lines at that rate.
   double seconds() const { return parse_s + reconcile_s; }
 };
 
@@ -432,7 +463,8 @@ std::vector<ledger::payroll::Line> IssuedPayments(const ledger::Ledger& l, const
     for (const auto& programme : programmes) {
       for (uint32_t period : periods) {
         for (const char* suffix : {"", "-S"}) {
-          std::string roll_id = ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period);
+          std::string roll_id =
+              ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period);
           ledger::payroll::IssuedRoll roll;
           ledger::Status s = ledger::payroll::ReadRoll(l, roll_id + suffix, &roll);
           if (s.code() == ledger::Status::Code::kNotFound) continue;
@@ -551,14 +583,14 @@ struct BigLedger {
   bench::ProvinceMonthOptions options;
   bool built = false;  // In this run (else reused).
   uint64_t payment_events = 0;
-  ProvinceRun run;     // When built.
+  ProvinceRun run;  // When built.
 };
 
 // "key=value" lines beside the database, saying how the ledger was generated.
 void WriteMeta(const std::string& dir, const bench::ProvinceMonthOptions& o, uint64_t events, uint64_t payment_events) {
   std::ofstream out(dir + "/bench-ledger.meta");
-  out << "seed=" << o.seed << "\ncounties=" << o.counties << "\nhouseholds=" << o.households
-      << "\nperiod=" << o.period << "\nevents=" << events << "\npayment_events=" << payment_events << "\n";
+  out << "seed=" << o.seed << "\ncounties=" << o.counties << "\nhouseholds=" << o.households << "\nperiod=" << o.period
+      << "\nevents=" << events << "\npayment_events=" << payment_events << "\n";
 }
 
 bool ReadMeta(const std::string& dir, bench::ProvinceMonthOptions* o, uint64_t* events, uint64_t* payment_events) {
@@ -585,7 +617,8 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   std::unique_ptr<ledger::Ledger> l;
   if (ReadMeta(big->dir, &big->options, &events, &big->payment_events) && events >= opt.replay_events) {
     Check(ledger::Ledger::Open(big->dir + "/ledger", &l), "opening " + big->dir);
-    if (l->head().seq != events) Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
+    if (l->head().seq != events)
+      Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
     Note(fmt::format("reusing the ledger of {} events in {}", events, big->dir));
     return l;
   }
@@ -599,8 +632,8 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   // Counties enough for the events asked: measured on the first county (they are alike).
   big->options.counties = 1;
   uint64_t per_county = bench::ProvinceMonthCounty(big->options, 0).lines.size();
-  big->options.counties = static_cast<int>(std::min<uint64_t>(
-      bench::kMaxCounties, (opt.replay_events + per_county - 1) / per_county));
+  big->options.counties =
+      static_cast<int>(std::min<uint64_t>(bench::kMaxCounties, (opt.replay_events + per_county - 1) / per_county));
   Note(fmt::format("building a ledger of about {} events: {} counties of {} households in {}",
                    Si(static_cast<double>(per_county * big->options.counties)), big->options.counties,
                    big->options.households, big->dir));
@@ -643,10 +676,10 @@ struct Results {
   uint64_t record_missed = 0, record_unexpected = 0;
   BigLedger big;
   struct Phase {
-    std::string name, load;  // Load average at its end.
-    uint64_t rss_kb = 0;     // Peak RSS so far.
+    std::string name, load;   // Load average at its end.
+    uint64_t rss_kb = 0;      // Peak RSS so far.
     uint64_t rss_now_kb = 0;  // RSS at its end.
-    double at_s = 0;         // Seconds since the start.
+    double at_s = 0;          // Seconds since the start.
   };
   std::vector<Phase> phases;
   uint64_t PeakAfter(const std::string& name) const {
@@ -674,12 +707,13 @@ std::vector<bench::Row> Table(const Results& r) {
                   "≥ 0.50 of raw", Status(ratio >= 0.5)});
   rows.push_back({"  raw RocksDB, same count/keys/bytes, 16 B keys", "",
                   fmt::format("in order {:.0f} ev/s; random {:.0f} ev/s", r.raw_in_order.rate(), r.raw_random.rate()),
-                  fmt::format("{:.3f} / {:.3f}", a.rate() / r.raw_in_order.rate(), a.rate() / r.raw_random.rate()),
-                  "", ""});
-  rows.push_back({"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s), "", "", "",
+                  fmt::format("{:.3f} / {:.3f}", a.rate() / r.raw_in_order.rate(), a.rate() / r.raw_random.rate()), "",
                   ""});
+  rows.push_back(
+      {"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s), "", "", "", ""});
   if (r.county_events) {
-    rows.push_back({"  county-year append, enforce", fmt::format("{:.0f} ev/s", r.county_append.rate()), "", "", "", ""});
+    rows.push_back(
+        {"  county-year append, enforce", fmt::format("{:.0f} ev/s", r.county_append.rate()), "", "", "", ""});
   }
   if (r.record.append.events) {
     rows.push_back({"  province-month append, record + red flags", fmt::format("{:.0f} ev/s", r.record.append.rate()),
@@ -725,18 +759,18 @@ std::vector<bench::Row> Table(const Results& r) {
     if (c.projected_real_s > 0) {
       rows.push_back({fmt::format("  the same, all {} lines real (projected)", Si(static_cast<double>(c.lines))),
                       fmt::format("{:.2f} s", c.projected_real_s),
-                      fmt::format("{} real lines alone took {:.2f} s", c.real_lines, c.real_only_s), "",
-                      "< 3 s for 1M", Status(c.projected_real_s < 3.0, false) + ", extrapolated"});
+                      fmt::format("{} real lines alone took {:.2f} s", c.real_lines, c.real_only_s), "", "< 3 s for 1M",
+                      Status(c.projected_real_s < 3.0, false) + ", extrapolated"});
     }
   }
   for (const DiskFigures* d : {&r.disk, r.has_big_disk ? &r.big_disk : nullptr}) {
     if (d == nullptr) continue;
-    rows.push_back({fmt::format("bytes on disk per event ({} ev, compacted)", Si(static_cast<double>(d->events))),
-                    fmt::format("{:.0f} B", d->per_event()),
-                    fmt::format("after flush {:.0f} B; log family {:.0f} B",
-                                static_cast<double>(d->flushed_bytes) / d->events,
-                                static_cast<double>(d->families[ledger::kLog].sst_bytes) / d->events),
-                    "", "≤ 200 B", Status(d->per_event() <= 200)});
+    rows.push_back(
+        {fmt::format("bytes on disk per event ({} ev, compacted)", Si(static_cast<double>(d->events))),
+         fmt::format("{:.0f} B", d->per_event()),
+         fmt::format("after flush {:.0f} B; log family {:.0f} B", static_cast<double>(d->flushed_bytes) / d->events,
+                     static_cast<double>(d->families[ledger::kLog].sst_bytes) / d->events),
+         "", "≤ 200 B", Status(d->per_event() <= 200)});
   }
   uint64_t pay = r.province.payment_events();
   rows.push_back({fmt::format("peak memory, province-month ({} payment events)", Si(static_cast<double>(pay))),
@@ -833,14 +867,20 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
       .End();
   j.BeginArray("phases");
   for (const auto& p : r.phases) {
-    j.Begin().Field("phase", p.name).Field("ended_at_s", p.at_s).Field("load_average", p.load).Field("peak_rss_kb", p.rss_kb).Field("rss_kb", p.rss_now_kb).End();
+    j.Begin()
+        .Field("phase", p.name)
+        .Field("ended_at_s", p.at_s)
+        .Field("load_average", p.load)
+        .Field("peak_rss_kb", p.rss_kb)
+        .Field("rss_kb", p.rss_now_kb)
+        .End();
   }
   j.EndArray();
   WriteProvince(j, "province_month", r.province);
   j.Begin("raw_rocksdb");
-  for (const auto& [name, raw] : {std::pair{"same_batches_replayed", &r.raw_replay},
-                                  std::pair{"sixteen_byte_keys_in_order", &r.raw_in_order},
-                                  std::pair{"sixteen_byte_keys_random", &r.raw_random}}) {
+  for (const auto& [name, raw] :
+       {std::pair{"same_batches_replayed", &r.raw_replay}, std::pair{"sixteen_byte_keys_in_order", &r.raw_in_order},
+        std::pair{"sixteen_byte_keys_random", &r.raw_random}}) {
     j.Begin(name)
         .Field("seconds", raw->seconds)
         .Field("events", raw->events)
@@ -1012,8 +1052,8 @@ int main(int argc, char** argv) {
   auto phase = [&](const std::string& name) {
     r.phases.push_back({name, bench::LoadAverage(), bench::PeakRssKb(), bench::CurrentRssKb(), SecondsSince(g_start)});
   };
-  Note(fmt::format("{} x {}, load {}; data in {} ({}, {})", r.machine.nproc, r.machine.cpu_model, r.load_start,
-                   opt.dir, r.machine.filesystem, r.machine.device));
+  Note(fmt::format("{} x {}, load {}; data in {} ({}, {})", r.machine.nproc, r.machine.cpu_model, r.load_start, opt.dir,
+                   r.machine.filesystem, r.machine.device));
 
   // The province-month under enforce, and raw RocksDB with the same batches.
   bench::ProvinceMonthOptions po;
@@ -1022,8 +1062,8 @@ int main(int argc, char** argv) {
   po.households = opt.households;
   const std::string province_dir = opt.dir + "/province";
   auto l = NewLedger(province_dir, ledger::rules::Policy::kEnforce);
-  Note(fmt::format("province-month: {} counties of {} households, appending under enforce", po.counties,
-                   po.households));
+  Note(
+      fmt::format("province-month: {} counties of {} households, appending under enforce", po.counties, po.households));
   // Keeps the WAL (until the raw reference below), so that the batches the appends wrote can be
   // read back and written again raw.
   rocksdb::DB* db = l->store().db();
@@ -1043,16 +1083,16 @@ int main(int argc, char** argv) {
   r.verify = Verify(*l);
   phase("verify");
   Note("household replay");
-  r.replays.push_back(Replay(*l, "province-month", r.province.households, ProvinceHouseholds(po), opt.replay_samples,
-                             opt.seed));
+  r.replays.push_back(
+      Replay(*l, "province-month", r.province.households, ProvinceHouseholds(po), opt.replay_samples, opt.seed));
   phase("replay");
   Note("projection rebuild");
   Check(l->Rebuild(&r.rebuild), "rebuild");
-  if (r.rebuild.mismatches) Die(fmt::format("rebuild: {} mismatches, first {}", r.rebuild.mismatches,
-                                            r.rebuild.first_mismatch));
+  if (r.rebuild.mismatches)
+    Die(fmt::format("rebuild: {} mismatches, first {}", r.rebuild.mismatches, r.rebuild.first_mismatch));
   phase("rebuild");
-  const uint32_t next = r.province.options.period % 100 == 12 ? r.province.options.period + 89
-                                                                : r.province.options.period + 1;
+  const uint32_t next =
+      r.province.options.period % 100 == 12 ? r.province.options.period + 89 : r.province.options.period + 1;
   Note(fmt::format("payroll for county {} month {}", bench::ProvinceCountyCode(0), next));
   r.payroll = Payroll(l.get(), bench::ProvinceCountyCode(0), next);
   phase("payroll");
@@ -1069,7 +1109,8 @@ int main(int argc, char** argv) {
   {
     std::vector<std::string> batches, families;
     std::string error;
-    if (!bench::CaptureBatches(db, since, until, kCaptureCapBytes, &batches, &error)) Die("reading the WAL back: " + error);
+    if (!bench::CaptureBatches(db, since, until, kCaptureCapBytes, &batches, &error))
+      Die("reading the WAL back: " + error);
     if (!db->EnableFileDeletions(true).ok()) Die("cannot release the WAL");
     for (size_t c = 0; c < ledger::kCfCount; ++c) {
       families.push_back(c == ledger::kMeta ? rocksdb::kDefaultColumnFamilyName
@@ -1084,8 +1125,8 @@ int main(int argc, char** argv) {
   r.raw_in_order.seconds = bench::RawRocksDbSeconds(opt.dir + "/raw", w.batches, w.keys / w.batches,
                                                     w.bytes / w.batches, false, &r.raw_in_order.written);
   r.raw_in_order.events = r.province.append.events;
-  r.raw_random.seconds = bench::RawRocksDbSeconds(opt.dir + "/raw", w.batches, w.keys / w.batches,
-                                                  w.bytes / w.batches, true, &r.raw_random.written);
+  r.raw_random.seconds = bench::RawRocksDbSeconds(opt.dir + "/raw", w.batches, w.keys / w.batches, w.bytes / w.batches,
+                                                  true, &r.raw_random.written);
   r.raw_random.events = r.province.append.events;
   phase("raw RocksDB");
   Note("SHA-256 over the same bytes");
@@ -1135,9 +1176,10 @@ int main(int argc, char** argv) {
     auto bl = OpenBig(opt, &r.big);
     phase("large ledger");
     Note("household replay on the large ledger");
-    r.replays.push_back(Replay(*bl, "large ledger", static_cast<uint64_t>(r.big.options.counties) *
-                                                        static_cast<uint64_t>(r.big.options.households),
-                               ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+    r.replays.push_back(
+        Replay(*bl, "large ledger",
+               static_cast<uint64_t>(r.big.options.counties) * static_cast<uint64_t>(r.big.options.households),
+               ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
     phase("large ledger replay");
     Note("reconcile on the large ledger");
     auto payments = IssuedPayments(*bl, r.big.options, {r.big.options.period});

@@ -120,12 +120,17 @@ Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leav
     Status s = appender.Add(leaf, &writes);
     if (!s.ok()) return s;
   }
+  PutLogTreeNodes(store, writes, appender.size(), batch);
+  return Status::Ok();
+}
+
+void PutLogTreeNodes(const Store& store, std::span<const merkle::Node> writes, uint64_t size,
+                     rocksdb::WriteBatch* batch) {
   for (const merkle::Node& node : writes) {
     if (node.id.level == 0) continue;  // The log holds the leaves.
     batch->Put(store.cf(kMerkle), MerkleKey(node.id.level, node.id.index), HashBytes(node.hash));
   }
-  batch->Put(store.cf(kMeta), std::string(kMetaTreeSize), SeqKey(appender.size()));
-  return Status::Ok();
+  batch->Put(store.cf(kMeta), std::string(kMetaTreeSize), SeqKey(size));
 }
 
 namespace {

@@ -76,6 +76,10 @@ class LogTree : public merkle::NodeReader {
 // `size` leaves completes, and the new tree size in meta. Reads at most popcount(size) stored
 // nodes (merkle::Appender's frontier); never reads the batch.
 Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leaves, rocksdb::WriteBatch* batch);
+// Puts into `batch` the nodes of levels >= 1 among `writes` (merkle::Appender::Add's) and the
+// tree size `size` in meta.
+void PutLogTreeNodes(const Store& store, std::span<const merkle::Node> writes, uint64_t size,
+                     rocksdb::WriteBatch* batch);
 
 // Brings the merkle family up to `head_seq` from the log where meta tree_size is behind it
 // (absent: a ledger made before the tree was stored, read as 0), in synced batches. Corruption if

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "ledger/entry.h"
@@ -68,24 +70,13 @@ Status ReadSecretFile(const std::string& path, std::string* secret) {
   return Status::Ok();
 }
 
-// Puts the Merkle nodes of the group's created entries into its batch. Done after the loop over
-// the events, in seq order, rather than per event inside its savepoint: a rejected event (or an
-// all-or-nothing group that failed) never gets here, and one Appender over the whole group keeps
-// the tree's frontier in memory, so it never needs this group's leaves back from the batch.
-Status GrowTree(const Store& store, uint64_t size, const std::vector<AppendResult>& results,
-                rocksdb::WriteBatch* batch) {
-  std::vector<Hash> leaves;
-  for (const auto& r : results) {
-    if (r.outcome != AppendResult::Outcome::kCreated) continue;
-    assert(r.seq == size + leaves.size() + 1);
-    leaves.push_back(r.hash);
-  }
-  return evidence::GrowLogTree(store, size, leaves, batch);
-}
-
 }  // namespace
 
+// One group of appended events (or of rebuilt entries) on its way into the database: what its
+// events wrote, which its later events must see, and the batch that writes it. `previous` is the
+// group still being written when this one is built (SubmitGroup): its writes are seen too.
 struct Ledger::Group : state::StateSource {
+  const Group* previous = nullptr;
   HeadValue head;  // Head of the log including this group's entries so far.
   std::unordered_map<std::string, HouseholdHead> households;
   struct PendingId {
@@ -95,27 +86,43 @@ struct Ledger::Group : state::StateSource {
   };
   std::unordered_map<std::string, PendingId> event_ids;
   std::map<std::string, std::string> state;  // State records written by this group's events.
+  // State records read from the database during this group, absent ones as nullopt. Nothing else
+  // writes the database while a group is built (one writer; the group's own writes are in
+  // `state`), so a record read once stays current: the same actors, standards and rolls are read
+  // for most events of a group.
+  std::unordered_map<std::string, std::optional<std::string>> read_cache;
   rocksdb::WriteBatch batch;
+  bool to_write = false;  // The batch is complete and to be written (SubmitGroup).
   const Store* store = nullptr;
 
   Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
   Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
-  // The state the rules read: this group's writes, then the database.
+  // The state the rules read: this group's writes, the previous group's, then the database.
   bool Get(const std::string& key, std::string* value) override {
-    if (auto it = state.find(key); it != state.end()) {
-      *value = it->second;
-      return true;
+    for (const Group* g = this; g != nullptr; g = g->previous) {
+      if (auto it = g->state.find(key); it != g->state.end()) {
+        *value = it->second;
+        return true;
+      }
+    }
+    if (auto it = read_cache.find(key); it != read_cache.end()) {
+      if (it->second) *value = *it->second;
+      return it->second.has_value();
     }
     bool found = false;
-    return store->Get(kState, key, value, &found).ok() && found;
+    if (!store->Get(kState, key, value, &found).ok()) return false;  // Not cached: read again next time.
+    read_cache.emplace(key, found ? std::optional<std::string>(*value) : std::nullopt);
+    return found;
   }
 };
 
 Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
-  if (auto it = event_ids.find(id); it != event_ids.end()) {
-    *found = true;
-    *out = it->second;
-    return Status::Ok();
+  for (const Group* g = this; g != nullptr; g = g->previous) {
+    if (auto it = g->event_ids.find(id); it != g->event_ids.end()) {
+      *found = true;
+      *out = it->second;
+      return Status::Ok();
+    }
   }
   std::string value;
   Status s = store->Get(kEventId, id, &value, found);
@@ -137,9 +144,11 @@ Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* o
 }
 
 Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out) const {
-  if (auto it = households.find(id); it != households.end()) {
-    *out = it->second;
-    return Status::Ok();
+  for (const Group* g = this; g != nullptr; g = g->previous) {
+    if (auto it = g->households.find(id); it != g->households.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
   }
   std::string value;
   bool found = false;
@@ -151,6 +160,13 @@ Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out)
   if (!decoded) return Status::Corruption(fmt::format("household head of {} is malformed", id));
   *out = *decoded;
   return Status::Ok();
+}
+
+Ledger::Ledger() = default;
+
+// A group still being written is waited for (and reported) before the database closes.
+Ledger::~Ledger() {
+  FlushGroups();
 }
 
 Status Ledger::Create(const std::string& dir, rules::Policy policy) {
@@ -209,6 +225,8 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
     if (s.code() == Status::Code::kIOError) return s;
     ledger->write_error_ = s;
   }
+  ledger->tree_reader_ = std::make_unique<evidence::LogTree>(*ledger->store_);
+  ledger->tree_ = std::make_unique<merkle::Appender>(ledger->tree_reader_.get(), ledger->head_.seq);
   s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
   if (!s.ok()) return s;
   auto state_seq = found ? ParseSeqKey(value) : std::nullopt;
@@ -333,51 +351,130 @@ void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
   group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
 }
 
+// The group's write is a synced RocksDB write and needs no CPU while it waits on the disk, so
+// the next group is checked meanwhile. Only SubmitGroup and FlushGroups touch in_flight_.
+struct Ledger::InFlight {
+  std::unique_ptr<Group> group;
+  std::vector<AppendResult> results;
+  GroupDone done;
+  Status write;  // Set by `writer` before it ends.
+  std::thread writer;
+};
+
 Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
                            GroupMode mode) {
-  if (!write_error_.ok()) return write_error_;
-  Group group;
-  group.head = head_;
-  group.store = store_.get();
-  results->clear();
+  Status s = SubmitGroup(events, mode, [results](std::vector<AppendResult>* r, const Status&) { *results = *r; });
+  Status written = FlushGroups();
+  return s.ok() ? written : s;
+}
+
+Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
+  std::vector<AppendResult> results;
+  if (!write_error_.ok()) {
+    done(&results, write_error_);
+    return write_error_;
+  }
+  auto group = std::make_unique<Group>();
+  group->store = store_.get();
+  group->previous = in_flight_ ? in_flight_->group.get() : nullptr;
+  group->head = in_flight_ ? in_flight_->group->head : head_;
+  Status s = Prepare(events, mode, group.get(), &results);
+  Status before = FlushGroups();  // The group before this one is durable, or failed.
+  group->previous = nullptr;
+  if (s.ok() && !before.ok()) s = Status::IOError("not written: the write of the group before it failed");
+  if (!s.ok()) {
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
+    MarkNotWritten(&results, s.ToString());
+    done(&results, s);
+    return s;
+  }
+  if (!group->to_write) {
+    done(&results, Status::Ok());
+    return Status::Ok();
+  }
+  in_flight_ = std::make_unique<InFlight>();
+  InFlight* f = in_flight_.get();
+  f->group = std::move(group);
+  f->results = std::move(results);
+  f->done = std::move(done);
+  f->writer = std::thread([f, store = store_.get()] { f->write = store->WriteSynced(&f->group->batch); });
+  return Status::Ok();
+}
+
+Status Ledger::FlushGroups() {
+  if (!in_flight_) return Status::Ok();
+  std::unique_ptr<InFlight> f = std::move(in_flight_);
+  f->writer.join();
+  if (f->write.ok()) {
+    head_ = f->group->head;
+  } else {
+    // Whether a failed synced write reached the disk is unknown, and so is the true head: this
+    // object appends no more; reopening reads the head from the database.
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + f->write.ToString());
+    MarkNotWritten(&f->results, "the group's write failed, it may or may not be in the ledger (reopen and look): " +
+                                    f->write.ToString());
+  }
+  f->done(&f->results, f->write);
+  return f->write;
+}
+
+// Checks and stages `events` into `group`, and completes its batch (head, state seq, Merkle
+// nodes) if there is anything to write. Non-ok only if the stored tree could not be read.
+Status Ledger::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
+                       std::vector<AppendResult>* results) {
+  const uint64_t first_seq = group->head.seq + 1;
   results->reserve(events.size());
   for (auto* message : events) {
     AppendResult r;
-    group.batch.SetSavePoint();
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, &group); })) {
-      group.batch.RollbackToSavePoint();  // Nothing of a failed event stays in the batch.
+    group->batch.SetSavePoint();
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, group); })) {
+      group->batch.RollbackToSavePoint();  // Nothing of a failed event stays in the batch.
       r = AppendResult{};
       r.error = Status::Invalid("", std::string("cannot read the event: ") + e->getDescription().cStr());
     } else {
-      group.batch.PopSavePoint();
+      group->batch.PopSavePoint();
     }
     results->push_back(std::move(r));
   }
   if (mode == GroupMode::kAllOrNothing && RejectAllIfAnyRejected(results)) return Status::Ok();
-  if (group.head.seq == head_.seq) return Status::Ok();  // Nothing to write.
-  group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
-  group.batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group.head.seq));
-  Status s = GrowTree(*store_, head_.seq, *results, &group.batch);
-  if (s.ok()) s = store_->WriteSynced(&group.batch);
-  if (!s.ok()) {
-    // Whether a failed synced write reached the disk is unknown, and so is the true head: this
-    // object appends no more; reopening reads the head from the database.
-    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
-    for (auto& r : *results) {
-      bool pending = r.outcome == AppendResult::Outcome::kCreated ||
-                     (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
-      if (!pending) continue;
-      r = AppendResult{};
-      r.error = Status::IOError("the group's write failed, it may or may not be in the ledger (reopen and look): " +
-                                s.ToString());
-    }
-    return s;
+  if (group->head.seq < first_seq) return Status::Ok();  // Nothing to write.
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaHead), group->head.Encode());
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group->head.seq));
+  Status s = GrowTree(*results, &group->batch);
+  group->to_write = s.ok();
+  return s;
+}
+
+// Puts the Merkle nodes of the group's created entries into its batch, in seq order, after the
+// loop over the events rather than per event inside its savepoint: a rejected event (or an
+// all-or-nothing group that failed) never gets here. tree_ keeps the tree's frontier in memory,
+// so it never reads a node of a group not yet written.
+Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch) {
+  std::vector<merkle::Node> writes;
+  for (const auto& r : results) {
+    if (r.outcome != AppendResult::Outcome::kCreated) continue;
+    assert(r.seq == tree_->size() + 1);
+    Status s = tree_->Add(r.hash, &writes);
+    if (!s.ok()) return s;
   }
-  head_ = group.head;
+  evidence::PutLogTreeNodes(*store_, writes, tree_->size(), batch);
   return Status::Ok();
 }
 
+// A group that was not written, or may not have been: each result that would have been created
+// (or found to exist in a group not yet written) becomes an I/O error saying so.
+void Ledger::MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const {
+  for (auto& r : *results) {
+    bool pending = r.outcome == AppendResult::Outcome::kCreated ||
+                   (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
+    if (!pending) continue;
+    r = AppendResult{};
+    r.error = Status::IOError(why);
+  }
+}
+
 Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
+  FlushGroups();  // Sets write_error_ if it failed.
   if (!write_error_.ok()) return write_error_;
   return store_->WriteSynced(batch);
 }
@@ -442,11 +539,13 @@ void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* repor
 Status Ledger::Rebuild(RebuildReport* report) {
   auto start = std::chrono::steady_clock::now();
   *report = RebuildReport{};
+  Status s = FlushGroups();
+  if (!s.ok()) return s;
   rocksdb::WriteBatch clear;
   // State keys are a letter and "/" then an id: all sort below 0x7f.
   clear.DeleteRange(store_->cf(kState), rocksdb::Slice("", 0), rocksdb::Slice("\x7f", 1));
   clear.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
-  Status s = store_->WriteSynced(&clear);
+  s = store_->WriteSynced(&clear);
   if (!s.ok()) return s;
   write_error_ = Status::Busy("a rebuild is under way");
   constexpr uint64_t kEntriesPerBatch = 2000;

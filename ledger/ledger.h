@@ -22,6 +22,7 @@
 
 #include "ledger/entry.h"
 #include "ledger/hash.h"
+#include "ledger/merkle.h"
 #include "ledger/rules.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
@@ -55,6 +56,7 @@ struct HouseholdEntry {
 
 class Ledger {
  public:
+  ~Ledger();
   // Makes a new ledger in `dir`, which must not exist or be empty. The policy says what an
   // event that breaks a domain rule does: refused (enforce) or appended with its findings
   // (record, for importing an existing system's history). It is fixed for the ledger's life.
@@ -73,6 +75,19 @@ class Ledger {
   enum class GroupMode { kEachOnItsOwn, kAllOrNothing };
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
                      GroupMode mode = GroupMode::kEachOnItsOwn);
+
+  // Pipelined appending, for a stream of groups (ledgerctl append, imports). SubmitGroup checks
+  // and stages `events` on this thread, on top of the group still being written if there is one,
+  // then waits for that write to end and starts this group's synced write on a second thread. A
+  // group then costs about the longer of checking and writing, not their sum. `done` receives each
+  // group's results, in submission order, once its write is durable or has failed (then as
+  // AppendGroup says; the groups after a failed one are not written). The events need to live
+  // only during the call. FlushGroups waits for the write in flight and reports it: call it when
+  // the stream pauses, so that a writer waiting for answers gets them. AppendGroup is the two in
+  // one; WriteEvidence, Rebuild and the destructor flush first.
+  using GroupDone = std::function<void(std::vector<AppendResult>* results, const Status& write)>;
+  Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done);
+  Status FlushGroups();
 
   // The canonical bytes of entry `seq`; NotFound if there is none.
   Status ReadEntry(uint64_t seq, std::string* bytes) const;
@@ -101,13 +116,15 @@ class Ledger {
   // after a failed write or while the state is behind the log.
   Status WriteEvidence(rocksdb::WriteBatch* batch);
 
+  // The head of the log as written (groups in flight are not in it until FlushGroups).
   HeadValue head() const { return head_; }
   rules::Policy policy() const { return policy_; }
   const Store& store() const { return *store_; }
 
  private:
-  struct Group;  // Per-group state of AppendGroup (ledger.cc).
-  Ledger() = default;
+  struct Group;     // Per-group state of AppendGroup (ledger.cc).
+  struct InFlight;  // A group being written (SubmitGroup).
+  Ledger();
   struct StagedEntry {
     std::string bytes;
     Hash hash{};
@@ -115,7 +132,11 @@ class Ledger {
     EventIdValue id;
     HouseholdHead household_before;  // The household's head before this entry.
   };
+  Status Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
+                 std::vector<AppendResult>* results);
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+  Status GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch);
+  void MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const;
   static bool RejectAllIfAnyRejected(std::vector<AppendResult>* results);
   // Rebuild's step for one entry: the rules and projections into `group`.
   void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
@@ -128,6 +149,10 @@ class Ledger {
   HeadValue head_;
   rules::Policy policy_ = rules::Policy::kEnforce;
   Status write_error_;  // Set once a group's write failed.
+  // The log's Merkle tree as appended so far (its frontier in memory), read from tree_reader_.
+  std::unique_ptr<merkle::NodeReader> tree_reader_;
+  std::unique_ptr<merkle::Appender> tree_;
+  std::unique_ptr<InFlight> in_flight_;
 };
 
 }  // namespace ledger

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -181,17 +182,19 @@ struct AppendCounts {
   size_t created = 0, exists = 0, rejected = 0;
 };
 
-// Commits one group and prints its results in line order. False if the write failed.
-bool CommitGroup(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
-  std::vector<capnp::MessageBuilder*> messages;
-  for (auto& p : *group) {
-    if (p.message) messages.push_back(p.message.get());
+// Prints a group's results in line order. `results` has one per line that parsed, or none if
+// the group was refused whole (`write` says why).
+void PrintResults(const std::vector<PendingLine>& lines, std::vector<ledger::AppendResult>* results,
+                  const Status& write, AppendCounts* counts) {
+  size_t parsed = std::count_if(lines.begin(), lines.end(), [](const PendingLine& p) { return p.message != nullptr; });
+  if (results->size() != parsed) {
+    ledger::AppendResult refused;
+    refused.error = write;
+    results->assign(parsed, refused);
   }
-  std::vector<ledger::AppendResult> results;
-  Status s = l->AppendGroup(messages, &results);
   size_t next = 0;
-  for (auto& p : *group) {
-    const ledger::AppendResult* r = p.message ? &results[next++] : nullptr;
+  for (const auto& p : lines) {
+    const ledger::AppendResult* r = p.message ? &(*results)[next++] : nullptr;
     bool rejected = r == nullptr || r->outcome == ledger::AppendResult::Outcome::kRejected;
     counts->rejected += rejected;
     counts->created += !rejected && r->outcome == ledger::AppendResult::Outcome::kCreated;
@@ -199,9 +202,22 @@ bool CommitGroup(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCount
     fmt::print("{}\n", ResultJson(p, r));
   }
   fflush(stdout);
+  if (!write.ok()) fmt::print(stderr, "ledgerctl append: {}\n", write.ToString());
+}
+
+// Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
+// read and checked; its results are printed once it is durable. False if a write failed.
+bool SubmitLines(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
+  auto lines = std::make_shared<std::vector<PendingLine>>(std::move(*group));
   group->clear();
-  if (!s.ok()) fmt::print(stderr, "ledgerctl append: {}\n", s.ToString());
-  return s.ok();
+  std::vector<capnp::MessageBuilder*> messages;
+  for (auto& p : *lines) {
+    if (p.message) messages.push_back(p.message.get());
+  }
+  auto done = [lines, counts](std::vector<ledger::AppendResult>* results, const Status& write) {
+    PrintResults(*lines, results, write, counts);
+  };
+  return l->SubmitGroup(messages, ledger::Ledger::GroupMode::kEachOnItsOwn, done).ok();
 }
 
 int RunAppend(const std::map<std::string, std::string>& flags, const std::vector<std::string>& positional) {
@@ -259,12 +275,15 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
     // Close the group when full (in lines or bytes), or when the writer pauses (so that an
     // interactive writer gets its answers without waiting for a full group).
     bool full = group.size() >= group_max || group_bytes >= kGroupBytesMax;
-    if (full || (!group.empty() && !reader.MoreReadyNow())) {
-      if (!CommitGroup(l.get(), &group, &counts)) return kExitCannot;
+    bool pause = !group.empty() && !reader.MoreReadyNow();
+    if (full || pause) {
+      if (!SubmitLines(l.get(), &group, &counts)) return kExitCannot;
+      if (pause && !l->FlushGroups().ok()) return kExitCannot;
       group_bytes = 0;
     }
   }
-  if (!group.empty() && !CommitGroup(l.get(), &group, &counts)) return kExitCannot;
+  if (!group.empty() && !SubmitLines(l.get(), &group, &counts)) return kExitCannot;
+  if (!l->FlushGroups().ok()) return kExitCannot;
   if (fd > 0) ::close(fd);
   fflush(stdout);
   fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {} entries\n",
