@@ -530,10 +530,15 @@ void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* repor
   }
   if (!verdict.structural.ok()) return;
   projections::Apply(event, has_target ? &target_event : nullptr, &txn);
-  for (const auto& [key, value] : txn.writes()) {
-    group->batch.Put(store_->cf(kState), key, value);
-    group->state[key] = value;
-  }
+  // Into the batch at the end of the group (CommitRebuilt), each record once, however often it changed.
+  for (const auto& [key, value] : txn.writes()) group->state[key] = value;
+}
+
+// Writes what a group of rebuilt entries left in the state, and how far the rebuild got, synced.
+Status Ledger::CommitRebuilt(Group* group, uint64_t entries) {
+  for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(entries));
+  return store_->WriteSynced(&group->batch);
 }
 
 Status Ledger::Rebuild(RebuildReport* report) {
@@ -548,7 +553,8 @@ Status Ledger::Rebuild(RebuildReport* report) {
   s = store_->WriteSynced(&clear);
   if (!s.ok()) return s;
   write_error_ = Status::Busy("a rebuild is under way");
-  constexpr uint64_t kEntriesPerBatch = 2000;
+  // Larger groups collapse more rewrites of the same record (a household's, a roll's) into one put.
+  constexpr uint64_t kEntriesPerBatch = 20000;
   std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kLog)));
   auto group = std::make_unique<Group>();
   group->store = store_.get();
@@ -560,15 +566,13 @@ Status Ledger::Rebuild(RebuildReport* report) {
     Replay(entry, group.get(), report);
     ++report->entries;
     if (report->entries % kEntriesPerBatch == 0) {
-      group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(report->entries));
-      if (!(s = store_->WriteSynced(&group->batch)).ok()) return s;
+      if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;
       group = std::make_unique<Group>();  // Committed: later reads find it in the database.
       group->store = store_.get();
     }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
-  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(report->entries));
-  if (!(s = store_->WriteSynced(&group->batch)).ok()) return s;
+  if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;
   write_error_ =
       report->entries == head_.seq ? Status::Ok() : Status::Corruption("the log and its head disagree (run verify)");
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -140,6 +140,7 @@ class Ledger {
   static bool RejectAllIfAnyRejected(std::vector<AppendResult>* results);
   // Rebuild's step for one entry: the rules and projections into `group`.
   void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
+  Status CommitRebuilt(Group* group, uint64_t entries);
   void Stage(schema::Event::Reader event, const StagedEntry& entry,
              const std::map<std::string, std::string>& state_writes, Group* group);
 
