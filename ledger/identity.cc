@@ -3,6 +3,11 @@
 #include <capnp/schema.h>
 #include <fmt/format.h>
 
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
 #include "ledger/formats.h"
 #include "ledger/schema/event.capnp.h"
 
@@ -23,7 +28,8 @@ std::string Mask(std::string_view number, size_t keep_front) {
 // file, no number. Marked `onFile`; the rules refuse it unless the household has that card.
 Status MarkCardReference(DynamicStruct::Builder ref) {
   if (ref.get("keyedHash").as<capnp::Data>().size() != sizeof(Hash)) {
-    return Status::Invalid("keyedHash", "a card named without its number needs the 32-byte keyedHash of a card on file");
+    return Status::Invalid("keyedHash",
+                           "a card named without its number needs the 32-byte keyedHash of a card on file");
   }
   if (!IsMaskedCardNumber(ref.get("masked").as<capnp::Text>().cStr())) {
     return Status::Invalid("masked", "not a masked card number (first 4 and last 4 digits, * between)");
@@ -58,6 +64,52 @@ Status ProtectOne(DynamicStruct::Builder ref, bool card, Bytes secret) {
 
 Status Walk(DynamicStruct::Builder s, Bytes secret);
 
+bool IsNumberStruct(uint64_t id) {
+  return id == capnp::typeId<schema::PersonId>() || id == capnp::typeId<schema::BankCard>();
+}
+
+// Whether a value of `type` can hold a PersonId or BankCard at any depth: reachability in the
+// graph of types (`seen` stops at types already visited; the schema is recursive through
+// correction.amend).
+bool MayHoldNumbers(capnp::Type type, std::set<uint64_t>* seen) {
+  while (type.isList()) type = type.asList().getElementType();
+  if (!type.isStruct()) return false;
+  auto schema = type.asStruct();
+  uint64_t id = schema.getProto().getId();
+  if (IsNumberStruct(id)) return true;
+  if (!seen->insert(id).second) return false;
+  for (auto field : schema.getFields()) {
+    if (MayHoldNumbers(field.getType(), seen)) return true;
+  }
+  return false;
+}
+
+// The fields of a struct type that may hold numbers, worked out once per type: a walk then
+// skips every other field, which is most of them, without asking Cap'n Proto for their types.
+struct NumberFields {
+  std::vector<capnp::StructSchema::Field> non_union;  // In schema order, as Walk visits them.
+  std::set<uint16_t> union_members;                   // Indexes of the union's fields that may.
+};
+
+const NumberFields& NumberFieldsOf(capnp::StructSchema schema) {
+  static std::mutex mutex;
+  static std::unordered_map<uint64_t, NumberFields> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [it, inserted] = cache.try_emplace(schema.getProto().getId());
+  if (!inserted) return it->second;
+  auto may_hold = [](capnp::StructSchema::Field f) {
+    std::set<uint64_t> seen;
+    return MayHoldNumbers(f.getType(), &seen);
+  };
+  for (auto field : schema.getNonUnionFields()) {
+    if (may_hold(field)) it->second.non_union.push_back(field);
+  }
+  for (auto field : schema.getUnionFields()) {
+    if (may_hold(field)) it->second.union_members.insert(field.getIndex());
+  }
+  return it->second;
+}
+
 Status WalkValue(DynamicValue::Builder v, capnp::Type type, Bytes secret) {
   if (type.isStruct()) {
     auto sb = v.as<DynamicStruct>();
@@ -88,12 +140,14 @@ Status WalkField(DynamicStruct::Builder s, capnp::StructSchema::Field field, Byt
 }
 
 Status Walk(DynamicStruct::Builder s, Bytes secret) {
-  for (auto field : s.getSchema().getNonUnionFields()) {
+  const NumberFields& fields = NumberFieldsOf(s.getSchema());
+  for (auto field : fields.non_union) {
     Status st = WalkField(s, field, secret);
     if (!st.ok()) return st;
   }
+  if (fields.union_members.empty()) return Status::Ok();
   KJ_IF_MAYBE (active, s.which()) {
-    return WalkField(s, *active, secret);
+    if (fields.union_members.count(active->getIndex())) return WalkField(s, *active, secret);
   }
   return Status::Ok();
 }
