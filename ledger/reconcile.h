@@ -10,6 +10,9 @@
 // reported as missing results. Apply (in ledgerctl) records settled, failed and returned events
 // for the lines that say so, with event ids derived from the payment and status, so that a
 // second run records nothing new.
+//
+// Reconcile reads each payment and each household named once, in key order (a walk, not a point
+// read per line), and for a long file in two threads.
 #pragma once
 
 #include <cstdint>
