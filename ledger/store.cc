@@ -172,11 +172,6 @@ Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>*
   // would decompress four times as much. Files written with other settings stay readable.
   cf_options.compression = rocksdb::kLZ4Compression;
   cf_options.bottommost_compression = rocksdb::kZSTD;
-  // A Bloom filter over the memtable's whole keys: an append reads many keys that are not there
-  // (new event ids, state records the memtable does not hold), and each such read would
-  // otherwise search the memtable's skip list before the files' own filters answer.
-  cf_options.memtable_whole_key_filtering = true;
-  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (size_t i = 0; i < kCfCount; ++i) {
     // RocksDB requires a "default" family; the meta family is it.
