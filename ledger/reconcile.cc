@@ -206,7 +206,6 @@ void ReadMany(const Store& store, const std::vector<std::string>& keys, size_t b
   if (begin == end) return;
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
-  ro.fill_cache = false;  // One pass over many records: leave the cache to what is read often.
   std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
   const rocksdb::Status found, absent = rocksdb::Status::NotFound();
   for (size_t i = begin; i < end; ++i) {
@@ -328,9 +327,7 @@ std::vector<std::string_view>::const_iterator SkipTo(std::vector<std::string_vie
 // The ids of the payments on `roll` (ascending) that the file says nothing about.
 Status Unmentioned(const Store& store, const std::string& roll, const Lookup& lookup, std::vector<std::string>* out) {
   std::string prefix = state::RollPaymentPrefix(roll);
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(rocksdb::ReadOptions(), store.cf(kState)));
   auto seen = lookup.ids.cbegin();
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view payment_id = it->key().ToStringView().substr(prefix.size());
