@@ -247,13 +247,13 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
     }
   }
   int code = kExitOk;
+  AppendCounts counts;  // Before the ledger: a group still in flight reports into it when the ledger closes.
   auto l = OpenOrReport(*dir, "append", &code);
   if (!l) return code;
 
   tools::LineReader reader(fd, line_max);
   std::vector<PendingLine> group;
   size_t group_bytes = 0;  // Input bytes of the lines in `group`.
-  AppendCounts counts;
   std::string text;
   for (;;) {
     auto r = reader.Next(&text);
