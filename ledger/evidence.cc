@@ -92,24 +92,39 @@ bool DecodeHeadsRow(std::string_view id, std::string_view value, HeadsLeafProof*
 // ---- The log tree -------------------------------------------------------------------------------
 
 Status LogTree::Get(merkle::NodeId id, Hash* out) {
+  if (id.level < kMerkleLowestStoredLevel) return FromLog(id, out);
   std::string value;
   bool found = false;
-  Status s = id.level == 0 ? store_.Get(kLog, SeqKey(id.index + 1), &value, &found, snapshot_)
-                           : store_.Get(kMerkle, MerkleKey(id.level, id.index), &value, &found, snapshot_);
+  Status s = store_.Get(kMerkle, MerkleKey(id.level, id.index), &value, &found, snapshot_);
   if (!s.ok()) return s;
-  if (!found) {
-    return Status::NotFound(id.level == 0
-                                ? fmt::format("entry seq {} is not in the log", id.index + 1)
-                                : fmt::format("Merkle node ({}) is not stored", DescribeNode(id.level, id.index)));
-  }
-  if (id.level == 0) {
-    *out = LeafHash(AsBytes(value));
-    return Status::Ok();
-  }
+  if (!found) return Status::NotFound(fmt::format("Merkle node ({}) is not stored", DescribeNode(id.level, id.index)));
   if (!ToHash(value, out)) {
     return Status::Corruption(fmt::format("Merkle node ({}) is not 32 bytes", DescribeNode(id.level, id.index)));
   }
   return Status::Ok();
+}
+
+// A node below the stored levels: its 2^level leaves read in one pass over the log and hashed up.
+Status LogTree::FromLog(merkle::NodeId id, Hash* out) {
+  const uint64_t first_seq = (id.index << id.level) + 1, count = uint64_t{1} << id.level;
+  std::string limit = SeqKey(first_seq + count);
+  rocksdb::Slice upper(limit);
+  rocksdb::ReadOptions ro = Reading(snapshot_);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(kLog)));
+  merkle::Appender subtree(nullptr, 0);  // Built from its first leaf: never reads.
+  std::vector<merkle::Node> unused;
+  it->Seek(SeqKey(first_seq));
+  for (uint64_t seq = first_seq; seq < first_seq + count; ++seq, it->Next()) {
+    if (!it->Valid() || ParseSeqKey(it->key().ToStringView()) != seq) {
+      if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
+      return Status::NotFound(fmt::format("entry seq {} is not in the log", seq));
+    }
+    Status s = subtree.Add(LeafHash(AsBytes(it->value().ToStringView())), &unused);
+    assert(s.ok());
+    (void)s;
+  }
+  return subtree.Root(out);
 }
 
 Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leaves, rocksdb::WriteBatch* batch) {
@@ -127,7 +142,7 @@ Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leav
 void PutLogTreeNodes(const Store& store, std::span<const merkle::Node> writes, uint64_t size,
                      rocksdb::WriteBatch* batch) {
   for (const merkle::Node& node : writes) {
-    if (node.id.level == 0) continue;  // The log holds the leaves.
+    if (node.id.level < kMerkleLowestStoredLevel) continue;  // Recomputed from the log.
     batch->Put(store.cf(kMerkle), MerkleKey(node.id.level, node.id.index), HashBytes(node.hash));
   }
   batch->Put(store.cf(kMeta), std::string(kMetaTreeSize), SeqKey(size));
@@ -602,7 +617,7 @@ bool EvidenceAudit::StoredNode(uint8_t level, uint64_t index, std::string_view* 
 void EvidenceAudit::CheckNodes(const std::vector<merkle::Node>& writes) {
   for (const merkle::Node& node : writes) {
     if (failed_) return;
-    if (node.id.level == 0) continue;
+    if (node.id.level < kMerkleLowestStoredLevel) continue;
     const auto [level, index] = node.id;
     uint64_t last_seq = (index + 1) << level;
     std::string_view value;
@@ -705,8 +720,8 @@ void EvidenceAudit::CheckExtraNodes(uint64_t log_size) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint8_t level = 0;
     uint64_t index = 0;
-    bool implied = ParseMerkleKey(it->key().ToStringView(), &level, &index) && level >= 1 && level < 64 &&
-                   index < (log_size >> level);
+    bool implied = ParseMerkleKey(it->key().ToStringView(), &level, &index) && level >= kMerkleLowestStoredLevel &&
+                   level < 64 && index < (log_size >> level);
     if (implied) continue;
     return Fail(log_size,
                 fmt::format("the merkle family holds a node the log does not imply ({} bytes: {})", it->key().size(),

@@ -3,11 +3,13 @@
 // For people: docs/EVIDENCE.md; the bytes on disk: STORAGE.md.
 //
 // The log tree. The RFC 6962 tree of merkle.h over the entries: leaf i (from 0) is the entry
-// hash of seq i + 1, so leafIdx = seq - 1 everywhere. Level 0 is not stored again: LogTree reads
-// it from the log (LeafHash of the entry bytes). Levels >= 1 are the `merkle` family, written in
-// the batch of the group that completes them (GrowLogTree), so the tree of any size up to the
-// head costs O(log n) reads to prove. Ledgers made before the family existed get it built from
-// their log when opened (CatchUpLogTree): a format upgrade within benefit-ledger/1.
+// hash of seq i + 1, so leafIdx = seq - 1 everywhere. The leaves are not stored again, nor the
+// three levels above them: LogTree recomputes a node there from its at most 8 entries in the log.
+// Levels >= 4 are the `merkle` family, written in the batch of the group that completes them
+// (GrowLogTree), so the tree of any size up to the head costs O(log n) node reads to prove, plus
+// the entries under the low nodes it needs (15 for the path of one leaf, at most 15 more at the
+// right edge). A ledger whose tree is behind its log (one made before the family existed) gets
+// it built from the log (CatchUpLogTree, on opening and in Ledger::Upgrade).
 //
 // Checkpoints. A checkpoint is a c2sp.org/tlog-checkpoint note (note.h) signed with the ledger's
 // checkpoint key: origin, size (= head seq), log root, and one extension line
@@ -59,8 +61,10 @@ namespace ledger::evidence {
 
 // ---- The log tree, stored -----------------------------------------------------------------------
 
-// Reads the stored log tree: level 0 from the log, levels >= 1 from the merkle family.
-// NotFound for a node that is not stored. `store` (and `snapshot`, if any) must outlive it.
+// Reads the stored log tree: levels from kMerkleLowestStoredLevel (store.h) from the merkle
+// family, lower ones recomputed from their (at most 8) entries in the log. NotFound for a node
+// that is not stored, or whose entries are not all in the log. `store` (and `snapshot`, if any)
+// must outlive it.
 class LogTree : public merkle::NodeReader {
  public:
   explicit LogTree(const Store& store, const rocksdb::Snapshot* snapshot = nullptr)
@@ -68,15 +72,17 @@ class LogTree : public merkle::NodeReader {
   Status Get(merkle::NodeId id, Hash* out) override;
 
  private:
+  Status FromLog(merkle::NodeId id, Hash* out);
+
   const Store& store_;
   const rocksdb::Snapshot* snapshot_;
 };
 
-// Puts into `batch` the nodes (levels >= 1) that appending `leaves` to the stored tree of
+// Puts into `batch` the stored nodes (levels >= 4) that appending `leaves` to the stored tree of
 // `size` leaves completes, and the new tree size in meta. Reads at most popcount(size) stored
 // nodes (merkle::Appender's frontier); never reads the batch.
 Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leaves, rocksdb::WriteBatch* batch);
-// Puts into `batch` the nodes of levels >= 1 among `writes` (merkle::Appender::Add's) and the
+// Puts into `batch` the nodes of the stored levels among `writes` (merkle::Appender::Add's) and the
 // tree size `size` in meta.
 void PutLogTreeNodes(const Store& store, std::span<const merkle::Node> writes, uint64_t size,
                      rocksdb::WriteBatch* batch);

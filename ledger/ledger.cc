@@ -32,9 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using schema::Event;
 
-std::string DbPath(const std::string& dir) {
-  return dir + "/db";
-}
 std::string SecretPath(const std::string& dir) {
   return dir + "/secret";
 }
@@ -68,6 +65,21 @@ Status ReadSecretFile(const std::string& path, std::string* secret) {
   }
   secret->resize(kSecretBytes);
   return Status::Ok();
+}
+
+// An event id already in the ledger (or in a group not yet written) is "exists" if the event
+// is the same, compared as canonical bytes after numbers are protected; else a conflict. Only a
+// repeated id pays for this.
+Status SameEvent(schema::Event::Reader event, uint64_t seq, std::string_view entry_bytes) {
+  EntryReader stored;
+  Status s = stored.Init(entry_bytes);
+  if (!s.ok()) {
+    return Status::Corruption(
+        fmt::format("seq {}, the entry of event id \"{}\": {}", seq, event.getEventId().cStr(), s.reason()));
+  }
+  if (CanonicalEvent(event) == CanonicalEvent(stored.entry().getEvent())) return Status::Ok();
+  return Status::Conflict("eventId", fmt::format("\"{}\" is already used by seq {} with different content",
+                                                 event.getEventId().cStr(), seq));
 }
 
 }  // namespace
@@ -164,6 +176,10 @@ Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out)
 
 Ledger::Ledger() = default;
 
+std::string Ledger::DbPath(const std::string& dir) {
+  return dir + "/db";
+}
+
 // A group still being written is waited for (and reported) before the database closes.
 Ledger::~Ledger() {
   FlushGroups();
@@ -205,6 +221,12 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   bool found = false;
   s = ledger->store_->Get(kMeta, kMetaFormat, &value, &found);
   if (!s.ok()) return s;
+  if (found && value == kFormatVersion1) {
+    return Status::Busy(
+        fmt::format("{} is a {} ledger: upgrade it first with ledgerctl upgrade --dir {} (its indexes "
+                    "are rewritten, its log is not)",
+                    dir, value, dir));
+  }
   if (!found || value != kFormatVersion) {
     return Status::Corruption(fmt::format("{} is not a {} ledger (format: \"{}\")", dir, kFormatVersion, value));
   }
@@ -253,20 +275,16 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   Event::Reader event = builder.asReader();
   if (!(s = ValidateEvent(event)).ok()) return fail(s);
   std::string event_id = event.getEventId();
-  EventIdValue id_value{0, Sha256(AsBytes(CanonicalEvent(event)))};
 
   // Idempotency first, so that a retried event with an expected version is "exists".
   bool found = false;
   Group::PendingId existing;
   if (!(s = group->EventIdOf(event_id, &found, &existing)).ok()) return fail(s);
-  if (found && existing.value.event_digest == id_value.event_digest) {
+  if (found) {
+    if (!(s = SameEvent(event, existing.value.seq, existing.entry_bytes)).ok()) return fail(s);
     result.outcome = AppendResult::Outcome::kExists;
     result.seq = existing.value.seq;
     return result;
-  }
-  if (found) {
-    return fail(Status::Conflict("eventId", fmt::format("\"{}\" is already used by seq {} with different content",
-                                                        event_id, existing.value.seq)));
   }
 
   std::string household = event.getHouseholdId();
@@ -314,9 +332,8 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   links.prev_hash = group->head.hash;
   links.household_prev_seq = hh.last_seq;
   links.household_prev_hash = hh.last_hash;
-  StagedEntry staged{EncodeEntry(links, event, verdict.findings), {}, links, id_value, hh};
+  StagedEntry staged{EncodeEntry(links, event, verdict.findings), {}, links, hh};
   staged.hash = LeafHash(AsBytes(staged.bytes));
-  staged.id.seq = links.seq;
   Stage(event, staged, txn.writes(), group);
 
   result.findings = std::move(verdict.findings);
@@ -335,15 +352,15 @@ void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
   std::string household = event.getHouseholdId();
   if (!household.empty()) {
     HouseholdHead hh{e.household_before.version + 1, e.links.seq, e.hash};
-    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, e.links.seq),
-              std::string(reinterpret_cast<const char*>(e.hash.data()), e.hash.size()));
+    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, e.links.seq), "");
     batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
     group->households[household] = hh;
   }
   for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, e.links.seq), "");
   std::string event_id = event.getEventId();
-  batch.Put(store_->cf(kEventId), event_id, e.id.Encode());
-  group->event_ids[event_id] = {e.id, household, e.bytes};
+  EventIdValue id = EventIdValue::For(e.links.seq, e.hash);
+  batch.Put(store_->cf(kEventId), event_id, id.Encode());
+  group->event_ids[event_id] = {id, household, e.bytes};
   for (const auto& [key, value] : state_writes) {
     batch.Put(store_->cf(kState), key, value);
     group->state[key] = value;
@@ -597,9 +614,16 @@ Status Ledger::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* 
   if (!decoded) return Status::Corruption(fmt::format("event id index entry for {} is malformed", event_id));
   *seq = decoded->seq;
   s = ReadEntry(*seq, bytes);
-  return s.code() == Status::Code::kNotFound
-             ? Status::Corruption(fmt::format("event id {} points at seq {}, which is not in the log", event_id, *seq))
-             : s;
+  if (s.code() == Status::Code::kNotFound) {
+    return Status::Corruption(fmt::format("event id {} points at seq {}, which is not in the log", event_id, *seq));
+  }
+  if (s.ok() && !decoded->Checks(LeafHash(AsBytes(*bytes)))) {
+    return Status::Corruption(
+        fmt::format("seq {}: the entry's hash is not the one the event-id index recorded for {}: "
+                    "the entry (or that row) was altered (run verify)",
+                    *seq, event_id));
+  }
+  return s;
 }
 
 Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {
@@ -610,48 +634,91 @@ Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const
   if (!found) return Status::NotFound(fmt::format("no household \"{}\" in the ledger", id), "--household");
   auto head = HouseholdHead::Decode(head_value);
   if (!head) return Status::Corruption(fmt::format("household head of {} is malformed", id));
+  std::vector<uint64_t> seqs;
+  if (!(s = HouseholdSeqs(id, &seqs)).ok()) return s;
 
+  // Entry k is proven by the hash entry k+1 links to it with (the last one by the head's hash),
+  // so each entry is visited once the next one has been read and checked. When that fails, the
+  // entry's event-id row (which holds a check of its hash) tells whether it or the link was
+  // altered: only then is it read.
+  std::optional<HouseholdEntry> pending;
+  auto fail = [&](Status problem) {
+    if (pending && !MatchesEventIdRow(*pending)) {
+      return Status::Corruption(fmt::format(
+          "seq {}: its hash is not the one its event-id row and the household's next link record: it was altered",
+          pending->seq));
+    }
+    if (pending) visit(*pending);
+    return problem;
+  };
+  for (uint64_t seq : seqs) {
+    HouseholdEntry e{seq, {}, {}};
+    if (!(s = ReadEntry(seq, &e.bytes)).ok()) {
+      return fail(Status::Corruption(fmt::format("seq {}: in the household index but not in the log", seq)));
+    }
+    e.hash = LeafHash(AsBytes(e.bytes));
+    EntryReader reader;
+    if (!(s = reader.Init(e.bytes)).ok()) return fail(Status::Corruption(fmt::format("seq {}: {}", seq, s.reason())));
+    auto entry = reader.entry();
+    const uint64_t prev_seq = pending ? pending->seq : 0;
+    const Hash prev_hash = pending ? pending->hash : Hash{};
+    bool in_chain = false;  // Reading a damaged text field throws: that entry is not in the chain.
+    (void)kj::runCatchingExceptions([&] {
+      in_chain = entry.getSeq() == seq && entry.getHouseholdPrevSeq() == prev_seq &&
+                 entry.getEvent().getHouseholdId() == capnp::Text::Reader(id.data(), id.size());
+    });
+    if (!in_chain) {
+      return fail(
+          Status::Corruption(fmt::format("seq {}: household chain broken (previous is seq {})", seq, prev_seq)));
+    }
+    if (entry.getHouseholdPrevHash() != capnp::Data::Reader(prev_hash.data(), prev_hash.size())) {
+      return fail(Status::Corruption(
+          fmt::format("seq {}: its link to seq {} is not that entry's hash: the link was altered", seq, prev_seq)));
+    }
+    if (pending) visit(*pending);
+    pending = std::move(e);
+  }
+  const uint64_t last_seq = pending ? pending->seq : 0;
+  if (seqs.size() != head->version || last_seq != head->last_seq) {
+    return fail(Status::Corruption(
+        fmt::format("household head says {} events ending at seq {}; the index has {} ending at seq {}", head->version,
+                    head->last_seq, seqs.size(), last_seq)));
+  }
+  if (pending->hash != head->last_hash) {
+    return fail(Status::Corruption(
+        fmt::format("household head of {} holds another hash for seq {}: it was altered", id, last_seq)));
+  }
+  visit(*pending);
+  return Status::Ok();
+}
+
+bool Ledger::MatchesEventIdRow(const HouseholdEntry& e) const {
+  EntryReader reader;
+  std::string event_id, value;
+  bool found = false;
+  if (!reader.Init(e.bytes).ok()) return false;
+  if (kj::runCatchingExceptions([&] { event_id = reader.entry().getEvent().getEventId(); }) != nullptr) return false;
+  if (!store_->Get(kEventId, event_id, &value, &found).ok() || !found) return false;
+  auto id = EventIdValue::Decode(value);
+  return id && id->seq == e.seq && id->Checks(e.hash);
+}
+
+Status Ledger::HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const {
   rocksdb::ReadOptions ro;
   std::string limit = ScopedLimit(id);
   rocksdb::Slice upper(limit);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(kHousehold)));
-  uint64_t count = 0, prev_seq = 0;
-  Hash prev_hash{};
   for (it->Seek(ScopedPrefix(id)); it->Valid(); it->Next()) {
-    HouseholdEntry e;
     std::string key_id;
-    if (!ParseScopedSeqKey(it->key().ToStringView(), &key_id, &e.seq) || key_id != id || it->value().size() != 32) {
-      return Status::Corruption(fmt::format("household index entry after seq {} is malformed", prev_seq));
+    uint64_t seq = 0;
+    if (!ParseScopedSeqKey(it->key().ToStringView(), &key_id, &seq) || key_id != id || !it->value().empty()) {
+      return Status::Corruption(
+          fmt::format("household index entry after seq {} is malformed", seqs->empty() ? 0 : seqs->back()));
     }
-    if (!(s = ReadEntry(e.seq, &e.bytes)).ok()) {
-      return Status::Corruption(fmt::format("seq {}: in the household index but not in the log", e.seq));
-    }
-    e.hash = LeafHash(AsBytes(e.bytes));
-    EntryReader reader;
-    if (!(s = reader.Init(e.bytes)).ok()) return Status::Corruption(fmt::format("seq {}: {}", e.seq, s.reason()));
-    auto entry = reader.entry();
-    if (memcmp(e.hash.data(), it->value().data(), 32) != 0) {
-      return Status::Corruption(fmt::format("seq {}: entry hash differs from the household index", e.seq));
-    }
-    bool linked = entry.getSeq() == e.seq &&
-                  entry.getEvent().getHouseholdId() == capnp::Text::Reader(id.data(), id.size()) &&
-                  entry.getHouseholdPrevSeq() == prev_seq &&
-                  entry.getHouseholdPrevHash() == capnp::Data::Reader(prev_hash.data(), prev_hash.size());
-    if (!linked)
-      return Status::Corruption(fmt::format("seq {}: household chain broken (previous is seq {})", e.seq, prev_seq));
-    visit(e);
-    ++count;
-    prev_seq = e.seq;
-    prev_hash = e.hash;
+    seqs->push_back(seq);
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading the household index");
-  if (count != head->version || prev_seq != head->last_seq || prev_hash != head->last_hash) {
-    return Status::Corruption(
-        fmt::format("household head says {} events ending at seq {}; the index has {} ending at seq {}", head->version,
-                    head->last_seq, count, prev_seq));
-  }
-  return Status::Ok();
+  return FromRocks(it->status(), "reading the household index");
 }
 
 }  // namespace ledger

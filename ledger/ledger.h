@@ -61,7 +61,20 @@ class Ledger {
   // event that breaks a domain rule does: refused (enforce) or appended with its findings
   // (record, for importing an existing system's history). It is fixed for the ledger's life.
   static Status Create(const std::string& dir, rules::Policy policy = rules::Policy::kEnforce);
+  // Opens a ledger of the current layout (store.h kFormatVersion). An older one is refused,
+  // naming Upgrade (ledgerctl upgrade).
   static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
+
+  // Rewrites a ledger of an older layout into the current one, in place, in synced batches
+  // (upgrade.cc). Each row it rewrites is first checked against the log: one that does not match
+  // stops it with Corruption, and a run cut short can be run again. The ledger must not be open.
+  struct UpgradeReport {
+    std::string from;       // The format found.
+    bool upgraded = false;  // False: it already was current.
+    uint64_t entries = 0;
+    double seconds = 0;
+  };
+  static Status Upgrade(const std::string& dir, UpgradeReport* report);
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
   // identity.h) and sets (*results)[i]. A rejected event appends nothing and does not stop the
@@ -94,8 +107,10 @@ class Ledger {
   // The seq and canonical bytes of the entry of event `event_id`; NotFound if there is none.
   Status ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const;
   // Calls `visit` for each entry of household `id` in order, after checking each against the
-  // household chain and index: Corruption names the first seq that does not check.
-  // NotFound if the ledger has no such household.
+  // household chain and head (an entry is visited once the entry after it, or the head, has
+  // shown its hash): Corruption names the first seq that does not check (an altered entry, or the
+  // entry whose link was altered), and nothing from it on is visited. Reads only this household's
+  // entries. NotFound if the ledger has no such household.
   Status ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const;
 
   // Recomputes the domain state and the projections from the log alone (rules.h,
@@ -125,11 +140,11 @@ class Ledger {
   struct Group;     // Per-group state of AppendGroup (ledger.cc).
   struct InFlight;  // A group being written (SubmitGroup).
   Ledger();
+  static std::string DbPath(const std::string& dir);  // dir/db
   struct StagedEntry {
     std::string bytes;
     Hash hash{};
     EntryLinks links;
-    EventIdValue id;
     HouseholdHead household_before;  // The household's head before this entry.
   };
   Status Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
@@ -141,6 +156,10 @@ class Ledger {
   // Rebuild's step for one entry: the rules and projections into `group`.
   void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
   Status CommitRebuilt(Group* group, uint64_t entries);
+  // The seqs of household `id`'s entries, from the household index.
+  Status HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const;
+  // Whether the event-id row of entry `e` points at it and checks its hash.
+  bool MatchesEventIdRow(const HouseholdEntry& e) const;
   void Stage(schema::Event::Reader event, const StagedEntry& entry,
              const std::map<std::string, std::string>& state_writes, Group* group);
 

@@ -130,16 +130,28 @@ std::optional<HouseholdHead> HouseholdHead::Decode(std::string_view v) {
   return HouseholdHead{GetBe64(v), GetBe64(v.substr(8)), GetHash(v.substr(16))};
 }
 
+EventIdValue EventIdValue::For(uint64_t seq, const Hash& entry_hash) {
+  EventIdValue v{seq, {}};
+  memcpy(v.entry_check.data(), entry_hash.data(), kCheckBytes);
+  return v;
+}
+
+bool EventIdValue::Checks(const Hash& entry_hash) const {
+  return memcmp(entry_check.data(), entry_hash.data(), kCheckBytes) == 0;
+}
+
 std::string EventIdValue::Encode() const {
   std::string v;
   PutBe64(&v, seq);
-  PutHash(&v, event_digest);
+  v.append(reinterpret_cast<const char*>(entry_check.data()), kCheckBytes);
   return v;
 }
 
 std::optional<EventIdValue> EventIdValue::Decode(std::string_view v) {
-  if (v.size() != 40) return std::nullopt;
-  return EventIdValue{GetBe64(v), GetHash(v.substr(8))};
+  if (v.size() != 8 + kCheckBytes) return std::nullopt;
+  EventIdValue out{GetBe64(v), {}};
+  memcpy(out.entry_check.data(), v.data() + 8, kCheckBytes);
+  return out;
 }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -172,6 +184,14 @@ Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>*
   // would decompress four times as much. Files written with other settings stay readable.
   cf_options.compression = rocksdb::kLZ4Compression;
   cf_options.bottommost_compression = rocksdb::kZSTD;
+  // Each 4 KiB block is compressed on its own, and entries share most of their structure
+  // (capnp layout, id shapes, region codes): a zstd dictionary trained per SST file on its
+  // blocks takes the log family from 132 to 104 bytes per event (the same ledger recompacted;
+  // 318 -> 278 in all) for about a quarter more compaction CPU. Level: zstd's default (3); 6 and
+  // 9 saved 3% more for 20-40% more CPU.
+  cf_options.bottommost_compression_opts.enabled = true;
+  cf_options.bottommost_compression_opts.max_dict_bytes = 16 << 10;
+  cf_options.bottommost_compression_opts.zstd_max_train_bytes = 100 * (16 << 10);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (size_t i = 0; i < kCfCount; ++i) {
     // RocksDB requires a "default" family; the meta family is it.

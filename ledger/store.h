@@ -23,13 +23,13 @@ namespace ledger {
 enum Cf : size_t {
   kMeta = 0,       // "format", "head": see below.
   kLog,            // seq (8 bytes big-endian) -> canonical entry bytes.
-  kHousehold,      // household id ‖ 0x00 ‖ seq (8 BE) -> entry hash (32).
+  kHousehold,      // household id ‖ 0x00 ‖ seq (8 BE) -> empty.
   kHouseholdHead,  // household id -> version (8 BE) ‖ last seq (8 BE) ‖ last hash (32).
   kActor,          // actor id ‖ 0x00 ‖ seq (8 BE) -> empty.
-  kEventId,        // event id -> seq (8 BE) ‖ SHA-256 of the canonical event (32).
+  kEventId,        // event id -> seq (8 BE) ‖ the entry hash's first 8 bytes.
   kState,          // domain state for the rules (state.h): one-letter prefix ‖ id -> record.
   // Evidence (evidence.h): the log's Merkle tree and the signed checkpoints.
-  kMerkle,      // level (1, >= 1) ‖ index (8 BE) -> node hash (32). Level 0 is the log itself.
+  kMerkle,      // level (1, >= kMerkleLowestStoredLevel) ‖ index (8 BE) -> node hash (32).
   kCheckpoint,  // tree size (8 BE) -> signed checkpoint note (text).
   kHeads,       // checkpoint size (8 BE) ‖ 'n' ‖ level (1) ‖ index (8 BE) -> node hash (32), and
                 // checkpoint size (8 BE) ‖ 'h' ‖ household id -> leaf index (8 BE) ‖ HouseholdHead.
@@ -51,7 +51,14 @@ inline constexpr std::string_view kMetaTreeSize = "tree_size";
 // set once by ledgerctl init or setkey. Absent in a ledger that signs no checkpoints.
 inline constexpr std::string_view kMetaOrigin = "origin";
 inline constexpr std::string_view kMetaCheckpointKey = "checkpoint_key";
-inline constexpr std::string_view kFormatVersion = "benefit-ledger/1";
+// The layout this code reads and writes. A ledger of an older layout is refused by Ledger::Open
+// until `ledgerctl upgrade` (Ledger::Upgrade) has rewritten it; the log itself never changes.
+//   benefit-ledger/1: household rows held the entry hash (32), event-id rows the SHA-256 of the
+//                     canonical event (32), and the merkle family every level from 1.
+//   benefit-ledger/2: household rows are empty (the household chain and head prove each entry),
+//                     event-id rows hold 8 bytes of the entry hash, merkle levels start at 4.
+inline constexpr std::string_view kFormatVersion = "benefit-ledger/2";
+inline constexpr std::string_view kFormatVersion1 = "benefit-ledger/1";
 
 std::string SeqKey(uint64_t seq);
 std::optional<uint64_t> ParseSeqKey(std::string_view key);
@@ -63,7 +70,11 @@ std::string ScopedPrefix(std::string_view id);
 std::string ScopedLimit(std::string_view id);
 bool ParseScopedSeqKey(std::string_view key, std::string* id, uint64_t* seq);
 
-// Merkle family key: level (1 byte) ‖ index (8 BE).
+// Merkle family key: level (1 byte) ‖ index (8 BE). Levels below kMerkleLowestStoredLevel are
+// not stored: a node there covers at most 8 entries, recomputed from the log when a proof needs
+// it (evidence.h LogTree). Storing them all cost 39 of 318 bytes per event; from level 4 on the
+// family holds one node per 8 entries.
+inline constexpr uint8_t kMerkleLowestStoredLevel = 4;
 std::string MerkleKey(uint8_t level, uint64_t index);
 bool ParseMerkleKey(std::string_view key, uint8_t* level, uint64_t* index);
 
@@ -93,9 +104,16 @@ struct HouseholdHead {   // The last entry of one household, and how many it has
   bool operator==(const HouseholdHead&) const = default;
 };
 
+// Where an event is, and a check of the entry found there. The check is no protection against
+// someone who rewrites the index too (the hash chains are); it lets verify name an entry altered
+// in place at its own seq, and costs 8 bytes instead of a whole hash. Idempotency ("same id,
+// same content") compares the events themselves, read from the log.
 struct EventIdValue {
+  static constexpr size_t kCheckBytes = 8;
   uint64_t seq = 0;
-  Hash event_digest{};  // SHA-256 of the canonical event: "same content" for idempotency.
+  std::array<uint8_t, kCheckBytes> entry_check{};  // The entry hash's first kCheckBytes bytes.
+  static EventIdValue For(uint64_t seq, const Hash& entry_hash);
+  bool Checks(const Hash& entry_hash) const;  // entry_check is entry_hash's start.
   std::string Encode() const;
   static std::optional<EventIdValue> Decode(std::string_view v);
   bool operator==(const EventIdValue&) const = default;

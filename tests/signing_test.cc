@@ -453,10 +453,7 @@ TEST_CASE("verify reports a signed event whose signature was altered and the cha
     ledger::Hash hash = ledger::LeafHash(ledger::AsBytes(forged_bytes));
     auto db = store->db();
     REQUIRE(db->Put({}, store->cf(ledger::kLog), ledger::SeqKey(approval_seq), forged_bytes).ok());
-    std::string hash_bytes(reinterpret_cast<const char*>(hash.data()), hash.size());
-    REQUIRE(db->Put({}, store->cf(ledger::kHousehold), ledger::ScopedSeqKey("H1", approval_seq), hash_bytes).ok());
-    ledger::EventIdValue id{approval_seq,
-                            ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(Root(forged).asReader())))};
+    ledger::EventIdValue id = ledger::EventIdValue::For(approval_seq, hash);
     REQUIRE(db->Put({}, store->cf(ledger::kEventId), "C1-apr", id.Encode()).ok());
     std::string value;
     REQUIRE(store->Get(ledger::kHouseholdHead, "H1", &value, &found).ok());

@@ -173,40 +173,6 @@ void CheckFailsAt(const VerifyReport& report, uint64_t seq, std::string_view wor
   CHECK(report.rechecked_by_entry);
 }
 
-// Byte offset of Entry.recordedAtUs in canonical entry bytes: the root pointer (one word), then
-// the root struct's data section, where the field's slot offset counts 8-byte units.
-size_t RecordedAtOffset() {
-  auto field = capnp::Schema::from<ledger::schema::Entry>().getFieldByName("recordedAtUs");
-  return sizeof(capnp::word) + field.getProto().getSlot().getOffset() * sizeof(int64_t);
-}
-
-// Where an entry's findings are in its bytes: the pointer to them in the entry's pointer
-// section, and everything from the first finding on (canonical order puts them last).
-struct FindingsBytes {
-  size_t pointer = 0;  // Offset of the findings pointer word.
-  size_t content = 0;  // Offset where the findings list starts; the entry's size if none.
-};
-
-FindingsBytes FindingsOffsets(const std::string& bytes) {
-  ledger::EntryReader reader;
-  REQUIRE(reader.Init(bytes).ok());
-  capnp::AnyStruct::Reader entry(reader.entry());
-  // The reader works on its own aligned copy: offsets are taken relative to that copy's root.
-  auto data = entry.getDataSection();                   // The pointer section follows it directly.
-  auto copy_base = data.begin() - sizeof(capnp::word);  // The root pointer precedes the data.
-  auto field = capnp::Schema::from<ledger::schema::Entry>().getFieldByName("findings");
-  FindingsBytes out;
-  out.pointer =
-      static_cast<size_t>(data.end() - copy_base) + field.getProto().getSlot().getOffset() * sizeof(capnp::word);
-  out.content = bytes.size();
-  auto findings = reader.entry().getFindings();
-  if (findings.size() > 0) {
-    auto first = capnp::AnyStruct::Reader(findings[0]).getDataSection().begin();
-    out.content = static_cast<size_t>(first - copy_base) - sizeof(capnp::word);  // The list's tag word.
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The untouched ledger.
 
@@ -241,7 +207,7 @@ void FlipInText(const EveryKindLedger& ledger, uint64_t seq, std::string_view te
 
 TEST_CASE("a flipped byte in the middle of an entry's event is caught at that entry") {
   EveryKindLedger ledger;
-  SUBCASE("a letter of a household entry's text: its hash no longer matches the household index") {
+  SUBCASE("a letter of a household entry's text: its hash no longer matches its event-id row") {
     FlipInText(ledger, kFailedSeq, "account closed", 3, 0x01);  // "account" -> "acbount".
     CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry (or that index row) was altered");
   }
@@ -249,9 +215,9 @@ TEST_CASE("a flipped byte in the middle of an entry's event is caught at that en
     FlipInText(ledger, kFailedSeq, "account closed", 3, 0x80);
     CheckFailsAt(ledger.Verify(), kFailedSeq, "the entry (or that index row) was altered");
   }
-  SUBCASE("a letter of an entry of no household: its event no longer matches the event-id digest") {
+  SUBCASE("a letter of an entry of no household: the same") {
     FlipInText(ledger, kRollSeq, "urban_dibao-202402", 6, 0x01);  // roll-1's rollId.
-    CheckFailsAt(ledger.Verify(), kRollSeq, "the event (or that index row) was altered");
+    CheckFailsAt(ledger.Verify(), kRollSeq, "the entry (or that index row) was altered");
   }
   SUBCASE("a padding byte after a text: the bytes are no longer canonical") {
     FlipInText(ledger, kFailedSeq, "account closed", sizeof("account closed"), 0x01);  // After the NUL.
@@ -308,13 +274,13 @@ FlipCounts FlipEveryByte(const EveryKindLedger& ledger, uint64_t seq,
   return counts;
 }
 
-TEST_CASE("a flipped byte anywhere in a household entry is caught at that entry") {
+// Every entry's event-id row holds a check of its hash, so any change to its bytes is caught at
+// the entry itself, wherever the byte is: in the event, the links, recordedAt or the findings.
+void CheckEveryByteCaughtAt(uint64_t seq) {
   EveryKindLedger ledger;
-  // The household index holds the hash of every household entry, so any change to its bytes
-  // is caught at the entry itself, wherever the byte is.
-  FlipCounts counts = FlipEveryByte(ledger, kApprovalSeq, [](size_t, const VerifyReport& report) {
+  FlipCounts counts = FlipEveryByte(ledger, seq, [seq](size_t, const VerifyReport& report) {
     CHECK_FALSE(report.ok);
-    CHECK(report.bad_seq == kApprovalSeq);
+    CHECK(report.bad_seq == seq);
   });
   // Both kinds of damage were exercised: bytes that are no longer canonical, and bytes that
   // still read as an entry (other content, other links).
@@ -322,39 +288,19 @@ TEST_CASE("a flipped byte anywhere in a household entry is caught at that entry"
   CHECK(counts.other > 0);
 }
 
-TEST_CASE("a flipped byte anywhere in an entry of no household is caught at it or the next") {
-  EveryKindLedger ledger;
-  // An entry of no household has no index holding its hash: its event is covered by the
-  // event-id index's content digest and its links are checked, but a larger recordedAt or a
-  // changed finding (findings are derived, not indexed) only shows at the next entry, whose
-  // prevHash no longer matches. Every other byte is caught at the entry itself.
-  const size_t recorded_at = RecordedAtOffset();
-  FindingsBytes findings;
+TEST_CASE("a flipped byte anywhere in a household entry is caught at that entry") {
+  CheckEveryByteCaughtAt(kApprovalSeq);
+}
+
+TEST_CASE("a flipped byte anywhere in an entry of no household is caught at that entry") {
   {
+    EveryKindLedger ledger;  // The roll's entry carries findings (under record: actor.*) to flip too.
     auto l = testing::OpenLedger(ledger.dir());
-    std::string bytes = LogEntry(l->store(), kRollSeq);
     ledger::EntryReader reader;
-    REQUIRE(reader.Init(bytes).ok());
-    int64_t stored = 0;
-    memcpy(&stored, bytes.data() + recorded_at, sizeof stored);  // Cap'n Proto is little-endian.
-    REQUIRE(stored == reader.entry().getRecordedAtUs());         // The offset is right.
-    REQUIRE(reader.entry().getFindings().size() > 0);            // Under record: actor.* findings.
-    findings = FindingsOffsets(bytes);
-    REQUIRE(findings.content < bytes.size());
+    REQUIRE(reader.Init(LogEntry(l->store(), kRollSeq)).ok());
+    REQUIRE(reader.entry().getFindings().size() > 0);
   }
-  FlipCounts counts = FlipEveryByte(ledger, kRollSeq, [&](size_t position, const VerifyReport& report) {
-    CHECK_FALSE(report.ok);
-    bool in_recorded_at = position >= recorded_at && position < recorded_at + sizeof(int64_t);
-    bool in_findings = position >= findings.content ||
-                       (position >= findings.pointer && position < findings.pointer + sizeof(capnp::word));
-    if ((in_recorded_at || in_findings) && report.bad_seq == kRollSeq + 1) {
-      CHECK(Contains(report.problem, "global chain broken"));
-    } else {
-      CHECK(report.bad_seq == kRollSeq);
-    }
-  });
-  CHECK(counts.not_canonical > 0);
-  CHECK(counts.other > 0);
+  CheckEveryByteCaughtAt(kRollSeq);
 }
 
 // Canonical bytes can still hold a text that lost its NUL terminator: Cap'n Proto only checks
@@ -449,13 +395,13 @@ TEST_CASE("two entries swapped are caught at the first of them") {
 // ---------------------------------------------------------------------------------------------
 // Indexes and heads.
 
-TEST_CASE("a household index entry holding the wrong hash is caught at its seq") {
+TEST_CASE("a household index row holding a value is caught at its seq") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
     Hash other = LeafHashOf(LogEntry(store, kNoticeSeq));
     Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kReviewSeq), HashBytes(other));
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "the entry (or that index row) was altered");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "the household index row for it holds a value");
 }
 
 TEST_CASE("a deleted household index entry is caught at its seq") {
@@ -466,12 +412,9 @@ TEST_CASE("a deleted household index entry is caught at its seq") {
 
 TEST_CASE("an extra household index entry naming another household's entry is caught") {
   EveryKindLedger ledger;
-  // H1 claims H2's entry 27, with its right hash: only the count and the entry's household
-  // show that it does not belong.
-  ledger.Tamper([](const Store& store) {
-    Hash hash = LeafHashOf(LogEntry(store, kH2AppSeq));
-    Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kH2AppSeq), HashBytes(hash));
-  });
+  // H1 claims H2's entry 27: only the count and the entry's household show that it does not
+  // belong.
+  ledger.Tamper([](const Store& store) { Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kH2AppSeq), ""); });
   CheckFailsAt(ledger.Verify(), kH2AppSeq, "extra entry names seq 27");
 }
 
@@ -516,7 +459,7 @@ TEST_CASE("a deleted event-id index entry is caught at the event's seq") {
 TEST_CASE("an extra event-id index entry is caught at the seq it names") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
-    Put(store, ledger::kEventId, "ghost", Get(store, ledger::kEventId, "h1-rev"));  // Same seq and digest.
+    Put(store, ledger::kEventId, "ghost", Get(store, ledger::kEventId, "h1-rev"));  // Same seq and check.
   });
   CheckFailsAt(ledger.Verify(), kReviewSeq, "extra entry names seq 10");
 }
@@ -557,14 +500,21 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
 
 // How far the forger of the approval (seq 14) goes to cover the change.
 struct Cover {
-  bool household_index = false;  // Puts the forged entry's hash in the household index.
-  bool event_id_index = false;   // Puts the forged event's digest in the event-id index.
-  bool relink_next = false;      // Re-encodes entry 15 to link to the forged entry...
-  bool next_index = false;       // ...and puts entry 15's new hash in the household index.
+  bool event_id_index = false;  // Puts the forged entry's hash check in its event-id row.
+  bool relink_next = false;     // Re-encodes entry 15 to link to the forged entry...
+  bool next_index = false;      // ...and puts entry 15's new hash check in its event-id row.
 };
 
+// Puts entry `seq`'s hash check in its event-id row, as the ledger would have.
+void PutEventIdRow(const Store& store, uint64_t seq, const std::string& bytes) {
+  ledger::EntryReader reader;
+  REQUIRE(reader.Init(bytes).ok());
+  std::string event_id = reader.entry().getEvent().getEventId();
+  Put(store, ledger::kEventId, event_id, ledger::EventIdValue::For(seq, LeafHashOf(bytes)).Encode());
+}
+
 // Re-encodes entry `seq` so that it links to the given previous hashes, optionally updating its
-// household index row; returns its new hash.
+// event-id row; returns its new hash.
 Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash& household_prev_hash,
             bool update_index) {
   ledger::EntryReader reader;
@@ -575,10 +525,7 @@ Hash Relink(const Store& store, uint64_t seq, const Hash& prev_hash, const Hash&
   std::string bytes = ledger::EncodeEntry(links, reader.entry().getEvent());
   Hash hash = LeafHashOf(bytes);
   Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
-  std::string household = reader.entry().getEvent().getHouseholdId();
-  if (update_index && !household.empty()) {
-    Put(store, ledger::kHousehold, ledger::ScopedSeqKey(household, seq), HashBytes(hash));
-  }
+  if (update_index) PutEventIdRow(store, seq, bytes);
   return hash;
 }
 
@@ -595,17 +542,13 @@ Hash ForgeApproval(const Store& store, const Cover& cover, uint64_t seq = kAppro
   std::string bytes = ledger::EncodeEntry(LinksOf(reader.entry()), event.asReader());
   Hash hash = LeafHashOf(bytes);
   Put(store, ledger::kLog, ledger::SeqKey(seq), bytes);
-  if (cover.household_index) Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", seq), HashBytes(hash));
-  if (cover.event_id_index) {
-    ledger::EventIdValue id{seq, ledger::Sha256(ledger::AsBytes(ledger::CanonicalEvent(event.asReader())))};
-    Put(store, ledger::kEventId, "h1-apr", id.Encode());
-  }
+  if (cover.event_id_index) PutEventIdRow(store, seq, bytes);
   // The next entry is H1's too: both its links name the approval.
   if (cover.relink_next) Relink(store, seq + 1, hash, hash, cover.next_index);
   return hash;
 }
 
-// After ForgeApproval at `forged_seq` (covering both indexes), re-encodes every later entry up
+// After ForgeApproval at `forged_seq` (covering its event-id row), re-encodes every later entry up
 // to `last_seq` to link to the forged chain, with its index rows, and rewrites both households'
 // heads and the ledger head: a ledger that is internally sound again.
 void RewriteChainAfter(const Store& store, uint64_t forged_seq, const Hash& forged_hash, uint64_t last_seq) {
@@ -629,32 +572,28 @@ void RewriteChainAfter(const Store& store, uint64_t forged_seq, const Hash& forg
   Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
 }
 
-TEST_CASE("a re-encoded forged event is caught by the indexes or the next entry") {
+TEST_CASE("a re-encoded forged event is caught by its event-id row or the next entry") {
   EveryKindLedger ledger;
   Cover cover;
   uint64_t caught_at = 0;
   std::string_view problem;
-  SUBCASE("entry alone: the household index holds its old hash") {
+  SUBCASE("entry alone: its event-id row holds a check of the old hash") {
     caught_at = kApprovalSeq, problem = "the entry (or that index row) was altered";
   }
-  SUBCASE("entry and the next entry's links: the household index still holds the old hash") {
+  SUBCASE("entry and the next entry's links: its event-id row still holds the old check") {
     cover.relink_next = true;
     caught_at = kApprovalSeq, problem = "the entry (or that index row) was altered";
   }
-  SUBCASE("and the household index: the event-id index holds the old content digest") {
-    cover.household_index = true;
-    caught_at = kApprovalSeq, problem = "the event (or that index row) was altered";
-  }
-  SUBCASE("and both indexes: the next entry's prevHash names the old hash") {
-    cover.household_index = cover.event_id_index = true;
+  SUBCASE("and its event-id row: the next entry's prevHash names the old hash") {
+    cover.event_id_index = true;
     caught_at = kApprovalSeq + 1, problem = "global chain broken";
   }
-  SUBCASE("and both indexes, the next entry relinked: its own hash changed under its index row") {
-    cover.household_index = cover.event_id_index = cover.relink_next = true;
+  SUBCASE("and its event-id row, the next entry relinked: its own hash changed under its event-id row") {
+    cover.event_id_index = cover.relink_next = true;
     caught_at = kApprovalSeq + 1, problem = "the entry (or that index row) was altered";
   }
-  SUBCASE("and the next entry's index row: the entry after it names the next entry's old hash") {
-    cover.household_index = cover.event_id_index = cover.relink_next = cover.next_index = true;
+  SUBCASE("and the next entry's event-id row: the entry after it names the next entry's old hash") {
+    cover.event_id_index = cover.relink_next = cover.next_index = true;
     caught_at = kApprovalSeq + 2, problem = "global chain broken";
   }
   ledger.Tamper([&](const Store& store) { ForgeApproval(store, cover); });
@@ -676,7 +615,7 @@ TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, n
   // With the log, every index, both heads and the Merkle tree rewritten consistently, the ledger
   // is internally sound: only a head hash or a checkpoint published before shows the change.
   ledger.Tamper([](const Store& store) {
-    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kEntryCount);
     RebuildMerkleTree(store, kEntryCount);
   });
   VerifyReport report = ledger.Verify();
@@ -689,11 +628,11 @@ TEST_CASE("a forger who rewrites the whole chain after an entry passes Verify, n
 TEST_CASE("the same forger who leaves the Merkle tree alone is caught at the first node over the forged entry") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
-    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kEntryCount);
   });
-  // The approval is leaf 13; with leaf 12 it makes node (level 1, index 6).
-  CheckFailsAt(ledger.Verify(), kApprovalSeq,
-               "Merkle node (level 1, index 6, over seqs 13 to 14) is not the hash of its children");
+  // The approval is leaf 13, under the lowest stored node (level 4, index 0): leaves 0 to 15.
+  CheckFailsAt(ledger.Verify(), 16,
+               "Merkle node (level 4, index 0, over seqs 1 to 16) is not the hash of its children");
 }
 
 TEST_CASE("the same forger who rebuilds the Merkle tree is caught by a checkpoint stored before") {
@@ -709,7 +648,7 @@ TEST_CASE("the same forger who rebuilds the Merkle tree is caught by a checkpoin
     REQUIRE(EveryKindLedger::VerifyLedger(*l).ok);
   }
   ledger.Tamper([](const Store& store) {
-    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {true, true}), kEntryCount);
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kEntryCount);
     RebuildMerkleTree(store, kEntryCount);
   });
   // The forger could re-sign with D/checkpoint.key too: notes published outside the office
@@ -721,10 +660,10 @@ TEST_CASE("the same forger who rebuilds the Merkle tree is caught by a checkpoin
 
 TEST_CASE("a Merkle node altered, deleted or added is caught, naming the node") {
   EveryKindLedger ledger;
-  // Node (level 2, index 3) is the hash of leaves 12 to 15: seqs 13 to 16.
-  const std::string key = ledger::MerkleKey(2, 3);
-  uint64_t caught_at = 16;
-  std::string problem = "Merkle node (level 2, index 3, over seqs 13 to 16) ";
+  // Node (level 4, index 1) is the hash of leaves 16 to 31: seqs 17 to 32.
+  const std::string key = ledger::MerkleKey(4, 1);
+  uint64_t caught_at = 32;
+  std::string problem = "Merkle node (level 4, index 1, over seqs 17 to 32) ";
   SUBCASE("one bit flipped") {
     ledger.Tamper([&](const Store& store) {
       std::string node = Get(store, ledger::kMerkle, key);
@@ -739,11 +678,18 @@ TEST_CASE("a Merkle node altered, deleted or added is caught, naming the node") 
   }
   SUBCASE("a node past the end") {
     ledger.Tamper([&](const Store& store) {
-      Put(store, ledger::kMerkle, ledger::MerkleKey(1, kEntryCount / 2), Get(store, ledger::kMerkle, key));
+      Put(store, ledger::kMerkle, ledger::MerkleKey(4, kEntryCount / 16), Get(store, ledger::kMerkle, key));
     });
     caught_at = kEntryCount;
-    problem = fmt::format("the merkle family holds a node the log does not imply (9 bytes: level 1, index {}, ",
-                          kEntryCount / 2);
+    problem = fmt::format("the merkle family holds a node the log does not imply (9 bytes: level 4, index {}, ",
+                          kEntryCount / 16);
+  }
+  SUBCASE("a node of a level that is not stored") {
+    ledger.Tamper([&](const Store& store) {
+      Put(store, ledger::kMerkle, ledger::MerkleKey(1, 3), Get(store, ledger::kMerkle, key));
+    });
+    caught_at = kEntryCount;
+    problem = "the merkle family holds a node the log does not imply (9 bytes: level 1, index 3, ";
   }
   SUBCASE("the tree size record, past the head") {  // (Behind the head, opening catches the tree up.)
     ledger.Tamper(
@@ -792,7 +738,8 @@ TEST_CASE("the same forger is caught at the approval when its approver signs") {
   {
     std::unique_ptr<Store> store;
     REQUIRE(Store::Open(dir + "/db", /*create=*/false, &store).ok());
-    RewriteChainAfter(*store, approval_seq, ForgeApproval(*store, {true, true}, approval_seq), kEntryCount + 1);
+    RewriteChainAfter(*store, approval_seq, ForgeApproval(*store, {.event_id_index = true}, approval_seq),
+                      kEntryCount + 1);
     RebuildMerkleTree(*store, kEntryCount + 1);
   }
   VerifyReport report = EveryKindLedger::VerifyLedger(*testing::OpenLedger(dir));

@@ -322,14 +322,10 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // ---------------------------------------------------------------------------------------------
 // verify
 
-int RunVerify(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
-  auto dir = Required(flags, "dir", "verify");
-  if (!dir) return kExitCannot;
-  int code = kExitOk;
-  auto l = OpenOrReport(*dir, "verify", &code);
-  if (!l) return code;
+// Verifies an open ledger and prints the result line; the exit code.
+int PrintVerify(const ledger::Ledger& l) {
   ledger::VerifyReport report;
-  Status s = ledger::Verify(*l, &report);
+  Status s = ledger::Verify(l, &report);
   if (!s.ok()) return Fail("verify", s);
   if (!report.ok) {
     fmt::print("FAILED at seq {}: {}\n", report.bad_seq, report.problem);
@@ -339,6 +335,34 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
   fmt::print("ok: {} entries, {} households, head {}, {:.3f} s, {:.0f} events/s\n", report.entries, report.households,
              ledger::Hex(report.head_hash), report.seconds, rate);
   return kExitOk;
+}
+
+int RunVerify(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "verify");
+  if (!dir) return kExitCannot;
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "verify", &code);
+  return l ? PrintVerify(*l) : code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// upgrade
+
+int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "upgrade");
+  if (!dir) return kExitCannot;
+  ledger::Ledger::UpgradeReport report;
+  Status s = ledger::Ledger::Upgrade(*dir, &report);
+  if (!s.ok()) return Fail("upgrade", s);
+  if (!report.upgraded) {
+    fmt::print("{} is already {}: nothing to do\n", *dir, report.from);
+    return kExitOk;
+  }
+  fmt::print("upgraded {} from {} to {}: {} entries in {:.3f} s; verifying\n", *dir, report.from,
+             ledger::kFormatVersion, report.entries, report.seconds);
+  int code = kExitOk;
+  auto l = OpenOrReport(*dir, "upgrade", &code);
+  return l ? PrintVerify(*l) : code;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -842,6 +866,18 @@ const std::vector<Command>& Commands() {
        "were appended. Appends are refused until an interrupted rebuild is run again.\n",
        {"dir"},
        RunRebuild},
+      {"upgrade",
+       "rewrite a ledger made by an older version into this version's layout",
+       "usage: ledgerctl upgrade --dir D\n\n"
+       "Rewrites, in place, the rows this version stores differently (ledger/STORAGE.md, format\n"
+       "versions): from benefit-ledger/1, the household and event-id indexes and the lowest levels\n"
+       "of the Merkle tree. The log, the state and the checkpoints are not touched. Each row is\n"
+       "checked against the log first, before anything is written: one that does not match stops\n"
+       "the upgrade (exit 2) and leaves the ledger as it was. A run cut short (a crash) can be run\n"
+       "again. Then verifies the ledger (exit 0 ok, 1 failed). Other commands refuse an old ledger\n"
+       "until it is upgraded; the old version cannot read an upgraded one.\n",
+       {"dir"},
+       RunUpgrade},
       {"roll",
        "who is on the roll (在册名单) on a date",
        "usage: ledgerctl roll --dir D [--as-of YYYYMMDD] [--region PREFIX] [--programme P]\n"
