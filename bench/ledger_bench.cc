@@ -80,9 +80,11 @@ struct Options {
   int county_households = 2000;         // The county-year (0: skipped).
   int record_households = 1000;         // The record-policy run with red flags (0: skipped).
   int red_flags_per_mille = 20;
-  uint64_t replay_events = 0;  // 0: no large ledger.
-  std::string ledger_dir;      // Where the large ledger is (reused if there) or built (kept).
-  int big_households = 10000;  // Per county of the large ledger.
+  uint64_t replay_events = 0;   // 0: no large ledger (unless payment_events).
+  uint64_t payment_events = 0;  // The large ledger holds at least this many payment events too.
+  bool large_only = false;      // Only the large ledger: its peak memory is then its own.
+  std::string ledger_dir;       // Where the large ledger is (reused if there) or built (kept).
+  int big_households = 10000;   // Per county of the large ledger.
   int replay_samples = 2000;
   uint64_t bank_lines = 1000000;
   bool openssl = true;
@@ -98,6 +100,11 @@ constexpr const char* kUsage = R"(usage: ledger_bench [options]
   --group N               events per AppendGroup (default 1000)
   --replay-events N       also build (or reuse, see --ledger-dir) a ledger of at least N events
                           for replay latency and reconciliation at scale (10000000 for issue 6)
+  --payment-events N      ...and of at least N payment events (paymentIssued and bank results;
+                          5000000 for issue 6's province-month); it is then also verified, and
+                          the whole month's bank results reconciled
+  --large-only            only the large ledger (build or reuse, verify, replay, reconcile), so
+                          that the process's peak memory is that work's alone
   --ledger-dir D          where that ledger is kept (reused when it exists; default DIR/big, deleted)
   --big-households N      households per county of that ledger (default 10000)
   --replay-samples N      households replayed per ledger (default 2000)
@@ -138,6 +145,10 @@ Options ParseOptions(int argc, char** argv) {
       o.group = number(i, 1, 100000);
     else if (flag == "--replay-events")
       o.replay_events = number(i, 0, 1'000'000'000);
+    else if (flag == "--payment-events")
+      o.payment_events = number(i, 0, 1'000'000'000);
+    else if (flag == "--large-only")
+      o.large_only = true;
     else if (flag == "--ledger-dir")
       o.ledger_dir = text(i);
     else if (flag == "--big-households")
@@ -220,37 +231,37 @@ void CountResults(const std::vector<ledger::AppendResult>& results, std::span<co
   }
 }
 
-// Parses `lines` (timed apart), then appends them in groups of `group` as a stream
-// (Ledger::SubmitGroup: each group checked while the one before is written).
+// Appends `lines` in groups of `group` as a stream (Ledger::SubmitGroup: each group checked while
+// the one before is written), parsing each group just before it is submitted (timed apart), as
+// `ledgerctl append` does: at most two groups of parsed events are held at a time.
 AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines, uint64_t group, bool lawful) {
   AppendFigures f;
   rocksdb::DB* db = l->store().db();
   bench::WriteStats before = bench::ReadWriteStats(db);
-  auto t0 = Clock::now();
-  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
-  std::vector<capnp::MessageBuilder*> events;
-  owned.reserve(lines.size());
-  events.reserve(lines.size());
-  for (const auto& line : lines) {
-    owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    Check(ledger::ParseEventJson(line, owned.back().get()), fmt::format("parsing {}", line));
-    events.push_back(owned.back().get());
-  }
-  auto t1 = Clock::now();
   for (size_t first = 0; first < lines.size(); first += group) {
     const size_t n = std::min<size_t>(lines.size() - first, group);
-    auto done = [&, first, n](std::vector<ledger::AppendResult>* results, const ledger::Status& write) {
+    auto t0 = Clock::now();
+    // The results arrive after the next group is submitted: `done` keeps the messages till then.
+    auto parsed = std::make_shared<std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>>();
+    std::vector<capnp::MessageBuilder*> events;
+    for (size_t i = first; i < first + n; ++i) {
+      parsed->push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      Check(ledger::ParseEventJson(lines[i], parsed->back().get()), fmt::format("parsing {}", lines[i]));
+      events.push_back(parsed->back().get());
+    }
+    auto t1 = Clock::now();
+    auto done = [&, first, n, parsed](std::vector<ledger::AppendResult>* results, const ledger::Status& write) {
       Check(write, "writing a group");
-      CountResults(*results, std::span(lines).subspan(first, n), std::span(owned).subspan(first, n), lawful, &f);
+      CountResults(*results, std::span(lines).subspan(first, n), *parsed, lawful, &f);
     };
-    Check(l->SubmitGroup(std::span(events).subspan(first, n), ledger::Ledger::GroupMode::kEachOnItsOwn, done),
-          "SubmitGroup");
+    Check(l->SubmitGroup(events, ledger::Ledger::GroupMode::kEachOnItsOwn, done), "SubmitGroup");
+    f.parse_s += std::chrono::duration<double>(t1 - t0).count();
+    f.append_s += SecondsSince(t1);
     ++f.groups;
   }
+  auto t = Clock::now();
   Check(l->FlushGroups(), "FlushGroups");
-  auto t2 = Clock::now();
-  f.parse_s = std::chrono::duration<double>(t1 - t0).count();
-  f.append_s = std::chrono::duration<double>(t2 - t1).count();
+  f.append_s += SecondsSince(t);
   f.events = lines.size();
   f.written = bench::ReadWriteStats(db) - before;
   return f;
@@ -615,7 +626,8 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   big->dir = opt.ledger_dir.empty() ? opt.dir + "/big" : opt.ledger_dir;
   uint64_t events = 0;
   std::unique_ptr<ledger::Ledger> l;
-  if (ReadMeta(big->dir, &big->options, &events, &big->payment_events) && events >= opt.replay_events) {
+  if (ReadMeta(big->dir, &big->options, &events, &big->payment_events) && events >= opt.replay_events &&
+      big->payment_events >= opt.payment_events) {
     Check(ledger::Ledger::Open(big->dir + "/ledger", &l), "opening " + big->dir);
     if (l->head().seq != events)
       Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
@@ -629,11 +641,14 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   std::filesystem::create_directories(big->dir);
   big->options.seed = opt.seed + 1000;
   big->options.households = opt.big_households;
-  // Counties enough for the events asked: measured on the first county (they are alike).
+  // Counties enough for the events and payment events asked: measured on the first county (they
+  // are alike).
   big->options.counties = 1;
-  uint64_t per_county = bench::ProvinceMonthCounty(big->options, 0).lines.size();
-  big->options.counties =
-      static_cast<int>(std::min<uint64_t>(bench::kMaxCounties, (opt.replay_events + per_county - 1) / per_county));
+  const bench::CountyMonth first = bench::ProvinceMonthCounty(big->options, 0);
+  const uint64_t per_county = first.lines.size(), payments_per_county = first.payments_issued + first.bank_results;
+  const uint64_t counties = std::max((opt.replay_events + per_county - 1) / per_county,
+                                     (opt.payment_events + payments_per_county - 1) / payments_per_county);
+  big->options.counties = static_cast<int>(std::clamp<uint64_t>(counties, 1, bench::kMaxCounties));
   Note(fmt::format("building a ledger of about {} events: {} counties of {} households in {}",
                    Si(static_cast<double>(per_county * big->options.counties)), big->options.counties,
                    big->options.households, big->dir));
@@ -662,7 +677,7 @@ struct Results {
     double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   };
   Raw raw_replay, raw_in_order, raw_random;
-  VerifyFigures verify;
+  VerifyFigures verify, big_verify;
   std::vector<ReplayFigures> replays;
   ledger::Ledger::RebuildReport rebuild;
   PayrollFigures payroll;
@@ -688,6 +703,9 @@ struct Results {
     }
     return 0;
   }
+  void Phase(const std::string& name) {
+    phases.push_back({name, bench::LoadAverage(), bench::PeakRssKb(), bench::CurrentRssKb(), SecondsSince(g_start)});
+  }
 };
 
 double RawRate(const Results& r) {
@@ -698,7 +716,44 @@ std::string Status(bool met, bool at_size = true) {
   return std::string(met ? "met" : "NOT met") + (at_size ? "" : " (below target size)");
 }
 
-std::vector<bench::Row> Table(const Results& r) {
+void AddReplayRows(const Results& r, std::vector<bench::Row>* rows) {
+  for (const auto& p : r.replays) {
+    bool at_size = p.ledger_events >= 10'000'000;
+    rows->push_back({fmt::format("replay p50 / p99, {} ({} ev, {:.1f} ev/household)", p.ledger,
+                                 Si(static_cast<double>(p.ledger_events)), p.mean_entries),
+                     fmt::format("{:.0f} / {:.0f} µs", p.latency.p50_us, p.latency.p99_us),
+                     fmt::format("{} samples, max {:.0f} µs", p.latency.samples, p.latency.max_us), "",
+                     "p99 < 1 ms at 10M", Status(p.latency.p99_us < 1000, at_size)});
+  }
+}
+
+void AddReconcileRows(const Results& r, std::vector<bench::Row>* rows) {
+  for (const auto& c : r.reconciles) {
+    rows->push_back({fmt::format("reconcile {}-line bank file, {}", Si(static_cast<double>(c.lines)), c.ledger),
+                     fmt::format("{:.2f} s", c.seconds()),
+                     fmt::format("parse {:.2f} + match {:.2f} s; {} real payments, {} unknown ids", c.parse_s,
+                                 c.reconcile_s, c.real_lines, c.lines - c.real_lines),
+                     "", "< 3 s for 1M", Status(c.seconds() < 3.0, c.lines >= 1'000'000)});
+    if (c.projected_real_s > 0) {
+      rows->push_back({fmt::format("  the same, all {} lines real (projected)", Si(static_cast<double>(c.lines))),
+                       fmt::format("{:.2f} s", c.projected_real_s),
+                       fmt::format("{} real lines alone took {:.2f} s", c.real_lines, c.real_only_s), "",
+                       "< 3 s for 1M", Status(c.projected_real_s < 3.0, false) + ", extrapolated"});
+    }
+  }
+}
+
+void AddDiskRow(const DiskFigures& d, std::vector<bench::Row>* rows) {
+  rows->push_back(
+      {fmt::format("bytes on disk per event ({} ev, compacted)", Si(static_cast<double>(d.events))),
+       fmt::format("{:.0f} B", d.per_event()),
+       fmt::format("after flush {:.0f} B; log family {:.0f} B", static_cast<double>(d.flushed_bytes) / d.events,
+                   static_cast<double>(d.families[ledger::kLog].sst_bytes) / d.events),
+       "", "≤ 200 B", Status(d.per_event() <= 200)});
+}
+
+// The province-month's rows (RunDefault).
+std::vector<bench::Row> DefaultTable(const Results& r) {
   std::vector<bench::Row> rows;
   const AppendFigures& a = r.province.append;
   double raw = RawRate(r), ratio = raw > 0 ? a.rate() / raw : 0;
@@ -719,10 +774,6 @@ std::vector<bench::Row> Table(const Results& r) {
     rows.push_back({"  province-month append, record + red flags", fmt::format("{:.0f} ev/s", r.record.append.rate()),
                     "", "", "", ""});
   }
-  if (r.big.built) {
-    rows.push_back({fmt::format("  append of the {}-event ledger", Si(static_cast<double>(r.big.run.append.events))),
-                    fmt::format("{:.0f} ev/s", r.big.run.append.rate()), "", "", "", ""});
-  }
   const VerifyFigures& v = r.verify;
   double vratio = v.sha_entries_per_s > 0 ? v.rate() / v.sha_entries_per_s : 0;
   rows.push_back({"verify", fmt::format("{:.0f} ev/s", v.rate()),
@@ -733,14 +784,6 @@ std::vector<bench::Row> Table(const Results& r) {
                               v.sha_one_buffer_mbps, v.leafhash_mbps,
                               v.openssl_1024_mbps > 0 ? fmt::format("{:.0f} MB/s", v.openssl_1024_mbps) : "not run"),
                   "", "", ""});
-  for (const auto& p : r.replays) {
-    bool at_size = p.ledger_events >= 10'000'000;
-    rows.push_back({fmt::format("replay p50 / p99, {} ({} ev, {:.1f} ev/household)", p.ledger,
-                                Si(static_cast<double>(p.ledger_events)), p.mean_entries),
-                    fmt::format("{:.0f} / {:.0f} µs", p.latency.p50_us, p.latency.p99_us),
-                    fmt::format("{} samples, max {:.0f} µs", p.latency.samples, p.latency.max_us), "",
-                    "p99 < 1 ms at 10M", Status(p.latency.p99_us < 1000, at_size)});
-  }
   double rebuild_rate = r.rebuild.seconds > 0 ? r.rebuild.entries / r.rebuild.seconds : 0;
   rows.push_back({"projection rebuild", fmt::format("{:.0f} ev/s", rebuild_rate),
                   fmt::format("{} entries in {:.1f} s", r.rebuild.entries, r.rebuild.seconds), "", "≥ 1M ev/s",
@@ -750,28 +793,7 @@ std::vector<bench::Row> Table(const Results& r) {
                   fmt::format("plan {:.2f} + events {:.2f} + append {:.2f} s, {} rolls", r.payroll.plan_s,
                               r.payroll.events_s, r.payroll.append_s, r.payroll.rolls),
                   "", "", ""});
-  for (const auto& c : r.reconciles) {
-    rows.push_back({fmt::format("reconcile {}-line bank file, {}", Si(static_cast<double>(c.lines)), c.ledger),
-                    fmt::format("{:.2f} s", c.seconds()),
-                    fmt::format("parse {:.2f} + match {:.2f} s; {} real payments, {} unknown ids", c.parse_s,
-                                c.reconcile_s, c.real_lines, c.lines - c.real_lines),
-                    "", "< 3 s for 1M", Status(c.seconds() < 3.0, c.lines >= 1'000'000)});
-    if (c.projected_real_s > 0) {
-      rows.push_back({fmt::format("  the same, all {} lines real (projected)", Si(static_cast<double>(c.lines))),
-                      fmt::format("{:.2f} s", c.projected_real_s),
-                      fmt::format("{} real lines alone took {:.2f} s", c.real_lines, c.real_only_s), "", "< 3 s for 1M",
-                      Status(c.projected_real_s < 3.0, false) + ", extrapolated"});
-    }
-  }
-  for (const DiskFigures* d : {&r.disk, r.has_big_disk ? &r.big_disk : nullptr}) {
-    if (d == nullptr) continue;
-    rows.push_back(
-        {fmt::format("bytes on disk per event ({} ev, compacted)", Si(static_cast<double>(d->events))),
-         fmt::format("{:.0f} B", d->per_event()),
-         fmt::format("after flush {:.0f} B; log family {:.0f} B", static_cast<double>(d->flushed_bytes) / d->events,
-                     static_cast<double>(d->families[ledger::kLog].sst_bytes) / d->events),
-         "", "≤ 200 B", Status(d->per_event() <= 200)});
-  }
+  AddDiskRow(r.disk, &rows);
   uint64_t pay = r.province.payment_events();
   rows.push_back({fmt::format("peak memory, province-month ({} payment events)", Si(static_cast<double>(pay))),
                   fmt::format("{:.0f} MB", r.rss_province_kb / 1024.0),
@@ -779,20 +801,46 @@ std::vector<bench::Row> Table(const Results& r) {
                               r.PeakAfter("province-month append") / 1024.0, r.PeakAfter("verify") / 1024.0,
                               r.rss_end_kb / 1024.0),
                   "", "5M payment ev in 2 GB", Status(r.rss_province_kb < 2ull * 1024 * 1024, pay >= 5'000'000)});
-  if (!r.big.dir.empty()) {
-    uint64_t big_pay = r.big.payment_events;
-    uint64_t peak = 0, after_build = 0;
-    for (const auto& p : r.phases) {
-      if (p.name == "large ledger reconcile") peak = p.rss_kb;
-      if (p.name == "large ledger") after_build = p.rss_now_kb;
-    }
-    rows.push_back({fmt::format("peak memory, large ledger ({} payment events{})",
-                                big_pay ? Si(static_cast<double>(big_pay)) : "?", r.big.built ? "" : ", reused"),
-                    fmt::format("{:.0f} MB", peak / 1024.0),
-                    fmt::format("RSS after {} {:.0f} MB; peak includes the 1M-line reconcile",
-                                r.big.built ? "building it" : "opening it", after_build / 1024.0),
-                    "", "5M payment ev in 2 GB", Status(peak < 2ull * 1024 * 1024, big_pay >= 5'000'000)});
+  return rows;
+}
+
+// The large ledger's rows (RunLarge).
+std::vector<bench::Row> LargeTable(const Results& r) {
+  std::vector<bench::Row> rows;
+  if (r.big.built) {
+    rows.push_back(
+        {fmt::format("append of the large ledger ({} events)", Si(static_cast<double>(r.big.run.append.events))),
+         fmt::format("{:.0f} ev/s", r.big.run.append.rate()), fmt::format("{:.0f} s", r.big.run.append.append_s), "",
+         "", ""});
   }
+  if (r.big_verify.entries) {
+    rows.push_back(
+        {fmt::format("verify of the large ledger ({} entries)", Si(static_cast<double>(r.big_verify.entries))),
+         fmt::format("{:.0f} ev/s", r.big_verify.rate()), fmt::format("{:.0f} s", r.big_verify.seconds), "", "", ""});
+  }
+  if (r.has_big_disk) AddDiskRow(r.big_disk, &rows);
+  const uint64_t pay = r.big.payment_events;
+  // With --large-only the process did nothing else: its peak is the large ledger's work.
+  const uint64_t peak = r.rss_end_kb;
+  std::string phases;
+  for (const auto& p : r.phases)
+    phases += fmt::format("{}{} {:.0f}", phases.empty() ? "" : ", ", p.name, p.rss_kb / 1024.0);
+  rows.push_back({fmt::format("peak memory, large ledger ({} payment events{}{})", Si(static_cast<double>(pay)),
+                              r.big.built ? ", appended" : ", reused", r.options.large_only ? "" : ", whole run"),
+                  fmt::format("{:.0f} MB", peak / 1024.0), "peak MB after each phase: " + phases, "",
+                  "5M payment ev in 2 GB", Status(peak < 2ull * 1024 * 1024, pay >= 5'000'000 && r.big.built)});
+  return rows;
+}
+
+std::vector<bench::Row> Table(const Results& r) {
+  std::vector<bench::Row> rows;
+  if (!r.options.large_only) rows = DefaultTable(r);
+  if (!r.big.dir.empty()) {
+    auto large = LargeTable(r);
+    rows.insert(rows.end(), large.begin(), large.end());
+  }
+  AddReplayRows(r, &rows);
+  AddReconcileRows(r, &rows);
   return rows;
 }
 
@@ -851,31 +899,8 @@ void WriteDisk(bench::JsonWriter& j, const std::string& key, const DiskFigures& 
   j.End().End();
 }
 
-std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
-  bench::JsonWriter j;
-  j.Begin().Field("command", r.command).Field("build_type", LEDGER_BUILD_TYPE);
-  j.Begin("machine")
-      .Field("nproc", r.machine.nproc)
-      .Field("cpu_model", r.machine.cpu_model)
-      .Field("memory_kb", r.machine.memory_kb)
-      .Field("kernel", r.machine.kernel)
-      .Field("data_filesystem", r.machine.filesystem)
-      .Field("data_device", r.machine.device)
-      .Field("data_device_rotational", r.machine.rotational)
-      .Field("load_average_start", r.load_start)
-      .Field("load_average_end", r.load_end)
-      .End();
-  j.BeginArray("phases");
-  for (const auto& p : r.phases) {
-    j.Begin()
-        .Field("phase", p.name)
-        .Field("ended_at_s", p.at_s)
-        .Field("load_average", p.load)
-        .Field("peak_rss_kb", p.rss_kb)
-        .Field("rss_kb", p.rss_now_kb)
-        .End();
-  }
-  j.EndArray();
+// The default phases' figures (RunDefault).
+void WriteDefault(bench::JsonWriter& j, const Results& r) {
   WriteProvince(j, "province_month", r.province);
   j.Begin("raw_rocksdb");
   for (const auto& [name, raw] :
@@ -906,23 +931,6 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
       .Field("openssl_speed_sha256_1024_mbps", v.openssl_1024_mbps)
       .Field("ratio", v.sha_entries_per_s > 0 ? v.rate() / v.sha_entries_per_s : 0.0)
       .End();
-  j.BeginArray("replay");
-  for (const auto& p : r.replays) {
-    j.Begin()
-        .Field("ledger", p.ledger)
-        .Field("ledger_events", p.ledger_events)
-        .Field("ledger_households", p.ledger_households)
-        .Field("mean_entries_per_household", p.mean_entries)
-        .Field("samples", p.latency.samples)
-        .Field("p50_us", p.latency.p50_us)
-        .Field("p90_us", p.latency.p90_us)
-        .Field("p99_us", p.latency.p99_us)
-        .Field("p999_us", p.latency.p999_us)
-        .Field("max_us", p.latency.max_us)
-        .Field("mean_us", p.latency.mean_us)
-        .End();
-  }
-  j.EndArray();
   j.Begin("rebuild")
       .Field("entries", r.rebuild.entries)
       .Field("seconds", r.rebuild.seconds)
@@ -940,6 +948,69 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
       .Field("append_seconds", r.payroll.append_s)
       .Field("seconds", r.payroll.seconds())
       .End();
+  WriteDisk(j, "disk", r.disk);
+  j.Begin("memory")
+      .Field("peak_rss_kb_after_province_month", r.rss_province_kb)
+      .Field("peak_rss_kb_end", r.rss_end_kb)
+      .End();
+  if (r.county_events) {
+    j.Begin("county_year").Field("households", r.county_households);
+    WriteAppend(j, "append", r.county_append);
+    j.End();
+  }
+  if (r.record.append.events) {
+    WriteProvince(j, "record_run", r.record);
+    j.Begin("record_run_check")
+        .Field("planted", static_cast<uint64_t>(r.record.red_flags.size()))
+        .Field("planted_not_flagged_with_their_rule", r.record_missed)
+        .Field("flagged_but_not_planted", r.record_unexpected)
+        .End();
+  }
+}
+
+std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
+  bench::JsonWriter j;
+  j.Begin().Field("command", r.command).Field("build_type", LEDGER_BUILD_TYPE);
+  j.Begin("machine")
+      .Field("nproc", r.machine.nproc)
+      .Field("cpu_model", r.machine.cpu_model)
+      .Field("memory_kb", r.machine.memory_kb)
+      .Field("kernel", r.machine.kernel)
+      .Field("data_filesystem", r.machine.filesystem)
+      .Field("data_device", r.machine.device)
+      .Field("data_device_rotational", r.machine.rotational)
+      .Field("load_average_start", r.load_start)
+      .Field("load_average_end", r.load_end)
+      .End();
+  j.BeginArray("phases");
+  for (const auto& p : r.phases) {
+    j.Begin()
+        .Field("phase", p.name)
+        .Field("ended_at_s", p.at_s)
+        .Field("load_average", p.load)
+        .Field("peak_rss_kb", p.rss_kb)
+        .Field("rss_kb", p.rss_now_kb)
+        .End();
+  }
+  j.EndArray();
+  if (!r.options.large_only) WriteDefault(j, r);
+  j.BeginArray("replay");
+  for (const auto& p : r.replays) {
+    j.Begin()
+        .Field("ledger", p.ledger)
+        .Field("ledger_events", p.ledger_events)
+        .Field("ledger_households", p.ledger_households)
+        .Field("mean_entries_per_household", p.mean_entries)
+        .Field("samples", p.latency.samples)
+        .Field("p50_us", p.latency.p50_us)
+        .Field("p90_us", p.latency.p90_us)
+        .Field("p99_us", p.latency.p99_us)
+        .Field("p999_us", p.latency.p999_us)
+        .Field("max_us", p.latency.max_us)
+        .Field("mean_us", p.latency.mean_us)
+        .End();
+  }
+  j.EndArray();
   j.BeginArray("reconcile");
   for (const auto& c : r.reconciles) {
     j.Begin()
@@ -959,32 +1030,19 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
     j.End().End();
   }
   j.EndArray();
-  WriteDisk(j, "disk", r.disk);
   if (r.has_big_disk) WriteDisk(j, "disk_large_ledger", r.big_disk);
-  j.Begin("memory")
-      .Field("peak_rss_kb_after_province_month", r.rss_province_kb)
-      .Field("peak_rss_kb_end", r.rss_end_kb)
-      .End();
-  if (r.county_events) {
-    j.Begin("county_year").Field("households", r.county_households);
-    WriteAppend(j, "append", r.county_append);
-    j.End();
-  }
-  if (r.record.append.events) {
-    WriteProvince(j, "record_run", r.record);
-    j.Begin("record_run_check")
-        .Field("planted", static_cast<uint64_t>(r.record.red_flags.size()))
-        .Field("planted_not_flagged_with_their_rule", r.record_missed)
-        .Field("flagged_but_not_planted", r.record_unexpected)
-        .End();
-  }
   if (!r.big.dir.empty()) {
     j.Begin("large_ledger")
         .Field("dir", r.big.dir)
         .Field("built_in_this_run", r.big.built)
+        .Field("large_only", r.options.large_only)
         .Field("counties", r.big.options.counties)
         .Field("households_per_county", r.big.options.households)
-        .Field("payment_events", r.big.payment_events);
+        .Field("payment_events", r.big.payment_events)
+        .Field("verify_entries", r.big_verify.entries)
+        .Field("verify_seconds", r.big_verify.seconds)
+        .Field("verify_events_per_s", r.big_verify.rate())
+        .Field("peak_rss_kb", r.rss_end_kb);
     if (r.big.built) WriteProvince(j, "built", r.big.run);
     j.End();
   }
@@ -1033,29 +1091,10 @@ void CheckRedFlags(ledger::Ledger& l, Results* r) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options opt = ParseOptions(argc, argv);
-  Results r;
-  r.options = opt;
-  for (int i = 0; i < argc; ++i) r.command += (i ? " " : "") + std::string(argv[i]);
-  // The scratch directory is emptied: only if it is new, empty or one this bench made.
-  const std::string marker = opt.dir + "/.ledger-bench-scratch";
-  if (std::filesystem::exists(opt.dir) && !std::filesystem::is_empty(opt.dir) && !std::filesystem::exists(marker))
-    Die(opt.dir + " is not empty and not a scratch directory of ledger_bench: give a new --dir");
-  std::filesystem::remove_all(opt.dir);
-  std::filesystem::create_directories(opt.dir);
-  std::ofstream(marker) << "ledger_bench scratch data, deleted by the next run\n";
-  r.machine = bench::DescribeMachine(opt.dir);
-  r.load_start = bench::LoadAverage();
-  auto phase = [&](const std::string& name) {
-    r.phases.push_back({name, bench::LoadAverage(), bench::PeakRssKb(), bench::CurrentRssKb(), SecondsSince(g_start)});
-  };
-  Note(fmt::format("{} x {}, load {}; data in {} ({}, {})", r.machine.nproc, r.machine.cpu_model, r.load_start, opt.dir,
-                   r.machine.filesystem, r.machine.device));
-
-  // The province-month under enforce, and raw RocksDB with the same batches.
+// The default phases: the province-month (append against raw RocksDB, verify against SHA-256,
+// replay, rebuild, payroll, reconcile, bytes on disk), the county-year and the record run.
+void RunDefault(const Options& opt, Results* out) {
+  Results& r = *out;
   bench::ProvinceMonthOptions po;
   po.seed = opt.seed;
   po.counties = opt.counties;
@@ -1070,38 +1109,38 @@ int main(int argc, char** argv) {
   const uint64_t since = db->GetLatestSequenceNumber() + 1;
   if (!opt.append_only && !db->DisableFileDeletions().ok()) Die("cannot keep the WAL");
   r.province = AppendProvince(l.get(), po, opt.group, true, "province-month");
-  phase("province-month append");
+  r.Phase("province-month append");
   if (opt.append_only) {
     const AppendFigures& a = r.province.append;
     fmt::print("appended {} events in {:.2f} s (AppendGroup {:.0f} ev/s; parse {:.2f} s)\n", a.events, a.append_s,
                a.rate(), a.parse_s);
-    return 0;
+    std::exit(0);
   }
   const uint64_t until = db->GetLatestSequenceNumber();  // The append's last write.
 
   Note("verify");
   r.verify = Verify(*l);
-  phase("verify");
+  r.Phase("verify");
   Note("household replay");
   r.replays.push_back(
       Replay(*l, "province-month", r.province.households, ProvinceHouseholds(po), opt.replay_samples, opt.seed));
-  phase("replay");
+  r.Phase("replay");
   Note("projection rebuild");
   Check(l->Rebuild(&r.rebuild), "rebuild");
   if (r.rebuild.mismatches)
     Die(fmt::format("rebuild: {} mismatches, first {}", r.rebuild.mismatches, r.rebuild.first_mismatch));
-  phase("rebuild");
+  r.Phase("rebuild");
   const uint32_t next =
       r.province.options.period % 100 == 12 ? r.province.options.period + 89 : r.province.options.period + 1;
   Note(fmt::format("payroll for county {} month {}", bench::ProvinceCountyCode(0), next));
   r.payroll = Payroll(l.get(), bench::ProvinceCountyCode(0), next);
-  phase("payroll");
+  r.Phase("payroll");
   Note(fmt::format("reconcile a {}-line bank file", opt.bank_lines));
   {
     auto payments = IssuedPayments(*l, po, {po.period, next});
     r.reconciles.push_back(Reconcile(*l, "province-month", payments, opt.bank_lines, po.period));
   }
-  phase("reconcile");
+  r.Phase("reconcile");
   r.rss_province_kb = bench::PeakRssKb();  // The ledger's work; the references below hold copies.
 
   const bench::WriteStats& w = r.province.append.written;
@@ -1128,13 +1167,13 @@ int main(int argc, char** argv) {
   r.raw_random.seconds = bench::RawRocksDbSeconds(opt.dir + "/raw", w.batches, w.keys / w.batches, w.bytes / w.batches,
                                                   true, &r.raw_random.written);
   r.raw_random.events = r.province.append.events;
-  phase("raw RocksDB");
+  r.Phase("raw RocksDB");
   Note("SHA-256 over the same bytes");
   ShaOverLog(*l, &r.verify);
-  phase("SHA-256 reference");
+  r.Phase("SHA-256 reference");
   Note("bytes on disk (flush, full compaction)");
   r.disk = Disk(l.get(), province_dir);
-  phase("disk");
+  r.Phase("disk");
   l.reset();
 
   if (opt.county_households > 0) {
@@ -1144,11 +1183,11 @@ int main(int argc, char** argv) {
     r.county_append = AppendLines(cl.get(), lines, opt.group, true);
     r.county_events = lines.size();
     r.county_households = static_cast<uint64_t>(opt.county_households);
-    phase("county-year append");
+    r.Phase("county-year append");
     r.replays.push_back(Replay(
         *cl, "county-year", r.county_households, [](uint64_t i) { return fmt::format("H{:04}", i); },
         opt.replay_samples, opt.seed));
-    phase("county-year replay");
+    r.Phase("county-year replay");
   }
 
   if (opt.record_households > 0) {
@@ -1162,36 +1201,77 @@ int main(int argc, char** argv) {
     auto rl = NewLedger(opt.dir + "/record", ledger::rules::Policy::kRecord);
     r.record = AppendProvince(rl.get(), ro, opt.group, false, "record run");
     CheckRedFlags(*rl, &r);
-    phase("record run");
+    r.Phase("record run");
   }
 
   if (opt.openssl) {
     Note("openssl speed -seconds 3 sha256");
     std::string raw;
     r.verify.openssl_1024_mbps = bench::OpensslSpeedSha256Mbps(&raw);
-    phase("openssl speed");
+    r.Phase("openssl speed");
   }
+}
 
-  if (opt.replay_events > 0) {
-    auto bl = OpenBig(opt, &r.big);
-    phase("large ledger");
-    Note("household replay on the large ledger");
-    r.replays.push_back(
-        Replay(*bl, "large ledger",
-               static_cast<uint64_t>(r.big.options.counties) * static_cast<uint64_t>(r.big.options.households),
-               ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
-    phase("large ledger replay");
-    Note("reconcile on the large ledger");
+// The large ledger (--replay-events, --payment-events): built or reused, verified (when sized by
+// payment events), replayed, and reconciled: a 1M-line file of real payments, then the whole
+// month's bank results.
+void RunLarge(const Options& opt, Results* out) {
+  Results& r = *out;
+  auto bl = OpenBig(opt, &r.big);
+  r.Phase("large ledger");
+  if (opt.payment_events > 0) {
+    Note("verify the large ledger");
+    r.big_verify = Verify(*bl);
+    r.Phase("large ledger verify");
+  }
+  Note("household replay on the large ledger");
+  r.replays.push_back(
+      Replay(*bl, "large ledger",
+             static_cast<uint64_t>(r.big.options.counties) * static_cast<uint64_t>(r.big.options.households),
+             ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+  r.Phase("large ledger replay");
+  Note("reconcile on the large ledger");
+  {
     auto payments = IssuedPayments(*bl, r.big.options, {r.big.options.period});
     r.reconciles.push_back(Reconcile(*bl, "large ledger", payments, opt.bank_lines, r.big.options.period));
-    phase("large ledger reconcile");
-    if (r.big.built) {  // A reused ledger was measured when it was built.
-      Note("bytes on disk of the large ledger (flush, full compaction)");
-      r.big_disk = Disk(bl.get(), r.big.dir + "/ledger");
-      r.has_big_disk = true;
-      phase("large ledger disk");
+    r.Phase("large ledger reconcile");
+    if (opt.payment_events > 0) {
+      Note(fmt::format("reconcile the month's {} bank results on the large ledger", payments.size()));
+      r.reconciles.push_back(
+          Reconcile(*bl, "large ledger, whole month", payments, payments.size(), r.big.options.period));
+      r.Phase("large ledger month reconcile");
     }
   }
+  if (r.big.built) {  // A reused ledger was measured when it was built.
+    Note("bytes on disk of the large ledger (flush, full compaction)");
+    r.big_disk = Disk(bl.get(), r.big.dir + "/ledger");
+    r.has_big_disk = true;
+    r.Phase("large ledger disk");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt = ParseOptions(argc, argv);
+  Results r;
+  r.options = opt;
+  for (int i = 0; i < argc; ++i) r.command += (i ? " " : "") + std::string(argv[i]);
+  // The scratch directory is emptied: only if it is new, empty or one this bench made.
+  const std::string marker = opt.dir + "/.ledger-bench-scratch";
+  if (std::filesystem::exists(opt.dir) && !std::filesystem::is_empty(opt.dir) && !std::filesystem::exists(marker))
+    Die(opt.dir + " is not empty and not a scratch directory of ledger_bench: give a new --dir");
+  std::filesystem::remove_all(opt.dir);
+  std::filesystem::create_directories(opt.dir);
+  std::ofstream(marker) << "ledger_bench scratch data, deleted by the next run\n";
+  r.machine = bench::DescribeMachine(opt.dir);
+  r.load_start = bench::LoadAverage();
+  Note(fmt::format("{} x {}, load {}; data in {} ({}, {})", r.machine.nproc, r.machine.cpu_model, r.load_start, opt.dir,
+                   r.machine.filesystem, r.machine.device));
+  const bool large = opt.replay_events > 0 || opt.payment_events > 0;
+  if (opt.large_only && !large) Die("--large-only needs --replay-events or --payment-events");
+  if (!opt.large_only) RunDefault(opt, &r);
+  if (large) RunLarge(opt, &r);
 
   r.rss_end_kb = bench::PeakRssKb();
   r.load_end = bench::LoadAverage();
@@ -1199,12 +1279,20 @@ int main(int argc, char** argv) {
   fmt::print("\nBenefit Ledger benchmark: {} x {}, {} GiB, {} on {}; build {}; load {} -> {}\n", r.machine.nproc,
              r.machine.cpu_model, r.machine.memory_kb >> 20, r.machine.filesystem, r.machine.device, LEDGER_BUILD_TYPE,
              r.load_start, r.load_end);
-  fmt::print("province-month: {} counties x {} households = {} events ({} payment events); county-year: {} events\n\n",
-             po.counties, po.households, r.province.append.events, r.province.payment_events(), r.county_events);
+  if (!opt.large_only) {
+    fmt::print("province-month: {} counties x {} households = {} events ({} payment events); county-year: {} events\n",
+               opt.counties, opt.households, r.province.append.events, r.province.payment_events(), r.county_events);
+  }
+  if (large) {
+    fmt::print("large ledger: {} counties x {} households = {} events ({} payment events), {} in this run\n",
+               r.big.options.counties, r.big.options.households, r.replays.back().ledger_events, r.big.payment_events,
+               r.big.built ? "built" : "reused");
+  }
+  fmt::print("\n");
   bench::PrintTable(rows);
-  std::ofstream out(opt.json);
-  out << Json(r, rows);
-  if (!out) Die("cannot write " + opt.json);
+  std::ofstream results(opt.json);
+  results << Json(r, rows);
+  if (!results) Die("cannot write " + opt.json);
   fmt::print("\nresults: {}\n", opt.json);
   if (!opt.keep) std::filesystem::remove_all(opt.dir);
   if (r.record_missed || r.record_unexpected) {

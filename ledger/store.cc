@@ -13,6 +13,10 @@ namespace {
 // The block cache (uncompressed blocks of every family): holds the indexes, filters and recent
 // entries that appends, replays and verification read again.
 constexpr size_t kBlockCacheBytes = size_t{128} << 20;
+// All families' memtables together: past this RocksDB flushes the largest. Without a bound each
+// of the ten families may hold two 64 MiB memtables, and a ledger's memory would depend on how
+// its writes spread over them.
+constexpr size_t kMemtableBytesMax = size_t{256} << 20;
 
 void PutBe64(std::string* out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
@@ -172,6 +176,7 @@ Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>*
   // evidence.h builds the merkle family of such a ledger from its log.
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
+  db_options.db_write_buffer_size = kMemtableBytesMax;
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
