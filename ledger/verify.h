@@ -18,7 +18,9 @@
 // with nothing extra. It stops at the first problem and names its seq.
 //
 // Cost: one read of the log and of each index family in key order, no point reads (verify.cc,
-// IndexCheck). Only a ledger that fails is read a second time, to name the entry concerned.
+// IndexCheck). Only a ledger that fails is read a second time, to name the entry concerned. The
+// log is read, and each entry checked on its own (canonical form, hash, structural validity), on
+// a second thread while the calling thread checks what depends on the entries before it.
 #pragma once
 
 #include <cstdint>
