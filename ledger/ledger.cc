@@ -684,6 +684,7 @@ Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const
         fmt::format("household head says {} events ending at seq {}; the index has {} ending at seq {}", head->version,
                     head->last_seq, seqs.size(), last_seq)));
   }
+  if (!pending) return Status::Corruption(fmt::format("household head of {} names no entries", id));
   if (pending->hash != head->last_hash) {
     return fail(Status::Corruption(
         fmt::format("household head of {} holds another hash for seq {}: it was altered", id, last_seq)));

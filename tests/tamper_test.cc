@@ -772,6 +772,19 @@ TEST_CASE("replay reports Corruption naming the seq of a household entry with a 
   CHECK(l->ReadHousehold("H1", [](const ledger::HouseholdEntry&) {}).ok());
 }
 
+TEST_CASE("replay of a household whose head and index rows were emptied reports it, not a crash") {
+  EveryKindLedger ledger;
+  ledger.Tamper([](const Store& store) {
+    Put(store, ledger::kHouseholdHead, "H2", ledger::HouseholdHead{}.Encode());
+    for (uint64_t seq : {26, 27, 28, 29, 31}) Delete(store, ledger::kHousehold, ledger::ScopedSeqKey("H2", seq));
+  });
+  int visited = 0;
+  ledger::Status s = testing::OpenLedger(ledger.dir())->ReadHousehold("H2", [&](const auto&) { ++visited; });
+  CHECK(s.code() == ledger::Status::Code::kCorruption);
+  CHECK(Contains(s.reason(), "household head of H2 names no entries"));
+  CHECK(visited == 0);
+}
+
 TEST_CASE("ledgerctl replay fails naming the damaged seq") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
