@@ -22,6 +22,7 @@
 #include <capnp/message.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -83,6 +84,7 @@ struct Options {
   uint64_t replay_events = 0;   // 0: no large ledger (unless payment_events).
   uint64_t payment_events = 0;  // The large ledger holds at least this many payment events too.
   bool large_only = false;      // Only the large ledger: its peak memory is then its own.
+  bool drop_caches = false;     // Drop the OS page cache before the large ledger's replay.
   std::string ledger_dir;       // Where the large ledger is (reused if there) or built (kept).
   int big_households = 10000;   // Per county of the large ledger.
   int replay_samples = 2000;
@@ -105,6 +107,9 @@ constexpr const char* kUsage = R"(usage: ledger_bench [options]
                           the whole month's bank results reconciled
   --large-only            only the large ledger (build or reuse, verify, replay, reconcile), so
                           that the process's peak memory is that work's alone
+  --drop-caches           before the large ledger's replay, drop the OS page cache (root only:
+                          /proc/sys/vm/drop_caches), so that its entries are read from the disk;
+                          the same households are then replayed again, warm
   --ledger-dir D          where that ledger is kept (reused when it exists; default DIR/big, deleted)
   --big-households N      households per county of that ledger (default 10000)
   --replay-samples N      households replayed per ledger (default 2000)
@@ -150,6 +155,8 @@ Options ParseOptions(int argc, char** argv) {
       o.payment_events = number(i, 0, 1'000'000'000);
     else if (flag == "--large-only")
       o.large_only = true;
+    else if (flag == "--drop-caches")
+      o.drop_caches = true;
     else if (flag == "--ledger-dir")
       o.ledger_dir = text(i);
     else if (flag == "--big-households")
@@ -407,6 +414,15 @@ ReplayFigures Replay(const ledger::Ledger& l, const std::string& name, uint64_t 
   f.latency = bench::Percentiles(std::move(us));
   f.mean_entries = static_cast<double>(entries) / samples;
   return f;
+}
+
+// Writes dirty pages and drops the OS page cache (root only), so that reads go to the disk.
+void DropPageCache() {
+  ::sync();
+  std::ofstream drop("/proc/sys/vm/drop_caches");
+  drop << "3\n";
+  drop.flush();
+  if (!drop) Die("cannot drop the page cache (--drop-caches needs root)");
 }
 
 std::function<std::string(uint64_t)> ProvinceHouseholds(const bench::ProvinceMonthOptions& o) {
@@ -699,6 +715,7 @@ struct Results {
   };
   Raw raw_replay, raw_in_order, raw_random;
   VerifyFigures verify, big_verify;
+  bench::Latency disk_read;  // --drop-caches: one random 4 KiB read of the large ledger's SST files.
   std::vector<ReplayFigures> replays;
   ledger::Ledger::RebuildReport rebuild;
   PayrollFigures payroll;
@@ -746,6 +763,15 @@ void AddReplayRows(const Results& r, std::vector<bench::Row>* rows) {
                      fmt::format("{} samples, max {:.0f} µs", p.latency.samples, p.latency.max_us), "",
                      "p99 < 1 ms at 10M", Status(p.latency.p99_us < 1000, at_size)});
   }
+}
+
+void AddDiskReadRow(const Results& r, std::vector<bench::Row>* rows) {
+  if (r.disk_read.samples == 0) return;
+  rows->push_back({"  the disk: one random 4 KiB read of the ledger's files, page cache dropped",
+                   fmt::format("{:.0f} / {:.0f} µs", r.disk_read.p50_us, r.disk_read.p99_us),
+                   fmt::format("{} samples, max {:.0f} µs; a replay reads about 10 blocks", r.disk_read.samples,
+                               r.disk_read.max_us),
+                   "", "", ""});
 }
 
 void AddReconcileRows(const Results& r, std::vector<bench::Row>* rows) {
@@ -864,6 +890,7 @@ std::vector<bench::Row> Table(const Results& r) {
     rows.insert(rows.end(), large.begin(), large.end());
   }
   AddReplayRows(r, &rows);
+  AddDiskReadRow(r, &rows);
   AddReconcileRows(r, &rows);
   return rows;
 }
@@ -1067,7 +1094,10 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
         .Field("verify_entries", r.big_verify.entries)
         .Field("verify_seconds", r.big_verify.seconds)
         .Field("verify_events_per_s", r.big_verify.rate())
-        .Field("peak_rss_kb", r.rss_end_kb);
+        .Field("peak_rss_kb", r.rss_end_kb)
+        .Field("disk_random_4k_read_samples", r.disk_read.samples)
+        .Field("disk_random_4k_read_p50_us", r.disk_read.p50_us)
+        .Field("disk_random_4k_read_p99_us", r.disk_read.p99_us);
     if (r.big.built) WriteProvince(j, "built", r.big.run);
     j.End();
   }
@@ -1249,11 +1279,23 @@ void RunLarge(const Options& opt, Results* out) {
     r.big_verify = Verify(*bl);
     r.Phase("large ledger verify");
   }
-  Note("household replay on the large ledger");
-  r.replays.push_back(
-      Replay(*bl, "large ledger",
-             static_cast<uint64_t>(r.big.options.counties) * static_cast<uint64_t>(r.big.options.households),
-             ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+  const uint64_t households =
+      static_cast<uint64_t>(r.big.options.counties) * static_cast<uint64_t>(r.big.options.households);
+  if (opt.drop_caches) {
+    Note("household replay on the large ledger, the page cache dropped, then again");
+    DropPageCache();
+    r.replays.push_back(Replay(*bl, "large ledger, page cache dropped", households, ProvinceHouseholds(r.big.options),
+                               opt.replay_samples, opt.seed + 1));
+    r.replays.push_back(Replay(*bl, "large ledger, the same households again", households,
+                               ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+    Note("the disk: random 4 KiB reads of the large ledger's files, the page cache dropped");
+    DropPageCache();
+    r.disk_read = bench::RandomReadLatency(r.big.dir + "/ledger/db", ".sst", opt.replay_samples, opt.seed);
+  } else {
+    Note("household replay on the large ledger");
+    r.replays.push_back(
+        Replay(*bl, "large ledger", households, ProvinceHouseholds(r.big.options), opt.replay_samples, opt.seed + 1));
+  }
   r.Phase("large ledger replay");
   if (opt.bank_lines > 0) {
     Note("reconcile on the large ledger");

@@ -1,5 +1,6 @@
 #include "bench/measure.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <rocksdb/transaction_log.h>
@@ -371,6 +372,41 @@ void PrintTable(const std::vector<Row>& rows) {
   for (size_t w : width) rule += std::string(w + 2, '-') + "|";
   fmt::print("{}\n", rule);
   for (const Row& r : rows) print(cells(r));
+}
+
+}  // namespace bench
+
+namespace bench {
+
+Latency RandomReadLatency(const std::string& dir, std::string_view suffix, uint64_t samples, uint64_t seed) {
+  std::vector<std::pair<std::string, uint64_t>> files;
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string path = e.path().string();
+    if (!e.is_regular_file() || path.size() < suffix.size() || path.substr(path.size() - suffix.size()) != suffix) {
+      continue;
+    }
+    files.emplace_back(path, e.file_size());
+    total += e.file_size();
+  }
+  std::vector<double> us;
+  if (total < 4096) return Percentiles(us);
+  std::mt19937_64 rng(seed);
+  std::vector<char> buffer(4096);
+  for (uint64_t i = 0; i < samples; ++i) {
+    uint64_t at = rng() % total;
+    size_t f = 0;
+    while (at >= files[f].second) at -= files[f++].second;
+    const off_t offset = static_cast<off_t>(at / 4096 * 4096);
+    int fd = ::open(files[f].first.c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    auto start = Clock::now();
+    ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+    double elapsed_us = SecondsSince(start) * 1e6;
+    ::close(fd);
+    if (n > 0) us.push_back(elapsed_us);
+  }
+  return Percentiles(std::move(us));
 }
 
 }  // namespace bench

@@ -73,6 +73,11 @@ struct Latency {
 };
 Latency Percentiles(std::vector<double> us);
 
+// The disk's latency for one random 4 KiB read: `samples` preads at 4 KiB-aligned offsets of the
+// files ending in `suffix` under `dir` (each file drawn in proportion to its size). The caller
+// drops the page cache first for reads that reach the disk.
+Latency RandomReadLatency(const std::string& dir, std::string_view suffix, uint64_t samples, uint64_t seed);
+
 // Directory size (regular files, recursively) and the size of the files ending in `suffix`.
 uint64_t DirectoryBytes(const std::string& dir, std::string_view suffix = "");
 
