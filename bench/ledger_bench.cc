@@ -551,22 +551,22 @@ ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name,
   f.lines = lines;
   std::string text = BankFile(payments, lines, period, &f.real_lines);
   f.file_bytes = text.size();
-  std::vector<ledger::reconcile::BankLine> parsed;
-  std::vector<ledger::reconcile::Match> matches;
+  ledger::reconcile::BankFile parsed;
+  ledger::reconcile::Reconciliation matches;
   auto t0 = Clock::now();
-  Check(ledger::reconcile::ParseBankFile(text, ledger::reconcile::BankColumns{}, &parsed), "ParseBankFile");
+  Check(ledger::reconcile::ParseBankFile(std::move(text), ledger::reconcile::BankColumns{}, &parsed), "ParseBankFile");
   auto t1 = Clock::now();
   Check(ledger::reconcile::Reconcile(l.store(), parsed, &matches), "Reconcile");
   auto t2 = Clock::now();
   f.parse_s = std::chrono::duration<double>(t1 - t0).count();
   f.reconcile_s = std::chrono::duration<double>(t2 - t1).count();
-  for (const auto& m : matches) ++f.categories[ledger::reconcile::CategoryName(m.category)];
+  for (size_t i = 0; i < matches.size(); ++i) ++f.categories[ledger::reconcile::CategoryName(matches[i].category)];
   if (f.real_lines < lines && f.real_lines > 0) {
     uint64_t real = 0;
     std::string real_text = BankFile(payments, f.real_lines, period, &real);
-    parsed.clear();
     auto t3 = Clock::now();
-    Check(ledger::reconcile::ParseBankFile(real_text, ledger::reconcile::BankColumns{}, &parsed), "ParseBankFile");
+    Check(ledger::reconcile::ParseBankFile(std::move(real_text), ledger::reconcile::BankColumns{}, &parsed),
+          "ParseBankFile");
     Check(ledger::reconcile::Reconcile(l.store(), parsed, &matches), "Reconcile");
     f.real_only_s = SecondsSince(t3);
     f.projected_real_s = f.real_only_s * static_cast<double>(lines) / static_cast<double>(f.real_lines);

@@ -11,8 +11,14 @@
 // for the lines that say so, with event ids derived from the payment and status, so that a
 // second run records nothing new.
 //
+// Sized for a province-month (2.5M lines): a parsed file keeps about 70 bytes a line (its text
+// fields end to end, and 32 bytes of numbers and offsets), a reconciliation about 60 more (24
+// bytes of results, the household and case ids of its payments, region codes once per thread).
+// Lines and matches are handed out as small structs of views, assembled when asked for.
+//
 // Reconcile reads each payment and each household named once, in key order (a walk, not a point
-// read per line), and for a long file in two threads.
+// read per line), and for a long file in two threads. BankFile and Reconciliation are immutable
+// once made, so any number of threads may read them.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +27,6 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/state.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
 
@@ -34,21 +39,47 @@ struct BankColumns {
 // Sets the column names from "id=col,amount=col,…" (keys: id amount status reason reference date).
 Status ParseColumns(std::string_view spec, BankColumns* out);
 
-enum class BankStatus { kSettled, kFailed, kReturned };
+enum class BankStatus : uint8_t { kSettled, kFailed, kReturned };
 
+// One line of a bank file. The text fields are views into its BankFile.
 struct BankLine {
-  size_t line = 0;  // In the file, counting the header as line 1.
-  std::string payment_id;
+  uint32_t line = 0;  // In the file, counting the header as line 1.
+  std::string_view payment_id;
   int64_t amount_fen = 0;
   BankStatus status = BankStatus::kSettled;
-  std::string reason, reference;
+  std::string_view reason, reference;
   uint32_t date = 0;  // YYYYMMDD, 0 if the file has none.
 };
 
 inline constexpr size_t kMaxBankLineBytes = 4096;
-Status ParseBankFile(std::string_view text, const BankColumns& columns, std::vector<BankLine>* lines);
+inline constexpr size_t kMaxBankLines = 8000000;  // Lines and missing results: a province-month has 2.5M.
 
-enum class Category {
+// A parsed bank file: its lines, in file order (blank lines and the header aside).
+class BankFile {
+ public:
+  size_t size() const { return lines_.size(); }
+  BankLine operator[](size_t i) const;  // Made when asked: a value, not a reference.
+
+ private:
+  friend Status ParseBankFile(std::string text, const BankColumns& columns, BankFile* out);
+  friend class Reconciler;  // reconcile.cc
+  // 32 bytes a line.
+  struct Line {
+    int64_t amount_fen;
+    uint32_t line, date;
+    uint32_t fields_at;                             // Where its id, reason and reference are in fields_, end to end.
+    uint16_t id_size, reason_size, reference_size;  // Each at most kMaxBankLineBytes.
+    BankStatus status;
+  };
+  std::string fields_;  // Every line's text fields (the file's text, compacted in place).
+  std::vector<Line> lines_;
+};
+
+// Parses a whole file, taking over its text (not copied). On error *out is empty, and the error
+// names the line and the column.
+Status ParseBankFile(std::string text, const BankColumns& columns, BankFile* out);
+
+enum class Category : uint8_t {
   kMatched,         // Settled, for the amount issued.
   kFailed,          // The bank could not pay (reason given).
   kReturned,        // Paid, then returned.
@@ -60,13 +91,66 @@ enum class Category {
 };
 const char* CategoryName(Category c);
 
-struct Match {
-  Category category = Category::kMatched;
-  const BankLine* line = nullptr;         // Null for a missing result.
-  std::optional<state::Payment> payment;  // The ledger's payment, when known.
-  std::string region;                     // Its household's region code.
+// The ledger's payment, as far as a report and --apply need it. Views into the Reconciliation
+// (the id: into its BankFile, for a payment a line names).
+struct LedgerPayment {
+  std::string_view id, household;
+  std::string_view region;  // Its household's region code; empty if the household does not read.
+  int64_t amount_fen = 0;   // As issued.
+  uint32_t period = 0;      // YYYYMM
+  uint16_t programme = 0;   // schema::Programme
 };
 
-Status Reconcile(const Store& store, const std::vector<BankLine>& lines, std::vector<Match>* matches);
+struct Match {
+  Category category = Category::kMatched;
+  std::optional<BankLine> line;          // None for a missing result.
+  std::optional<LedgerPayment> payment;  // None for an unknown id and a duplicate line.
+};
+
+// The matches of every line of a file, in file order, then the missing results (by roll, then
+// payment id).
+class Reconciliation {
+ public:
+  size_t size() const { return results_.size() + missing_.size(); }
+  Match operator[](size_t i) const;  // Made when asked: keep the Match, not a reference into it.
+
+ private:
+  friend class Reconciler;  // reconcile.cc
+  static constexpr uint32_t kNone = UINT32_MAX;
+  struct Result {  // 24 bytes: the category, and the ledger's facts when it has the payment.
+    int64_t amount_fen = 0;
+    uint32_t period = 0;
+    uint32_t household = kNone;  // Its id in names_; kNone: no payment (unknown, duplicate).
+    uint32_t region = kNone;     // Its code in names_; kNone: the household does not read.
+    uint16_t programme = 0;
+    Category category = Category::kMatched;
+  };
+  struct Missing {
+    Result result;
+    uint32_t id = 0;  // Its payment id in names_.
+  };
+  // Ids and region codes, each followed by a NUL, in chunks of 1 MiB that never move: a name is
+  // known by 32 bits (its chunk and its offset in it), and joining the names two threads made
+  // copies none.
+  class Names {
+   public:
+    uint32_t Add(std::string_view name);
+    const char* operator[](uint32_t at) const;
+    // Takes `other`'s names, which are then known by their old 32 bits plus the result.
+    uint32_t Join(Names&& other);
+
+   private:
+    std::vector<std::string> chunks_;
+  };
+
+  const BankFile* file_ = nullptr;
+  std::vector<Result> results_;   // One per line of file_.
+  std::vector<Missing> missing_;  // Then the missing results.
+  Names names_;
+};
+
+// Matches every line of `file` against the ledger. `file` must outlive *out, where it is (*out
+// keeps its address).
+Status Reconcile(const Store& store, const BankFile& file, Reconciliation* out);
 
 }  // namespace ledger::reconcile

@@ -43,10 +43,11 @@ class Reader {
   uint32_t U32() { return static_cast<uint32_t>(Fixed(4)); }
   int64_t I64() { return static_cast<int64_t>(Fixed(8)); }
   bool Bool() { return U8() != 0; }
-  std::string Str() {
+  // A view of the input: assigning it to a string of a record decoded before reuses its memory.
+  std::string_view Str() {
     uint32_t n = U32();
-    if (!ok_ || n > in_.size() - pos_) return Fail(), std::string();
-    std::string s(in_.substr(pos_, n));
+    if (!ok_ || n > in_.size() - pos_) return Fail(), std::string_view();
+    std::string_view s = in_.substr(pos_, n);
     pos_ += n;
     return s;
   }

@@ -200,7 +200,9 @@ std::string TotalsPrefix(std::string_view region_prefix);
 bool ParseTotalsKey(std::string_view key, std::string* region, uint16_t* programme, uint32_t* period);
 
 // ---------------------------------------------------------------------------------------------
-// Codec: each record to and from bytes (format version byte first).
+// Codec: each record to and from bytes (format version byte first). Decoding into a record that
+// was decoded into before reuses its strings and lists: a reader of many records (reconcile.cc)
+// decodes them all into one, and allocates only for a record larger than those before it.
 
 std::string Encode(const Household& v);
 std::string Encode(const Actor& v);

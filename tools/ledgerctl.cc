@@ -564,6 +564,7 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
 // reconcile
 
 constexpr size_t kMaxBankFileBytes = size_t{512} << 20;
+constexpr size_t kApplyGroupEvents = 1000;  // Results recorded per group (Ledger::SubmitGroup).
 
 // The event that records a bank line's result, as a JSON line (ids derived from the payment and
 // status, so that applying a file twice records nothing new).
@@ -571,94 +572,128 @@ std::string BankResultEvent(const ledger::reconcile::Match& m, const std::string
   using ledger::JsonString;
   const auto& line = *m.line;
   const auto& p = *m.payment;
+  const std::string id(p.id);
   uint32_t when = line.date ? line.date : date;
   std::string head = fmt::format(R"("householdId":{},"regionCode":{},"actorId":{},"businessDate":{})",
-                                 JsonString(p.household), JsonString(m.region), JsonString(actor), when);
+                                 JsonString(p.household), JsonString(p.region), JsonString(actor), when);
   switch (line.status) {
     case ledger::reconcile::BankStatus::kSettled:
       return fmt::format(
           R"({{"eventId":{},{},"paymentSettled":{{"paymentId":{},"bankReference":{},"settledDate":{}}}}})",
-          JsonString("bank-" + p.id + "-settled"), head, JsonString(p.id), JsonString(line.reference), when);
+          JsonString("bank-" + id + "-settled"), head, JsonString(id), JsonString(line.reference), when);
     case ledger::reconcile::BankStatus::kFailed:
       return fmt::format(R"({{"eventId":{},{},"paymentFailed":{{"paymentId":{},"reason":{},"bankReference":{}}}}})",
-                         JsonString("bank-" + p.id + "-failed"), head, JsonString(p.id), JsonString(line.reason),
+                         JsonString("bank-" + id + "-failed"), head, JsonString(id), JsonString(line.reason),
                          JsonString(line.reference));
     default:
       return fmt::format(
           R"({{"eventId":{},{},"paymentReturned":{{"paymentId":{},"amountFen":{},"reason":{},"bankReference":{}}}}})",
-          JsonString("bank-" + p.id + "-returned"), head, JsonString(p.id), line.amount_fen, JsonString(line.reason),
+          JsonString("bank-" + id + "-returned"), head, JsonString(id), line.amount_fen, JsonString(line.reason),
           JsonString(line.reference));
   }
 }
 
-// Records the results of matched, failed, returned and paid-after-exit lines. False on an I/O error.
-bool ApplyBankResults(ledger::Ledger* l, const std::vector<ledger::reconcile::Match>& matches, const std::string& actor,
+struct ApplyCounts {
+  size_t created = 0, exists = 0, refused = 0;
+  Status write;  // The first write that failed.
+};
+
+// Records the results of matched, failed, returned and paid-after-exit lines, in groups of
+// kApplyGroupEvents: memory stays flat however long the file, and a run that stops half-way is
+// completed by running it again. False on an I/O error.
+bool ApplyBankResults(ledger::Ledger* l, const ledger::reconcile::Reconciliation& matches, const std::string& actor,
                       uint32_t date) {
   using C = ledger::reconcile::Category;
+  ApplyCounts counts;
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
-  std::vector<capnp::MessageBuilder*> group;
-  for (const auto& m : matches) {
+  auto done = [&counts](std::vector<ledger::AppendResult>* results, const Status& write) {
+    if (!write.ok() && counts.write.ok()) counts.write = write;
+    for (const auto& r : *results) {
+      counts.created += r.outcome == ledger::AppendResult::Outcome::kCreated;
+      counts.exists += r.outcome == ledger::AppendResult::Outcome::kExists;
+      if (r.outcome == ledger::AppendResult::Outcome::kRejected) {
+        ++counts.refused;
+        fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", r.error.ToString());
+      }
+    }
+  };
+  auto submit = [&] {  // The events need to live only during the call.
+    std::vector<capnp::MessageBuilder*> group;
+    for (auto& m : owned) group.push_back(m.get());
+    Status s = l->SubmitGroup(group, ledger::Ledger::GroupMode::kEachOnItsOwn, done);
+    owned.clear();
+    return s;
+  };
+  Status s;
+  for (size_t i = 0; i < matches.size() && s.ok(); ++i) {
+    ledger::reconcile::Match m = matches[i];
     bool record = m.category == C::kMatched || m.category == C::kFailed || m.category == C::kReturned ||
                   m.category == C::kPaidAfterExit;
     if (!record) continue;
     owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    Status s = ledger::ParseEventJson(BankResultEvent(m, actor, date), owned.back().get());
-    if (!s.ok()) {
-      fmt::print(stderr, "line {}: cannot make its event: {}\n", m.line->line, s.ToString());
+    Status e = ledger::ParseEventJson(BankResultEvent(m, actor, date), owned.back().get());
+    if (!e.ok()) {
+      fmt::print(stderr, "line {}: cannot make its event: {}\n", m.line->line, e.ToString());
       owned.pop_back();
-      continue;
     }
-    group.push_back(owned.back().get());
+    if (owned.size() == kApplyGroupEvents) s = submit();
   }
-  std::vector<ledger::AppendResult> results;
-  Status s = l->AppendGroup(group, &results);
+  if (s.ok() && !owned.empty()) s = submit();
+  Status flushed = l->FlushGroups();
+  if (s.ok()) s = counts.write.ok() ? flushed : counts.write;
   if (!s.ok()) return Fail("reconcile", s), false;
-  size_t created = 0, exists = 0, refused = 0;
-  for (const auto& r : results) {
-    created += r.outcome == ledger::AppendResult::Outcome::kCreated;
-    exists += r.outcome == ledger::AppendResult::Outcome::kExists;
-    if (r.outcome == ledger::AppendResult::Outcome::kRejected) {
-      ++refused;
-      fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", r.error.ToString());
-    }
-  }
-  fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", created, exists, refused);
+  fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.created, counts.exists,
+             counts.refused);
   return true;
 }
 
-void PrintReconciliation(const std::vector<ledger::reconcile::Match>& matches, tools::Format format) {
+// One match's row of the report.
+std::vector<std::string> MatchRow(const ledger::reconcile::Match& m) {
+  const auto& line = m.line;
+  const auto& p = m.payment;
+  return {line ? std::to_string(line->line) : "",      std::string(line ? line->payment_id : p->id),
+          ledger::reconcile::CategoryName(m.category), line ? tools::Yuan(line->amount_fen) : "",
+          p ? tools::Yuan(p->amount_fen) : "",         p ? ledger::ProgrammeName(p->programme) : "",
+          p ? std::to_string(p->period) : "",          std::string(line ? line->reason : "")};
+}
+
+// Prints a row per match (as it goes: a province's file has millions), then counts and sums per
+// category, and issued against settled per programme.
+void PrintReconciliation(const ledger::reconcile::Reconciliation& matches, tools::Format format) {
+  using C = ledger::reconcile::Category;
   tools::Report lines(
       {"line", "end_to_end_id", "category", "bank yuan", "ledger yuan", "programme", "period", "reason"});
-  std::map<std::string, std::pair<int64_t, int64_t>> by_category;     // count, sum (fen)
-  std::map<std::string, std::pair<int64_t, int64_t>> issued_settled;  // per programme
-  for (const auto& m : matches) {
+  const std::vector<bool> numeric = {true, false, false, true, true, false, true, false};
+  std::map<C, std::pair<int64_t, int64_t>> by_category;            // count, sum (fen)
+  std::map<uint16_t, std::pair<int64_t, int64_t>> issued_settled;  // per programme (fen)
+  for (size_t i = 0; i < matches.size(); ++i) {
+    ledger::reconcile::Match m = matches[i];
+    if (format == tools::Format::kTable) lines.Fit(MatchRow(m));
     int64_t ledger_fen = m.payment ? m.payment->amount_fen : 0;
     int64_t bank_fen = m.line ? m.line->amount_fen : 0;
-    std::string programme = m.payment ? ledger::ProgrammeName(m.payment->programme) : "";
-    lines.Row({m.line ? std::to_string(m.line->line) : "", m.line ? m.line->payment_id : m.payment->id,
-               ledger::reconcile::CategoryName(m.category), m.line ? tools::Yuan(bank_fen) : "",
-               m.payment ? tools::Yuan(ledger_fen) : "", programme, m.payment ? std::to_string(m.payment->period) : "",
-               m.line ? m.line->reason : ""},
-              {true, false, false, true, true, false, true, false});
-    auto& c = by_category[ledger::reconcile::CategoryName(m.category)];
+    auto& c = by_category[m.category];
     c.first += 1;
     c.second += m.line ? bank_fen : ledger_fen;
     if (!m.payment) continue;
-    issued_settled[programme].first += m.category == ledger::reconcile::Category::kDuplicate ? 0 : ledger_fen;
-    bool settled = m.category == ledger::reconcile::Category::kMatched ||
-                   m.category == ledger::reconcile::Category::kPaidAfterExit;
-    issued_settled[programme].second += settled ? bank_fen : 0;
+    auto& programme = issued_settled[m.payment->programme];
+    programme.first += m.category == C::kDuplicate ? 0 : ledger_fen;
+    programme.second += m.category == C::kMatched || m.category == C::kPaidAfterExit ? bank_fen : 0;
   }
-  lines.Print(format);
+  lines.PrintHeader(format, matches.size() ? numeric : std::vector<bool>());
+  for (size_t i = 0; i < matches.size(); ++i) lines.PrintRow(MatchRow(matches[i]), numeric, format);
   if (format != tools::Format::kTable) return;
   fmt::print("\n");
+  std::map<std::string, std::pair<int64_t, int64_t>> named;  // Printed in order of name.
+  for (const auto& [category, c] : by_category) named[ledger::reconcile::CategoryName(category)] = c;
   tools::Report summary({"category", "lines", "yuan"});
-  for (const auto& [name, c] : by_category)
+  for (const auto& [name, c] : named)
     summary.Row({name, std::to_string(c.first), tools::Yuan(c.second)}, {false, true, true});
   summary.Print(format);
   fmt::print("\n");
+  named.clear();
+  for (const auto& [programme, v] : issued_settled) named[ledger::ProgrammeName(programme)] = v;
   tools::Report programmes({"programme", "issued yuan", "settled yuan"});
-  for (const auto& [name, v] : issued_settled)
+  for (const auto& [name, v] : named)
     programmes.Row({name, tools::Yuan(v.first), tools::Yuan(v.second)}, {false, true, true});
   programmes.Print(format);
 }
@@ -678,8 +713,8 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   auto date = ParseDateFlag(flags, "date", "reconcile", Today());
   std::string text;
   if (!actor || !date || !ReadFile(*file, kMaxBankFileBytes, &text, "reconcile")) return kExitCannot;
-  std::vector<ledger::reconcile::BankLine> bank;
-  Status s = ledger::reconcile::ParseBankFile(text, columns, &bank);
+  ledger::reconcile::BankFile bank;
+  Status s = ledger::reconcile::ParseBankFile(std::move(text), columns, &bank);
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl reconcile: {}: {} (nothing recorded)\n", *file, s.ToString());
     return kExitCannot;
@@ -687,12 +722,14 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "reconcile", &code);
   if (!l) return code;
-  std::vector<ledger::reconcile::Match> matches;
+  ledger::reconcile::Reconciliation matches;
   if (!(s = ledger::reconcile::Reconcile(l->store(), bank, &matches)).ok()) return Fail("reconcile", s);
   PrintReconciliation(matches, format);
   if (apply && !ApplyBankResults(l.get(), matches, *actor, *date)) return kExitCannot;
-  bool clean = std::all_of(matches.begin(), matches.end(),
-                           [](const auto& m) { return m.category == ledger::reconcile::Category::kMatched; });
+  bool clean = true;
+  for (size_t i = 0; i < matches.size() && clean; ++i) {
+    clean = matches[i].category == ledger::reconcile::Category::kMatched;
+  }
   return clean ? kExitOk : kExitNo;
 }
 
@@ -914,9 +951,10 @@ const std::vector<Command>& Commands() {
        "result or paid after exit, plus payments on the same rolls with no result (missing\n"
        "result), with counts and sums per category and issued against settled per programme.\n"
        "--apply yes records the settled, failed and returned results as events by actor A (value\n"
-       "date from the file, else --date, else today); a second run records nothing new. A\n"
-       "malformed file is refused with its line number and nothing is recorded. Exit 0 if every\n"
-       "line matched and none is missing, 1 otherwise.\n",
+       "date from the file, else --date, else today), 1000 to a group; a second run records nothing\n"
+       "new, and completes a run that stopped half-way. A malformed file is refused with its line\n"
+       "number and nothing is recorded. Exit 0 if every line matched and none is missing, 1\n"
+       "otherwise.\n",
        {"dir", "bank-file", "columns", "apply", "actor", "date", "format"},
        RunReconcile},
       {"trace",

@@ -44,7 +44,12 @@ bool ParseFormat(std::string_view name, Format* out) {
   return true;
 }
 
+Report::Report(std::vector<std::string> columns) : columns_(std::move(columns)) {
+  for (const auto& c : columns_) width_.push_back(Width(c));
+}
+
 void Report::Row(std::vector<std::string> cells, std::vector<bool> numeric) {
+  Fit(cells);
   std::vector<Cell> row;
   for (size_t i = 0; i < columns_.size(); ++i) {
     row.push_back({i < cells.size() ? std::move(cells[i]) : "", i < numeric.size() && numeric[i]});
@@ -52,49 +57,61 @@ void Report::Row(std::vector<std::string> cells, std::vector<bool> numeric) {
   rows_.push_back(std::move(row));
 }
 
+void Report::Fit(const std::vector<std::string>& cells) {
+  for (size_t i = 0; i < columns_.size() && i < cells.size(); ++i) width_[i] = std::max(width_[i], Width(cells[i]));
+}
+
 void Report::Print(Format format) const {
-  if (format == Format::kJson) {
-    for (const auto& row : rows_) {
-      std::string line = "{";
-      for (size_t i = 0; i < columns_.size(); ++i) {
-        const Cell& c = row[i];
-        std::string value = c.numeric && !c.text.empty() ? c.text : ledger::JsonString(c.text);
-        line += fmt::format("{}{}:{}", i ? "," : "", ledger::JsonString(columns_[i]), value);
-      }
-      fmt::print("{}}}\n", line);
-    }
-    return;
+  std::vector<bool> numeric;  // A table's header is aligned as its first row.
+  if (!rows_.empty()) {
+    for (const auto& c : rows_[0]) numeric.push_back(c.numeric);
   }
+  PrintHeader(format, numeric);
+  for (const auto& row : rows_) PrintCells(row, format);
+}
+
+void Report::PrintHeader(Format format, const std::vector<bool>& numeric) const {
+  if (format == Format::kJson) return;
   if (format == Format::kCsv) {
     std::string header;
     for (size_t i = 0; i < columns_.size(); ++i) header += (i ? "," : "") + CsvField(columns_[i]);
     fmt::print("{}\n", header);
-    for (const auto& row : rows_) {
-      std::string line;
-      for (size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + CsvField(row[i].text);
-      fmt::print("{}\n", line);
-    }
     return;
   }
-  std::vector<size_t> width(columns_.size());
-  for (size_t i = 0; i < columns_.size(); ++i) width[i] = Width(columns_[i]);
-  for (const auto& row : rows_) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], Width(row[i].text));
+  PrintRow(columns_, numeric, format);
+}
+
+void Report::PrintRow(const std::vector<std::string>& cells, const std::vector<bool>& numeric, Format format) const {
+  std::vector<Cell> row;
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    row.push_back({i < cells.size() ? cells[i] : "", i < numeric.size() && numeric[i]});
   }
-  auto print_row = [&](const std::vector<Cell>& row) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      std::string pad(width[i] - Width(row[i].text), ' ');
-      line += (i ? "  " : "") + (row[i].numeric ? pad + row[i].text : row[i].text + pad);
+  PrintCells(row, format);
+}
+
+void Report::PrintCells(const std::vector<Cell>& row, Format format) const {
+  std::string line;
+  if (format == Format::kJson) {
+    line = "{";
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      const Cell& c = row[i];
+      std::string value = c.numeric && !c.text.empty() ? c.text : ledger::JsonString(c.text);
+      line += fmt::format("{}{}:{}", i ? "," : "", ledger::JsonString(columns_[i]), value);
     }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
+    fmt::print("{}}}\n", line);
+    return;
+  }
+  if (format == Format::kCsv) {
+    for (size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + CsvField(row[i].text);
     fmt::print("{}\n", line);
-  };
-  std::vector<Cell> header;
-  for (size_t i = 0; i < columns_.size(); ++i)
-    header.push_back({columns_[i], rows_.empty() ? false : rows_[0][i].numeric});
-  print_row(header);
-  for (const auto& row : rows_) print_row(row);
+    return;
+  }
+  for (size_t i = 0; i < row.size(); ++i) {
+    std::string pad(std::max(width_[i], Width(row[i].text)) - Width(row[i].text), ' ');
+    line += (i ? "  " : "") + (row[i].numeric ? pad + row[i].text : row[i].text + pad);
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  fmt::print("{}\n", line);
 }
 
 std::string Yuan(int64_t fen) {

@@ -13,19 +13,29 @@ bool ParseFormat(std::string_view name, Format* out);
 
 class Report {
  public:
-  explicit Report(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+  explicit Report(std::vector<std::string> columns);
   // Cells in column order. Numbers are right-aligned in tables and unquoted in JSON.
   void Row(std::vector<std::string> cells, std::vector<bool> numeric);
   void Print(Format format) const;
   size_t size() const { return rows_.size(); }
+
+  // A report too long to hold (reconcile: a row per line of a bank file) is printed row by row
+  // instead: Fit every row first (a table's column is as wide as its widest cell), then
+  // PrintHeader, then PrintRow every row again. The output is Print's, for the same rows.
+  void Fit(const std::vector<std::string>& cells);
+  void PrintHeader(Format format, const std::vector<bool>& numeric) const;
+  void PrintRow(const std::vector<std::string>& cells, const std::vector<bool>& numeric, Format format) const;
 
  private:
   struct Cell {
     std::string text;
     bool numeric = false;
   };
+  void PrintCells(const std::vector<Cell>& row, Format format) const;
+
   std::vector<std::string> columns_;
   std::vector<std::vector<Cell>> rows_;
+  std::vector<size_t> width_;  // Of each column in a table: its widest cell so far, header included.
 };
 
 // One CSV field, quoted if it holds a comma, quote or line break.
