@@ -500,57 +500,67 @@ struct ReconcileFigures {
   double seconds() const { return parse_s + reconcile_s; }
 };
 
-// The payments of every roll of the province-month's counties for `periods` (main and
-// supplementary rolls of each programme), as ReadRoll gives them.
-std::vector<ledger::payroll::Line> IssuedPayments(const ledger::Ledger& l, const bench::ProvinceMonthOptions& o,
-                                                  const std::vector<uint32_t>& periods) {
-  std::vector<ledger::payroll::Line> lines;
+// A bank result file for the payments of every roll of the province-month's counties for
+// `periods` (main and supplementary rolls of each programme, as ReadRoll gives them): the first
+// `lines` of them (about 3% failed, one in a thousand for a different amount), padded to `lines`
+// with payment ids the ledger does not have. Written line by line as the rolls are read, so that
+// only the text is held (a province-month has 2.5M payments). *real: lines of ledger payments;
+// *payments: the payments the rolls hold.
+std::string BankText(const ledger::Ledger& l, const bench::ProvinceMonthOptions& o,
+                     const std::vector<uint32_t>& periods, uint64_t lines, uint64_t* real, uint64_t* payments) {
+  std::string text = "end_to_end_id,amount,status,reason,bank_reference,date\n";
+  const uint32_t date = periods.front() * 100 + 10;
+  uint64_t i = 0;
+  auto add = [&](std::string_view id, int64_t fen) {
+    bool failed = i % 100 < 3;
+    text += fmt::format("{},{}.{:02},{},{},B{:010},{}\n", id, fen / 100, fen % 100, failed ? "failed" : "settled",
+                        failed ? "account closed" : "", i, date);
+    ++i;
+  };
   std::vector<std::string> programmes = bench::ProvinceMonthlyProgrammes();
   programmes.push_back("temporary");
+  *payments = 0;
   for (int c = 0; c < o.counties; ++c) {
     for (const auto& programme : programmes) {
       for (uint32_t period : periods) {
         for (const char* suffix : {"", "-S"}) {
           std::string roll_id =
-              ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period);
+              ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period) + suffix;
           ledger::payroll::IssuedRoll roll;
-          ledger::Status s = ledger::payroll::ReadRoll(l, roll_id + suffix, &roll);
+          ledger::Status s = ledger::payroll::ReadRoll(l, roll_id, &roll);
           if (s.code() == ledger::Status::Code::kNotFound) continue;
-          Check(s, "reading roll " + roll_id + suffix);
-          lines.insert(lines.end(), roll.lines.begin(), roll.lines.end());
+          Check(s, "reading roll " + roll_id);
+          *payments += roll.lines.size();
+          for (const auto& line : roll.lines) {
+            if (i < lines) add(line.payment_id, line.amount_fen + (i % 1000 == 7 ? 1 : 0));
+          }
         }
       }
     }
   }
-  return lines;
-}
-
-// A bank result file: the issued payments (about 3% failed, one in a thousand for a different
-// amount), padded to `lines` with payment ids the ledger does not have.
-std::string BankFile(const std::vector<ledger::payroll::Line>& payments, uint64_t lines, uint32_t period,
-                     uint64_t* real) {
-  std::string text = "end_to_end_id,amount,status,reason,bank_reference,date\n";
-  *real = std::min<uint64_t>(payments.size(), lines);
-  const uint32_t date = period * 100 + 10;
-  for (uint64_t i = 0; i < lines; ++i) {
-    bool known = i < *real;
-    std::string id = known ? payments[i].payment_id : fmt::format("P-{}-UNKNOWN-{:08}", period, i);
-    int64_t fen = known ? payments[i].amount_fen + (i % 1000 == 7 ? 1 : 0) : 50000;
-    bool failed = i % 100 < 3;
-    text += fmt::format("{},{}.{:02},{},{},B{:010},{}\n", id, fen / 100, fen % 100, failed ? "failed" : "settled",
-                        failed ? "account closed" : "", i, date);
-  }
+  *real = i;
+  while (i < lines) add(fmt::format("P-{}-UNKNOWN-{:08}", periods.front(), i), 50000);
   return text;
 }
 
-ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name,
-                           const std::vector<ledger::payroll::Line>& payments, uint64_t lines, uint32_t period) {
+// The header and the first `lines` lines of a bank file's text.
+std::string FirstLines(const std::string& text, uint64_t lines) {
+  size_t end = 0;
+  for (uint64_t n = 0; n <= lines && end != std::string::npos; ++n) end = text.find('\n', end) + 1;
+  return text.substr(0, end);
+}
+
+// Parses and reconciles a bank file of `lines` lines, the first `real` of them payments of the
+// ledger; if there are others, the real lines alone are timed again, for a projection.
+ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name, std::string text, uint64_t lines,
+                           uint64_t real, uint64_t ledger_payments) {
   ReconcileFigures f;
   f.ledger = name;
-  f.ledger_payments = payments.size();
+  f.ledger_payments = ledger_payments;
   f.lines = lines;
-  std::string text = BankFile(payments, lines, period, &f.real_lines);
+  f.real_lines = real;
   f.file_bytes = text.size();
+  std::string real_text = real < lines && real > 0 ? FirstLines(text, real) : "";
   ledger::reconcile::BankFile parsed;
   ledger::reconcile::Reconciliation matches;
   auto t0 = Clock::now();
@@ -561,9 +571,7 @@ ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name,
   f.parse_s = std::chrono::duration<double>(t1 - t0).count();
   f.reconcile_s = std::chrono::duration<double>(t2 - t1).count();
   for (size_t i = 0; i < matches.size(); ++i) ++f.categories[ledger::reconcile::CategoryName(matches[i].category)];
-  if (f.real_lines < lines && f.real_lines > 0) {
-    uint64_t real = 0;
-    std::string real_text = BankFile(payments, f.real_lines, period, &real);
+  if (!real_text.empty()) {
     auto t3 = Clock::now();
     Check(ledger::reconcile::ParseBankFile(std::move(real_text), ledger::reconcile::BankColumns{}, &parsed),
           "ParseBankFile");
@@ -1192,8 +1200,9 @@ void RunDefault(const Options& opt, Results* out) {
   r.Phase("payroll");
   if (opt.bank_lines > 0) {
     Note(fmt::format("reconcile a {}-line bank file", opt.bank_lines));
-    auto payments = IssuedPayments(*l, po, {po.period, next});
-    r.reconciles.push_back(Reconcile(*l, "province-month", payments, opt.bank_lines, po.period));
+    uint64_t real = 0, payments = 0;
+    std::string text = BankText(*l, po, {po.period, next}, opt.bank_lines, &real, &payments);
+    r.reconciles.push_back(Reconcile(*l, "province-month", std::move(text), opt.bank_lines, real, payments));
   }
   r.Phase("reconcile");
   r.rss_province_kb = bench::PeakRssKb();  // The ledger's work; the references below hold copies.
@@ -1299,13 +1308,16 @@ void RunLarge(const Options& opt, Results* out) {
   r.Phase("large ledger replay");
   if (opt.bank_lines > 0) {
     Note("reconcile on the large ledger");
-    auto payments = IssuedPayments(*bl, r.big.options, {r.big.options.period});
-    r.reconciles.push_back(Reconcile(*bl, "large ledger", payments, opt.bank_lines, r.big.options.period));
+    const std::vector<uint32_t> month = {r.big.options.period};
+    uint64_t real = 0, payments = 0;
+    std::string text = BankText(*bl, r.big.options, month, opt.bank_lines, &real, &payments);
+    r.reconciles.push_back(Reconcile(*bl, "large ledger", std::move(text), opt.bank_lines, real, payments));
     r.Phase("large ledger reconcile");
     if (opt.payment_events > 0) {
-      Note(fmt::format("reconcile the month's {} bank results on the large ledger", payments.size()));
-      r.reconciles.push_back(
-          Reconcile(*bl, "large ledger, whole month", payments, payments.size(), r.big.options.period));
+      const uint64_t month_lines = payments;
+      Note(fmt::format("reconcile the month's {} bank results on the large ledger", month_lines));
+      text = BankText(*bl, r.big.options, month, month_lines, &real, &payments);
+      r.reconciles.push_back(Reconcile(*bl, "large ledger, whole month", std::move(text), month_lines, real, payments));
       r.Phase("large ledger month reconcile");
     }
   }
