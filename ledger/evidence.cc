@@ -46,7 +46,7 @@ Status ReadMeta(const Store& store, std::string_view key, std::string* value, bo
 
 // The heads of every household, sorted by id, as the household_head family holds them now.
 Status ReadHeads(const Store& store, std::vector<HeadsLeaf>* out) {
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(Reading(nullptr), store.cf(kHouseholdHead)));
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ScanOptions(), store.cf(kHouseholdHead)));
   out->clear();
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto head = HouseholdHead::Decode(it->value().ToStringView());
@@ -166,7 +166,7 @@ Status ReadTreeSize(const Store& store, uint64_t* size, bool* found) {
 Status GrowFromLog(Store* store, uint64_t head_seq, uint64_t* size) {
   std::string upper_key = SeqKey(head_seq + 1);
   rocksdb::Slice upper(upper_key);
-  rocksdb::ReadOptions ro = Reading(nullptr);
+  rocksdb::ReadOptions ro = ScanOptions();
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->cf(kLog)));
   std::vector<Hash> leaves;
@@ -604,7 +604,7 @@ bool EvidenceAudit::StoredNode(uint8_t level, uint64_t index, std::string_view* 
   auto& it = levels_[level];
   const std::string key = MerkleKey(level, index);
   if (!it) {
-    it.reset(store_.db()->NewIterator(Reading(snapshot_), store_.cf(kMerkle)));
+    it.reset(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(kMerkle)));
     it->Seek(key);
   }
   while (it->Valid() && it->key().ToStringView() < key) it->Next();  // extra rows: CheckCounts names them
@@ -716,7 +716,7 @@ void EvidenceAudit::CheckCounts(uint64_t log_size) {
 
 // Every node the log implies was found along the log; any other row is extra.
 void EvidenceAudit::CheckExtraNodes(uint64_t log_size) {
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(Reading(snapshot_), store_.cf(kMerkle)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(kMerkle)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint8_t level = 0;
     uint64_t index = 0;

@@ -572,7 +572,7 @@ Status Ledger::Rebuild(RebuildReport* report) {
   write_error_ = Status::Busy("a rebuild is under way");
   // Larger groups collapse more rewrites of the same record (a household's, a roll's) into one put.
   constexpr uint64_t kEntriesPerBatch = 20000;
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ScanOptions(), store_->cf(kLog)));
   auto group = std::make_unique<Group>();
   group->store = store_.get();
   for (it->SeekToFirst(); it->Valid(); it->Next()) {

@@ -229,7 +229,6 @@ void SeekForward(rocksdb::Iterator* it, const rocksdb::Slice& key, bool forward)
 // blocks of its key range, as a province's file does; on a sparse walk it would read what no key
 // needs. Above this many bytes of table files per key wanted, a walk reads block by block.
 constexpr uint64_t kDenseBytesPerKey = 8 << 10;
-constexpr size_t kReadaheadBytes = 256 << 10;
 
 // Walks the state family forward to keys that ascend: Find(key) is the record under `key`, or
 // not found, or the error that stopped the walk (after which the next Find seeks anew). The walk
@@ -244,10 +243,8 @@ class Walk {
     rocksdb::Range range(first, limit);
     uint64_t bytes = UINT64_MAX;
     if (!store.db()->GetApproximateSizes(store.cf(kState), &range, 1, &bytes).ok()) bytes = UINT64_MAX;
-    rocksdb::ReadOptions ro;
-    ro.verify_checksums = true;
-    ro.fill_cache = false;
-    ro.readahead_size = bytes / kDenseBytesPerKey <= keys ? kReadaheadBytes : 0;
+    rocksdb::ReadOptions ro = ScanOptions();
+    if (bytes / kDenseBytesPerKey > keys) ro.readahead_size = 0;
     it_.reset(store.db()->NewIterator(ro, store.cf(kState)));
   }
   // `key` must be greater than the key of the Find before, if any.
@@ -435,10 +432,8 @@ class Reconciler {
   // Adds a missing result for each payment of the rolls the file covers that no line names, void
   // ones aside: roll by roll, in payment id order.
   Status AddMissing() {
-    rocksdb::ReadOptions ro;  // Every key of each roll, the rolls in key order: a dense walk.
-    ro.fill_cache = false;
-    ro.readahead_size = kReadaheadBytes;
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(kState)));
+    // Every key of each roll, the rolls in key order: a dense walk.
+    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(), store_.cf(kState)));
     std::vector<std::string> ids;
     for (const auto& roll : rolls_) {
       ids.clear();

@@ -233,7 +233,9 @@ std::string CaseOwnerKey(std::string_view case_id) {
 std::string PaymentKey(std::string_view payment_id) {
   return "y/" + std::string(payment_id);
 }
-std::string CardKey(std::string_view keyed_hash) { return "k/" + std::string(keyed_hash); }
+std::string CardKey(std::string_view keyed_hash) {
+  return "k/" + std::string(keyed_hash);
+}
 std::string PaymentSlotKey(std::string_view household, std::string_view slot) {
   return "q/" + std::string(household) + '\0' + std::string(slot);  // Ids cannot hold NUL.
 }

@@ -68,7 +68,7 @@ struct Case {  // One application, from submission to exit.
   std::vector<Objection> objections;
   std::string approver;
   uint32_t approval_date = 0;
-  uint32_t application_date = 0;  // YYYYMMDD
+  uint32_t application_date = 0;          // YYYYMMDD
   std::vector<Entitlement> entitlements;  // In order of from_period.
   uint32_t review_due = 0;                // YYYYMMDD, 0 if none.
   std::vector<Suspension> suspensions;

@@ -168,6 +168,15 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IOError(msg);
 }
 
+rocksdb::ReadOptions ScanOptions(const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  ro.readahead_size = kScanReadaheadBytes;
+  return ro;
+}
+
 Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>* out) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = create;

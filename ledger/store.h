@@ -142,4 +142,11 @@ class Store {
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
+// Read options for a walk over most of a family in key order (verify, rebuild, upgrade,
+// reconciliation's dense walks), checksums verified: read ahead kScanReadaheadBytes at a time
+// rather than one system call per 4 KiB block, and leave the block cache to the point reads that
+// come back to the same blocks.
+inline constexpr size_t kScanReadaheadBytes = 256 << 10;
+rocksdb::ReadOptions ScanOptions(const rocksdb::Snapshot* snapshot = nullptr);
+
 }  // namespace ledger

@@ -111,10 +111,7 @@ class LogReader {
   static constexpr size_t kBatchEntries = 256, kBatchesAhead = 8;
 
   void Run(const Store& store, const rocksdb::Snapshot* snapshot) {
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot;
-    ro.verify_checksums = true;
-    std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kLog)));
+    std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ScanOptions(snapshot), store.cf(kLog)));
     std::vector<ReadEntry> batch;
     for (it->SeekToFirst();; it->Next()) {
       bool end = !it->Valid();
@@ -341,12 +338,9 @@ void Verifier::ExpectIndexRows(uint64_t seq, const Hash& hash, schema::Event::Re
 bool Verifier::CheckIndexSets(Problem* problem) {
   auto& heads = expected_.at(kHouseholdHead);
   for (const auto& [id, head] : households_) heads.Add(id, head.Encode());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot_;
-  ro.verify_checksums = true;
   for (Cf cf : kIndexFamilies) {
     RowSetDigest actual(secret_);
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(cf)));
+    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(cf)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) actual.Add(it->key().ToStringView(), it->value().ToStringView());
     if (!it->status().ok()) {
       if (io_.ok()) io_ = FromRocks(it->status(), std::string("reading the ") + CfName(cf) + " index");
@@ -401,9 +395,7 @@ bool Verifier::CheckHeadsByKey(Problem* problem) {
 }
 
 uint64_t Verifier::CountEntries(Cf cf) {
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot_;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(cf)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(cf)));
   uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   if (!it->status().ok() && io_.ok()) io_ = FromRocks(it->status(), "counting an index");
