@@ -784,11 +784,14 @@ void AddDiskReadRow(const Results& r, std::vector<bench::Row>* rows) {
 
 void AddReconcileRows(const Results& r, std::vector<bench::Row>* rows) {
   for (const auto& c : r.reconciles) {
+    // The target is for a million lines: a longer file is held to the same rate.
+    const double per_million_s = c.seconds() * 1e6 / static_cast<double>(c.lines);
     rows->push_back({fmt::format("reconcile {}-line bank file, {}", Si(static_cast<double>(c.lines)), c.ledger),
                      fmt::format("{:.2f} s", c.seconds()),
-                     fmt::format("parse {:.2f} + match {:.2f} s; {} real payments, {} unknown ids", c.parse_s,
-                                 c.reconcile_s, c.real_lines, c.lines - c.real_lines),
-                     "", "< 3 s for 1M", Status(c.seconds() < 3.0, c.lines >= 1'000'000)});
+                     fmt::format("parse {:.2f} + match {:.2f} s; {} real payments, {} unknown ids{}", c.parse_s,
+                                 c.reconcile_s, c.real_lines, c.lines - c.real_lines,
+                                 c.lines > 1'000'000 ? fmt::format("; {:.2f} s per 1M lines", per_million_s) : ""),
+                     "", "< 3 s for 1M", Status(per_million_s < 3.0, c.lines >= 1'000'000)});
     if (c.projected_real_s > 0) {
       rows->push_back({fmt::format("  the same, all {} lines real (projected)", Si(static_cast<double>(c.lines))),
                        fmt::format("{:.2f} s", c.projected_real_s),
