@@ -2,7 +2,8 @@
 # The demo behind `make demo`: two years of a county appended to a new ledger under the enforce
 # policy, a rule and a bad line refused, a household replayed, the ledger verified, a month's
 # payroll issued, exported to the bank and the bank's results reconciled, an old system's history
-# imported under the record policy and traced by an inspector, and a tampered copy caught.
+# imported under the record policy and traced by an inspector, a ledger of the previous storage
+# layout upgraded, and a tampered copy caught.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
@@ -149,6 +150,15 @@ step "An inspector traces household H1 of the import: its approval chain and red
   "ledgerctl trace --dir $import --household H1 | grep -v actor.registered"
 echo "(the sample registers few of its actors: those findings are left out here)"
 "$ctl" trace --dir "$import" --household H1 | grep -v actor.registered
+
+# A ledger written by the previous storage layout (tests/data/ledger_v1.md says how it was made).
+old="$build/demo-ledger-v1"
+rm -rf "$old" && cp -r "$here/../../tests/data/ledger_v1" "$old"
+step "A ledger written by the previous version is refused until upgraded; its head stays dc744856…, as version 1 printed it" \
+  "ledgerctl verify --dir $old; ledgerctl upgrade --dir $old"
+"$ctl" verify --dir "$old" 2>&1 || echo "(exit status $?)"
+"$ctl" upgrade --dir "$old"
+rm -rf "$old"
 
 # Tampering: change one byte of the entry in the middle of the log directly in RocksDB (ldb).
 copy="$build/demo-ledger-tampered"
