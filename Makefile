@@ -14,10 +14,9 @@ demo: configure
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The benchmark of issue 6 (bench/ledger_bench.cc) at its default size, a few minutes on 2 cores:
-# prints the table and writes bench/results.json. BENCH_ARGS passes options (ledger_bench --help),
-# e.g. BENCH_ARGS="--replay-events 10000000 --ledger-dir /var/tmp/ledger-10m" for the 10M-event
-# replay of the issue (about 20 minutes more). `openssl speed` gives a reference figure: the
+# The benchmark of issue 6 (bench/ledger_bench.cc) at its default size, about a minute on 2 cores:
+# prints the table and writes bench/results.json. BENCH_ARGS passes options (ledger_bench --help).
+# The province-size run is bench-large, below. `openssl speed` gives a reference figure: the
 # openssl command is installed if missing.
 BENCH_ARGS ?=
 bench: configure
