@@ -189,6 +189,9 @@ struct HouseholdProof {
 struct Proof {
   ProofType type = ProofType::kInclusion;
   std::string origin;  // the ledger's checkpoint origin; "" if it has none
+  // Annotations of the RFC 6962 test vectors' shape (transparency-dev): read, never checked.
+  std::string description;         // "desc"
+  std::optional<bool> want_error;  // "wantErr": the vector expects the proof to fail
   InclusionProof inclusion;
   ConsistencyProof consistency;
   HouseholdProof household;

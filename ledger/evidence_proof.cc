@@ -333,9 +333,19 @@ class Fields {
     return v ? std::optional<std::string>(BytesOf(v, name)) : std::nullopt;
   }
   std::string Bytes(std::string_view name) { return BytesOf(Take(name), name); }
+  std::optional<bool> OptionalBool(std::string_view name) {
+    const Json* v = Take(name, false);
+    if (v && v->kind != Json::Kind::kBool) Fail(name, "expected true or false");
+    return v && v->kind == Json::Kind::kBool ? std::optional<bool>(v->text == "true") : std::nullopt;
+  }
+  bool Has(std::string_view name) const {
+    return members_ && std::any_of(members_->begin(), members_->end(), [&](const auto& m) { return m.first == name; });
+  }
+  // An array of base64 hashes; null is an empty list (Go's encoding of an empty slice).
   std::vector<Hash> HashList(std::string_view name) {
     std::vector<Hash> out;
     const Json* v = Take(name);
+    if (v && v->kind == Json::Kind::kNull) return out;
     if (v && v->kind != Json::Kind::kArray) Fail(name, "expected an array of base64 hashes");
     if (!v || v->kind != Json::Kind::kArray) return out;
     for (size_t i = 0; i < v->items.size(); ++i) out.push_back(HashOf(&v->items[i], fmt::format("{}[{}]", name, i)));
@@ -460,6 +470,10 @@ void ReadHousehold(Fields& f, HouseholdProof* p) {
 
 // ---- Checking -----------------------------------------------------------------------------------------
 
+std::string LogOf(uint64_t size) {
+  return Counted(size, "entry", "entries");
+}
+
 Status Bad(std::string field, std::string reason) {
   return Status::Invalid(std::move(field), std::move(reason));
 }
@@ -502,8 +516,8 @@ Status CheckInclusion(const Proof& p, const SignedCheckpoint* cp, std::string* s
   Status s = merkle::VerifyInclusion(i.leaf_index, i.tree_size, i.leaf_hash, i.path, i.root);
   if (s.ok() && cp) s = CheckSigned(p, i.tree_size, i.root, *cp, "treeSize", "root");
   if (!s.ok()) return s;
-  *summary = fmt::format("entry seq {} (leaf {}, hash {}) is in the log of {} entries with root {}", i.leaf_index + 1,
-                         i.leaf_index, note::Base64(i.leaf_hash), i.tree_size, note::Base64(i.root));
+  *summary = fmt::format("entry seq {} (leaf {}, hash {}) is in the log of {} with root {}", i.leaf_index + 1,
+                         i.leaf_index, note::Base64(i.leaf_hash), LogOf(i.tree_size), note::Base64(i.root));
   return Status::Ok();
 }
 
@@ -516,8 +530,8 @@ Status CheckConsistency(const Proof& p, const SignedCheckpoint* cp, std::string*
               : CheckSigned(p, c.size2, c.root2, *cp, "size2", "root2");
   }
   if (!s.ok()) return s;
-  *summary = fmt::format("the log of {} entries (root {}) extends the log of {} entries (root {})", c.size2,
-                         note::Base64(c.root2), c.size1, note::Base64(c.root1));
+  *summary = fmt::format("the log of {} (root {}) extends the log of {} (root {})", LogOf(c.size2),
+                         note::Base64(c.root2), LogOf(c.size1), note::Base64(c.root1));
   return Status::Ok();
 }
 
@@ -622,13 +636,25 @@ Status CheckHousehold(const Proof& proof, const SignedCheckpoint* cp, std::strin
   if (s.ok()) s = CheckHouseholdEntries(p);
   if (!s.ok()) return s;
   if (!p.head) {
-    *summary = fmt::format("household {} has no entries in the log of {} entries (it is not in the signed heads map)",
-                           p.household, p.tree_size);
+    *summary = fmt::format("household {} has no entries in the log of {} (it is not in the signed heads map)",
+                           p.household, LogOf(p.tree_size));
     return Status::Ok();
   }
-  *summary = fmt::format("household {} has exactly these {} entries (seq {} to {}) in the log of {} entries",
-                         p.household, p.entries.size(), p.entries.front().seq, p.entries.back().seq, p.tree_size);
+  *summary = fmt::format("household {} has exactly these {} (seq {} to {}) in the log of {}", p.household,
+                         Counted(p.entries.size(), "entry", "entries"), p.entries.front().seq, p.entries.back().seq,
+                         LogOf(p.tree_size));
   return Status::Ok();
+}
+
+// A proof without "type" (as other RFC 6962 tooling writes them) by the field only its type has.
+std::string InferredType(Fields& f) {
+  if (f.Has("leafIdx")) return "inclusion";
+  if (f.Has("size1")) return "consistency";
+  if (f.Has("household")) return "household";
+  f.Fail("type",
+         "is missing, and the fields are not those of an inclusion (leafIdx), consistency (size1) or "
+         "household (household) proof");
+  return "";
 }
 
 }  // namespace
@@ -648,7 +674,7 @@ Status ParseProof(std::string_view text, Proof* out) {
   if (!s.ok()) return s;
   *out = Proof{};
   Fields f(json, "");
-  std::string type = f.Text("type");
+  std::string type = f.Has("type") ? f.Text("type") : InferredType(f);
   auto known = std::find(std::begin(kTypeNames), std::end(kTypeNames), type);
   if (!f.status().ok()) return f.status();
   if (known == std::end(kTypeNames)) {
@@ -656,6 +682,8 @@ Status ParseProof(std::string_view text, Proof* out) {
   }
   out->type = static_cast<ProofType>(known - std::begin(kTypeNames));
   out->origin = f.Text("origin", /*required=*/false);
+  out->description = f.Text("desc", /*required=*/false);
+  out->want_error = f.OptionalBool("wantErr");
   if (out->type == ProofType::kInclusion) ReadInclusion(f, &out->inclusion);
   if (out->type == ProofType::kConsistency) ReadConsistency(f, &out->consistency);
   if (out->type == ProofType::kHousehold) ReadHousehold(f, &out->household);

@@ -4,6 +4,11 @@
 #include <array>
 
 namespace ledger {
+
+std::string Counted(uint64_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
 namespace {
 
 bool AllDigits(std::string_view s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ledger {
@@ -14,6 +15,9 @@ inline constexpr int64_t kMaxAmountFen = 100'000'000'000'000;
 // Calendar years the ledger accepts (低保 began in the 1990s).
 inline constexpr int kMinYear = 1990;
 inline constexpr int kMaxYear = 2099;
+
+// "1 entry", "2 entries": a count with the noun in the right number, for messages.
+std::string Counted(uint64_t n, std::string_view one, std::string_view many);
 
 // A real calendar date written as YYYYMMDD (20240229 yes, 20230229 no), years kMinYear..kMaxYear
 // (or from min_year, for birth dates).

@@ -1,6 +1,7 @@
 // Appending: idempotency, expected versions, references, groups, durability across reopening,
 // and that full identity and card numbers never reach the disk.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
@@ -290,6 +291,54 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   CHECK(testing::RunLedgerctl({"verify"}).exit_code == 2);
   CHECK(testing::RunLedgerctl({"verify", "--dir", dir.Sub("none")}).exit_code == 2);
   CHECK(testing::RunLedgerctl({"verify", "--dir", d, "--bogus", "1"}).exit_code == 2);
+}
+
+// The number after `label` in `text` (0 if absent).
+uint64_t NumberAfter(const std::string& text, const std::string& label) {
+  size_t at = text.find(label);
+  return at == std::string::npos ? 0 : std::stoull(text.substr(at + label.size()));
+}
+
+TEST_CASE("append with standard output full: exit 2, what was committed is said, nothing more is appended") {
+  testing::TempDir dir;
+  const std::string d = dir.Sub("l");
+  REQUIRE(testing::RunLedgerctl({"init", "--dir", d, "--policy", "record"}).exit_code == 0);
+  auto lines = testing::ReadDataLines("every_kind.jsonl");
+  std::string input;
+  for (const auto& line : lines) input += line + "\n";
+  const uint64_t head_before = NumberAfter(testing::RunLedgerctl({"verify", "--dir", d}).out, "ok: ");
+
+  auto full = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input, "/dev/full");
+  CHECK(full.exit_code == 2);
+  INFO(full.err);
+  CHECK(full.err.find("cannot write the results to standard output (No space left on device)") != std::string::npos);
+  const uint64_t not_appended_from = NumberAfter(full.err, "Input from line ");
+  const uint64_t log_entries = NumberAfter(full.err, "The log now has ");
+  REQUIRE(not_appended_from > 1);
+  REQUIRE(not_appended_from <= lines.size());  // It stopped: the file is 32 lines, groups of 7.
+  const uint64_t committed = not_appended_from - 1;
+  CHECK(log_entries == head_before + committed);
+  CHECK(full.err.find(fmt::format("input lines 1 to {}: {} events created (seq {} to {})", committed, committed,
+                                  head_before + 1, head_before + committed)) != std::string::npos);
+
+  // What it said was committed is there, verified, and exactly that: a resend finds those lines.
+  auto verify = testing::RunLedgerctl({"verify", "--dir", d});
+  CHECK(verify.exit_code == 0);
+  CHECK(NumberAfter(verify.out, "ok: ") == log_entries);
+  auto resend = testing::RunLedgerctl({"append", "--dir", d}, input);
+  CHECK(resend.exit_code == 0);
+  auto count = [&](const char* what) {
+    size_t n = 0;
+    for (size_t at = resend.out.find(what); at != std::string::npos; at = resend.out.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("\"status\":\"exists\"") == committed);
+  CHECK(count("\"status\":\"created\"") == lines.size() - committed);
+
+  // A report that cannot be written is an error too, not an abort.
+  auto roll = testing::RunLedgerctl({"verify", "--dir", d}, "", "/dev/full");
+  CHECK(roll.exit_code == 2);
+  CHECK(roll.err.find("ledgerctl verify: cannot write the output: No space left on device") != std::string::npos);
 }
 
 TEST_CASE("a second writer is refused while the ledger is open") {

@@ -844,6 +844,53 @@ TEST_CASE("a household proof checks only against its own signed checkpoint") {
   }
 }
 
+// The shape of the RFC 6962 test vectors other tooling writes (transparency-dev/merkle's
+// testdata): no "type", "proof": null for an empty proof, "desc" and "wantErr". The hashes are
+// the certificate-transparency vectors of merkle_test.cc (the 8-leaf tree), in base64.
+TEST_CASE("ledgerctl verify-proof reads proofs in the RFC 6962 test vectors' own shape") {
+  testing::TempDir tmp;
+  const std::string leaf0 = "\"bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=\"";  // Also the root of size 1.
+  const std::string root8 = "\"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\"";
+  const std::string path0 =
+      "[\"lqKW0iTyhcZ77pPDD4owkVfw2qNdxbh+QQt4YwoJz8c=\", \"Xwg/ChozygdqlSeYMlgNs+DvRYS9/x9UyKNg9Q3jAx4=\", "
+      "\"a0eq8p7jwq+a+Im8H7klTavTEXfxYjLdaqsDXKOb9uQ=\"]";
+  auto verify = [&](const std::string& json) {
+    WriteText(tmp.Sub("v.json"), json);
+    return testing::RunLedgerctl({"verify-proof", tmp.Sub("v.json")});
+  };
+  auto single = verify("{\"leafIdx\": 0, \"treeSize\": 1, \"root\": " + leaf0 + ", \"leafHash\": " + leaf0 +
+                       ", \"proof\": null, \"desc\": \"happy path\", \"wantErr\": false}");
+  CHECK(single.exit_code == 0);
+  CHECK(single.out.rfind("valid: entry seq 1 (leaf 0", 0) == 0);
+  CHECK(single.out.find("; the vector (happy path) expects: valid\n") != std::string::npos);
+  auto inclusion = verify("{\"leafIdx\": 0, \"treeSize\": 8, \"root\": " + root8 + ", \"leafHash\": " + leaf0 +
+                          ", \"proof\": " + path0 + "}");
+  CHECK(inclusion.exit_code == 0);
+  CHECK(inclusion.out.find("is in the log of 8 entries") != std::string::npos);
+  auto consistency = verify("{\"size1\": 1, \"size2\": 8, \"root1\": " + leaf0 + ", \"root2\": " + root8 +
+                            ", \"proof\": " + path0 + ", \"desc\": \"happy path\", \"wantErr\": false}");
+  CHECK(consistency.exit_code == 0);
+  CHECK(consistency.out.rfind("valid: the log of 8 entries", 0) == 0);
+  // A vector that expects failure fails, and says the vector expected it.
+  auto empty = verify("{\"size1\": 1, \"size2\": 8, \"root1\": " + leaf0 + ", \"root2\": " + root8 +
+                      ", \"proof\": [], \"desc\": \"empty proof\", \"wantErr\": true}");
+  CHECK(empty.exit_code == 1);
+  CHECK(empty.out.rfind("invalid: ", 0) == 0);
+  CHECK(empty.out.find("; the vector (empty proof) expects: invalid\n") != std::string::npos);
+  // null stands for an empty proof only: the tree of 8 needs its path.
+  auto null_path = verify("{\"leafIdx\": 0, \"treeSize\": 8, \"root\": " + root8 + ", \"leafHash\": " + leaf0 +
+                          ", \"proof\": null}");
+  CHECK(null_path.exit_code == 1);
+  // Fields that name no type, and annotations of the wrong kind, are unusable input.
+  auto untyped = verify("{\"treeSize\": 8, \"root\": " + root8 + "}");
+  CHECK(untyped.exit_code == 2);
+  CHECK(untyped.err.find("type: is missing, and the fields are not those of") != std::string::npos);
+  auto want = verify("{\"leafIdx\": 0, \"treeSize\": 1, \"root\": " + leaf0 + ", \"leafHash\": " + leaf0 +
+                     ", \"proof\": null, \"wantErr\": \"no\"}");
+  CHECK(want.exit_code == 2);
+  CHECK(want.err.find("wantErr: expected true or false") != std::string::npos);
+}
+
 TEST_CASE("ledgerctl prove household and verify-proof, end to end") {
   testing::TempDir tmp;
   const std::string dir = testing::LedgerctlLedger(tmp.Sub("l"), EveryKindLines(), "record");

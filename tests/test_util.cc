@@ -101,7 +101,7 @@ std::string ReadAll(int fd) {
 
 }  // namespace
 
-RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input) {
+RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input, const std::string& stdout_path) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   REQUIRE(pipe(in_pipe) == 0);
   REQUIRE(pipe(out_pipe) == 0);
@@ -109,7 +109,11 @@ RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  if (stdout_path.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
     posix_spawn_file_actions_addclose(&actions, fd);

@@ -40,8 +40,10 @@ struct RunResult {
   std::string out;  // standard output
   std::string err;  // standard error
 };
-// Runs ledgerctl with `args`, feeding `input` on standard input.
-RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input = "");
+// Runs ledgerctl with `args`, feeding `input` on standard input. With `stdout_path` (a file, or
+// /dev/full), standard output goes there instead of into RunResult::out.
+RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& input = "",
+                       const std::string& stdout_path = "");
 
 // Makes a ledger at `dir` with `ledgerctl init --policy POLICY` and appends `lines` with
 // `ledgerctl append`; fails the test unless both succeed. Returns `dir`.

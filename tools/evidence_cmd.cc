@@ -286,11 +286,22 @@ const char* const kVerifyProofUsage =
     "key's name) and that the proof's size and root are the signed ones (for a consistency\n"
     "proof: those of either end). A household proof needs --checkpoint: the root of the heads\n"
     "map is in the note. Prints \"valid: ...\" and exits 0, or \"invalid: ...\" with the field and\n"
-    "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n";
+    "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n"
+    "Proofs in the shape of other RFC 6962 tooling are read too: without \"type\" (inferred from\n"
+    "leafIdx, size1 or household), \"proof\": null for an empty proof, and the test vectors'\n"
+    "\"desc\" and \"wantErr\" (echoed after the result, never checked).\n";
 
 namespace {
 
 const char* const kVerifyProof = "verify-proof";
+
+// "; the vector (happy path) expects: valid" for a proof in the test vectors' shape, else "".
+std::string VectorNote(const evidence::Proof& proof) {
+  if (!proof.want_error && proof.description.empty()) return "";
+  std::string desc = proof.description.empty() ? "" : fmt::format(" ({})", proof.description);
+  std::string want = !proof.want_error ? "" : *proof.want_error ? " expects: invalid" : " expects: valid";
+  return fmt::format("; the vector{}{}", desc, want);
+}
 
 // Reads and parses the proof file; prints why and returns false if it cannot.
 bool LoadProof(const std::string& path, evidence::Proof* proof) {
@@ -340,13 +351,14 @@ int RunVerifyProof(const Flags& flags, const Positional& positional) {
   std::string summary;
   Status s = evidence::CheckProof(proof, checkpoint ? &*checkpoint : nullptr, &summary);
   if (!s.ok()) {
-    fmt::print("invalid: {}\n", s.ToString());
+    fmt::print("invalid: {}{}\n", s.ToString(), VectorNote(proof));
     return kExitNo;
   }
-  fmt::print("valid: {}{}\n", summary,
+  fmt::print("valid: {}{}{}\n", summary,
              checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
                                       checkpoint->checkpoint.tree_size)
-                        : "; not checked against a signed checkpoint (give --checkpoint and --key)");
+                        : "; not checked against a signed checkpoint (give --checkpoint and --key)",
+             VectorNote(proof));
   return kExitOk;
 }
 

@@ -11,11 +11,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ledger/entry.h"
@@ -178,12 +180,52 @@ PendingLine ParseLine(size_t line_number, const std::string& text) {
   return p;
 }
 
+// What happened to the lines of one append: all of them, and those whose result line could not
+// be written to standard output (stdout full, closed, or a pipe with no reader).
 struct AppendCounts {
-  size_t created = 0, exists = 0, rejected = 0;
+  struct Tally {
+    size_t created = 0, exists = 0, rejected = 0;
+    size_t first_line = 0, last_line = 0;  // Input lines; 0 when none.
+    uint64_t first_seq = 0, last_seq = 0;  // Of the created entries; 0 when none.
+    void Add(const PendingLine& p, const ledger::AppendResult* r);
+  };
+  Tally all, unprinted;
+  int output_errno = 0;  // Set when writing the results failed: nothing more is appended.
 };
 
+void AppendCounts::Tally::Add(const PendingLine& p, const ledger::AppendResult* r) {
+  using Outcome = ledger::AppendResult::Outcome;
+  Outcome outcome = r == nullptr ? Outcome::kRejected : r->outcome;
+  rejected += outcome == Outcome::kRejected;
+  exists += outcome == Outcome::kExists;
+  if (outcome == Outcome::kCreated) {
+    if (++created == 1) first_seq = r->seq;
+    last_seq = r->seq;
+  }
+  if (first_line == 0) first_line = p.line;
+  last_line = p.line;
+}
+
+// Writes `text` to standard output unbuffered; returns the bytes written before an error (then
+// *error is its errno), so that the caller knows which result lines reached the reader.
+size_t WriteStdout(std::string_view text, int* error) {
+  size_t written = 0;
+  *error = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *error = n < 0 ? errno : EIO;
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  return written;
+}
+
 // Prints a group's results in line order. `results` has one per line that parsed, or none if
-// the group was refused whole (`write` says why).
+// the group was refused whole (`write` says why). Never throws: a result line that cannot be
+// written is counted as unprinted, and so is every line after it.
 void PrintResults(const std::vector<PendingLine>& lines, std::vector<ledger::AppendResult>* results,
                   const Status& write, AppendCounts* counts) {
   size_t parsed = std::count_if(lines.begin(), lines.end(), [](const PendingLine& p) { return p.message != nullptr; });
@@ -192,17 +234,44 @@ void PrintResults(const std::vector<PendingLine>& lines, std::vector<ledger::App
     refused.error = write;
     results->assign(parsed, refused);
   }
+  std::string text;
+  std::vector<size_t> line_end;  // Offset in `text` just after each line's result.
+  std::vector<const ledger::AppendResult*> line_result;
   size_t next = 0;
   for (const auto& p : lines) {
-    const ledger::AppendResult* r = p.message ? &(*results)[next++] : nullptr;
-    bool rejected = r == nullptr || r->outcome == ledger::AppendResult::Outcome::kRejected;
-    counts->rejected += rejected;
-    counts->created += !rejected && r->outcome == ledger::AppendResult::Outcome::kCreated;
-    counts->exists += !rejected && r->outcome == ledger::AppendResult::Outcome::kExists;
-    fmt::print("{}\n", ResultJson(p, r));
+    line_result.push_back(p.message ? &(*results)[next++] : nullptr);
+    text += ResultJson(p, line_result.back()) + "\n";
+    line_end.push_back(text.size());
   }
-  fflush(stdout);
-  if (!write.ok()) fmt::print(stderr, "ledgerctl append: {}\n", write.ToString());
+  size_t written = counts->output_errno == 0 ? WriteStdout(text, &counts->output_errno) : 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    counts->all.Add(lines[i], line_result[i]);
+    if (line_end[i] > written) counts->unprinted.Add(lines[i], line_result[i]);
+  }
+  if (!write.ok()) ::fprintf(stderr, "ledgerctl append: %s\n", write.ToString().c_str());
+}
+
+std::string Plural(size_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// Says what an append whose results could not all be printed did commit, and what it did not do.
+// `not_read_from` is the first input line not appended, 0 if every line was.
+void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t log_entries) {
+  const AppendCounts::Tally& u = counts.unprinted;
+  std::string seqs = u.created == 0              ? ""
+                     : u.first_seq == u.last_seq ? fmt::format(" (seq {})", u.first_seq)
+                                                 : fmt::format(" (seq {} to {})", u.first_seq, u.last_seq);
+  std::string lines = u.first_line == 0 ? "" : fmt::format(" of input lines {} to {}", u.first_line, u.last_line);
+  ::fprintf(stderr,
+            "ledgerctl append: cannot write the results to standard output (%s). Committed to the ledger all the "
+            "same, with no result printed%s: %s%s, %s, %s. %s The log now has %s.\n",
+            strerror(counts.output_errno), lines.c_str(), Plural(u.created, "event created", "events created").c_str(),
+            seqs.c_str(), Plural(u.exists, "already there", "already there").c_str(),
+            Plural(u.rejected, "rejected", "rejected").c_str(),
+            not_read_from == 0 ? "Every input line was read."
+                               : fmt::format("Input from line {} on was not appended.", not_read_from).c_str(),
+            Plural(log_entries, "entry", "entries").c_str());
 }
 
 // Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
@@ -252,17 +321,22 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!l) return code;
 
   tools::LineReader reader(fd, line_max);
+  bool input_ended = false;
   std::vector<PendingLine> group;
   size_t group_bytes = 0;  // Input bytes of the lines in `group`.
   std::string text;
   for (;;) {
+    if (counts.output_errno != 0) break;  // Nobody can be told the results: append no more.
     auto r = reader.Next(&text);
     if (r == tools::LineReader::Result::kError) {
       fmt::print(stderr, "ledgerctl append: reading input: {}\n", strerror(errno));
       code = kExitCannot;
       break;
     }
-    if (r == tools::LineReader::Result::kEnd) break;
+    if (r == tools::LineReader::Result::kEnd) {
+      input_ended = true;
+      break;
+    }
     if (r == tools::LineReader::Result::kTooLong) {
       PendingLine p;
       p.line = reader.line_number();
@@ -282,14 +356,18 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
       group_bytes = 0;
     }
   }
-  if (!group.empty() && !SubmitLines(l.get(), &group, &counts)) return kExitCannot;
+  size_t not_read_from = !group.empty() ? group.front().line : input_ended ? 0 : reader.line_number() + 1;
+  if (counts.output_errno == 0 && !group.empty() && !SubmitLines(l.get(), &group, &counts)) return kExitCannot;
   if (!l->FlushGroups().ok()) return kExitCannot;
   if (fd > 0) ::close(fd);
-  fflush(stdout);
-  fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {} entries\n",
-             counts.created, counts.exists, counts.rejected, l->head().seq);
+  if (counts.output_errno != 0) {
+    ReportUnprinted(counts, not_read_from, l->head().seq);
+    return kExitCannot;
+  }
+  fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {}\n",
+             counts.all.created, counts.all.exists, counts.all.rejected, Plural(l->head().seq, "entry", "entries"));
   if (code != kExitOk) return code;
-  return counts.rejected == 0 ? kExitOk : kExitNo;
+  return counts.all.rejected == 0 ? kExitOk : kExitNo;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1017,9 +1095,32 @@ void PrintUsage(FILE* out) {
   for (const auto& c : Commands()) fmt::print(out, "  {:12}  {}\n", c.name, c.summary);
 }
 
+// Runs a command and makes sure its output reached standard output: a report cut short by a full
+// disk or a closed pipe is an error (exit 2) that says so, never an abort or a silent success.
+int RunCommand(const Command& c, const Args& args) {
+  ::signal(SIGPIPE, SIG_IGN);  // A reader that went away is a write error (EPIPE), reported below.
+  int code = kExitOk;
+  try {
+    code = c.run(args.flags, args.positional);
+  } catch (const std::system_error& e) {  // fmt::print on a failed write.
+    ::fprintf(stderr, "ledgerctl %s: cannot write the output: %s\n", c.name, e.code().message().c_str());
+    return kExitCannot;
+  }
+  if (::fflush(stdout) != 0 || ::ferror(stdout)) {
+    ::fprintf(stderr, "ledgerctl %s: cannot write the output: %s\n", c.name, strerror(errno));
+    return kExitCannot;
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed standard stream is opened read-only on /dev/null: writes to it still fail (EBADF, and
+  // are reported), and no file the command opens takes its number.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && ::open("/dev/null", O_RDONLY) != fd) return kExitCannot;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage(argc < 2 ? stderr : stdout);
     return argc < 2 ? kExitCannot : kExitOk;
@@ -1032,7 +1133,7 @@ int main(int argc, char** argv) {
       fmt::print("{}", c.usage);
       return kExitOk;
     }
-    return c.run(args->flags, args->positional);
+    return RunCommand(c, *args);
   }
   fmt::print(stderr, "ledgerctl: unknown command \"{}\"\n\n", argv[1]);
   PrintUsage(stderr);
