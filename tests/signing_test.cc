@@ -160,7 +160,8 @@ std::string Sign(const std::string& line, const KeyPair& key) {
 }
 
 std::string SignatureOf(const std::string& signed_line) {
-  auto sig = Root(Parse(signed_line)).asReader().getActorSignature();
+  auto message = Parse(signed_line);  // Lives while `sig` points into it.
+  auto sig = Root(message).asReader().getActorSignature();
   return std::string(reinterpret_cast<const char*>(sig.begin()), sig.size());
 }
 
