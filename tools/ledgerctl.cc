@@ -25,6 +25,7 @@
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/results.h"
 #include "ledger/trace.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
@@ -96,6 +97,13 @@ std::optional<Args> ParseArgs(const Command& cmd, int argc, char** argv) {
     }
   }
   return args;
+}
+
+// --format, checked; prints why not.
+bool ParseFormatFlag(const std::map<std::string, std::string>& flags, const char* command, tools::Format* format) {
+  if (!flags.count("format") || tools::ParseFormat(flags.at("format"), format)) return true;
+  fmt::print(stderr, "ledgerctl {}: --format is {}, not \"{}\"\n", command, tools::kFormats, flags.at("format"));
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,11 +330,18 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // ---------------------------------------------------------------------------------------------
 // verify
 
-// Verifies an open ledger and prints the result line; the exit code.
-int PrintVerify(const ledger::Ledger& l) {
+// Verifies an open ledger and prints the result (a line, or the result record); the exit code.
+int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::kTable) {
   ledger::VerifyReport report;
   Status s = ledger::Verify(l, &report);
   if (!s.ok()) return Fail("verify", s);
+  if (tools::IsJson(format)) {
+    capnp::MallocMessageBuilder message;
+    auto result = message.initRoot<ledger::results::VerifyResult>();
+    ledger::results::BuildVerify(report, result);
+    tools::PrintResult(result.asReader(), format);
+    return report.ok ? kExitOk : kExitNo;
+  }
   if (!report.ok) {
     fmt::print("FAILED at seq {}: {}\n", report.bad_seq, report.problem);
     return kExitNo;
@@ -339,10 +354,15 @@ int PrintVerify(const ledger::Ledger& l) {
 
 int RunVerify(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "verify");
-  if (!dir) return kExitCannot;
+  tools::Format format = tools::Format::kTable;
+  if (!dir || !ParseFormatFlag(flags, "verify", &format)) return kExitCannot;
+  if (format == tools::Format::kCsv) {
+    fmt::print(stderr, "ledgerctl verify: --format is table, json or jsonl\n");
+    return kExitCannot;
+  }
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "verify", &code);
-  return l ? PrintVerify(*l) : code;
+  return l ? PrintVerify(*l, format) : code;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,6 +406,24 @@ void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
               {true, false, false, false, true, false, false, false});
 }
 
+// Replay's result record: the steps (each built as it was visited), the state on the date.
+void PrintReplayResult(const std::string& household, uint32_t as_of_given, const ledger::state::Household& on_date,
+                       uint32_t on_date_period, size_t events, const ledger::Hash& last,
+                       const std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>& steps, tools::Format format) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::ReplayResult>();
+  result.initQuery().setHousehold(household);
+  result.getQuery().setAsOf(as_of_given);
+  auto list = result.initSteps(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    list.setWithCaveats(i, steps[i]->getRoot<ledger::results::ReplayStep>().asReader());
+  }
+  ledger::results::BuildHouseholdState(on_date, on_date_period, result.initOnDate());
+  result.setEvents(events);
+  result.setLastEntryHash(capnp::Data::Reader(last.data(), last.size()));
+  tools::PrintResult(result.asReader(), format);
+}
+
 int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "replay");
   auto household = dir ? Required(flags, "household", "replay") : std::nullopt;
@@ -395,30 +433,46 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   bool entries = format_name == "entries";
   tools::Format format = tools::Format::kTable;
   if (!entries && !tools::ParseFormat(format_name, &format)) {
-    fmt::print(stderr, "ledgerctl replay: --format is table, json, csv or entries, not \"{}\"\n", format_name);
+    fmt::print(stderr, "ledgerctl replay: --format is {} or entries, not \"{}\"\n", tools::kFormats, format_name);
     return kExitCannot;
   }
+  bool json = !entries && tools::IsJson(format);
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "replay", &code);
   if (!l) return code;
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> steps;  // For JSON.
   size_t count = 0;
   ledger::Hash last{};
   ledger::state::Household on_date;
+  uint32_t last_date = 0;  // Of the last event shown.
   Status s = ledger::ReplayHousehold(*l, *household, [&](const ledger::HouseholdStep& step) {
     ++count;
     last = step.entry->hash;
     if (step.decoded.getEvent().getBusinessDate() > *as_of) return;
     on_date = step.after;
-    if (entries) fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
-    if (!entries) AddReplayRow(&report, step);
+    last_date = step.decoded.getEvent().getBusinessDate();
+    if (entries) {
+      fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
+    } else if (json) {
+      steps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      ledger::results::BuildReplayStep(step, steps.back()->initRoot<ledger::results::ReplayStep>());
+    } else {
+      AddReplayRow(&report, step);
+    }
   });
   if (!s.ok()) {
-    if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
+    if (s.code() == Status::Code::kCorruption && !json) fmt::print("FAILED: {}\n", s.reason());
     return Fail("replay", s);
   }
-  if (!entries) report.Print(format);
-  if (flags.count("as-of") && format == tools::Format::kTable && !entries) {
+  bool given = flags.count("as-of") > 0;
+  if (json) {
+    PrintReplayResult(*household, given ? *as_of : 0, on_date, (given ? *as_of : last_date) / 100, count, last, steps,
+                      format);
+  } else if (!entries) {
+    report.Print(format);
+  }
+  if (given && format == tools::Format::kTable && !entries) {
     fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
@@ -451,11 +505,7 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
       return false;
     }
   }
-  if (flags.count("format") && !tools::ParseFormat(flags.at("format"), format)) {
-    fmt::print(stderr, "ledgerctl {}: --format is table, json or csv, not \"{}\"\n", command, flags.at("format"));
-    return false;
-  }
-  return true;
+  return ParseFormatFlag(flags, command, format);
 }
 
 // Opens the ledger for a report and checks that the region (if one was given) has households.
@@ -474,20 +524,22 @@ std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledg
   return l;
 }
 
-void PrintRoll(const std::vector<ledger::queries::RollRow>& rows, tools::Format format) {
+// roll and reviews: the result record, or a table (or CSV) made from it.
+void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format) {
+  if (tools::IsJson(format)) return tools::PrintResult(result, format);
   tools::Report report(
       {"household", "region", "case", "programme", "since", "members", "monthly yuan", "suspended", "review due"});
-  int64_t total = 0;
-  for (const auto& r : rows) {
-    report.Row({r.household, r.region, r.case_id, ledger::ProgrammeName(r.programme), std::to_string(r.since_period),
-                std::to_string(r.members), tools::Yuan(r.monthly_fen), r.suspended ? "yes" : "no",
-                r.review_due ? std::to_string(r.review_due) : ""},
+  for (auto c : result.getCases()) {
+    report.Row({c.getHousehold(), c.getRegion(), c.getCaseId(), ledger::ProgrammeName(static_cast<uint16_t>(c.getProgramme())),
+                std::to_string(c.getSincePeriod()), std::to_string(c.getMembersCovered()),
+                tools::Yuan(c.getMonthlyAmountFen()), c.getSuspended() ? "yes" : "no",
+                c.getReviewDue() ? std::to_string(c.getReviewDue()) : ""},
                {false, false, false, false, true, true, true, false, true});
-    total += r.suspended ? 0 : r.monthly_fen;
   }
   report.Print(format);
   if (format == tools::Format::kTable) {
-    fmt::print("{} cases, {} yuan a month to those not suspended\n", rows.size(), tools::Yuan(total));
+    fmt::print("{} cases, {} yuan a month to those not suspended\n", result.getSummary().getCases(),
+               tools::Yuan(result.getSummary().getMonthlyAmountFen()));
   }
 }
 
@@ -503,7 +555,10 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   std::vector<ledger::queries::RollRow> rows;
   Status s = ledger::queries::Roll(l->store(), filter, *as_of, &rows);
   if (!s.ok()) return Fail("roll", s);
-  PrintRoll(rows, format);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RollResult>();
+  ledger::results::BuildRoll(filter, *as_of, 0, rows, result);
+  PrintRoll(result.asReader(), format);
   return kExitOk;
 }
 
@@ -520,7 +575,10 @@ int RunReviews(const std::map<std::string, std::string>& flags, const std::vecto
   std::vector<ledger::queries::RollRow> rows;
   Status s = ledger::queries::ReviewsDue(l->store(), filter, *as_of, *due_by, &rows);
   if (!s.ok()) return Fail("reviews", s);
-  PrintRoll(rows, format);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RollResult>();
+  ledger::results::BuildRoll(filter, *as_of, *due_by, rows, result);
+  PrintRoll(result.asReader(), format);
   return kExitOk;
 }
 
@@ -537,25 +595,23 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
   std::vector<ledger::queries::TotalsRow> rows;
   Status s = ledger::queries::Totals(l->store(), filter, *from, *to, &rows);
   if (!s.ok()) return Fail("totals", s);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::TotalsResult>();
+  ledger::results::BuildTotals(filter, *from, *to, rows, result);
+  if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
   tools::Report report({"programme", "period", "allocated", "issued", "settled", "failed", "returned", "recovered",
                         "balance", "payments", "household-months", "person-months"});
-  ledger::state::Totals sum;
-  for (const auto& r : rows) {
-    const auto& t = r.totals;
-    report.Row({ledger::ProgrammeName(r.programme), std::to_string(r.period), tools::Yuan(t.allocated_fen),
-                tools::Yuan(t.issued_fen), tools::Yuan(t.settled_fen), tools::Yuan(t.failed_fen),
-                tools::Yuan(t.returned_fen), tools::Yuan(t.recovered_fen), tools::Yuan(ledger::queries::BalanceFen(t)),
-                std::to_string(t.payments), std::to_string(t.household_months), std::to_string(t.person_months)},
+  auto add = [&](ledger::results::TotalsRow::Reader t, const std::string& programme, const std::string& period) {
+    report.Row({programme, period, tools::Yuan(t.getAllocatedFen()), tools::Yuan(t.getIssuedFen()),
+                tools::Yuan(t.getSettledFen()), tools::Yuan(t.getFailedFen()), tools::Yuan(t.getReturnedFen()),
+                tools::Yuan(t.getRecoveredFen()), tools::Yuan(t.getBalanceFen()), std::to_string(t.getPayments()),
+                std::to_string(t.getHouseholdMonths()), std::to_string(t.getPersonMonths())},
                {false, true, true, true, true, true, true, true, true, true, true, true});
-    sum += t;
+  };
+  for (auto t : result.getRows()) {
+    add(t, ledger::ProgrammeName(static_cast<uint16_t>(t.getProgramme())), std::to_string(t.getPeriod()));
   }
-  if (format == tools::Format::kTable && !rows.empty()) {
-    report.Row({"all", "", tools::Yuan(sum.allocated_fen), tools::Yuan(sum.issued_fen), tools::Yuan(sum.settled_fen),
-                tools::Yuan(sum.failed_fen), tools::Yuan(sum.returned_fen), tools::Yuan(sum.recovered_fen),
-                tools::Yuan(ledger::queries::BalanceFen(sum)), std::to_string(sum.payments),
-                std::to_string(sum.household_months), std::to_string(sum.person_months)},
-               {false, true, true, true, true, true, true, true, true, true, true, true});
-  }
+  if (format == tools::Format::kTable && !rows.empty()) add(result.getAll(), "all", "");
   report.Print(format);
   return kExitOk;
 }
