@@ -154,6 +154,7 @@ void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<vo
     if (force || out.size() >= kFlushBytes) write(out), out.clear();
   };
   bool document = mode == Mode::kDocument;
+  std::string own;  // JSON Lines: the result's own scalar fields, written last.
   if (document) out += '{';
   bool first = true;
   for (auto f : result.getSchema().getNonUnionFields()) {
@@ -194,14 +195,14 @@ void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<vo
       }
     } else if (f.getType().isStruct()) {
       if (result.has(f)) AppendLine(type, result.get(f).as<DynamicStruct>(), &out);
-    } else {
-      out += "{\"type\":" + JsonString(type) + ",\"value\":";
-      AppendFieldValue(result, f, &out);
-      out += "}\n";
+    } else {  // A scalar or a list of scalars: on the last line.
+      own += "," + JsonString(name) + ':';
+      AppendFieldValue(result, f, &own);
     }
     flush(false);
   }
   if (document) out += "}\n";
+  if (!document && !own.empty()) out += "{\"type\":\"result\"" + own + "}\n";
   flush(true);
 }
 

@@ -7,8 +7,9 @@
 //   - $optional fields holding their default, and struct fields not set, as null;
 //   - every other field always, in ordinal order, so that each record has a fixed set of keys.
 // JSON Lines: for each field of the result, in order, a list marked $row("name") gives a line
-// per element, {"type":"name", ...the element's fields}; any other field a line
-// {"type":"<field name>", ...} (a struct's fields, or "value" for a scalar).
+// per element, {"type":"name", ...the element's fields}; a struct field a line
+// {"type":"<field name>", ...its fields} (none if not set); the result's other fields (scalars)
+// come last, on one line {"type":"result", ...}.
 //
 // A list too long to hold in one message (a reconciliation's lines) can be streamed: the result
 // is given without it, and a callback hands its elements one by one. Thread-compatible.

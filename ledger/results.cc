@@ -169,7 +169,8 @@ void BuildTrace(TraceScope scope, const std::string& asked, const trace::Trace& 
     SetTexts(c.payers, b.initPayers(c.payers.size()));
   }
   auto flags = out.initFlags(t.flags.size());
-  for (size_t i = 0; i < t.flags.size(); ++i) SetFinding(t.flags[i].finding, t.flags[i].seq, t.flags[i].household, flags[i]);
+  for (size_t i = 0; i < t.flags.size(); ++i)
+    SetFinding(t.flags[i].finding, t.flags[i].seq, t.flags[i].household, flags[i]);
 }
 
 void BuildReconcileLine(const reconcile::Match& m, ReconcileLine::Builder out) {
@@ -271,6 +272,15 @@ void BuildVerify(const VerifyReport& report, VerifyResult::Builder out) {
   out.setEventsPerSecond(report.seconds > 0 ? report.entries / report.seconds : 0);
   out.setBadSeq(report.ok ? 0 : report.bad_seq);
   out.setProblem(report.ok ? "" : report.problem);
+}
+
+void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string& recorded_at,
+                        CheckpointRow::Builder out) {
+  out.setSize(cp.checkpoint.tree_size);
+  out.setRootHash(capnp::Data::Reader(cp.checkpoint.root_hash.data(), cp.checkpoint.root_hash.size()));
+  out.setHouseholds(cp.heads.count);
+  out.setHeadsRoot(capnp::Data::Reader(cp.heads.root.data(), cp.heads.root.size()));
+  out.setLastEntryRecordedAt(recorded_at);
 }
 
 }  // namespace ledger::results

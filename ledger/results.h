@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/evidence.h"
 #include "ledger/household_replay.h"
 #include "ledger/payroll.h"
 #include "ledger/queries.h"
@@ -42,9 +43,12 @@ void BuildReconcileLine(const reconcile::Match& m, ReconcileLine::Builder out);
 void BuildReconcileSummary(const reconcile::Reconciliation& matches, ReconcileResult::Builder out);
 
 // The plan's lines and cases left off; the outcome and seqs are the caller's to set.
-void BuildPayroll(const payroll::Request& request, bool dry_run, const payroll::Plan& plan,
-                  PayrollResult::Builder out);
+void BuildPayroll(const payroll::Request& request, bool dry_run, const payroll::Plan& plan, PayrollResult::Builder out);
 
 void BuildVerify(const VerifyReport& report, VerifyResult::Builder out);
+
+// `recorded_at`: when the last entry it covers was recorded (ISO 8601), "" if unknown.
+void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string& recorded_at,
+                        CheckpointRow::Builder out);
 
 }  // namespace ledger::results

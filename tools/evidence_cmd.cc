@@ -12,6 +12,7 @@
 #include "ledger/entry.h"
 #include "ledger/evidence.h"
 #include "ledger/json.h"
+#include "ledger/results.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -157,27 +158,35 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint";
 
-int ListCheckpoints(const ledger::Ledger& l) {
+int ListCheckpoints(const ledger::Ledger& l, Format format) {
   std::vector<evidence::SignedCheckpoint> list;
   Status s = evidence::ListCheckpoints(l, &list);
   if (!s.ok()) return Fail(kCheckpoint, s);
-  Report report({"size", "root", "households", "heads root", "last entry recorded at"});
-  for (const auto& cp : list) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::CheckpointList>();
+  auto rows = result.initCheckpoints(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
     std::string bytes, recorded;
     ledger::EntryReader reader;
-    uint64_t size = cp.checkpoint.tree_size;
+    uint64_t size = list[i].checkpoint.tree_size;
     if (size > 0 && l.ReadEntry(size, &bytes).ok() && reader.Init(bytes).ok()) {
       recorded = ledger::FormatTimestampUs(reader.entry().getRecordedAtUs());
     }
-    report.Row({std::to_string(size), note::Base64(cp.checkpoint.root_hash), std::to_string(cp.heads.count),
-                note::Base64(cp.heads.root), recorded},
+    ledger::results::BuildCheckpointRow(list[i], recorded, rows[i]);
+  }
+  if (IsJson(format)) return PrintResult(result.asReader(), format), kExitOk;
+  if (list.empty() && format == Format::kTable) {
+    fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
+    return kExitOk;
+  }
+  Report report({"size", "root", "households", "heads root", "last entry recorded at"});
+  auto base64 = [](capnp::Data::Reader d) { return note::Base64(ledger::Bytes(d.begin(), d.size())); };
+  for (auto row : result.asReader().getCheckpoints()) {
+    report.Row({std::to_string(row.getSize()), base64(row.getRootHash()), std::to_string(row.getHouseholds()),
+                base64(row.getHeadsRoot()), std::string(row.getLastEntryRecordedAt())},
                {true, false, true, false, false});
   }
-  if (list.empty()) {
-    fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
-  } else {
-    report.Print(Format::kTable);
-  }
+  report.Print(format);
   return kExitOk;
 }
 
@@ -185,7 +194,7 @@ int ListCheckpoints(const ledger::Ledger& l) {
 
 const char* const kCheckpointUsage =
     "usage: ledgerctl checkpoint --dir D [--key SIGNER_KEY_FILE]\n"
-    "       ledgerctl checkpoint --dir D --list yes\n\n"
+    "       ledgerctl checkpoint --dir D --list yes [--format table|json|jsonl|csv]\n\n"
     "Makes a checkpoint of the ledger's head: a c2sp.org/tlog-checkpoint signed note of the\n"
     "origin, the number of entries (the tree size), the base64 RFC 6962 root of the entries'\n"
     "Merkle tree, and the line \"households <count> <base64 root>\" committing to every\n"
@@ -194,16 +203,21 @@ const char* const kCheckpointUsage =
     "of a size made before is printed again, not made twice. Publish the notes (or hand them to\n"
     "auditors): proofs are checked against them (ledgerctl prove, ledgerctl verify-proof).\n"
     "--list yes lists the stored checkpoints: size, root, households, heads root and when the\n"
-    "last entry they cover was recorded. A ledger made before checkpoints needs a key first:\n"
-    "ledgerctl setkey --dir D.\n";
+    "last entry they cover was recorded (in --format json and jsonl, the roots in hex). A ledger\n"
+    "made before checkpoints needs a key first: ledgerctl setkey --dir D.\n";
 
 int RunCheckpoint(const Flags& flags, const Positional&) {
   auto dir = Required(flags, "dir", kCheckpoint);
+  Format format = Format::kTable;
   if (!dir) return kExitCannot;
+  if (flags.count("format") && (!flags.count("list") || !ParseFormat(flags.at("format"), &format))) {
+    fmt::print(stderr, "ledgerctl checkpoint: --format goes with --list yes, and is {}\n", kFormats);
+    return kExitCannot;
+  }
   int code = kExitOk;
   auto l = OpenOrReport(*dir, kCheckpoint, &code);
   if (!l) return code;
-  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l);
+  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l, format);
   note::Verifier ledger_key;
   Status s = evidence::ReadCheckpointKey(*l, &ledger_key);
   if (!s.ok()) {
