@@ -531,10 +531,10 @@ void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format)
   tools::Report report(
       {"household", "region", "case", "programme", "since", "members", "monthly yuan", "suspended", "review due"});
   for (auto c : result.getCases()) {
-    report.Row({c.getHousehold(), c.getRegion(), c.getCaseId(), ledger::ProgrammeName(static_cast<uint16_t>(c.getProgramme())),
-                std::to_string(c.getSincePeriod()), std::to_string(c.getMembersCovered()),
-                tools::Yuan(c.getMonthlyAmountFen()), c.getSuspended() ? "yes" : "no",
-                c.getReviewDue() ? std::to_string(c.getReviewDue()) : ""},
+    report.Row({c.getHousehold(), c.getRegion(), c.getCaseId(),
+                ledger::ProgrammeName(static_cast<uint16_t>(c.getProgramme())), std::to_string(c.getSincePeriod()),
+                std::to_string(c.getMembersCovered()), tools::Yuan(c.getMonthlyAmountFen()),
+                c.getSuspended() ? "yes" : "no", c.getReviewDue() ? std::to_string(c.getReviewDue()) : ""},
                {false, false, false, false, true, true, true, false, true});
   }
   report.Print(format);
@@ -736,7 +736,8 @@ void PrintReconciliation(const ledger::reconcile::Reconciliation& matches,
   by_category.Print(format);
   fmt::print("\n");
   std::map<std::string, ledger::results::ProgrammeTotal::Reader> programmes;
-  for (auto p : summary.getProgrammes()) programmes.emplace(ledger::ProgrammeName(static_cast<uint16_t>(p.getProgramme())), p);
+  for (auto p : summary.getProgrammes())
+    programmes.emplace(ledger::ProgrammeName(static_cast<uint16_t>(p.getProgramme())), p);
   tools::Report by_programme({"programme", "issued yuan", "settled yuan"});
   for (const auto& [name, p] : programmes) {
     by_programme.Row({name, tools::Yuan(p.getIssuedFen()), tools::Yuan(p.getSettledFen())}, {false, true, true});
@@ -883,7 +884,9 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
   if (!s.ok()) return Fail("trace", s);
   using Scope = ledger::results::TraceScope;
   Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;
-  std::string asked = flags.count("actor") ? flags.at("actor") : flags.count("household") ? flags.at("household") : flags.at("region");
+  std::string asked = flags.count("actor")       ? flags.at("actor")
+                      : flags.count("household") ? flags.at("household")
+                                                 : flags.at("region");
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TraceResult>();
   ledger::results::BuildTrace(scope, asked, t, result);
@@ -1052,7 +1055,8 @@ const std::vector<Command>& Commands() {
        RunReconcile},
       {"trace",
        "approval chains and red flags, for inspectors",
-       "usage: ledgerctl trace --dir D (--actor A | --household H | --region PREFIX) [--format table|json|jsonl|csv]\n\n"
+       "usage: ledgerctl trace --dir D (--actor A | --household H | --region PREFIX) [--format "
+       "table|json|jsonl|csv]\n\n"
        "Lists every case in scope with who applied, checked, visited, reviewed, posted the notice,\n"
        "decided and paid, with dates; then the red flags: the findings of the rules module\n"
        "(ledgerctl rules) recorded on the entries in scope, each with its rule id and the events\n"
