@@ -434,7 +434,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   bool entries = format_name == "entries";
   tools::Format format = tools::Format::kTable;
   if (!entries && !tools::ParseFormat(format_name, &format)) {
-    fmt::print(stderr, "ledgerctl replay: --format is {} or entries, not \"{}\"\n", tools::kFormats, format_name);
+    fmt::print(stderr, "ledgerctl replay: --format is table, json, jsonl, csv or entries, not \"{}\"\n", format_name);
     return kExitCannot;
   }
   bool json = !entries && tools::IsJson(format);
