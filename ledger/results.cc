@@ -13,6 +13,13 @@ Programme AsProgramme(uint16_t p) {
   return static_cast<Programme>(p);
 }
 
+// The filter of a region report, echoed in its query.
+template <class QueryBuilder>
+void SetFilter(const queries::Filter& filter, QueryBuilder q) {
+  q.setRegionPrefix(filter.region_prefix);
+  if (filter.programme) q.setProgramme(AsProgramme(*filter.programme));
+}
+
 void SetTexts(const std::vector<std::string>& texts, capnp::List<capnp::Text>::Builder out) {
   for (size_t i = 0; i < texts.size(); ++i) out.set(i, texts[i]);
 }
@@ -42,8 +49,7 @@ void BuildRoll(const queries::Filter& filter, uint32_t as_of, uint32_t due_by,
   auto q = out.initQuery();
   q.setAsOf(as_of);
   q.setDueBy(due_by);
-  q.setRegionPrefix(filter.region_prefix);
-  if (filter.programme) q.setProgramme(AsProgramme(*filter.programme));
+  SetFilter(filter, q);
   auto cases = out.initCases(rows.size());
   uint32_t suspended = 0;
   int64_t monthly_fen = 0;
@@ -90,8 +96,7 @@ void BuildTotals(const queries::Filter& filter, uint32_t from_period, uint32_t t
   auto q = out.initQuery();
   q.setFromPeriod(from_period);
   q.setToPeriod(to_period);
-  q.setRegionPrefix(filter.region_prefix);
-  if (filter.programme) q.setProgramme(AsProgramme(*filter.programme));
+  SetFilter(filter, q);
   auto list = out.initRows(rows.size());
   state::Totals sum;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -281,6 +286,26 @@ void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string&
   out.setHouseholds(cp.heads.count);
   out.setHeadsRoot(capnp::Data::Reader(cp.heads.root.data(), cp.heads.root.size()));
   out.setLastEntryRecordedAt(recorded_at);
+}
+
+void BuildProofCheck(const Status& check, const std::string& summary, const evidence::SignedCheckpoint* checkpoint,
+                     ProofCheckResult::Builder out) {
+  out.setValid(check.ok());
+  out.setSummary(check.ok() ? summary : "");
+  out.setProblem(check.ok() ? "" : check.ToString());
+  if (checkpoint != nullptr) {
+    out.setCheckpointOrigin(checkpoint->checkpoint.origin);
+    out.setCheckpointSize(checkpoint->checkpoint.tree_size);
+  }
+}
+
+void BuildRules(RulesResult::Builder out) {
+  auto catalogue = rules::Catalogue();
+  auto list = out.initRules(catalogue.size());
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    list[i].setId(catalogue[i].id);
+    list[i].setDescription(catalogue[i].description);
+  }
 }
 
 }  // namespace ledger::results

@@ -51,4 +51,11 @@ void BuildVerify(const VerifyReport& report, VerifyResult::Builder out);
 void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string& recorded_at,
                         CheckpointRow::Builder out);
 
+// verify-proof: `check` is CheckProof's answer (or why the checkpoint did not open), `summary`
+// what a valid proof shows, `checkpoint` the signed checkpoint checked against (or null).
+void BuildProofCheck(const Status& check, const std::string& summary, const evidence::SignedCheckpoint* checkpoint,
+                     ProofCheckResult::Builder out);
+
+void BuildRules(RulesResult::Builder out);
+
 }  // namespace ledger::results

@@ -717,6 +717,37 @@ TEST_CASE("checkpoint --list: roots in hex, equal to the signed note's") {
   CHECK(cp["rootHash"].Str() == ledger::Hex(ledger::AsBytes(root)));
   CHECK(list.rows["checkpoint"] == 1);
   CHECK(testing::RunLedgerctl({"checkpoint", "--dir", d, "--format", "json"}).exit_code == 2);  // Needs --list.
+
+  // verify-proof: the answer as one object, valid or not.
+  auto proof = testing::RunLedgerctl({"prove", "inclusion", "--dir", d, "--seq", "3"});
+  REQUIRE(proof.exit_code == 0);
+  std::ofstream(dir.Sub("p.json")) << proof.out;
+  std::ofstream(dir.Sub("cp.note")) << made.out;
+  Output valid =
+      Run({"verify-proof", dir.Sub("p.json"), "--checkpoint", dir.Sub("cp.note"), "--key", d + "/checkpoint.pub"});
+  CHECK(valid.doc["valid"].boolean);
+  CHECK(valid.doc["problem"].Str().empty());
+  CHECK(valid.doc["summary"].Str().find("seq 3") != std::string::npos);
+  CHECK(valid.doc["checkpointSize"].Int() == std::stoll(size));
+  CHECK(valid.doc["checkpointOrigin"].Str() == origin);
+  auto other = testing::RunLedgerctl({"keygen", "--name", "other", "--out", dir.Sub("other")});
+  REQUIRE(other.exit_code == 0);
+  Output invalid =
+      Run({"verify-proof", dir.Sub("p.json"), "--checkpoint", dir.Sub("cp.note"), "--key", dir.Sub("other.pub")}, 1);
+  CHECK(!invalid.doc["valid"].boolean);
+  CHECK(invalid.doc["problem"].Str().find("does not verify") != std::string::npos);
+  CHECK(invalid.doc["checkpointSize"].is_null());
+}
+
+TEST_CASE("rules: every rule as an object") {
+  Output rules = Run({"rules"});
+  REQUIRE(rules.doc["rules"].size() == ledger::rules::Catalogue().size());
+  CHECK(rules.rows["rule"] == ledger::rules::Catalogue().size());
+  for (size_t i = 0; i < ledger::rules::Catalogue().size(); ++i) {
+    CHECK(rules.doc["rules"][i]["id"].Str() == ledger::rules::Catalogue()[i].id);
+    CHECK(rules.doc["rules"][i]["description"].Str() == ledger::rules::Catalogue()[i].description);
+  }
+  CHECK(testing::RunLedgerctl({"rules"}).out.rfind("actor.registered", 0) == 0);
 }
 
 TEST_CASE("--format is checked by every report") {
@@ -728,6 +759,7 @@ TEST_CASE("--format is checked by every report") {
                                              {"replay", "--dir", d, "--household", "H0004"},
                                              {"trace", "--dir", d, "--household", "H0004"},
                                              {"verify", "--dir", d},
+                                             {"rules"},
                                              {"reconcile", "--dir", d, "--bank-file", "/nonexistent"}}) {
     args.insert(args.end(), {"--format", "xml"});
     auto r = testing::RunLedgerctl(args);

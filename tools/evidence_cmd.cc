@@ -289,7 +289,7 @@ int RunProve(const Flags& flags, const Positional& positional) {
 // ---- verify-proof -------------------------------------------------------------------------------------------
 
 const char* const kVerifyProofUsage =
-    "usage: ledgerctl verify-proof FILE [--checkpoint NOTE --key PUBKEY]\n\n"
+    "usage: ledgerctl verify-proof FILE [--checkpoint NOTE --key PUBKEY] [--format table|json|jsonl]\n\n"
     "Checks a proof made by ledgerctl prove, with no ledger: an inclusion proof (the entry's hash\n"
     "is a leaf of the tree with that root; leafIdx = seq - 1), a consistency proof (the larger\n"
     "tree extends the smaller), or a household proof (the entries are all of the household's\n"
@@ -300,7 +300,9 @@ const char* const kVerifyProofUsage =
     "key's name) and that the proof's size and root are the signed ones (for a consistency\n"
     "proof: those of either end). A household proof needs --checkpoint: the root of the heads\n"
     "map is in the note. Prints \"valid: ...\" and exits 0, or \"invalid: ...\" with the field and\n"
-    "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n";
+    "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n"
+    "--format json prints the answer as one JSON object (valid, summary, problem, the checkpoint's\n"
+    "origin and size), jsonl as one line.\n";
 
 namespace {
 
@@ -315,17 +317,33 @@ bool LoadProof(const std::string& path, evidence::Proof* proof) {
   return s.ok();
 }
 
-// Reads --key and --checkpoint and opens the note: kExitOk, or the exit code after saying why
-// (a note that does not open with the key is invalid evidence: 1).
-int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint) {
+// Reads --key and --checkpoint and opens the note: kExitOk; kExitCannot after saying why; or
+// kExitNo with *invalid saying why (a note that does not open with the key is invalid evidence).
+int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint, Status* invalid) {
   note::Verifier key;
   std::string note_text;
   if (!ReadVerifierKeyFile(flags.at("key"), &key, kVerifyProof)) return kExitCannot;
   if (!ReadFile(flags.at("checkpoint"), note::kMaxNoteBytes, &note_text, kVerifyProof)) return kExitCannot;
   Status s = evidence::OpenCheckpoint(note_text, key, checkpoint);
   if (s.ok()) return kExitOk;
-  fmt::print("invalid: the checkpoint does not verify with the key: {}\n", s.ToString());
+  *invalid = Status::Invalid("", "the checkpoint does not verify with the key: " + s.ToString());
   return kExitNo;
+}
+
+// The answer: "valid: …" or "invalid: …", or the result record.
+void PrintProofCheck(const Status& check, const std::string& summary, const evidence::SignedCheckpoint* checkpoint,
+                     Format format) {
+  if (IsJson(format)) {
+    capnp::MallocMessageBuilder message;
+    auto result = message.initRoot<ledger::results::ProofCheckResult>();
+    ledger::results::BuildProofCheck(check, summary, checkpoint, result);
+    return PrintResult(result.asReader(), format);
+  }
+  if (!check.ok()) return fmt::print("invalid: {}\n", check.ToString());
+  fmt::print("valid: {}{}\n", summary,
+             checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
+                                      checkpoint->checkpoint.tree_size)
+                        : "; not checked against a signed checkpoint (give --checkpoint and --key)");
 }
 
 }  // namespace
@@ -339,11 +357,18 @@ int RunVerifyProof(const Flags& flags, const Positional& positional) {
     fmt::print(stderr, "ledgerctl verify-proof: --checkpoint and --key go together\n");
     return kExitCannot;
   }
+  Format format = Format::kTable;
+  if (flags.count("format") && (!ParseFormat(flags.at("format"), &format) || format == Format::kCsv)) {
+    fmt::print(stderr, "ledgerctl verify-proof: --format is table, json or jsonl\n");
+    return kExitCannot;
+  }
   evidence::Proof proof;
   if (!LoadProof(positional[0], &proof)) return kExitCannot;
   std::optional<evidence::SignedCheckpoint> checkpoint;
   if (flags.count("checkpoint")) {
-    int code = LoadCheckpoint(flags, &checkpoint.emplace());
+    Status invalid;
+    int code = LoadCheckpoint(flags, &checkpoint.emplace(), &invalid);
+    if (code == kExitNo) PrintProofCheck(invalid, "", nullptr, format);
     if (code != kExitOk) return code;
   } else if (proof.type == evidence::ProofType::kHousehold) {
     fmt::print(stderr,
@@ -353,15 +378,8 @@ int RunVerifyProof(const Flags& flags, const Positional& positional) {
   }
   std::string summary;
   Status s = evidence::CheckProof(proof, checkpoint ? &*checkpoint : nullptr, &summary);
-  if (!s.ok()) {
-    fmt::print("invalid: {}\n", s.ToString());
-    return kExitNo;
-  }
-  fmt::print("valid: {}{}\n", summary,
-             checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
-                                      checkpoint->checkpoint.tree_size)
-                        : "; not checked against a signed checkpoint (give --checkpoint and --key)");
-  return kExitOk;
+  PrintProofCheck(s, summary, checkpoint ? &*checkpoint : nullptr, format);
+  return s.ok() ? kExitOk : kExitNo;
 }
 
 }  // namespace tools

@@ -917,8 +917,21 @@ int RunRebuild(const std::map<std::string, std::string>& flags, const std::vecto
 // ---------------------------------------------------------------------------------------------
 // rules
 
-int RunRules(const std::map<std::string, std::string>&, const std::vector<std::string>&) {
-  for (const auto& r : ledger::rules::Catalogue()) fmt::print("{:28} {}\n", r.id, r.description);
+int RunRules(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  tools::Format format = tools::Format::kTable;
+  if (!ParseFormatFlag(flags, "rules", &format)) return kExitCannot;
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RulesResult>();
+  ledger::results::BuildRules(result);
+  if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
+  if (format == tools::Format::kCsv) fmt::print("rule,description\n");
+  for (auto r : result.asReader().getRules()) {
+    if (format == tools::Format::kCsv) {
+      fmt::print("{},{}\n", tools::CsvField(r.getId()), tools::CsvField(r.getDescription()));
+    } else {
+      fmt::print("{:28} {}\n", r.getId().cStr(), r.getDescription().cStr());
+    }
+  }
   return kExitOk;
 }
 
@@ -1095,14 +1108,14 @@ const std::vector<Command>& Commands() {
       {"verify-proof",
        "check a proof offline, against a signed checkpoint",
        tools::kVerifyProofUsage,
-       {"checkpoint", "key"},
+       {"checkpoint", "key", "format"},
        tools::RunVerifyProof},
       {"rules",
        "list the domain rules and their ids",
-       "usage: ledgerctl rules\n\n"
+       "usage: ledgerctl rules [--format table|json|jsonl|csv]\n\n"
        "Lists every domain rule the ledger checks on append, with the id that findings and\n"
        "refusals name.\n",
-       {},
+       {"format"},
        RunRules},
   };
   return kCommands;

@@ -344,3 +344,24 @@ struct CheckpointRow {
 struct CheckpointList {
   checkpoints @0 :List(CheckpointRow) $row("checkpoint");
 }
+
+struct ProofCheckResult {
+  # ledgerctl verify-proof.
+  valid @0 :Bool;
+  summary @1 :Text;                # What the proof shows, when valid.
+  problem @2 :Text;                # Why not ("field: reason"), when invalid; "" if valid.
+  checkpointOrigin @3 :Text;       # The signed checkpoint it was checked against; "" if none.
+  checkpointSize @4 :UInt64 $optional;
+}
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+struct Rule {
+  id @0 :Text;                     # As findings and refusals name it, e.g. "notice.period".
+  description @1 :Text;
+}
+
+struct RulesResult {
+  rules @0 :List(Rule) $row("rule");
+}
