@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "ledger/hash.h"
 #include "ledger/json.h"
@@ -33,11 +36,67 @@ std::optional<capnp::schema::Annotation::Reader> Annotation(Proto proto, uint64_
   return std::nullopt;
 }
 
-bool Has(StructSchema::Field f, uint64_t id) {
-  return Annotation(f.getProto(), id).has_value();
+// What the writer needs to know of a field, read from the schema once per struct type (reading
+// names and annotations from the schema for every value would cost more than writing it).
+struct FieldInfo {
+  StructSchema::Field field;
+  std::string key;        // "\"name\":"
+  std::string row;        // $row name, "" if none.
+  bool pointer = false;   // A struct field (not a group): null when not set.
+  bool optional = false;  // $optional: null at its default.
+  bool date = false, period = false;
+};
+struct StructInfo {
+  std::vector<FieldInfo> fields;  // By field index.
+  std::vector<uint> non_union;    // Indices of the fields outside the union, in order.
+};
+
+const StructInfo& InfoOf(StructSchema schema) {
+  thread_local std::unordered_map<uint64_t, StructInfo> cache;
+  auto [it, added] = cache.try_emplace(schema.getProto().getId());
+  if (!added) return it->second;
+  for (auto f : schema.getFields()) {
+    FieldInfo info;
+    info.field = f;
+    info.key = JsonString(f.getProto().getName().cStr()) + ':';
+    auto row = Annotation(f.getProto(), kRowId);
+    if (row) info.row = row->getValue().getText().cStr();
+    info.pointer = f.getProto().isSlot() && f.getType().isStruct();
+    info.optional = Annotation(f.getProto(), kOptionalId).has_value();
+    info.date = Annotation(f.getProto(), kDateId).has_value();
+    info.period = Annotation(f.getProto(), kPeriodId).has_value();
+    it->second.fields.push_back(std::move(info));
+  }
+  for (auto f : schema.getNonUnionFields()) it->second.non_union.push_back(f.getIndex());
+  return it->second;
 }
 
-void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string* out);
+// An enumerant's JSON name (quoted), by enum type, read once.
+const std::string& EnumName(capnp::EnumSchema schema, uint16_t value) {
+  thread_local std::unordered_map<uint64_t, std::vector<std::string>> cache;
+  auto [it, added] = cache.try_emplace(schema.getProto().getId());
+  if (added) {
+    for (auto e : schema.getEnumerants()) {
+      auto name = Annotation(e.getProto(), kJsonNameId);
+      it->second.push_back(JsonString(name ? name->getValue().getText().cStr() : e.getProto().getName().cStr()));
+    }
+  }
+  static const std::string kUnknown;
+  return value < it->second.size() ? it->second[value] : kUnknown;
+}
+
+// Text as a JSON string: plain ASCII as it is, anything else through JsonString.
+void AppendString(std::string_view text, std::string* out) {
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return void(*out += JsonString(text));
+  }
+  *out += '"';
+  *out += text;
+  *out += '"';
+}
+
+void AppendValue(DynamicValue::Reader v, const FieldInfo* field, std::string* out);
 
 void AppendDate(uint32_t v, bool month, std::string* out) {
   if (v == 0) {
@@ -49,40 +108,31 @@ void AppendDate(uint32_t v, bool month, std::string* out) {
   }
 }
 
-void AppendEnum(capnp::DynamicEnum e, std::string* out) {
-  KJ_IF_MAYBE (enumerant, e.getEnumerant()) {
-    auto name = Annotation(enumerant->getProto(), kJsonNameId);
-    *out += JsonString(name ? name->getValue().getText().cStr() : enumerant->getProto().getName().cStr());
-  } else {
-    *out += std::to_string(e.getRaw());  // A value this schema does not know.
-  }
-}
-
-// The value of field `f` of `s`: null for a struct field not set and an $optional field at its
+// The value of a field of `s`: null for a struct field not set and an $optional field at its
 // default.
-void AppendFieldValue(DynamicStruct::Reader s, StructSchema::Field f, std::string* out) {
-  bool is_pointer = f.getProto().isSlot() && f.getType().isStruct();
-  if ((is_pointer && !s.has(f)) || (Has(f, kOptionalId) && !s.has(f, capnp::HasMode::NON_DEFAULT))) {
+void AppendFieldValue(DynamicStruct::Reader s, const FieldInfo& f, std::string* out) {
+  if ((f.pointer && !s.has(f.field)) || (f.optional && !s.has(f.field, capnp::HasMode::NON_DEFAULT))) {
     *out += "null";
   } else {
-    AppendValue(s.get(f), &f, out);
+    AppendValue(s.get(f.field), &f, out);
   }
 }
 
 void AppendFields(DynamicStruct::Reader s, std::string* out, bool* first) {
-  auto append_field = [&](StructSchema::Field f) {
-    *out += *first ? "" : ",";
+  const StructInfo& info = InfoOf(s.getSchema());
+  auto append_field = [&](const FieldInfo& f) {
+    if (!*first) *out += ',';
     *first = false;
-    *out += JsonString(f.getProto().getName().cStr()) + ':';
+    *out += f.key;
     AppendFieldValue(s, f, out);
   };
-  for (auto f : s.getSchema().getNonUnionFields()) append_field(f);
+  for (uint i : info.non_union) append_field(info.fields[i]);
   KJ_IF_MAYBE (active, s.which()) {
-    append_field(*active);
+    append_field(info.fields[active->getIndex()]);
   }
 }
 
-void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string* out) {
+void AppendValue(DynamicValue::Reader v, const FieldInfo* field, std::string* out) {
   switch (v.getType()) {
     case DynamicValue::VOID: *out += "null"; return;
     case DynamicValue::BOOL: *out += v.as<bool>() ? "true" : "false"; return;
@@ -94,8 +144,8 @@ void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string
     }
     case DynamicValue::UINT: {
       uint64_t u = v.as<uint64_t>();
-      if (field != nullptr && (Has(*field, kDateId) || Has(*field, kPeriodId))) {
-        return AppendDate(static_cast<uint32_t>(u), Has(*field, kPeriodId), out);
+      if (field != nullptr && (field->date || field->period)) {
+        return AppendDate(static_cast<uint32_t>(u), field->period, out);
       }
       *out += u > kMaxExactInteger ? fmt::format("\"{}\"", u) : std::to_string(u);
       return;
@@ -105,7 +155,11 @@ void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string
       *out += std::isfinite(d) ? fmt::format("{}", d) : "null";
       return;
     }
-    case DynamicValue::TEXT: *out += JsonString(v.as<capnp::Text>().cStr()); return;
+    case DynamicValue::TEXT: {
+      auto t = v.as<capnp::Text>();
+      AppendString(std::string_view(t.begin(), t.size()), out);
+      return;
+    }
     case DynamicValue::DATA: {
       auto d = v.as<capnp::Data>();
       *out += '"' + Hex(Bytes(d.begin(), d.size())) + '"';
@@ -115,14 +169,19 @@ void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string
       *out += '[';
       bool first = true;
       for (auto item : v.as<capnp::DynamicList>()) {
-        *out += first ? "" : ",";
+        if (!first) *out += ',';
         first = false;
         AppendValue(item, nullptr, out);
       }
       *out += ']';
       return;
     }
-    case DynamicValue::ENUM: AppendEnum(v.as<capnp::DynamicEnum>(), out); return;
+    case DynamicValue::ENUM: {
+      auto e = v.as<capnp::DynamicEnum>();
+      const std::string& name = EnumName(e.getSchema(), e.getRaw());
+      *out += name.empty() ? std::to_string(e.getRaw()) : name;  // A value this schema does not know: its number.
+      return;
+    }
     case DynamicValue::STRUCT: AppendObject(v.as<DynamicStruct>(), out); return;
     default: *out += "null"; return;  // Interfaces and AnyPointer: not in result records.
   }
@@ -130,7 +189,8 @@ void AppendValue(DynamicValue::Reader v, StructSchema::Field* field, std::string
 
 // One JSON Lines record: {"type":NAME, ...fields of `value`}.
 void AppendLine(std::string_view type, DynamicStruct::Reader value, std::string* out) {
-  *out += "{\"type\":" + JsonString(type);
+  *out += "{\"type\":";
+  AppendString(type, out);
   bool first = false;
   AppendFields(value, out, &first);
   *out += "}\n";
@@ -157,19 +217,20 @@ void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<vo
   std::string own;  // JSON Lines: the result's own scalar fields, written last.
   if (document) out += '{';
   bool first = true;
-  for (auto f : result.getSchema().getNonUnionFields()) {
-    std::string name = f.getProto().getName().cStr();
-    auto row = Annotation(f.getProto(), kRowId);
+  const StructInfo& info = InfoOf(result.getSchema());
+  for (uint index : info.non_union) {
+    const FieldInfo& f = info.fields[index];
+    std::string name = f.field.getProto().getName().cStr();
     bool streamed = name == streamed_list && stream;
     if (document && !streamed) {
-      out += (first ? "" : ",") + JsonString(name) + ':';
+      out += (first ? "" : ",") + f.key;
       AppendFieldValue(result, f, &out);
       first = false;
       flush(false);
       continue;
     }
     if (document) {  // A streamed list.
-      out += (first ? "" : ",") + JsonString(name) + ":[";
+      out += (first ? "" : ",") + f.key + '[';
       first = false;
       bool first_item = true;
       stream([&](DynamicStruct::Reader item) {
@@ -182,21 +243,21 @@ void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<vo
       continue;
     }
     // JSON Lines.
-    std::string type = row ? std::string(row->getValue().getText().cStr()) : name;
+    std::string type = f.row.empty() ? name : f.row;
     if (streamed) {
       stream([&](DynamicStruct::Reader item) {
         AppendLine(type, item, &out);
         flush(false);
       });
-    } else if (f.getType().isList() && row) {
-      for (auto item : result.get(f).as<capnp::DynamicList>()) {
+    } else if (f.field.getType().isList() && !f.row.empty()) {
+      for (auto item : result.get(f.field).as<capnp::DynamicList>()) {
         AppendLine(type, item.as<DynamicStruct>(), &out);
         flush(false);
       }
-    } else if (f.getType().isStruct()) {
-      if (result.has(f)) AppendLine(type, result.get(f).as<DynamicStruct>(), &out);
+    } else if (f.field.getType().isStruct()) {
+      if (!f.pointer || result.has(f.field)) AppendLine(type, result.get(f.field).as<DynamicStruct>(), &out);
     } else {  // A scalar or a list of scalars: on the last line.
-      own += "," + JsonString(name) + ':';
+      own += "," + f.key;
       AppendFieldValue(result, f, &own);
     }
     flush(false);
