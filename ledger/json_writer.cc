@@ -207,64 +207,94 @@ void AppendObject(DynamicStruct::Reader value, std::string* out) {
   *out += '}';
 }
 
-void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<void(std::string_view)>& write,
-                 std::string_view streamed_list, const std::function<void(const Emit&)>& stream) {
-  std::string out;
-  auto flush = [&](bool force) {
-    if (force || out.size() >= kFlushBytes) write(out), out.clear();
-  };
-  bool document = mode == Mode::kDocument;
-  std::string own;  // JSON Lines: the result's own scalar fields, written last.
-  if (document) out += '{';
+namespace {
+
+// Output gathered and handed to `write` in pieces of about kFlushBytes.
+class Sink {
+ public:
+  explicit Sink(const std::function<void(std::string_view)>& write) : write_(write) {}
+  std::string* text() { return &text_; }
+  void Flush(bool force = false) {
+    if (force || text_.size() >= kFlushBytes) write_(text_), text_.clear();
+  }
+
+ private:
+  const std::function<void(std::string_view)>& write_;
+  std::string text_;
+};
+
+bool IsStreamed(const FieldInfo& f, std::string_view streamed_list, const std::function<void(const Emit&)>& stream) {
+  return stream && f.field.getProto().getName() == kj::StringPtr(streamed_list.data(), streamed_list.size());
+}
+
+void WriteDocument(DynamicStruct::Reader result, Sink* sink, std::string_view streamed_list,
+                   const std::function<void(const Emit&)>& stream) {
+  std::string* out = sink->text();
+  *out += '{';
   bool first = true;
   const StructInfo& info = InfoOf(result.getSchema());
   for (uint index : info.non_union) {
     const FieldInfo& f = info.fields[index];
-    std::string name = f.field.getProto().getName().cStr();
-    bool streamed = name == streamed_list && stream;
-    if (document && !streamed) {
-      out += (first ? "" : ",") + f.key;
-      AppendFieldValue(result, f, &out);
-      first = false;
-      flush(false);
+    *out += (first ? "" : ",") + f.key;
+    first = false;
+    if (!IsStreamed(f, streamed_list, stream)) {
+      AppendFieldValue(result, f, out);
+      sink->Flush();
       continue;
     }
-    if (document) {  // A streamed list.
-      out += (first ? "" : ",") + f.key + '[';
-      first = false;
-      bool first_item = true;
+    *out += '[';
+    bool first_item = true;
+    stream([&](DynamicStruct::Reader item) {
+      if (!first_item) *out += ',';
+      first_item = false;
+      AppendObject(item, out);
+      sink->Flush();
+    });
+    *out += ']';
+  }
+  *out += "}\n";
+}
+
+void WriteLines(DynamicStruct::Reader result, Sink* sink, std::string_view streamed_list,
+                const std::function<void(const Emit&)>& stream) {
+  std::string* out = sink->text();
+  std::string own;  // The result's own scalar fields, written last.
+  const StructInfo& info = InfoOf(result.getSchema());
+  for (uint index : info.non_union) {
+    const FieldInfo& f = info.fields[index];
+    std::string type = f.row.empty() ? std::string(f.field.getProto().getName().cStr()) : f.row;
+    if (IsStreamed(f, streamed_list, stream)) {
       stream([&](DynamicStruct::Reader item) {
-        out += first_item ? "" : ",";
-        first_item = false;
-        AppendObject(item, &out);
-        flush(false);
+        AppendLine(type, item, out);
+        sink->Flush();
       });
-      out += ']';
-      continue;
-    }
-    // JSON Lines.
-    std::string type = f.row.empty() ? name : f.row;
-    if (streamed) {
-      stream([&](DynamicStruct::Reader item) {
-        AppendLine(type, item, &out);
-        flush(false);
-      });
-    } else if (f.field.getType().isList() && !f.row.empty()) {
+    } else if (f.field.getType().isList() && !f.row.empty()) {  // $row is on lists of structs only.
       for (auto item : result.get(f.field).as<capnp::DynamicList>()) {
-        AppendLine(type, item.as<DynamicStruct>(), &out);
-        flush(false);
+        AppendLine(type, item.as<DynamicStruct>(), out);
+        sink->Flush();
       }
     } else if (f.field.getType().isStruct()) {
-      if (!f.pointer || result.has(f.field)) AppendLine(type, result.get(f.field).as<DynamicStruct>(), &out);
-    } else {  // A scalar or a list of scalars: on the last line.
+      if (!f.pointer || result.has(f.field)) AppendLine(type, result.get(f.field).as<DynamicStruct>(), out);
+    } else {
       own += "," + f.key;
       AppendFieldValue(result, f, &own);
     }
-    flush(false);
+    sink->Flush();
   }
-  if (document) out += "}\n";
-  if (!document && !own.empty()) out += "{\"type\":\"result\"" + own + "}\n";
-  flush(true);
+  if (!own.empty()) *out += "{\"type\":\"result\"" + own + "}\n";
+}
+
+}  // namespace
+
+void WriteResult(DynamicStruct::Reader result, Mode mode, const std::function<void(std::string_view)>& write,
+                 std::string_view streamed_list, const std::function<void(const Emit&)>& stream) {
+  Sink sink(write);
+  if (mode == Mode::kDocument) {
+    WriteDocument(result, &sink, streamed_list, stream);
+  } else {
+    WriteLines(result, &sink, streamed_list, stream);
+  }
+  sink.Flush(true);
 }
 
 }  // namespace ledger::json
