@@ -27,8 +27,8 @@ $Cxx.namespace("ledger::results");
 annotation date @0xfd16efd2cc716629 (field) :Void;      # UInt32 YYYYMMDD: "YYYY-MM-DD"; 0 is null.
 annotation period @0xfe4a2c85890a5006 (field) :Void;    # UInt32 YYYYMM: "YYYY-MM"; 0 is null.
 annotation optional @0x862f34b900118494 (field) :Void;  # The field's default value is written null.
-annotation row @0x904bdeadee21013b (field) :Text;       # On a list of a result: in JSON Lines each element is a line,
-                                   # with "type" set to this name first.
+annotation row @0x904bdeadee21013b (field) :Text;       # On a list of structs in a result: in JSON
+                                                         # Lines a line per element, "type" this name.
 
 # ---------------------------------------------------------------------------------------------
 # Shared
@@ -122,7 +122,7 @@ struct CaseState {
   status @2 :CaseStatus;
   monthlyAmountFen @3 :Int64 = -1 $optional;  # Entitlement in force that month; null before approval.
   membersCovered @4 :UInt32;                  # By that entitlement; 0 before approval.
-  suspended @5 :Bool;
+  suspended @5 :Bool;                         # Its status is suspended.
   reviewDue @6 :UInt32 $date;
 }
 
