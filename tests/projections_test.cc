@@ -178,8 +178,10 @@ TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
   CHECK(roll.out.rfind("household", 0) == 0);
   CHECK(roll.out.find("cases, ") != std::string::npos);
   auto json = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--format", "json"});
-  CHECK(json.out.rfind(R"({"household":")", 0) == 0);
-  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 20);
+  CHECK(json.out.rfind(R"({"query":{"asOf":"2024-03-15",)", 0) == 0);
+  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 1);  // One document.
+  auto jsonl = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--format", "jsonl"});
+  CHECK(std::count(jsonl.out.begin(), jsonl.out.end(), '\n') == 22);  // The query, 20 cases, the summary.
   auto csv = testing::RunLedgerctl({"totals", "--dir", d, "--programme", "rural_dibao", "--format", "csv"});
   CHECK(csv.exit_code == 0);
   CHECK(csv.out.rfind("programme,period,allocated,issued,", 0) == 0);

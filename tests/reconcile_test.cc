@@ -420,8 +420,9 @@ TEST_CASE("ledgerctl reconcile reports, and --apply records each result once") {
   CHECK(csv.out.find("\n8,P6,returned,1000.00,1000.00,urban_dibao,202402,\"name, ID mismatch\"\n"
                      ",P5,missing result,,1000.00,urban_dibao,202402,\n") != std::string::npos);
   auto json = testing::RunLedgerctl({"reconcile", "--dir", d, "--bank-file", file, "--format", "json"});
-  CHECK(json.out.find(R"({"line":6,"end_to_end_id":"P9","category":"unknown","bank yuan":1000.00,)"
-                      R"("ledger yuan":"","programme":"","period":"","reason":""})") != std::string::npos);
+  CHECK(json.out.find(R"({"category":"unknown","endToEndId":"P9","bank":{"line":6,"amountFen":100000,)"
+                      R"("status":"settled","reason":"","bankReference":"B9","date":"2024-02-10"},"ledger":null})") !=
+        std::string::npos);
 
   auto first =
       testing::RunLedgerctl({"reconcile", "--dir", d, "--bank-file", file, "--apply", "yes", "--actor", "fin1"});

@@ -12,6 +12,7 @@
 #include "ledger/entry.h"
 #include "ledger/evidence.h"
 #include "ledger/json.h"
+#include "ledger/results.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -157,27 +158,35 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint";
 
-int ListCheckpoints(const ledger::Ledger& l) {
+int ListCheckpoints(const ledger::Ledger& l, Format format) {
   std::vector<evidence::SignedCheckpoint> list;
   Status s = evidence::ListCheckpoints(l, &list);
   if (!s.ok()) return Fail(kCheckpoint, s);
-  Report report({"size", "root", "households", "heads root", "last entry recorded at"});
-  for (const auto& cp : list) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::CheckpointList>();
+  auto rows = result.initCheckpoints(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
     std::string bytes, recorded;
     ledger::EntryReader reader;
-    uint64_t size = cp.checkpoint.tree_size;
+    uint64_t size = list[i].checkpoint.tree_size;
     if (size > 0 && l.ReadEntry(size, &bytes).ok() && reader.Init(bytes).ok()) {
       recorded = ledger::FormatTimestampUs(reader.entry().getRecordedAtUs());
     }
-    report.Row({std::to_string(size), note::Base64(cp.checkpoint.root_hash), std::to_string(cp.heads.count),
-                note::Base64(cp.heads.root), recorded},
+    ledger::results::BuildCheckpointRow(list[i], recorded, rows[i]);
+  }
+  if (IsJson(format)) return PrintResult(result.asReader(), format), kExitOk;
+  if (list.empty() && format == Format::kTable) {
+    fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
+    return kExitOk;
+  }
+  Report report({"size", "root", "households", "heads root", "last entry recorded at"});
+  auto base64 = [](capnp::Data::Reader d) { return note::Base64(ledger::Bytes(d.begin(), d.size())); };
+  for (auto row : result.asReader().getCheckpoints()) {
+    report.Row({std::to_string(row.getSize()), base64(row.getRootHash()), std::to_string(row.getHouseholds()),
+                base64(row.getHeadsRoot()), std::string(row.getLastEntryRecordedAt())},
                {true, false, true, false, false});
   }
-  if (list.empty()) {
-    fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
-  } else {
-    report.Print(Format::kTable);
-  }
+  report.Print(format);
   return kExitOk;
 }
 
@@ -185,7 +194,7 @@ int ListCheckpoints(const ledger::Ledger& l) {
 
 const char* const kCheckpointUsage =
     "usage: ledgerctl checkpoint --dir D [--key SIGNER_KEY_FILE]\n"
-    "       ledgerctl checkpoint --dir D --list yes\n\n"
+    "       ledgerctl checkpoint --dir D --list yes [--format table|json|jsonl|csv]\n\n"
     "Makes a checkpoint of the ledger's head: a c2sp.org/tlog-checkpoint signed note of the\n"
     "origin, the number of entries (the tree size), the base64 RFC 6962 root of the entries'\n"
     "Merkle tree, and the line \"households <count> <base64 root>\" committing to every\n"
@@ -194,16 +203,21 @@ const char* const kCheckpointUsage =
     "of a size made before is printed again, not made twice. Publish the notes (or hand them to\n"
     "auditors): proofs are checked against them (ledgerctl prove, ledgerctl verify-proof).\n"
     "--list yes lists the stored checkpoints: size, root, households, heads root and when the\n"
-    "last entry they cover was recorded. A ledger made before checkpoints needs a key first:\n"
-    "ledgerctl setkey --dir D.\n";
+    "last entry they cover was recorded (in --format json and jsonl, the roots in hex). A ledger\n"
+    "made before checkpoints needs a key first: ledgerctl setkey --dir D.\n";
 
 int RunCheckpoint(const Flags& flags, const Positional&) {
   auto dir = Required(flags, "dir", kCheckpoint);
+  Format format = Format::kTable;
   if (!dir) return kExitCannot;
+  if (flags.count("format") && (!flags.count("list") || !ParseFormat(flags.at("format"), &format))) {
+    fmt::print(stderr, "ledgerctl checkpoint: --format goes with --list yes, and is {}\n", kFormats);
+    return kExitCannot;
+  }
   int code = kExitOk;
   auto l = OpenOrReport(*dir, kCheckpoint, &code);
   if (!l) return code;
-  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l);
+  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l, format);
   note::Verifier ledger_key;
   Status s = evidence::ReadCheckpointKey(*l, &ledger_key);
   if (!s.ok()) {
@@ -275,7 +289,7 @@ int RunProve(const Flags& flags, const Positional& positional) {
 // ---- verify-proof -------------------------------------------------------------------------------------------
 
 const char* const kVerifyProofUsage =
-    "usage: ledgerctl verify-proof FILE [--checkpoint NOTE --key PUBKEY]\n\n"
+    "usage: ledgerctl verify-proof FILE [--checkpoint NOTE --key PUBKEY] [--format table|json|jsonl]\n\n"
     "Checks a proof made by ledgerctl prove, with no ledger: an inclusion proof (the entry's hash\n"
     "is a leaf of the tree with that root; leafIdx = seq - 1), a consistency proof (the larger\n"
     "tree extends the smaller), or a household proof (the entries are all of the household's\n"
@@ -289,7 +303,9 @@ const char* const kVerifyProofUsage =
     "the reason and exits 1; exits 2 if a file cannot be read or is not a proof or a key.\n"
     "Proofs in the shape of other RFC 6962 tooling are read too: without \"type\" (inferred from\n"
     "leafIdx, size1 or household), \"proof\": null for an empty proof, and the test vectors'\n"
-    "\"desc\" and \"wantErr\" (echoed after the result, never checked).\n";
+    "\"desc\" and \"wantErr\" (echoed after the result, never checked).\n"
+    "--format json prints the answer as one JSON object (valid, summary, problem, the checkpoint's\n"
+    "origin and size, the vector's desc and expectation), jsonl as one line.\n";
 
 namespace {
 
@@ -312,17 +328,34 @@ bool LoadProof(const std::string& path, evidence::Proof* proof) {
   return s.ok();
 }
 
-// Reads --key and --checkpoint and opens the note: kExitOk, or the exit code after saying why
-// (a note that does not open with the key is invalid evidence: 1).
-int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint) {
+// Reads --key and --checkpoint and opens the note: kExitOk; kExitCannot after saying why; or
+// kExitNo with *invalid saying why (a note that does not open with the key is invalid evidence).
+int LoadCheckpoint(const Flags& flags, evidence::SignedCheckpoint* checkpoint, Status* invalid) {
   note::Verifier key;
   std::string note_text;
   if (!ReadVerifierKeyFile(flags.at("key"), &key, kVerifyProof)) return kExitCannot;
   if (!ReadFile(flags.at("checkpoint"), note::kMaxNoteBytes, &note_text, kVerifyProof)) return kExitCannot;
   Status s = evidence::OpenCheckpoint(note_text, key, checkpoint);
   if (s.ok()) return kExitOk;
-  fmt::print("invalid: the checkpoint does not verify with the key: {}\n", s.ToString());
+  *invalid = Status::Invalid("", "the checkpoint does not verify with the key: " + s.ToString());
   return kExitNo;
+}
+
+// The answer: "valid: …" or "invalid: …", or the result record.
+void PrintProofCheck(const Status& check, const std::string& summary, const evidence::Proof* proof,
+                     const evidence::SignedCheckpoint* checkpoint, Format format) {
+  if (IsJson(format)) {
+    capnp::MallocMessageBuilder message;
+    auto result = message.initRoot<ledger::results::ProofCheckResult>();
+    ledger::results::BuildProofCheck(check, summary, proof, checkpoint, result);
+    return PrintResult(result.asReader(), format);
+  }
+  if (!check.ok()) return fmt::print("invalid: {}{}\n", check.ToString(), VectorNote(*proof));
+  fmt::print("valid: {}{}{}\n", summary,
+             checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
+                                      checkpoint->checkpoint.tree_size)
+                        : "; not checked against a signed checkpoint (give --checkpoint and --key)",
+             VectorNote(*proof));
 }
 
 }  // namespace
@@ -336,11 +369,18 @@ int RunVerifyProof(const Flags& flags, const Positional& positional) {
     fmt::print(stderr, "ledgerctl verify-proof: --checkpoint and --key go together\n");
     return kExitCannot;
   }
+  Format format = Format::kTable;
+  if (flags.count("format") && (!ParseFormat(flags.at("format"), &format) || format == Format::kCsv)) {
+    fmt::print(stderr, "ledgerctl verify-proof: --format is table, json or jsonl\n");
+    return kExitCannot;
+  }
   evidence::Proof proof;
   if (!LoadProof(positional[0], &proof)) return kExitCannot;
   std::optional<evidence::SignedCheckpoint> checkpoint;
   if (flags.count("checkpoint")) {
-    int code = LoadCheckpoint(flags, &checkpoint.emplace());
+    Status invalid;
+    int code = LoadCheckpoint(flags, &checkpoint.emplace(), &invalid);
+    if (code == kExitNo) PrintProofCheck(invalid, "", &proof, nullptr, format);
     if (code != kExitOk) return code;
   } else if (proof.type == evidence::ProofType::kHousehold) {
     fmt::print(stderr,
@@ -350,16 +390,8 @@ int RunVerifyProof(const Flags& flags, const Positional& positional) {
   }
   std::string summary;
   Status s = evidence::CheckProof(proof, checkpoint ? &*checkpoint : nullptr, &summary);
-  if (!s.ok()) {
-    fmt::print("invalid: {}{}\n", s.ToString(), VectorNote(proof));
-    return kExitNo;
-  }
-  fmt::print("valid: {}{}{}\n", summary,
-             checkpoint ? fmt::format("; signed by {} at size {}", checkpoint->checkpoint.origin,
-                                      checkpoint->checkpoint.tree_size)
-                        : "; not checked against a signed checkpoint (give --checkpoint and --key)",
-             VectorNote(proof));
-  return kExitOk;
+  PrintProofCheck(s, summary, &proof, checkpoint ? &*checkpoint : nullptr, format);
+  return s.ok() ? kExitOk : kExitNo;
 }
 
 }  // namespace tools

@@ -24,9 +24,11 @@
 #include "ledger/formats.h"
 #include "ledger/household_replay.h"
 #include "ledger/json.h"
+#include "ledger/json_writer.h"
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/results.h"
 #include "ledger/trace.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
@@ -98,6 +100,13 @@ std::optional<Args> ParseArgs(const Command& cmd, int argc, char** argv) {
     }
   }
   return args;
+}
+
+// --format, checked; prints why not.
+bool ParseFormatFlag(const std::map<std::string, std::string>& flags, const char* command, tools::Format* format) {
+  if (!flags.count("format") || tools::ParseFormat(flags.at("format"), format)) return true;
+  fmt::print(stderr, "ledgerctl {}: --format is {}, not \"{}\"\n", command, tools::kFormats, flags.at("format"));
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,11 +409,18 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // ---------------------------------------------------------------------------------------------
 // verify
 
-// Verifies an open ledger and prints the result line; the exit code.
-int PrintVerify(const ledger::Ledger& l) {
+// Verifies an open ledger and prints the result (a line, or the result record); the exit code.
+int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::kTable) {
   ledger::VerifyReport report;
   Status s = ledger::Verify(l, &report);
   if (!s.ok()) return Fail("verify", s);
+  if (tools::IsJson(format)) {
+    capnp::MallocMessageBuilder message;
+    auto result = message.initRoot<ledger::results::VerifyResult>();
+    ledger::results::BuildVerify(report, result);
+    tools::PrintResult(result.asReader(), format);
+    return report.ok ? kExitOk : kExitNo;
+  }
   if (!report.ok) {
     fmt::print("FAILED at seq {}: {}\n", report.bad_seq, report.problem);
     return kExitNo;
@@ -417,10 +433,15 @@ int PrintVerify(const ledger::Ledger& l) {
 
 int RunVerify(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "verify");
-  if (!dir) return kExitCannot;
+  tools::Format format = tools::Format::kTable;
+  if (!dir || !ParseFormatFlag(flags, "verify", &format)) return kExitCannot;
+  if (format == tools::Format::kCsv) {
+    fmt::print(stderr, "ledgerctl verify: --format is table, json or jsonl\n");
+    return kExitCannot;
+  }
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "verify", &code);
-  return l ? PrintVerify(*l) : code;
+  return l ? PrintVerify(*l, format) : code;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +485,24 @@ void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
               {true, false, false, false, true, false, false, false});
 }
 
+// Replay's result record: the steps (each built as it was visited), the state on the date.
+void PrintReplayResult(const std::string& household, uint32_t as_of_given, const ledger::state::Household& on_date,
+                       uint32_t on_date_period, size_t events, const ledger::Hash& last,
+                       const std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>& steps, tools::Format format) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::ReplayResult>();
+  result.initQuery().setHousehold(household);
+  result.getQuery().setAsOf(as_of_given);
+  auto list = result.initSteps(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    list.setWithCaveats(i, steps[i]->getRoot<ledger::results::ReplayStep>().asReader());
+  }
+  ledger::results::BuildHouseholdState(on_date, on_date_period, result.initOnDate());
+  result.setEvents(events);
+  result.setLastEntryHash(capnp::Data::Reader(last.data(), last.size()));
+  tools::PrintResult(result.asReader(), format);
+}
+
 int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "replay");
   auto household = dir ? Required(flags, "household", "replay") : std::nullopt;
@@ -473,30 +512,46 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   bool entries = format_name == "entries";
   tools::Format format = tools::Format::kTable;
   if (!entries && !tools::ParseFormat(format_name, &format)) {
-    fmt::print(stderr, "ledgerctl replay: --format is table, json, csv or entries, not \"{}\"\n", format_name);
+    fmt::print(stderr, "ledgerctl replay: --format is table, json, jsonl, csv or entries, not \"{}\"\n", format_name);
     return kExitCannot;
   }
+  bool json = !entries && tools::IsJson(format);
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "replay", &code);
   if (!l) return code;
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> steps;  // For JSON.
   size_t count = 0;
   ledger::Hash last{};
   ledger::state::Household on_date;
+  uint32_t last_date = 0;  // Of the last event shown.
   Status s = ledger::ReplayHousehold(*l, *household, [&](const ledger::HouseholdStep& step) {
     ++count;
     last = step.entry->hash;
     if (step.decoded.getEvent().getBusinessDate() > *as_of) return;
     on_date = step.after;
-    if (entries) fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
-    if (!entries) AddReplayRow(&report, step);
+    last_date = step.decoded.getEvent().getBusinessDate();
+    if (entries) {
+      fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
+    } else if (json) {
+      steps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      ledger::results::BuildReplayStep(step, steps.back()->initRoot<ledger::results::ReplayStep>());
+    } else {
+      AddReplayRow(&report, step);
+    }
   });
   if (!s.ok()) {
-    if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
+    if (s.code() == Status::Code::kCorruption && !json) fmt::print("FAILED: {}\n", s.reason());
     return Fail("replay", s);
   }
-  if (!entries) report.Print(format);
-  if (flags.count("as-of") && format == tools::Format::kTable && !entries) {
+  bool given = flags.count("as-of") > 0;
+  if (json) {
+    PrintReplayResult(*household, given ? *as_of : 0, on_date, (given ? *as_of : last_date) / 100, count, last, steps,
+                      format);
+  } else if (!entries) {
+    report.Print(format);
+  }
+  if (given && format == tools::Format::kTable && !entries) {
     fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
@@ -529,11 +584,7 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
       return false;
     }
   }
-  if (flags.count("format") && !tools::ParseFormat(flags.at("format"), format)) {
-    fmt::print(stderr, "ledgerctl {}: --format is table, json or csv, not \"{}\"\n", command, flags.at("format"));
-    return false;
-  }
-  return true;
+  return ParseFormatFlag(flags, command, format);
 }
 
 // Opens the ledger for a report and checks that the region (if one was given) has households.
@@ -552,20 +603,22 @@ std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledg
   return l;
 }
 
-void PrintRoll(const std::vector<ledger::queries::RollRow>& rows, tools::Format format) {
+// roll and reviews: the result record, or a table (or CSV) made from it.
+void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format) {
+  if (tools::IsJson(format)) return tools::PrintResult(result, format);
   tools::Report report(
       {"household", "region", "case", "programme", "since", "members", "monthly yuan", "suspended", "review due"});
-  int64_t total = 0;
-  for (const auto& r : rows) {
-    report.Row({r.household, r.region, r.case_id, ledger::ProgrammeName(r.programme), std::to_string(r.since_period),
-                std::to_string(r.members), tools::Yuan(r.monthly_fen), r.suspended ? "yes" : "no",
-                r.review_due ? std::to_string(r.review_due) : ""},
+  for (auto c : result.getCases()) {
+    report.Row({c.getHousehold(), c.getRegion(), c.getCaseId(),
+                ledger::ProgrammeName(static_cast<uint16_t>(c.getProgramme())), std::to_string(c.getSincePeriod()),
+                std::to_string(c.getMembersCovered()), tools::Yuan(c.getMonthlyAmountFen()),
+                c.getSuspended() ? "yes" : "no", c.getReviewDue() ? std::to_string(c.getReviewDue()) : ""},
                {false, false, false, false, true, true, true, false, true});
-    total += r.suspended ? 0 : r.monthly_fen;
   }
   report.Print(format);
   if (format == tools::Format::kTable) {
-    fmt::print("{} cases, {} yuan a month to those not suspended\n", rows.size(), tools::Yuan(total));
+    fmt::print("{} cases, {} yuan a month to those not suspended\n", result.getSummary().getCases(),
+               tools::Yuan(result.getSummary().getMonthlyAmountFen()));
   }
 }
 
@@ -581,7 +634,10 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   std::vector<ledger::queries::RollRow> rows;
   Status s = ledger::queries::Roll(l->store(), filter, *as_of, &rows);
   if (!s.ok()) return Fail("roll", s);
-  PrintRoll(rows, format);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RollResult>();
+  ledger::results::BuildRoll(filter, *as_of, 0, rows, result);
+  PrintRoll(result.asReader(), format);
   return kExitOk;
 }
 
@@ -598,7 +654,10 @@ int RunReviews(const std::map<std::string, std::string>& flags, const std::vecto
   std::vector<ledger::queries::RollRow> rows;
   Status s = ledger::queries::ReviewsDue(l->store(), filter, *as_of, *due_by, &rows);
   if (!s.ok()) return Fail("reviews", s);
-  PrintRoll(rows, format);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RollResult>();
+  ledger::results::BuildRoll(filter, *as_of, *due_by, rows, result);
+  PrintRoll(result.asReader(), format);
   return kExitOk;
 }
 
@@ -615,25 +674,23 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
   std::vector<ledger::queries::TotalsRow> rows;
   Status s = ledger::queries::Totals(l->store(), filter, *from, *to, &rows);
   if (!s.ok()) return Fail("totals", s);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::TotalsResult>();
+  ledger::results::BuildTotals(filter, *from, *to, rows, result);
+  if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
   tools::Report report({"programme", "period", "allocated", "issued", "settled", "failed", "returned", "recovered",
                         "balance", "payments", "household-months", "person-months"});
-  ledger::state::Totals sum;
-  for (const auto& r : rows) {
-    const auto& t = r.totals;
-    report.Row({ledger::ProgrammeName(r.programme), std::to_string(r.period), tools::Yuan(t.allocated_fen),
-                tools::Yuan(t.issued_fen), tools::Yuan(t.settled_fen), tools::Yuan(t.failed_fen),
-                tools::Yuan(t.returned_fen), tools::Yuan(t.recovered_fen), tools::Yuan(ledger::queries::BalanceFen(t)),
-                std::to_string(t.payments), std::to_string(t.household_months), std::to_string(t.person_months)},
+  auto add = [&](ledger::results::TotalsRow::Reader t, const std::string& programme, const std::string& period) {
+    report.Row({programme, period, tools::Yuan(t.getAllocatedFen()), tools::Yuan(t.getIssuedFen()),
+                tools::Yuan(t.getSettledFen()), tools::Yuan(t.getFailedFen()), tools::Yuan(t.getReturnedFen()),
+                tools::Yuan(t.getRecoveredFen()), tools::Yuan(t.getBalanceFen()), std::to_string(t.getPayments()),
+                std::to_string(t.getHouseholdMonths()), std::to_string(t.getPersonMonths())},
                {false, true, true, true, true, true, true, true, true, true, true, true});
-    sum += t;
+  };
+  for (auto t : result.getRows()) {
+    add(t, ledger::ProgrammeName(static_cast<uint16_t>(t.getProgramme())), std::to_string(t.getPeriod()));
   }
-  if (format == tools::Format::kTable && !rows.empty()) {
-    report.Row({"all", "", tools::Yuan(sum.allocated_fen), tools::Yuan(sum.issued_fen), tools::Yuan(sum.settled_fen),
-                tools::Yuan(sum.failed_fen), tools::Yuan(sum.returned_fen), tools::Yuan(sum.recovered_fen),
-                tools::Yuan(ledger::queries::BalanceFen(sum)), std::to_string(sum.payments),
-                std::to_string(sum.household_months), std::to_string(sum.person_months)},
-               {false, true, true, true, true, true, true, true, true, true, true, true});
-  }
+  if (format == tools::Format::kTable && !rows.empty()) add(result.getAll(), "all", "");
   report.Print(format);
   return kExitOk;
 }
@@ -678,19 +735,18 @@ struct ApplyCounts {
 
 // Records the results of matched, failed, returned and paid-after-exit lines, in groups of
 // kApplyGroupEvents: memory stays flat however long the file, and a run that stops half-way is
-// completed by running it again. False on an I/O error.
+// completed by running it again. False on an I/O error (said on stderr).
 bool ApplyBankResults(ledger::Ledger* l, const ledger::reconcile::Reconciliation& matches, const std::string& actor,
-                      uint32_t date) {
+                      uint32_t date, ApplyCounts* counts) {
   using C = ledger::reconcile::Category;
-  ApplyCounts counts;
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
-  auto done = [&counts](std::vector<ledger::AppendResult>* results, const Status& write) {
-    if (!write.ok() && counts.write.ok()) counts.write = write;
+  auto done = [counts](std::vector<ledger::AppendResult>* results, const Status& write) {
+    if (!write.ok() && counts->write.ok()) counts->write = write;
     for (const auto& r : *results) {
-      counts.created += r.outcome == ledger::AppendResult::Outcome::kCreated;
-      counts.exists += r.outcome == ledger::AppendResult::Outcome::kExists;
+      counts->created += r.outcome == ledger::AppendResult::Outcome::kCreated;
+      counts->exists += r.outcome == ledger::AppendResult::Outcome::kExists;
       if (r.outcome == ledger::AppendResult::Outcome::kRejected) {
-        ++counts.refused;
+        ++counts->refused;
         fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", r.error.ToString());
       }
     }
@@ -718,14 +774,12 @@ bool ApplyBankResults(ledger::Ledger* l, const ledger::reconcile::Reconciliation
   }
   if (s.ok() && !owned.empty()) s = submit();
   Status flushed = l->FlushGroups();
-  if (s.ok()) s = counts.write.ok() ? flushed : counts.write;
+  if (s.ok()) s = counts->write.ok() ? flushed : counts->write;
   if (!s.ok()) return Fail("reconcile", s), false;
-  fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.created, counts.exists,
-             counts.refused);
   return true;
 }
 
-// One match's row of the report.
+// One match's row of the table.
 std::vector<std::string> MatchRow(const ledger::reconcile::Match& m) {
   const auto& line = m.line;
   const auto& p = m.payment;
@@ -735,52 +789,59 @@ std::vector<std::string> MatchRow(const ledger::reconcile::Match& m) {
           p ? std::to_string(p->period) : "",          std::string(line ? line->reason : "")};
 }
 
-// Prints a row per match (as it goes: a province's file has millions), then counts and sums per
-// category, and issued against settled per programme.
-void PrintReconciliation(const ledger::reconcile::Reconciliation& matches, tools::Format format) {
-  using C = ledger::reconcile::Category;
+// Prints a row per match (as it goes: a province's file has millions), then, in a table, the
+// summary record's counts and sums per category and issued against settled per programme.
+void PrintReconciliation(const ledger::reconcile::Reconciliation& matches,
+                         ledger::results::ReconcileResult::Reader summary, tools::Format format) {
   tools::Report lines(
       {"line", "end_to_end_id", "category", "bank yuan", "ledger yuan", "programme", "period", "reason"});
   const std::vector<bool> numeric = {true, false, false, true, true, false, true, false};
-  std::map<C, std::pair<int64_t, int64_t>> by_category;            // count, sum (fen)
-  std::map<uint16_t, std::pair<int64_t, int64_t>> issued_settled;  // per programme (fen)
-  for (size_t i = 0; i < matches.size(); ++i) {
-    ledger::reconcile::Match m = matches[i];
-    if (format == tools::Format::kTable) lines.Fit(MatchRow(m));
-    int64_t ledger_fen = m.payment ? m.payment->amount_fen : 0;
-    int64_t bank_fen = m.line ? m.line->amount_fen : 0;
-    auto& c = by_category[m.category];
-    c.first += 1;
-    c.second += m.line ? bank_fen : ledger_fen;
-    if (!m.payment) continue;
-    auto& programme = issued_settled[m.payment->programme];
-    programme.first += m.category == C::kDuplicate ? 0 : ledger_fen;
-    programme.second += m.category == C::kMatched || m.category == C::kPaidAfterExit ? bank_fen : 0;
+  if (format == tools::Format::kTable) {
+    for (size_t i = 0; i < matches.size(); ++i) lines.Fit(MatchRow(matches[i]));
   }
   lines.PrintHeader(format, matches.size() ? numeric : std::vector<bool>());
   for (size_t i = 0; i < matches.size(); ++i) lines.PrintRow(MatchRow(matches[i]), numeric, format);
   if (format != tools::Format::kTable) return;
   fmt::print("\n");
-  std::map<std::string, std::pair<int64_t, int64_t>> named;  // Printed in order of name.
-  for (const auto& [category, c] : by_category) named[ledger::reconcile::CategoryName(category)] = c;
-  tools::Report summary({"category", "lines", "yuan"});
-  for (const auto& [name, c] : named)
-    summary.Row({name, std::to_string(c.first), tools::Yuan(c.second)}, {false, true, true});
-  summary.Print(format);
+  std::map<std::string, ledger::results::CategoryTotal::Reader> categories;  // Printed in order of name.
+  for (auto c : summary.getCategories()) {
+    categories.emplace(ledger::reconcile::CategoryName(static_cast<ledger::reconcile::Category>(c.getCategory())), c);
+  }
+  tools::Report by_category({"category", "lines", "yuan"});
+  for (const auto& [name, c] : categories) {
+    by_category.Row({name, std::to_string(c.getLines()), tools::Yuan(c.getAmountFen())}, {false, true, true});
+  }
+  by_category.Print(format);
   fmt::print("\n");
-  named.clear();
-  for (const auto& [programme, v] : issued_settled) named[ledger::ProgrammeName(programme)] = v;
-  tools::Report programmes({"programme", "issued yuan", "settled yuan"});
-  for (const auto& [name, v] : named)
-    programmes.Row({name, tools::Yuan(v.first), tools::Yuan(v.second)}, {false, true, true});
-  programmes.Print(format);
+  std::map<std::string, ledger::results::ProgrammeTotal::Reader> programmes;
+  for (auto p : summary.getProgrammes())
+    programmes.emplace(ledger::ProgrammeName(static_cast<uint16_t>(p.getProgramme())), p);
+  tools::Report by_programme({"programme", "issued yuan", "settled yuan"});
+  for (const auto& [name, p] : programmes) {
+    by_programme.Row({name, tools::Yuan(p.getIssuedFen()), tools::Yuan(p.getSettledFen())}, {false, true, true});
+  }
+  by_programme.Print(format);
+}
+
+// The reconciliation as one result record: the lines streamed (a province's file has millions),
+// built one at a time.
+void PrintReconcileResult(const ledger::reconcile::Reconciliation& matches,
+                          ledger::results::ReconcileResult::Reader summary, tools::Format format) {
+  tools::PrintResult(summary, format, "lines", [&](const ledger::json::Emit& emit) {
+    for (size_t i = 0; i < matches.size(); ++i) {
+      capnp::MallocMessageBuilder message(256);
+      auto line = message.initRoot<ledger::results::ReconcileLine>();
+      ledger::results::BuildReconcileLine(matches[i], line);
+      emit(line.asReader());
+    }
+  });
 }
 
 int RunReconcile(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "reconcile");
   auto file = dir ? Required(flags, "bank-file", "reconcile") : std::nullopt;
   tools::Format format = tools::Format::kTable;
-  if (!file || (flags.count("format") && !tools::ParseFormat(flags.at("format"), &format))) return kExitCannot;
+  if (!file || !ParseFormatFlag(flags, "reconcile", &format)) return kExitCannot;
   ledger::reconcile::BankColumns columns;
   if (flags.count("columns")) {
     Status s = ledger::reconcile::ParseColumns(flags.at("columns"), &columns);
@@ -802,56 +863,79 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   if (!l) return code;
   ledger::reconcile::Reconciliation matches;
   if (!(s = ledger::reconcile::Reconcile(l->store(), bank, &matches)).ok()) return Fail("reconcile", s);
-  PrintReconciliation(matches, format);
-  if (apply && !ApplyBankResults(l.get(), matches, *actor, *date)) return kExitCannot;
-  bool clean = true;
-  for (size_t i = 0; i < matches.size() && clean; ++i) {
-    clean = matches[i].category == ledger::reconcile::Category::kMatched;
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::ReconcileResult>();
+  auto query = result.initQuery();
+  query.setBankFile(*file);
+  query.setApply(apply);
+  query.setActor(*actor);
+  ledger::results::BuildReconcileSummary(matches, result);
+  ApplyCounts counts;
+  // JSON says what was applied in its one document, so the results are recorded first; a table
+  // shows the lines first.
+  bool applied = true;
+  if (tools::IsJson(format)) {
+    if (apply && (applied = ApplyBankResults(l.get(), matches, *actor, *date, &counts))) {
+      auto outcome = result.initApplied();
+      outcome.setRecorded(counts.created);
+      outcome.setAlreadyRecorded(counts.exists);
+      outcome.setRefused(counts.refused);
+    }
+    PrintReconcileResult(matches, result.asReader(), format);
+  } else {
+    PrintReconciliation(matches, result.asReader(), format);
+    if (apply && (applied = ApplyBankResults(l.get(), matches, *actor, *date, &counts))) {
+      fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.created, counts.exists,
+                 counts.refused);
+    }
   }
-  return clean ? kExitOk : kExitNo;
+  if (!applied) return kExitCannot;
+  return result.getClean() ? kExitOk : kExitNo;
 }
 
 // ---------------------------------------------------------------------------------------------
 // trace
 
 // "2024-01-08 cw1+cw2" for a step of a chain, "" if the case has no such step.
-std::string StepCell(const ledger::trace::Chain& c, const char* kind) {
-  auto it = c.steps.find(kind);
-  if (it == c.steps.end()) return "";
-  uint32_t d = it->second.date;
+std::string StepCell(bool has, ledger::results::TraceStep::Reader step) {
+  if (!has) return "";
+  uint32_t d = step.getDate();
   std::string actors;
-  for (const auto& a : it->second.actors) actors += (actors.empty() ? "" : "+") + a;
+  for (auto a : step.getActors()) actors += (actors.empty() ? "" : "+") + std::string(a);
   return fmt::format("{:04}-{:02}-{:02} {}", d / 10000, d / 100 % 100, d % 100, actors);
 }
 
-void PrintTrace(const ledger::trace::Trace& t, tools::Format format) {
+// The result record, or tables (or CSV) made from it.
+void PrintTrace(ledger::results::TraceResult::Reader t, tools::Format format) {
+  if (tools::IsJson(format)) return tools::PrintResult(t, format);
   tools::Report chains(
       {"household", "case", "programme", "applied", "checked", "visited", "reviewed", "notice", "decided", "paid"});
-  for (const auto& c : t.chains) {
-    std::string decided = c.steps.count("approval")    ? "approved " + StepCell(c, "approval")
-                          : c.steps.count("rejection") ? "rejected " + StepCell(c, "rejection")
-                                                       : "";
+  for (auto c : t.getChains()) {
+    std::string decided = c.hasApproved()   ? "approved " + StepCell(true, c.getApproved())
+                          : c.hasRejected() ? "rejected " + StepCell(true, c.getRejected())
+                                            : "";
     std::string payers;
-    for (const auto& p : c.payers) payers += (payers.empty() ? "" : "+") + p;
+    for (auto p : c.getPayers()) payers += (payers.empty() ? "" : "+") + std::string(p);
     std::string paid =
-        c.payments ? fmt::format("{} x, {} yuan by {}", c.payments, tools::Yuan(c.paid_fen), payers) : "";
-    chains.Row(
-        {c.household, c.case_id, c.programme ? ledger::ProgrammeName(c.programme) : "",
-         StepCell(c, "applicationSubmitted"), StepCell(c, "economicCheckRecorded"), StepCell(c, "homeVisitRecorded"),
-         StepCell(c, "townshipReview"), StepCell(c, "publicNoticePosted"), decided, paid},
-        {});
+        c.getPayments() ? fmt::format("{} x, {} yuan by {}", c.getPayments(), tools::Yuan(c.getPaidFen()), payers) : "";
+    auto programme = static_cast<uint16_t>(c.getProgramme());
+    chains.Row({c.getHousehold(), c.getCaseId(), programme ? ledger::ProgrammeName(programme) : "",
+                StepCell(c.hasApplied(), c.getApplied()), StepCell(c.hasChecked(), c.getChecked()),
+                StepCell(c.hasVisited(), c.getVisited()), StepCell(c.hasReviewed(), c.getReviewed()),
+                StepCell(c.hasNotice(), c.getNotice()), decided, paid},
+               {});
   }
   tools::Report flags({"seq", "household", "rule", "message", "events"});
-  for (const auto& f : t.flags) {
+  for (auto f : t.getFlags()) {
     std::string events;
-    for (const auto& e : f.finding.event_ids) events += (events.empty() ? "" : " ") + e;
-    flags.Row({std::to_string(f.seq), f.household, f.finding.rule, f.finding.message, events},
+    for (auto e : f.getEventIds()) events += (events.empty() ? "" : " ") + std::string(e);
+    flags.Row({std::to_string(f.getSeq()), f.getHousehold(), f.getRule(), f.getMessage(), events},
               {true, false, false, false, false});
   }
   if (format == tools::Format::kTable) fmt::print("approval chains\n");
   chains.Print(format);
-  if (format == tools::Format::kTable) fmt::print("\nred flags ({})\n", t.flags.size());
-  if (format != tools::Format::kTable || !t.flags.empty()) flags.Print(format);
+  if (format == tools::Format::kTable) fmt::print("\nred flags ({})\n", t.getFlags().size());
+  if (format != tools::Format::kTable || t.getFlags().size() > 0) flags.Print(format);
 }
 
 int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
@@ -863,10 +947,7 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
     fmt::print(stderr, "ledgerctl trace: give one of --actor, --household or --region\n");
     return kExitCannot;
   }
-  if (flags.count("format") && !tools::ParseFormat(flags.at("format"), &format)) {
-    fmt::print(stderr, "ledgerctl trace: --format is table, json or csv\n");
-    return kExitCannot;
-  }
+  if (!ParseFormatFlag(flags, "trace", &format)) return kExitCannot;
   if (flags.count("region") && !ledger::IsValidRegionPrefix(flags.at("region"))) {
     fmt::print(stderr, "ledgerctl trace: --region \"{}\" is not a region prefix\n", flags.at("region"));
     return kExitCannot;
@@ -879,7 +960,15 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
              : flags.count("household") ? ledger::trace::ForHousehold(*l, flags.at("household"), &t)
                                         : ledger::trace::ForRegion(*l, flags.at("region"), &t);
   if (!s.ok()) return Fail("trace", s);
-  PrintTrace(t, format);
+  using Scope = ledger::results::TraceScope;
+  Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;
+  std::string asked = flags.count("actor")       ? flags.at("actor")
+                      : flags.count("household") ? flags.at("household")
+                                                 : flags.at("region");
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::TraceResult>();
+  ledger::results::BuildTrace(scope, asked, t, result);
+  PrintTrace(result.asReader(), format);
   return kExitOk;
 }
 
@@ -906,8 +995,21 @@ int RunRebuild(const std::map<std::string, std::string>& flags, const std::vecto
 // ---------------------------------------------------------------------------------------------
 // rules
 
-int RunRules(const std::map<std::string, std::string>&, const std::vector<std::string>&) {
-  for (const auto& r : ledger::rules::Catalogue()) fmt::print("{:28} {}\n", r.id, r.description);
+int RunRules(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  tools::Format format = tools::Format::kTable;
+  if (!ParseFormatFlag(flags, "rules", &format)) return kExitCannot;
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RulesResult>();
+  ledger::results::BuildRules(result);
+  if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
+  if (format == tools::Format::kCsv) fmt::print("rule,description\n");
+  for (auto r : result.asReader().getRules()) {
+    if (format == tools::Format::kCsv) {
+      fmt::print("{},{}\n", tools::CsvField(r.getId()), tools::CsvField(r.getDescription()));
+    } else {
+      fmt::print("{:28} {}\n", r.getId().cStr(), r.getDescription().cStr());
+    }
+  }
   return kExitOk;
 }
 
@@ -954,21 +1056,24 @@ const std::vector<Command>& Commands() {
        RunShow},
       {"verify",
        "check every entry, both hash chains and every index",
-       "usage: ledgerctl verify --dir D\n\n"
+       "usage: ledgerctl verify --dir D [--format table|json|jsonl]\n\n"
        "Recomputes every entry hash, the global chain, every household chain and every index,\n"
        "then the Merkle tree and every stored checkpoint with its household heads map.\n"
        "Prints one line: \"ok: ENTRIES entries, HOUSEHOLDS households, head HASH, SECONDS s, RATE\n"
-       "events/s\" and exits 0, or \"FAILED at seq N: what is wrong\" and exits 1.\n",
-       {"dir"},
+       "events/s\" and exits 0, or \"FAILED at seq N: what is wrong\" and exits 1. --format json\n"
+       "prints the same as one JSON object (the full head hash in hex).\n",
+       {"dir", "format"},
        RunVerify},
       {"replay",
        "a household's history and its state after each event, chain checked",
-       "usage: ledgerctl replay --dir D --household H [--as-of YYYYMMDD] [--format table|json|csv|entries]\n\n"
+       "usage: ledgerctl replay --dir D --household H [--as-of YYYYMMDD] [--format table|json|jsonl|csv|entries]\n\n"
        "Prints the household's events in order: date, kind, actor, amount, entry hash, the rules\n"
        "it broke (if recorded under the record policy) and the household's state after it (members,\n"
        "each case's status and monthly entitlement). Each entry is checked on the way against the\n"
        "household chain and index. With --as-of, only events dated up to that day, then the state\n"
-       "on that day. --format entries prints the stored entries as JSON. Reads only this\n"
+       "on that day. --format json prints one JSON document: the steps, each with the state after it\n"
+       "as fields, and the state on the --as-of date; jsonl one record a line. --format entries\n"
+       "prints the stored entries as JSON. Reads only this\n"
        "household's entries. Exits 1 if the household does not exist or its chain does not check.\n",
        {"dir", "household", "format", "as-of"},
        RunReplay},
@@ -996,33 +1101,36 @@ const std::vector<Command>& Commands() {
       {"roll",
        "who is on the roll (在册名单) on a date",
        "usage: ledgerctl roll --dir D [--as-of YYYYMMDD] [--region PREFIX] [--programme P]\n"
-       "                      [--format table|json|csv]\n\n"
+       "                      [--format table|json|jsonl|csv]\n\n"
        "Lists the cases on the roll on the date (default today): approved by then, not exited (the\n"
        "months of a gradual exit count), with the monthly entitlement in force, members covered,\n"
-       "whether suspended and when the next review is due. Amounts in yuan.\n",
+       "whether suspended and when the next review is due. Amounts in yuan; --format json prints one\n"
+       "JSON document (amounts in integer fen, dates YYYY-MM-DD), jsonl one record a line (README,\n"
+       "\"Output formats\").\n",
        {"dir", "as-of", "region", "programme", "format"},
        RunRoll},
       {"totals",
        "funding totals per programme and month",
        "usage: ledgerctl totals --dir D [--from YYYYMM] [--to YYYYMM] [--region PREFIX] [--programme P]\n"
-       "                        [--format table|json|csv]\n\n"
+       "                        [--format table|json|jsonl|csv]\n\n"
        "Sums, over the regions under the prefix: funds allocated, payments issued, settled, failed and\n"
        "returned, recoveries ordered, the balance (allocated - settled + returned), payments,\n"
-       "household-months (户次) and person-months (人次). Amounts in yuan.\n",
+       "household-months (户次) and person-months (人次). Amounts in yuan (integer fen in --format\n"
+       "json, one document, and jsonl, one record a line).\n",
        {"dir", "from", "to", "region", "programme", "format"},
        RunTotals},
       {"reviews",
        "cases on the roll whose review is due",
        "usage: ledgerctl reviews --dir D [--as-of YYYYMMDD] [--due-by YYYYMMDD] [--region PREFIX]\n"
-       "                         [--programme P] [--format table|json|csv]\n\n"
+       "                         [--programme P] [--format table|json|jsonl|csv]\n\n"
        "Lists the cases on the roll on --as-of (default today) whose review falls due by --due-by\n"
-       "(default: the same day, i.e. overdue ones).\n",
+       "(default: the same day, i.e. overdue ones). --format json and jsonl: as roll's.\n",
        {"dir", "as-of", "due-by", "region", "programme", "format"},
        RunReviews},
       {"reconcile",
        "match a bank's result file against the ledger",
        "usage: ledgerctl reconcile --dir D --bank-file F.csv [--columns id=COL,amount=COL,...]\n"
-       "                           [--apply yes --actor A [--date YYYYMMDD]] [--format table|json|csv]\n\n"
+       "                           [--apply yes --actor A [--date YYYYMMDD]] [--format table|json|jsonl|csv]\n\n"
        "Reads the bank's result file (CSV with a header: end_to_end_id, amount in yuan, status\n"
        "settled/failed/returned, reason, bank_reference, optional date; --columns renames them)\n"
        "and reports every line as matched, failed, returned, amount mismatch, unknown, duplicate\n"
@@ -1031,19 +1139,22 @@ const std::vector<Command>& Commands() {
        "--apply yes records the settled, failed and returned results as events by actor A (value\n"
        "date from the file, else --date, else today), 1000 to a group; a second run records nothing\n"
        "new, and completes a run that stopped half-way. A malformed file is refused with its line\n"
-       "number and nothing is recorded. Exit 0 if every line matched and none is missing, 1\n"
-       "otherwise.\n",
+       "number and nothing is recorded. --format json prints one JSON document (with --apply, the\n"
+       "results are recorded first and the document says how many), jsonl one record a line.\n"
+       "Exit 0 if every line matched and none is missing, 1 otherwise.\n",
        {"dir", "bank-file", "columns", "apply", "actor", "date", "format"},
        RunReconcile},
       {"trace",
        "approval chains and red flags, for inspectors",
-       "usage: ledgerctl trace --dir D (--actor A | --household H | --region PREFIX) [--format table|json|csv]\n\n"
+       "usage: ledgerctl trace --dir D (--actor A | --household H | --region PREFIX) [--format "
+       "table|json|jsonl|csv]\n\n"
        "Lists every case in scope with who applied, checked, visited, reviewed, posted the notice,\n"
        "decided and paid, with dates; then the red flags: the findings of the rules module\n"
        "(ledgerctl rules) recorded on the entries in scope, each with its rule id and the events\n"
        "behind it. Under the enforce policy events that break rules are refused, so the flags are\n"
        "those of ledgers kept under record (imported histories). With --actor, the cases the actor\n"
-       "acted on and the flags on the actor's entries.\n",
+       "acted on and the flags on the actor's entries. --format json prints one JSON document, each\n"
+       "step's date and actors as fields and each flag as an object; jsonl one record a line.\n",
        {"dir", "actor", "household", "region", "format"},
        RunTrace},
       {"payroll",
@@ -1065,7 +1176,7 @@ const std::vector<Command>& Commands() {
       {"checkpoint",
        "make, sign and store a checkpoint of the head; list them",
        tools::kCheckpointUsage,
-       {"dir", "key", "list"},
+       {"dir", "key", "list", "format"},
        tools::RunCheckpoint},
       {"prove",
        "inclusion, consistency and household-completeness proofs as JSON",
@@ -1075,14 +1186,14 @@ const std::vector<Command>& Commands() {
       {"verify-proof",
        "check a proof offline, against a signed checkpoint",
        tools::kVerifyProofUsage,
-       {"checkpoint", "key"},
+       {"checkpoint", "key", "format"},
        tools::RunVerifyProof},
       {"rules",
        "list the domain rules and their ids",
-       "usage: ledgerctl rules\n\n"
+       "usage: ledgerctl rules [--format table|json|jsonl|csv]\n\n"
        "Lists every domain rule the ledger checks on append, with the id that findings and\n"
        "refusals name.\n",
-       {},
+       {"format"},
        RunRules},
   };
   return kCommands;

@@ -4,6 +4,7 @@
 
 #include "ledger/json.h"
 #include "ledger/payroll.h"
+#include "ledger/results.h"
 #include "ledger/signing.h"
 #include "tools/commands.h"
 #include "tools/report.h"
@@ -41,25 +42,27 @@ std::optional<payroll::Request> ParseRequest(const Flags& flags) {
   return r;
 }
 
-void PrintPlan(const payroll::Plan& plan, Format format) {
+// The plan's lines and, in a table, the cases left off, from its result record.
+void PrintPlan(ledger::results::PayrollResult::Reader plan, Format format) {
   Report lines({"end_to_end_id", "household", "case", "card", "payee", "amount yuan"});
-  for (const auto& l : plan.lines) {
-    lines.Row({l.payment_id, l.household, l.case_id, l.card_masked, l.payee_name, Yuan(l.amount_fen)},
+  for (auto l : plan.getLines()) {
+    lines.Row({l.getEndToEndId(), l.getHousehold(), l.getCaseId(), l.getCardMasked(), l.getPayeeName(),
+               Yuan(l.getAmountFen())},
               {false, false, false, false, false, true});
   }
   lines.Print(format);
-  if (format != Format::kTable) return;
-  if (!plan.skipped.empty()) {
-    fmt::print("\nnot on the roll:\n");
-    Report skipped({"household", "case", "why"});
-    for (const auto& s : plan.skipped) skipped.Row({s.household, s.case_id, s.reason}, {false, false, false});
-    skipped.Print(format);
-  }
+  if (format != Format::kTable || plan.getSkipped().size() == 0) return;
+  fmt::print("\nnot on the roll:\n");
+  Report skipped({"household", "case", "why"});
+  for (auto s : plan.getSkipped()) skipped.Row({s.getHousehold(), s.getCaseId(), s.getReason()}, {false, false, false});
+  skipped.Print(format);
 }
 
-// Appends the plan's events as one all-or-nothing group and says what happened. With `key`
-// (the actor's, who has one in the ledger), the roll is signed (ledger/signing.h).
-int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key) {
+// Appends the plan's events as one all-or-nothing group and sets the seqs of the first and last
+// entry appended. With `key` (the actor's, who has one in the ledger), the roll is signed
+// (ledger/signing.h). kExitOk, or the exit code after saying why on stderr.
+int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key,
+          uint64_t* first_seq, uint64_t* last_seq) {
   auto owned = payroll::Events(plan, r);
   std::vector<capnp::MessageBuilder*> group;
   for (auto& m : owned) {
@@ -78,8 +81,8 @@ int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& 
     fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", why);
     return kExitNo;
   }
-  fmt::print("issued roll {}: {} payments, {} yuan, by {} on {}, entries {} to {}\n", plan.roll_id, plan.lines.size(),
-             Yuan(plan.control_sum_fen), r.actor_id, r.date, results.front().seq, results.back().seq);
+  *first_seq = results.front().seq;
+  *last_seq = results.back().seq;
   return kExitOk;
 }
 
@@ -87,7 +90,11 @@ int RunIssue(const Flags& flags) {
   auto dir = Required(flags, "dir", kCommand);
   auto request = dir ? ParseRequest(flags) : std::nullopt;
   Format format = Format::kTable;
-  if (!request || (flags.count("format") && !ParseFormat(flags.at("format"), &format))) return kExitCannot;
+  if (!request) return kExitCannot;
+  if (flags.count("format") && !ParseFormat(flags.at("format"), &format)) {
+    fmt::print(stderr, "ledgerctl payroll: --format is {}, not \"{}\"\n", kFormats, flags.at("format"));
+    return kExitCannot;
+  }
   bool dry_run = flags.count("dry-run") && flags.at("dry-run") != "no";
   ledger::note::KeyPair key;
   if (flags.count("key") && !ReadSignerKeyFile(flags.at("key"), &key, kCommand)) return kExitCannot;
@@ -97,17 +104,43 @@ int RunIssue(const Flags& flags) {
   payroll::Plan plan;
   Status s = payroll::MakePlan(*l, *request, &plan);
   if (!s.ok()) return Fail(kCommand, s);
-  PrintPlan(plan, format);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::PayrollResult>();
+  ledger::results::BuildPayroll(*request, dry_run, plan, result);
+  // JSON is one document with the outcome in it: printed once the roll is issued (or not). A
+  // table shows the lines first, then what happened.
+  bool json = IsJson(format);
+  if (!json) PrintPlan(result.asReader(), format);
   auto* out = format == Format::kTable ? stdout : stderr;  // Keep JSON and CSV output clean.
+  using Outcome = ledger::results::PayrollOutcome;
   if (plan.roll_exists) {
     fmt::print(out, "roll {} was issued before: nothing issued{}\n", plan.roll_id,
                plan.lines.empty() ? "" : fmt::format(" ({} payable cases above are not on it)", plan.lines.size()));
-    return kExitOk;
+    result.setOutcome(Outcome::ISSUED_BEFORE);
+  } else if (plan.already_paid > 0) {
+    fmt::print(out, "{} cases already paid for the month on other rolls\n", plan.already_paid);
   }
-  if (plan.already_paid > 0) fmt::print(out, "{} cases already paid for the month on other rolls\n", plan.already_paid);
-  if (plan.lines.empty()) return fmt::print(out, "no payable case: nothing issued\n"), kExitOk;
-  if (dry_run) return fmt::print(out, "dry run: roll {} not issued\n", plan.roll_id), kExitOk;
-  return Issue(l.get(), plan, *request, flags.count("key") ? &key : nullptr);
+  if (plan.roll_exists) {
+    // Nothing more to do.
+  } else if (plan.lines.empty()) {
+    fmt::print(out, "no payable case: nothing issued\n");
+    result.setOutcome(Outcome::NOTHING_DUE);
+  } else if (dry_run) {
+    fmt::print(out, "dry run: roll {} not issued\n", plan.roll_id);
+    result.setOutcome(Outcome::DRY_RUN);
+  } else {
+    uint64_t first = 0, last = 0;
+    code = Issue(l.get(), plan, *request, flags.count("key") ? &key : nullptr, &first, &last);
+    result.setOutcome(code == kExitOk ? Outcome::ISSUED : Outcome::REFUSED);
+    result.setFirstSeq(first);
+    result.setLastSeq(last);
+    if (code == kExitOk && !json) {
+      fmt::print("issued roll {}: {} payments, {} yuan, by {} on {}, entries {} to {}\n", plan.roll_id,
+                 plan.lines.size(), Yuan(plan.control_sum_fen), request->actor_id, request->date, first, last);
+    }
+  }
+  if (json) PrintResult(result.asReader(), format);
+  return code;
 }
 
 std::string BankFile(const payroll::IssuedRoll& roll) {
@@ -142,7 +175,7 @@ int RunExport(const Flags& flags) {
 
 const char* const kPayrollUsage =
     "usage: ledgerctl payroll issue --dir D --county C --programme P --period YYYY-MM --actor A\n"
-    "                               [--key A.key] [--date YYYYMMDD] [--dry-run yes] [--format table|json|csv]\n"
+    "                               [--key A.key] [--date YYYYMMDD] [--dry-run yes] [--format table|json|jsonl|csv]\n"
     "       ledgerctl payroll export --dir D --roll R --out F.csv\n\n"
     "issue: generates the month's payment roll of county C (6 digits) for programme P from the\n"
     "ledger: one payment for every case the rules say is payable that month (approved, not\n"
@@ -152,7 +185,10 @@ const char* const kPayrollUsage =
     "dated --date (default today). The roll id is R-C-P-YYYYMM: running it again issues nothing.\n"
     "Prints the lines, the cases left off and why. --dry-run yes prints without issuing. If A has\n"
     "a public key in the ledger, the roll must be signed: --key is A's signer key (ledgerctl sign).\n"
-    "Exit 0 if issued or nothing was due, 1 if the ledger refused the roll, 2 on bad options.\n\n"
+    "--format json prints one JSON document once done: the lines, the cases left off and the\n"
+    "outcome (issued with its entries, issued_before, nothing_due, dry_run or refused); jsonl one\n"
+    "record a line. Exit 0 if issued or nothing was due, 1 if the ledger refused the roll, 2 on\n"
+    "bad options.\n\n"
     "export: writes roll R's bank instruction file as CSV: a header record (roll_id, county,\n"
     "programme, period, line_count, control_sum) then end_to_end_id, card (masked: the ledger\n"
     "never holds card numbers; the bank pays the account it has on file for it), payee_name and\n"

@@ -4,8 +4,7 @@
 
 #include <algorithm>
 
-#include "ledger/formats.h"
-#include "ledger/json.h"
+#include "ledger/json_writer.h"
 
 namespace tools {
 
@@ -37,6 +36,8 @@ bool ParseFormat(std::string_view name, Format* out) {
     *out = Format::kTable;
   else if (name == "json")
     *out = Format::kJson;
+  else if (name == "jsonl")
+    *out = Format::kJsonl;
   else if (name == "csv")
     *out = Format::kCsv;
   else
@@ -71,7 +72,6 @@ void Report::Print(Format format) const {
 }
 
 void Report::PrintHeader(Format format, const std::vector<bool>& numeric) const {
-  if (format == Format::kJson) return;
   if (format == Format::kCsv) {
     std::string header;
     for (size_t i = 0; i < columns_.size(); ++i) header += (i ? "," : "") + CsvField(columns_[i]);
@@ -91,16 +91,6 @@ void Report::PrintRow(const std::vector<std::string>& cells, const std::vector<b
 
 void Report::PrintCells(const std::vector<Cell>& row, Format format) const {
   std::string line;
-  if (format == Format::kJson) {
-    line = "{";
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      const Cell& c = row[i];
-      std::string value = c.numeric && !c.text.empty() ? c.text : ledger::JsonString(c.text);
-      line += fmt::format("{}{}:{}", i ? "," : "", ledger::JsonString(columns_[i]), value);
-    }
-    fmt::print("{}}}\n", line);
-    return;
-  }
   if (format == Format::kCsv) {
     for (size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + CsvField(row[i].text);
     fmt::print("{}\n", line);
@@ -112,6 +102,14 @@ void Report::PrintCells(const std::vector<Cell>& row, Format format) const {
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   fmt::print("{}\n", line);
+}
+
+void PrintResult(capnp::DynamicStruct::Reader result, Format format, std::string_view streamed_list,
+                 const std::function<void(const std::function<void(capnp::DynamicStruct::Reader)>&)>& stream) {
+  auto mode = format == Format::kJsonl ? ledger::json::Mode::kLines : ledger::json::Mode::kDocument;
+  ledger::json::WriteResult(
+      result, mode, [](std::string_view text) { fmt::print("{}", text); }, streamed_list, stream);
+  fflush(stdout);
 }
 
 std::string Yuan(int64_t fen) {

@@ -1,20 +1,33 @@
-// Report: rows of named columns, printed as a readable table, JSON Lines or CSV. The one
-// output path of ledgerctl's reports (roll, totals, reviews, replay).
+// The output of ledgerctl's reports. JSON (one document) and JSON Lines are the result
+// records of ledger/schema/results.capnp, written by ledger/json_writer.h (PrintResult); tables
+// and CSV are rows of named columns (Report), made from the same records where they can be.
 #pragma once
 
+#include <capnp/dynamic.h>
+
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tools {
 
-enum class Format { kTable, kJson, kCsv };
+enum class Format { kTable, kJson, kJsonl, kCsv };
 bool ParseFormat(std::string_view name, Format* out);
+inline constexpr const char* kFormats = "table, json, jsonl or csv";
+inline bool IsJson(Format f) {
+  return f == Format::kJson || f == Format::kJsonl;
+}
+
+// Prints a result record (json: one document, jsonl: one record a line) to standard output.
+// `streamed_list` and `stream`: as ledger::json::WriteResult, for a list too long to hold.
+void PrintResult(capnp::DynamicStruct::Reader result, Format format, std::string_view streamed_list = "",
+                 const std::function<void(const std::function<void(capnp::DynamicStruct::Reader)>&)>& stream = nullptr);
 
 class Report {
  public:
   explicit Report(std::vector<std::string> columns);
-  // Cells in column order. Numbers are right-aligned in tables and unquoted in JSON.
+  // Cells in column order. Numbers are right-aligned in tables. Format is table or csv.
   void Row(std::vector<std::string> cells, std::vector<bool> numeric);
   void Print(Format format) const;
   size_t size() const { return rows_.size(); }
