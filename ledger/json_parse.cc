@@ -14,11 +14,13 @@
 //
 // Thread-safe: the tables are built once (a function-local static); each thread has its own
 // simdjson parser (thread_local), reused from line to line.
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
 #include <capnp/schema.h>
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <bit>
 #include <bitset>
 #include <charconv>
 #include <cmath>
@@ -65,18 +67,26 @@ struct EnumTable {
 
 // What a JSON value is read as: a field's type, or a list's element type.
 struct TypeInfo {
+  capnp::Type type;
   T::Which which = T::VOID;
+  unsigned bytes = 0;                         // Width of a value in the data section (0: Bool, Void, pointers).
   bool hex = false;                           // Data as hex text ($Json.hex)
   const EnumTable* enum_table = nullptr;      // ENUM
   const StructTable* struct_table = nullptr;  // STRUCT (also groups)
   std::unique_ptr<TypeInfo> element;          // LIST
 };
 
+// A field and where it lives in its struct's sections: values are written there directly (not
+// through the dynamic API, whose Field::getType() on every set costs more than the parse).
 struct FieldInfo {
   std::string name;
-  StructSchema::Field field;
   TypeInfo type;
+  bool group = false;         // A group: its fields are in the same sections as its parent's.
+  uint32_t offset = 0;        // Slot offset, in units of the value's width (bits for Bool).
+  uint64_t default_bits = 0;  // Data-section values are stored XOR their default.
   bool in_union = false;
+  uint16_t discriminant = 0;     // Its discriminant value, for a union member...
+  uint32_t discriminant_at = 0;  // ...stored at this offset (16-bit units) of the data section.
 };
 
 // Member names to fields by open addressing (FNV-1a): no std::string made, no dynamic-API
@@ -114,6 +124,7 @@ constexpr size_t kMaxFieldsPerStruct = 128;
 
 struct StructTable {
   StructSchema schema;
+  uint16_t data_words = 0, pointers = 0;  // Its size, for a new struct or list of structs.
   std::vector<FieldInfo> fields;
   NameIndex index;
   bool must_choose = false;  // An unnamed union (event kind; annul or amend): one member must be given.
@@ -139,11 +150,23 @@ class Tables {
     t->schema = s;
     auto fields = s.getFields();
     KJ_REQUIRE(fields.size() <= kMaxFieldsPerStruct, "struct with too many fields for the JSON tables");
+    auto node = s.getProto().getStruct();
+    t->data_words = node.getDataWordCount();
+    t->pointers = node.getPointerCount();
     for (auto f : fields) {
-      FieldInfo info{
-          f.getProto().getName(), f, {}, f.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT};
+      auto proto = f.getProto();
+      FieldInfo info;
+      info.name = proto.getName();
       Type(f.getType(), &info.type);
-      for (auto a : f.getProto().getAnnotations()) info.type.hex |= a.getId() == kJsonHexAnnotationId;
+      for (auto a : proto.getAnnotations()) info.type.hex |= a.getId() == kJsonHexAnnotationId;
+      info.group = proto.isGroup();
+      if (proto.isSlot()) {
+        info.offset = proto.getSlot().getOffset();
+        info.default_bits = DefaultBits(proto.getSlot().getDefaultValue());
+      }
+      info.in_union = proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT;
+      info.discriminant = proto.getDiscriminantValue();
+      info.discriminant_at = node.getDiscriminantOffset();
       t->fields.push_back(std::move(info));
     }
     t->index.Build(t->fields);
@@ -165,8 +188,46 @@ class Tables {
     return slot.get();
   }
 
+  static uint64_t DefaultBits(capnp::schema::Value::Reader v) {
+    using V = capnp::schema::Value;
+    switch (v.which()) {
+      case V::BOOL: return v.getBool();
+      case V::INT8: return static_cast<uint8_t>(v.getInt8());
+      case V::INT16: return static_cast<uint16_t>(v.getInt16());
+      case V::INT32: return static_cast<uint32_t>(v.getInt32());
+      case V::INT64: return static_cast<uint64_t>(v.getInt64());
+      case V::UINT8: return v.getUint8();
+      case V::UINT16: return v.getUint16();
+      case V::UINT32: return v.getUint32();
+      case V::UINT64: return v.getUint64();
+      case V::FLOAT32: return std::bit_cast<uint32_t>(v.getFloat32());
+      case V::FLOAT64: return std::bit_cast<uint64_t>(v.getFloat64());
+      case V::ENUM: return v.getEnum();
+      default: return 0;  // Void, and pointers: a written pointer is the value, whatever the default.
+    }
+  }
+
+  static unsigned Width(T::Which which) {
+    switch (which) {
+      case T::INT8:
+      case T::UINT8: return 1;
+      case T::INT16:
+      case T::UINT16:
+      case T::ENUM: return 2;
+      case T::INT32:
+      case T::UINT32:
+      case T::FLOAT32: return 4;
+      case T::INT64:
+      case T::UINT64:
+      case T::FLOAT64: return 8;
+      default: return 0;
+    }
+  }
+
   void Type(capnp::Type type, TypeInfo* out) {
+    out->type = type;
     out->which = type.which();
+    out->bytes = Width(out->which);
     if (type.isEnum()) out->enum_table = Enum(type.asEnum());
     if (type.isStruct()) out->struct_table = Struct(type.asStruct());
     if (type.isList()) {
@@ -222,7 +283,7 @@ Status OutOfRange(const std::string& number, IntRange r) {
 
 // An integer field's value: a JSON number that is an integer in the type's range (64-bit ones up
 // to 2^53 - 1, what a double holds exactly), or, for 64-bit fields, a decimal string.
-Status ReadInteger(element v, T::Which which, capnp::DynamicValue::Reader* out) {
+Status ReadInteger(element v, T::Which which, uint64_t* out) {
   const IntRange r = RangeOf(which);
   // Bounds as JSON numbers (doubles) carry them exactly.
   const int64_t lo = r.is_signed ? -(int64_t{1} << (r.bits - 1)) : 0;
@@ -240,22 +301,16 @@ Status ReadInteger(element v, T::Which which, capnp::DynamicValue::Reader* out) 
         if (std::from_chars(s.data(), s.data() + s.size(), x).ec != std::errc()) {
           return Status::Invalid("", fmt::format("\"{}\" is out of range", s));
         }
-        *out = x;
+        *out = static_cast<uint64_t>(x);
       } else {
-        uint64_t x = 0;
-        std::from_chars(s.data(), s.data() + s.size(), x);  // 19 digits always fit
-        *out = x;
+        std::from_chars(s.data(), s.data() + s.size(), *out);  // 19 digits always fit
       }
       return Status::Ok();
     }
     case element_type::INT64: {
       int64_t x = v.get_int64().value_unsafe();
       if (x < lo || x > hi) return OutOfRange(std::to_string(x), r);
-      if (r.is_signed) {
-        *out = x;
-      } else {
-        *out = static_cast<uint64_t>(x);
-      }
+      *out = static_cast<uint64_t>(x);
       return Status::Ok();
     }
     case element_type::UINT64: return OutOfRange(std::to_string(v.get_uint64().value_unsafe()), r);
@@ -263,11 +318,7 @@ Status ReadInteger(element v, T::Which which, capnp::DynamicValue::Reader* out) 
       double x = v.get_double().value_unsafe();
       if (x != std::floor(x)) return Status::Invalid("", fmt::format("{} is not an integer", x));
       if (x < static_cast<double>(lo) || x > static_cast<double>(hi)) return OutOfRange(fmt::format("{}", x), r);
-      if (r.is_signed) {
-        *out = static_cast<int64_t>(x);
-      } else {
-        *out = static_cast<uint64_t>(x);
-      }
+      *out = static_cast<uint64_t>(static_cast<int64_t>(x));
       return Status::Ok();
     }
     default: return Expected("an integer", v);
@@ -281,7 +332,39 @@ int HexDigit(char c) {
   return -1;
 }
 
-// The walk of one line. Not thread-safe; one per call.
+// A scalar value as read: its bits (integers two's complement, floats IEEE, bools, enum ordinals)
+// or its bytes (text, data).
+struct Value {
+  uint64_t bits = 0;
+  std::string_view bytes;
+};
+
+// `value` as the dynamic API takes it (lists of scalars other than text; none in events today).
+capnp::DynamicValue::Reader Dynamic(const Value& value, const TypeInfo& type) {
+  switch (type.which) {
+    case T::VOID: return capnp::VOID;
+    case T::BOOL: return value.bits != 0;
+    case T::INT8:
+    case T::INT16:
+    case T::INT32:
+    case T::INT64: return static_cast<int64_t>(value.bits);
+    case T::FLOAT32: return std::bit_cast<float>(static_cast<uint32_t>(value.bits));
+    case T::FLOAT64: return std::bit_cast<double>(value.bits);
+    case T::TEXT: return capnp::Text::Reader(value.bytes.data(), value.bytes.size());
+    case T::DATA: return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(value.bytes.data()), value.bytes.size());
+    case T::ENUM: return capnp::DynamicEnum(type.enum_table->schema, static_cast<uint16_t>(value.bits));
+    default: return value.bits;
+  }
+}
+
+// `bits` little-endian into `bytes` bytes of the data section at `at` (Cap'n Proto's wire order).
+void Store(kj::ArrayPtr<kj::byte> data, size_t at, unsigned bytes, uint64_t bits) {
+  KJ_REQUIRE(at + bytes <= data.size(), "field beyond its struct's data section");
+  for (unsigned k = 0; k < bytes; ++k) data[at + k] = static_cast<kj::byte>(bits >> (8 * k));
+}
+
+// The walk of one line: checks each value as the schema says and writes it. Not thread-safe;
+// one per call.
 class Walk {
  public:
   explicit Walk(std::string* event_id) : event_id_(event_id) {}
@@ -289,7 +372,7 @@ class Walk {
   // Set when a decoded string has a NUL in it: the scanner then names the byte.
   bool nul_in_string() const { return nul_in_string_; }
 
-  Status Struct(element v, const StructTable& t, capnp::DynamicStruct::Builder out, size_t depth, bool top) {
+  Status Struct(element v, const StructTable& t, capnp::AnyStruct::Builder out, size_t depth, bool top) {
     simdjson::dom::object object;
     if (v.get_object().get(object) != simdjson::SUCCESS) return Expected("an object", v);
     if (depth > kMaxJsonDepth) return Status::Invalid("", fmt::format("nested deeper than {} levels", kMaxJsonDepth));
@@ -310,6 +393,7 @@ class Walk {
               f.name, fmt::format("cannot be given together with \"{}\" (one of them only)", union_member->name));
         }
         union_member = &f;
+        Store(out.getDataSection(), 2 * size_t{f.discriminant_at}, 2, f.discriminant);
       }
       if (top && event_id_ != nullptr && f.name == "eventId" && value.is_string()) {
         *event_id_ = std::string(value.get_string().value_unsafe().substr(0, kMaxIdBytes));
@@ -327,51 +411,91 @@ class Walk {
   }
 
  private:
-  Status Field(element v, const FieldInfo& f, capnp::DynamicStruct::Builder out, size_t depth) {
+  Status Field(element v, const FieldInfo& f, capnp::AnyStruct::Builder out, size_t depth) {
     switch (f.type.which) {
       case T::STRUCT: {
         if (!v.is_object()) return Expected("an object", v);
-        return Struct(v, *f.type.struct_table, out.init(f.field).as<capnp::DynamicStruct>(), depth + 1, false);
+        const StructTable& t = *f.type.struct_table;
+        if (f.group) return Struct(v, t, out, depth + 1, false);  // The group's fields are the parent's.
+        return Struct(v, t, out.getPointerSection()[f.offset].initAsAnyStruct(t.data_words, t.pointers), depth + 1,
+                      false);
       }
       case T::LIST: {
         simdjson::dom::array items;
         if (v.get_array().get(items) != simdjson::SUCCESS) return Expected("an array", v);
         if (items.size() > kMaxListItems) return Status::Invalid("", fmt::format("more than {} items", kMaxListItems));
-        return List(items, *f.type.element, out.init(f.field, static_cast<uint>(items.size())).as<capnp::DynamicList>(),
-                    depth + 1);
+        if (depth + 1 > kMaxJsonDepth) {
+          return Status::Invalid("", fmt::format("nested deeper than {} levels", kMaxJsonDepth));
+        }
+        return List(items, f.type, out.getPointerSection()[f.offset], depth + 1);
       }
       default: {
-        capnp::DynamicValue::Reader value;
+        Value value;
         Status s = Scalar(v, f.type, &value);
-        if (s.ok()) out.set(f.field, value);
+        if (s.ok()) Put(value, f, out);
         return s;
       }
     }
   }
 
-  Status List(simdjson::dom::array items, const TypeInfo& type, capnp::DynamicList::Builder out, size_t depth) {
-    if (depth > kMaxJsonDepth) return Status::Invalid("", fmt::format("nested deeper than {} levels", kMaxJsonDepth));
+  void Put(const Value& value, const FieldInfo& f, capnp::AnyStruct::Builder out) {
+    switch (f.type.which) {
+      case T::VOID: return;
+      case T::BOOL: {
+        kj::ArrayPtr<kj::byte> data = out.getDataSection();
+        KJ_REQUIRE(f.offset / 8 < data.size(), "field beyond its struct's data section");
+        if ((value.bits ^ f.default_bits) & 1) data[f.offset / 8] |= static_cast<kj::byte>(1u << (f.offset % 8));
+        return;
+      }
+      case T::TEXT:
+        out.getPointerSection()[f.offset].setAs<capnp::Text>(
+            capnp::Text::Reader(value.bytes.data(), value.bytes.size()));
+        return;
+      case T::DATA:
+        out.getPointerSection()[f.offset].setAs<capnp::Data>(
+            capnp::Data::Reader(reinterpret_cast<const kj::byte*>(value.bytes.data()), value.bytes.size()));
+        return;
+      default: Store(out.getDataSection(), size_t{f.offset} * f.type.bytes, f.type.bytes, value.bits ^ f.default_bits);
+    }
+  }
+
+  // A list of structs, of text, or (through the dynamic API) of other scalars.
+  Status List(simdjson::dom::array items, const TypeInfo& list, capnp::AnyPointer::Builder out, size_t depth) {
+    const TypeInfo& type = *list.element;
+    const auto n = static_cast<uint>(items.size());
+    if (type.which == T::STRUCT) {
+      const StructTable& t = *type.struct_table;
+      auto structs = out.initAsListOfAnyStruct(t.data_words, t.pointers, n);
+      return EachItem(items, [&](element item, uint i) {
+        return item.is_object() ? Struct(item, t, structs[i], depth + 1, false) : Expected("an object", item);
+      });
+    }
+    if (type.which == T::LIST || type.which == T::INTERFACE || type.which == T::ANY_POINTER) {
+      return Status::Invalid("", "not supported in events");
+    }
+    if (type.which == T::TEXT) {
+      auto texts = out.initAs<capnp::List<capnp::Text>>(n);
+      return EachItem(items, [&](element item, uint i) {
+        Value value;
+        Status s = Scalar(item, type, &value);
+        if (s.ok()) texts.set(i, capnp::Text::Reader(value.bytes.data(), value.bytes.size()));
+        return s;
+      });
+    }
+    auto values = out.initAs<capnp::DynamicList>(list.type.asList(), n);
+    return EachItem(items, [&](element item, uint i) {
+      Value value;
+      Status s = Scalar(item, type, &value);
+      if (s.ok()) values.set(i, Dynamic(value, type));
+      return s;
+    });
+  }
+
+  template <typename F>
+  Status EachItem(simdjson::dom::array items, F&& read) {
     uint i = 0;
     for (element item : items) {
-      Status s;
-      if (type.which == T::STRUCT) {
-        s = item.is_object() ? Struct(item, *type.struct_table, out[i].as<capnp::DynamicStruct>(), depth + 1, false)
-                             : Expected("an object", item);
-      } else if (type.which == T::LIST) {
-        simdjson::dom::array inner;
-        if (item.get_array().get(inner) != simdjson::SUCCESS) {
-          s = Expected("an array", item);
-        } else if (inner.size() > kMaxListItems) {
-          s = Status::Invalid("", fmt::format("more than {} items", kMaxListItems));
-        } else {
-          s = List(inner, *type.element, out.init(i, static_cast<uint>(inner.size())).as<capnp::DynamicList>(),
-                   depth + 1);
-        }
-      } else {
-        capnp::DynamicValue::Reader value;
-        s = Scalar(item, type, &value);
-        if (s.ok()) out.set(i, value);
-      }
+      Status s = read(item, i);
       if (!s.ok()) return s.WithFieldPrefix(fmt::format("[{}]", i));
       ++i;
     }
@@ -386,28 +510,24 @@ class Walk {
     return false;
   }
 
-  Status Scalar(element v, const TypeInfo& type, capnp::DynamicValue::Reader* out) {
+  Status Scalar(element v, const TypeInfo& type, Value* out) {
     switch (type.which) {
-      case T::VOID:
-        if (!v.is_null()) return Expected("null", v);
-        *out = capnp::VOID;
-        return Status::Ok();
+      case T::VOID: return v.is_null() ? Status::Ok() : Expected("null", v);
       case T::BOOL:
         if (!v.is_bool()) return Expected("true or false", v);
-        *out = v.get_bool().value_unsafe();
+        out->bits = v.get_bool().value_unsafe();
         return Status::Ok();
       case T::FLOAT32:
-      case T::FLOAT64:
+      case T::FLOAT64: {
         if (!v.is_number()) return Expected("a number", v);
-        *out = v.get_double().value_unsafe();  // simdjson converts integers too
-        return Status::Ok();
-      case T::TEXT: {
-        if (!v.is_string()) return Expected("a string", v);
-        std::string_view s;
-        if (!Text(v, &s)) return Status::Invalid("", "NUL in text");
-        *out = capnp::Text::Reader(s.data(), s.size());  // simdjson ends each string with a NUL
+        double x = v.get_double().value_unsafe();  // simdjson converts integers too
+        out->bits =
+            type.which == T::FLOAT32 ? std::bit_cast<uint32_t>(static_cast<float>(x)) : std::bit_cast<uint64_t>(x);
         return Status::Ok();
       }
+      case T::TEXT:
+        if (!v.is_string()) return Expected("a string", v);
+        return Text(v, &out->bytes) ? Status::Ok() : Status::Invalid("", "NUL in text");
       case T::DATA: return Data(v, type, out);
       case T::ENUM: {
         if (!v.is_string()) return Expected("a string", v);
@@ -415,7 +535,7 @@ class Walk {
         if (!Text(v, &s)) return Status::Invalid("", "NUL in text");
         for (const auto& [name, ordinal] : type.enum_table->names) {
           if (name == s) {
-            *out = capnp::DynamicEnum(type.enum_table->schema, ordinal);
+            out->bits = ordinal;
             return Status::Ok();
           }
         }
@@ -424,12 +544,12 @@ class Walk {
       }
       case T::INTERFACE:
       case T::ANY_POINTER: return Status::Invalid("", "not supported in events");
-      default: return ReadInteger(v, type.which, out);
+      default: return ReadInteger(v, type.which, &out->bits);
     }
   }
 
   // Data: hex text where the field says $Json.hex, else an array of byte values (the codec's rule).
-  Status Data(element v, const TypeInfo& type, capnp::DynamicValue::Reader* out) {
+  Status Data(element v, const TypeInfo& type, Value* out) {
     bytes_.clear();
     if (type.hex) {
       if (!v.is_string()) return Expected("hex text", v);
@@ -437,7 +557,7 @@ class Walk {
       for (size_t i = 0; i + 1 < s.size() && s.size() % 2 == 0; i += 2) {
         int hi = HexDigit(s[i]), lo = HexDigit(s[i + 1]);
         if (hi < 0 || lo < 0) break;
-        bytes_.push_back(static_cast<kj::byte>(hi << 4 | lo));
+        bytes_.push_back(static_cast<char>(hi << 4 | lo));
       }
       if (bytes_.size() * 2 != s.size()) {
         return Status::Invalid("", fmt::format("\"{}\" is not hex text (two hex digits per byte)", s.substr(0, 40)));
@@ -450,16 +570,16 @@ class Walk {
         if (item.get_int64().get(b) != simdjson::SUCCESS || b < 0 || b > 255) {
           return Status::Invalid(fmt::format("[{}]", bytes_.size()), "expected an integer from 0 to 255");
         }
-        bytes_.push_back(static_cast<kj::byte>(b));
+        bytes_.push_back(static_cast<char>(b));
       }
     }
-    *out = capnp::Data::Reader(bytes_.data(), bytes_.size());
+    out->bytes = bytes_;
     return Status::Ok();
   }
 
   std::string* event_id_;
   bool nul_in_string_ = false;
-  std::vector<kj::byte> bytes_;
+  std::string bytes_;  // Decoded Data, until it is written.
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -770,7 +890,7 @@ Status ParseEventJson(std::string_view line, capnp::MessageBuilder* out, std::st
   Walk walk(event_id);
   Status s;
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
-                 auto event = capnp::toDynamic(out->initRoot<schema::Event>());
+                 capnp::AnyStruct::Builder event = out->initRoot<schema::Event>();
                  s = walk.Struct(root, Tables::Get().event(), event, 1, true);
                })) {
     return Status::Invalid("", "cannot decode: " + Describe(*e));

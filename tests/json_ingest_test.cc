@@ -4,6 +4,7 @@
 // raw form, and is the same event (`exists` on resend); what is not text (lone or reversed
 // surrogates, invalid UTF-8, NUL) is refused with the field and the byte; malformed JSON says
 // where and what was expected; random damage never crashes the parser.
+#include <capnp/compat/json.h>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -166,6 +167,28 @@ TEST_CASE("an event's canonical bytes do not depend on how its JSON was spelled"
     CHECK(ledger::CanonicalEvent(a.event()) == ledger::CanonicalEvent(d.event()));
   }
   CHECK(with_non_ascii > 5);  // The sample has Chinese names, addresses and notes.
+}
+
+TEST_CASE("without escapes, events are the ones Cap'n Proto's own JSON codec decodes, byte for byte") {
+  // ParseEventJson writes values straight into the struct sections (offsets, unions, defaults
+  // from the schema): the codec, right where no \u escape is involved, is the reference.
+  capnp::JsonCodec codec;
+  codec.handleByAnnotation<ledger::schema::Event>();
+  auto lines = testing::ReadDataLines("every_kind.jsonl");
+  for (const auto& l : bench::CountyYear({.seed = 3, .households = 8, .years = 1})) lines.push_back(l);
+  lines.push_back(
+      R"({"eventId":"v1","householdId":"H1","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,)"
+      R"("expectedVersion":{"exactly":"12345678901234567"},"approval":{"caseId":"C1","programme":"tekun_dispersed",)"
+      R"("monthlyAmountFen":-5,"membersCovered":4294967295,"firstPeriod":0,"reviewDueDate":1},"actorSignature":"00ff7A"})");
+  for (const auto& line : lines) {
+    CAPTURE(line);
+    capnp::MallocMessageBuilder reference;
+    codec.decode(kj::arrayPtr(line.data(), line.size()), reference.initRoot<ledger::schema::Event>());
+    Parsed p = Parse(line);
+    REQUIRE_MESSAGE(p.status.ok(), p.status.ToString());
+    CHECK(ledger::CanonicalEvent(p.event()) ==
+          ledger::CanonicalEvent(reference.getRoot<ledger::schema::Event>().asReader()));
+  }
 }
 
 TEST_CASE("what is not text is refused with the field and the byte it is at") {
