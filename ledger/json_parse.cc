@@ -863,14 +863,18 @@ Status Diagnose(std::string_view line, const char* simdjson_error, std::string* 
 }
 
 simdjson::dom::parser& Parser() {
-  // Each thread its own; the limit on depth is the walk's (kMaxJsonDepth), this one only stops a
-  // pathological line early. simdjson counts a little differently from the walk: keep it above.
-  thread_local simdjson::dom::parser parser = [] {
-    simdjson::dom::parser p;
-    if (p.allocate(64 << 10, kMaxJsonDepth + 2) != simdjson::SUCCESS) throw std::bad_alloc();
-    return p;
-  }();
-  return parser;
+  // Each thread its own, made in place (simdjson 3.0.1's parser does not survive a move: its
+  // destructor then frees a stale pointer). The limit on depth is the walk's (kMaxJsonDepth);
+  // this one only stops a pathological line early, and simdjson counts a little differently
+  // from the walk: keep it above.
+  struct ThreadParser {
+    simdjson::dom::parser parser;
+    ThreadParser() {
+      if (parser.allocate(64 << 10, kMaxJsonDepth + 2) != simdjson::SUCCESS) throw std::bad_alloc();
+    }
+  };
+  thread_local ThreadParser local;
+  return local.parser;
 }
 
 // The exception's description without the source location the KJ library puts in front.
