@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/history.h"
@@ -471,6 +472,34 @@ TEST_CASE("a Python-escaped history reads back as the same UTF-8 in show, replay
     CHECK(resend_upper.err.find(fmt::format("0 created, {} already there, 0 rejected", raw.size())) !=
           std::string::npos);
   }
+}
+
+TEST_CASE("ParseEventJson is safe from many threads at once") {
+  std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
+  for (auto& l : std::vector<std::string>(lines)) lines.push_back(EscapeNonAscii(l));
+  lines.push_back(ApplicationWithPayee(R"(\ud800)"));  // refused, through the slow path
+  lines.push_back(R"({"eventId":"x" "y"})");
+  std::vector<std::string> expected;
+  for (const auto& l : lines) {
+    Parsed p = Parse(l);
+    expected.push_back(p.status.ok() ? ledger::CanonicalEvent(p.event()) : p.status.ToString());
+  }
+  std::vector<size_t> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 200; ++round) {
+        for (size_t i = (t * 7 + round) % lines.size(), n = 0; n < lines.size(); ++n, i = (i + 1) % lines.size()) {
+          capnp::MallocMessageBuilder m;
+          ledger::Status s = ledger::ParseEventJson(lines[i], &m);
+          auto got = s.ok() ? ledger::CanonicalEvent(m.getRoot<ledger::schema::Event>().asReader()) : s.ToString();
+          mismatches[t] += got != expected[i];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == std::vector<size_t>(4, 0));
 }
 
 TEST_CASE("random damage to valid lines never crashes the parser, and every refusal says why") {
