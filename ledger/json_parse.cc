@@ -23,7 +23,9 @@
 #include <bit>
 #include <bitset>
 #include <charconv>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -286,7 +288,7 @@ Status OutOfRange(const std::string& number, IntRange r) {
 Status ReadInteger(element v, T::Which which, uint64_t* out) {
   const IntRange r = RangeOf(which);
   // Bounds as JSON numbers (doubles) carry them exactly.
-  const int64_t lo = r.is_signed ? -(int64_t{1} << (r.bits - 1)) : 0;
+  const int64_t lo = !r.is_signed ? 0 : r.bits == 64 ? INT64_MIN : -(int64_t{1} << (r.bits - 1));
   const int64_t hi = (int64_t{1} << (r.wide ? 53 : (r.is_signed ? r.bits - 1 : r.bits))) - 1;
   switch (v.type()) {
     case element_type::STRING: {
