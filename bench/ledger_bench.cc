@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -280,15 +281,26 @@ AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lin
 
 // JSON parsing alone on one thread: ParseEventJson of each line into a fresh message, as the
 // append does, over and over for at least a second (nothing else runs in the process meanwhile).
+// Timed by the clock and by the thread's CPU time: on a machine shared with other work the
+// thread does not have its core all the time, and the CPU time is what one core does.
 struct ParseFigures {
   uint64_t events = 0, bytes = 0, passes = 0;
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
   double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   double mbps() const { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0; }
+  double cpu_rate() const { return cpu_seconds > 0 ? static_cast<double>(events) / cpu_seconds : 0; }
+  double cpu_mbps() const { return cpu_seconds > 0 ? static_cast<double>(bytes) / cpu_seconds / 1e6 : 0; }
 };
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 ParseFigures MeasureParse(const std::vector<std::string>& lines) {
   ParseFigures f;
+  const double cpu0 = ThreadCpuSeconds();
   auto t0 = Clock::now();
   while (f.passes < 2 || SecondsSince(t0) < 1.0) {
     for (const auto& line : lines) {
@@ -300,6 +312,7 @@ ParseFigures MeasureParse(const std::vector<std::string>& lines) {
     ++f.passes;
   }
   f.seconds = SecondsSince(t0);
+  f.cpu_seconds = ThreadCpuSeconds() - cpu0;
   return f;
 }
 
@@ -854,10 +867,11 @@ std::vector<bench::Row> DefaultTable(const Results& r) {
   rows.push_back({"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s),
                   fmt::format("{:.0f} MB/s, timed inside the append", a.parse_bytes / a.parse_s / 1e6), "", "", ""});
   const ParseFigures& p = r.parse_alone;
-  rows.push_back({"  JSON parse alone, one thread", fmt::format("{:.0f} ev/s", p.rate()),
-                  fmt::format("{:.0f} MB/s; {} events of {:.0f} B, {} passes", p.mbps(),
-                              Si(static_cast<double>(p.events)), static_cast<double>(p.bytes) / p.events, p.passes),
-                  "", "≥ 500K ev/s", Status(p.rate() >= 500e3)});
+  rows.push_back({"  JSON parse alone, one thread, per CPU-second", fmt::format("{:.0f} ev/s", p.cpu_rate()),
+                  fmt::format("{:.0f} MB/s; by the clock {:.0f} ev/s ({:.0f}% of a core); {} events of {:.0f} B",
+                              p.cpu_mbps(), p.rate(), 100 * p.cpu_seconds / p.seconds,
+                              Si(static_cast<double>(p.events)), static_cast<double>(p.bytes) / p.events),
+                  "", "≥ 500K ev/s", Status(p.cpu_rate() >= 500e3)});
   if (r.county_events) {
     rows.push_back(
         {"  county-year append, enforce", fmt::format("{:.0f} ev/s", r.county_append.rate()), "", "", "", ""});
@@ -1005,8 +1019,11 @@ void WriteDefault(bench::JsonWriter& j, const Results& r) {
       .Field("bytes", r.parse_alone.bytes)
       .Field("passes", r.parse_alone.passes)
       .Field("seconds", r.parse_alone.seconds)
+      .Field("cpu_seconds", r.parse_alone.cpu_seconds)
       .Field("events_per_s", r.parse_alone.rate())
       .Field("mb_per_s", r.parse_alone.mbps())
+      .Field("events_per_cpu_s", r.parse_alone.cpu_rate())
+      .Field("mb_per_cpu_s", r.parse_alone.cpu_mbps())
       .End();
   j.Begin("raw_rocksdb");
   for (const auto& [name, raw] :
@@ -1226,8 +1243,10 @@ void RunDefault(const Options& opt, Results* out) {
     const AppendFigures& a = r.province.append;
     fmt::print(
         "appended {} events in {:.2f} s (AppendGroup {:.0f} ev/s; parse {:.2f} s); parse alone {:.0f} ev/s, {:.0f} "
-        "MB/s\n",
-        a.events, a.append_s, a.rate(), a.parse_s, r.parse_alone.rate(), r.parse_alone.mbps());
+        "MB/s "
+        "per CPU-second ({:.0f} ev/s by the clock)\n",
+        a.events, a.append_s, a.rate(), a.parse_s, r.parse_alone.cpu_rate(), r.parse_alone.cpu_mbps(),
+        r.parse_alone.rate());
     std::exit(0);
   }
   const uint64_t until = db->GetLatestSequenceNumber();  // The append's last write.
