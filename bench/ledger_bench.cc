@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -209,6 +210,7 @@ std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::rules:
 struct AppendFigures {
   uint64_t events = 0, groups = 0;
   double parse_s = 0, append_s = 0;  // ParseEventJson; AppendGroup (check, hash, index, synced write).
+  uint64_t parse_bytes = 0;          // Bytes of JSON parsed.
   bench::WriteStats written;         // What RocksDB says the AppendGroup calls wrote.
   uint64_t events_with_findings = 0;
   std::map<std::string, uint64_t> findings_by_rule;
@@ -216,6 +218,7 @@ struct AppendFigures {
   double rate() const { return append_s > 0 ? static_cast<double>(events) / append_s : 0; }
   void Add(const AppendFigures& o) {
     events += o.events, groups += o.groups, parse_s += o.parse_s, append_s += o.append_s;
+    parse_bytes += o.parse_bytes;
     written.batches += o.written.batches, written.keys += o.written.keys, written.bytes += o.written.bytes;
     written.wal_bytes += o.written.wal_bytes, written.wal_syncs += o.written.wal_syncs;
     events_with_findings += o.events_with_findings;
@@ -256,6 +259,7 @@ AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lin
       parsed->push_back(std::make_unique<capnp::MallocMessageBuilder>());
       Check(ledger::ParseEventJson(lines[i], parsed->back().get()), fmt::format("parsing {}", lines[i]));
       events.push_back(parsed->back().get());
+      f.parse_bytes += lines[i].size();
     }
     auto t1 = Clock::now();
     auto done = [&, first, n, parsed](std::vector<ledger::AppendResult>* results, const ledger::Status& write) {
@@ -272,6 +276,43 @@ AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lin
   f.append_s += SecondsSince(t);
   f.events = lines.size();
   f.written = bench::ReadWriteStats(db) - before;
+  return f;
+}
+
+// JSON parsing alone on one thread: ParseEventJson of each line into a fresh message, as the
+// append does, over and over for at least a second (nothing else runs in the process meanwhile).
+// Timed by the clock and by the thread's CPU time: on a machine shared with other work the
+// thread does not have its core all the time, and the CPU time is what one core does.
+struct ParseFigures {
+  uint64_t events = 0, bytes = 0, passes = 0;
+  double seconds = 0, cpu_seconds = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+  double mbps() const { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0; }
+  double cpu_rate() const { return cpu_seconds > 0 ? static_cast<double>(events) / cpu_seconds : 0; }
+  double cpu_mbps() const { return cpu_seconds > 0 ? static_cast<double>(bytes) / cpu_seconds / 1e6 : 0; }
+};
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+ParseFigures MeasureParse(const std::vector<std::string>& lines) {
+  ParseFigures f;
+  const double cpu0 = ThreadCpuSeconds();
+  auto t0 = Clock::now();
+  while (f.passes < 2 || SecondsSince(t0) < 1.0) {
+    for (const auto& line : lines) {
+      capnp::MallocMessageBuilder message;
+      Check(ledger::ParseEventJson(line, &message), "parsing " + line);
+      f.bytes += line.size();
+    }
+    f.events += lines.size();
+    ++f.passes;
+  }
+  f.seconds = SecondsSince(t0);
+  f.cpu_seconds = ThreadCpuSeconds() - cpu0;
   return f;
 }
 
@@ -713,6 +754,7 @@ struct Results {
   bench::Machine machine;
   std::string load_start, load_end, command;
   ProvinceRun province;
+  ParseFigures parse_alone;  // The first county's lines of the province-month.
   // Raw RocksDB: the ledger's own batches written again (the reference of the target), and
   // synthetic batches of the same count, keys and bytes with 16-byte keys in order and at random.
   struct Raw {
@@ -822,8 +864,14 @@ std::vector<bench::Row> DefaultTable(const Results& r) {
                   fmt::format("in order {:.0f} ev/s; random {:.0f} ev/s", r.raw_in_order.rate(), r.raw_random.rate()),
                   fmt::format("{:.3f} / {:.3f}", a.rate() / r.raw_in_order.rate(), a.rate() / r.raw_random.rate()), "",
                   ""});
-  rows.push_back(
-      {"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s), "", "", "", ""});
+  rows.push_back({"  JSON parse (ParseEventJson, apart)", fmt::format("{:.0f} ev/s", a.events / a.parse_s),
+                  fmt::format("{:.0f} MB/s, timed inside the append", a.parse_bytes / a.parse_s / 1e6), "", "", ""});
+  const ParseFigures& p = r.parse_alone;
+  rows.push_back({"  JSON parse alone, one thread, per CPU-second", fmt::format("{:.0f} ev/s", p.cpu_rate()),
+                  fmt::format("{:.0f} MB/s; by the clock {:.0f} ev/s ({:.0f}% of a core); {} events of {:.0f} B",
+                              p.cpu_mbps(), p.rate(), 100 * p.cpu_seconds / p.seconds,
+                              Si(static_cast<double>(p.events)), static_cast<double>(p.bytes) / p.events),
+                  "", "≥ 500K ev/s", Status(p.cpu_rate() >= 500e3)});
   if (r.county_events) {
     rows.push_back(
         {"  county-year append, enforce", fmt::format("{:.0f} ev/s", r.county_append.rate()), "", "", "", ""});
@@ -914,6 +962,8 @@ void WriteAppend(bench::JsonWriter& j, const std::string& key, const AppendFigur
       .Field("parse_seconds", a.parse_s)
       .Field("events_per_s", a.rate())
       .Field("parse_events_per_s", a.parse_s > 0 ? a.events / a.parse_s : 0.0)
+      .Field("parse_bytes", a.parse_bytes)
+      .Field("parse_mb_per_s", a.parse_s > 0 ? a.parse_bytes / a.parse_s / 1e6 : 0.0)
       .Field("rocksdb_batches", a.written.batches)
       .Field("rocksdb_keys", a.written.keys)
       .Field("rocksdb_bytes", a.written.bytes)
@@ -964,6 +1014,17 @@ void WriteDisk(bench::JsonWriter& j, const std::string& key, const DiskFigures& 
 // The default phases' figures (RunDefault).
 void WriteDefault(bench::JsonWriter& j, const Results& r) {
   WriteProvince(j, "province_month", r.province);
+  j.Begin("json_parse_alone")
+      .Field("events", r.parse_alone.events)
+      .Field("bytes", r.parse_alone.bytes)
+      .Field("passes", r.parse_alone.passes)
+      .Field("seconds", r.parse_alone.seconds)
+      .Field("cpu_seconds", r.parse_alone.cpu_seconds)
+      .Field("events_per_s", r.parse_alone.rate())
+      .Field("mb_per_s", r.parse_alone.mbps())
+      .Field("events_per_cpu_s", r.parse_alone.cpu_rate())
+      .Field("mb_per_cpu_s", r.parse_alone.cpu_mbps())
+      .End();
   j.Begin("raw_rocksdb");
   for (const auto& [name, raw] :
        {std::pair{"same_batches_replayed", &r.raw_replay}, std::pair{"sixteen_byte_keys_in_order", &r.raw_in_order},
@@ -1176,10 +1237,16 @@ void RunDefault(const Options& opt, Results* out) {
   if (!opt.append_only && !db->DisableFileDeletions().ok()) Die("cannot keep the WAL");
   r.province = AppendProvince(l.get(), po, opt.group, true, "province-month");
   r.Phase("province-month append");
+  Note("JSON parse alone");
+  r.parse_alone = MeasureParse(bench::ProvinceMonthCounty(po, 0).lines);
   if (opt.append_only) {
     const AppendFigures& a = r.province.append;
-    fmt::print("appended {} events in {:.2f} s (AppendGroup {:.0f} ev/s; parse {:.2f} s)\n", a.events, a.append_s,
-               a.rate(), a.parse_s);
+    fmt::print(
+        "appended {} events in {:.2f} s (AppendGroup {:.0f} ev/s; parse {:.2f} s); parse alone {:.0f} ev/s, {:.0f} "
+        "MB/s "
+        "per CPU-second ({:.0f} ev/s by the clock)\n",
+        a.events, a.append_s, a.rate(), a.parse_s, r.parse_alone.cpu_rate(), r.parse_alone.cpu_mbps(),
+        r.parse_alone.rate());
     std::exit(0);
   }
   const uint64_t until = db->GetLatestSequenceNumber();  // The append's last write.

@@ -74,7 +74,7 @@ std::vector<Case> BadLines() {
       {"field given twice", GoodWith(R"("actorId":"cw1")", R"("actorId":"cw1","actorId":"cw2")"), "actorId",
        "given twice"},
       {"binary garbage", garbage, "", "not UTF-8"},
-      {"NUL byte", GoodWith("C99", std::string("C\0", 2) + "99"), "", "not UTF-8 text"},
+      {"NUL byte", GoodWith("C99", std::string("C\0", 2) + "99"), "applicationSubmitted.caseId", "NUL byte in text"},
       {"10 MB line", R"({"eventId":"big","note":")" + std::string(10 << 20, 'a') + "\"}", "", "longer than"},
       {"bad identity number",
        R"({"eventId":"r1","householdId":"H7","regionCode":"341502001001","actorId":"cw1","businessDate":20240105,"householdRegistered":{"members":[{"person":{"number":"341502195203141237"},"name":"x","relation":"head","birthDate":19520314}]}})",

@@ -172,15 +172,10 @@ std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
 }
 
 // Parses one input line; a line that cannot be an event is rejected here, before the ledger.
+// ParseEventJson refuses what is not text (invalid UTF-8, NUL) too, with the field and the byte.
 PendingLine ParseLine(size_t line_number, const std::string& text) {
   PendingLine p;
   p.line = line_number;
-  size_t bad = 0;
-  if (!ledger::IsValidUtf8(text, &bad) || text.find('\0') != std::string::npos) {
-    if (text.find('\0') != std::string::npos) bad = std::min(bad, text.find('\0'));
-    p.early_error = Status::Invalid("", fmt::format("not UTF-8 text (bad byte at offset {})", bad));
-    return p;
-  }
   p.message = std::make_unique<capnp::MallocMessageBuilder>();
   p.early_error = ledger::ParseEventJson(text, p.message.get(), &p.event_id);
   if (!p.early_error.ok()) p.message.reset();
