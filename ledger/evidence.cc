@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "ledger/entry.h"
+#include "ledger/formats.h"
 
 namespace ledger::evidence {
 namespace {
@@ -480,11 +481,13 @@ Status ProveHouseholdEntries(const Ledger& ledger, std::string_view household, c
 Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out) {
   const uint64_t m = size.value_or(ledger.head().seq);
   if (m > ledger.head().seq) {
-    return Status::NotFound(fmt::format("the log has {} entries, not {}", ledger.head().seq, m), "--size");
+    return Status::NotFound(fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), m),
+                            "--size");
   }
   if (seq == 0 || seq > m) {
-    return Status::NotFound(fmt::format("no entry with seq {} in the tree of {} entries (seq counts from 1)", seq, m),
-                            "--seq");
+    return Status::NotFound(
+        fmt::format("no entry with seq {} in the tree of {} (seq counts from 1)", seq, Counted(m, "entry", "entries")),
+        "--seq");
   }
   *out = Proof{};
   out->type = ProofType::kInclusion;
@@ -504,7 +507,8 @@ Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t
 
 Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Proof* out) {
   if (size2 > ledger.head().seq) {
-    return Status::NotFound(fmt::format("the log has {} entries, not {}", ledger.head().seq, size2), "--to");
+    return Status::NotFound(
+        fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), size2), "--to");
   }
   if (size1 > size2) return Status::Invalid("--from", fmt::format("must not exceed --to ({})", size2));
   *out = Proof{};

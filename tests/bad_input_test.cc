@@ -136,7 +136,7 @@ TEST_CASE("a file of only bad lines leaves the ledger as it was") {
   auto after = testing::RunLedgerctl({"verify", "--dir", d});
   // Same entries and head hash (the timing part of the line differs).
   CHECK(after.out.substr(0, after.out.find(", 0.")) == before.out.substr(0, before.out.find(", 0.")));
-  CHECK(after.out.rfind("ok: 1 entries", 0) == 0);
+  CHECK(after.out.rfind("ok: 1 entry, ", 0) == 0);
 }
 
 TEST_CASE("an unreadable input file is a usage error, not an empty append") {

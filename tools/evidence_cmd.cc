@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "ledger/entry.h"
+#include "ledger/formats.h"
 #include "ledger/evidence.h"
 #include "ledger/json.h"
 #include "ledger/results.h"
@@ -233,8 +234,8 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   if (!s.ok()) return Fail(kCheckpoint, s);
   fmt::print("{}", cp.note);
   fflush(stdout);
-  fmt::print(stderr, "{} checkpoint of size {} ({} households)\n", made ? "made and stored the" : "already stored: the",
-             cp.checkpoint.tree_size, cp.heads.count);
+  fmt::print(stderr, "{} checkpoint of size {} ({})\n", made ? "made and stored the" : "already stored: the",
+             cp.checkpoint.tree_size, ledger::Counted(cp.heads.count, "household", "households"));
   return kExitOk;
 }
 

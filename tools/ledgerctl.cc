@@ -255,10 +255,6 @@ void PrintResults(const std::vector<PendingLine>& lines, std::vector<ledger::App
   if (!write.ok()) ::fprintf(stderr, "ledgerctl append: %s\n", write.ToString().c_str());
 }
 
-std::string Plural(size_t n, const char* one, const char* many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 // Says what an append whose results could not all be printed did commit, and what it did not do.
 // `not_read_from` is the first input line not appended, 0 if every line was.
 void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t log_entries) {
@@ -270,12 +266,13 @@ void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t 
   ::fprintf(stderr,
             "ledgerctl append: cannot write the results to standard output (%s). Committed to the ledger all the "
             "same, with no result printed%s: %s%s, %s, %s. %s The log now has %s.\n",
-            strerror(counts.output_errno), lines.c_str(), Plural(u.created, "event created", "events created").c_str(),
-            seqs.c_str(), Plural(u.exists, "already there", "already there").c_str(),
-            Plural(u.rejected, "rejected", "rejected").c_str(),
+            strerror(counts.output_errno), lines.c_str(),
+            ledger::Counted(u.created, "event created", "events created").c_str(), seqs.c_str(),
+            ledger::Counted(u.exists, "already there", "already there").c_str(),
+            ledger::Counted(u.rejected, "rejected", "rejected").c_str(),
             not_read_from == 0 ? "Every input line was read."
                                : fmt::format("Input from line {} on was not appended.", not_read_from).c_str(),
-            Plural(log_entries, "entry", "entries").c_str());
+            ledger::Counted(log_entries, "entry", "entries").c_str());
 }
 
 // Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
@@ -369,7 +366,8 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
     return kExitCannot;
   }
   fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {}\n",
-             counts.all.created, counts.all.exists, counts.all.rejected, Plural(l->head().seq, "entry", "entries"));
+             counts.all.created, counts.all.exists, counts.all.rejected,
+             ledger::Counted(l->head().seq, "entry", "entries"));
   if (code != kExitOk) return code;
   return counts.all.rejected == 0 ? kExitOk : kExitNo;
 }
@@ -421,8 +419,9 @@ int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::k
     return kExitNo;
   }
   double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
-  fmt::print("ok: {} entries, {} households, head {}, {:.3f} s, {:.0f} events/s\n", report.entries, report.households,
-             ledger::Hex(report.head_hash), report.seconds, rate);
+  fmt::print("ok: {}, {}, head {}, {:.3f} s, {:.0f} events/s\n", ledger::Counted(report.entries, "entry", "entries"),
+             ledger::Counted(report.households, "household", "households"), ledger::Hex(report.head_hash),
+             report.seconds, rate);
   return kExitOk;
 }
 
@@ -550,8 +549,8 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
     fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
-  fmt::print(stderr, "household {}: {} events, household chain verified, last entry hash {}\n", *household, count,
-             ledger::Hex(last));
+  fmt::print(stderr, "household {}: {}, household chain verified, last entry hash {}\n", *household,
+             ledger::Counted(count, "event", "events"), ledger::Hex(last));
   return kExitOk;
 }
 
@@ -612,7 +611,8 @@ void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format)
   }
   report.Print(format);
   if (format == tools::Format::kTable) {
-    fmt::print("{} cases, {} yuan a month to those not suspended\n", result.getSummary().getCases(),
+    fmt::print("{}, {} yuan a month to those not suspended\n",
+               ledger::Counted(result.getSummary().getCases(), "case", "cases"),
                tools::Yuan(result.getSummary().getMonthlyAmountFen()));
   }
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "ledger/formats.h"
 #include "ledger/json.h"
 #include "ledger/payroll.h"
 #include "ledger/results.h"
@@ -118,7 +119,8 @@ int RunIssue(const Flags& flags) {
                plan.lines.empty() ? "" : fmt::format(" ({} payable cases above are not on it)", plan.lines.size()));
     result.setOutcome(Outcome::ISSUED_BEFORE);
   } else if (plan.already_paid > 0) {
-    fmt::print(out, "{} cases already paid for the month on other rolls\n", plan.already_paid);
+    fmt::print(out, "{} already paid for the month on other rolls\n",
+               ledger::Counted(plan.already_paid, "case", "cases"));
   }
   if (plan.roll_exists) {
     // Nothing more to do.
