@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "ledger/formats.h"
+#include "ledger/genesis.h"
 #include "ledger/signing.h"
 #include "ledger/validate.h"
 
@@ -319,6 +320,8 @@ Verdict Checker::Run() {
     case Which::APPROVAL_LEVEL_SET: OnApprovalLevelSet(); break;
     case Which::CORRECTION: OnCorrection(); break;
     case Which::FUNDS_ALLOCATED: break;  // Recorded for the funding totals; no rule of its own.
+    case Which::LEDGER_GENESIS:
+    case Which::CHECKPOINT_KEY_SET: break;  // Not given to the checker (Process).
   }
   if (!Refused() && household_) txn_.Store(state::HouseholdKey(household_id_), *household_);
   if (!txn_.corrupt().empty()) {
@@ -1217,6 +1220,8 @@ int MonthsPerPayment(Programme p) {
 }
 
 Verdict Process(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn) {
+  // The ledger's own entries (genesis.h) are about the ledger, not the domain: no rule applies.
+  if (IsLedgerOwnKind(event.which())) return Verdict{};
   return Checker(event, corrected, txn).Run();
 }
 

@@ -111,13 +111,21 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   }
   auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
   if (!key) return kExitCannot;
-  Status s = ledger::Ledger::Create(*dir, policy);
+  const ledger::note::Verifier verifier = ledger::note::VerifierOf(key->key);
+  Status s = ledger::Ledger::Create(*dir, policy, &verifier);
   if (!s.ok()) return Fail("init", s);
+  if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
+    fmt::print(stderr, "ledgerctl init: the ledger {} records a checkpoint key whose signer key is lost: remove {} "
+               "and run init again\n", *dir, *dir);
+    return kExitCannot;
+  }
   fmt::print(
       "created ledger {} with policy {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it "
-      "private)\n",
+      "private); its genesis entry, seq 1, records the policy, the checkpoint key and a check value of the "
+      "secret\n",
       *dir, ledger::rules::PolicyName(policy), *dir, *dir);
-  return tools::AdoptCheckpointKey(*dir, *key, "init");
+  tools::PrintCheckpointKey(*dir, *key);
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,6 +342,11 @@ int PrintVerify(const ledger::Ledger& l) {
   double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
   fmt::print("ok: {} entries, {} households, head {}, {:.3f} s, {:.0f} events/s\n", report.entries, report.households,
              ledger::Hex(report.head_hash), report.seconds, rate);
+  if (report.genesis_seq > 1) {
+    fmt::print("note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
+               "appended under are not in the log\n",
+               report.genesis_seq, report.genesis_seq - 1);
+  }
   return kExitOk;
 }
 
@@ -355,11 +368,24 @@ int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vecto
   Status s = ledger::Ledger::Upgrade(*dir, &report);
   if (!s.ok()) return Fail("upgrade", s);
   if (!report.upgraded) {
-    fmt::print("{} is already {}: nothing to do\n", *dir, report.from);
+    fmt::print("{} is already {} with its genesis entry: nothing to do\n", *dir, report.from);
     return kExitOk;
   }
-  fmt::print("upgraded {} from {} to {}: {} entries in {:.3f} s; verifying\n", *dir, report.from,
-             ledger::kFormatVersion, report.entries, report.seconds);
+  if (report.from != ledger::kFormatVersion) {
+    fmt::print("upgraded {} from {} to {}: {} entries\n", *dir, report.from, ledger::kFormatVersion,
+               report.genesis_seq > 0 ? report.genesis_seq - 1 : report.entries);
+  }
+  if (report.genesis_seq == 1) {
+    fmt::print("appended the genesis entry at seq 1: the policy, checkpoint key and secret check the ledger has\n");
+  } else if (report.genesis_seq > 1) {
+    fmt::print(
+        "the genesis entry cannot be the first without changing the {} entries before it: appended it at seq {}, "
+        "recording the policy, checkpoint key and secret check the ledger has now. What entries 1 to {} were "
+        "appended under is not in the log; make a checkpoint now (ledgerctl checkpoint --dir {}) and publish it: "
+        "it commits the genesis entry\n",
+        report.genesis_seq - 1, report.genesis_seq, report.genesis_seq - 1, *dir);
+  }
+  fmt::print("done in {:.3f} s; verifying\n", report.seconds);
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "upgrade", &code);
   return l ? PrintVerify(*l) : code;
