@@ -239,7 +239,7 @@ TEST_CASE("the ledger's own kinds are never appended, and its genesis is never c
   }
 }
 
-TEST_CASE("setkey records a checkpoint key in the log for a ledger made without one; it is set once") {
+TEST_CASE("setkey records a checkpoint key in the log for a ledger made without one, and only once") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("l");
   REQUIRE(ledger::Ledger::Create(dir, ledger::rules::Policy::kEnforce).ok());  // The library: no key.
