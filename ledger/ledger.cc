@@ -105,7 +105,7 @@ struct Ledger::Group : state::StateSource {
   // for most events of a group.
   std::unordered_map<std::string, std::optional<std::string>> read_cache;
   rocksdb::WriteBatch batch;
-  bool to_write = false;  // The batch is complete and to be written (SubmitGroup).
+  bool to_write = false;    // The batch is complete and to be written (SubmitGroup).
   bool ledger_own = false;  // May hold the ledger's own kinds (genesis.h): AppendOwnEvent's group.
   const Store* store = nullptr;
 
@@ -331,8 +331,8 @@ Status Ledger::SetCheckpointKey(const note::Verifier& key, std::string_view reas
   std::string key_text = note::FormatVerifierKey(key);
   BuildCheckpointKeySet(logged_.key_sets() + 1, key.name, key_text, reason, TodayUtc(), &message);
   AppendResult result;
-  Status s = AppendOwnEvent(&message, {{std::string(kMetaOrigin), key.name}, {std::string(kMetaCheckpointKey), key_text}},
-                            &result);
+  Status s = AppendOwnEvent(
+      &message, {{std::string(kMetaOrigin), key.name}, {std::string(kMetaCheckpointKey), key_text}}, &result);
   if (!s.ok()) return s;
   running_.origin = key.name;
   running_.checkpoint_key = key_text;

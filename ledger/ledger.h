@@ -2,8 +2,8 @@
 //
 // A ledger is a directory: `db/` (RocksDB, layout in STORAGE.md) and `secret` (the 32-byte key
 // of the keyed hashes, identity.h). Its first entry, the genesis (genesis.h), records what it
-// runs under: policy, checkpoint key, a check value of the secret. Open takes RocksDB's lock, so one process at a time writes;
-// a Ledger object is used from one thread at a time.
+// runs under: policy, checkpoint key, a check value of the secret. Open takes RocksDB's lock, so one process at a time
+// writes; a Ledger object is used from one thread at a time.
 //
 // Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
 // RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads, the

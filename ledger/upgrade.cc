@@ -89,7 +89,9 @@ Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
   if (!ledger->logged_.has_genesis()) {
     AppendResult result;
     if (!(s = ledger->AppendGenesis(&result)).ok()) {
-      return s.code() == Status::Code::kIOError ? s : Status::Corruption("cannot append the genesis entry: " + s.ToString());
+      return s.code() == Status::Code::kIOError
+                 ? s
+                 : Status::Corruption("cannot append the genesis entry: " + s.ToString());
     }
     report->genesis_seq = result.seq;
     report->upgraded = true;

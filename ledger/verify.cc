@@ -204,7 +204,7 @@ class Verifier {
   const IndexCheck mode_;
   const Hash secret_;
   const LedgerIdentity& running_;
-  LogIdentity identity_;  // As the log states it, entry by entry.
+  LogIdentity identity_;                           // As the log states it, entry by entry.
   std::unordered_map<Cf, RowSetDigest> expected_;  // kBySets: the rows the log implies, per family.
   Status io_;
   uint64_t seq_ = 0;  // Last seq checked.
