@@ -115,8 +115,10 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   Status s = ledger::Ledger::Create(*dir, policy, &verifier);
   if (!s.ok()) return Fail("init", s);
   if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
-    fmt::print(stderr, "ledgerctl init: the ledger {} records a checkpoint key whose signer key is lost: remove {} "
-               "and run init again\n", *dir, *dir);
+    fmt::print(stderr,
+               "ledgerctl init: the ledger {} records a checkpoint key whose signer key is lost: remove {} "
+               "and run init again\n",
+               *dir, *dir);
     return kExitCannot;
   }
   fmt::print(
@@ -343,9 +345,10 @@ int PrintVerify(const ledger::Ledger& l) {
   fmt::print("ok: {} entries, {} households, head {}, {:.3f} s, {:.0f} events/s\n", report.entries, report.households,
              ledger::Hex(report.head_hash), report.seconds, rate);
   if (report.genesis_seq > 1) {
-    fmt::print("note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
-               "appended under are not in the log\n",
-               report.genesis_seq, report.genesis_seq - 1);
+    fmt::print(
+        "note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
+        "appended under are not in the log\n",
+        report.genesis_seq, report.genesis_seq - 1);
   }
   return kExitOk;
 }
@@ -400,16 +403,17 @@ std::string AmountCell(std::optional<int64_t> fen) {
 }
 
 // One timeline row of a household replay.
-void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
+void AddReplayRow(tools::Report* report, const ledger::Ledger& l, const ledger::HouseholdStep& step) {
   auto event = step.decoded.getEvent();
   uint32_t d = event.getBusinessDate();
   std::string findings;
   for (auto f : step.decoded.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
   // The first 16 hex digits identify the entry in a table; --format entries has the whole hash.
-  report->Row({std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
-               ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
-               ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(step.after, d / 100)},
-              {true, false, false, false, true, false, false, false});
+  report->Row(
+      {std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
+       ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
+       ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(l, step.after, d / 100)},
+      {true, false, false, false, true, false, false, false});
 }
 
 int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
@@ -437,7 +441,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
     if (step.decoded.getEvent().getBusinessDate() > *as_of) return;
     on_date = step.after;
     if (entries) fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
-    if (!entries) AddReplayRow(&report, step);
+    if (!entries) AddReplayRow(&report, *l, step);
   });
   if (!s.ok()) {
     if (s.code() == Status::Code::kCorruption) fmt::print("FAILED: {}\n", s.reason());
@@ -445,7 +449,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   }
   if (!entries) report.Print(format);
   if (flags.count("as-of") && format == tools::Format::kTable && !entries) {
-    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
+    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(*l, on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
   fmt::print(stderr, "household {}: {} events, household chain verified, last entry hash {}\n", *household, count,
