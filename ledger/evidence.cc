@@ -287,7 +287,7 @@ Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key) {
   return Status::Ok();
 }
 
-Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key) {
+Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason) {
   note::Verifier existing;
   Status s = ReadCheckpointKey(*ledger, &existing);
   if (s.ok()) {
@@ -295,10 +295,7 @@ Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key) {
                                                  note::FormatVerifierKey(existing)));
   }
   if (s.code() != Status::Code::kNotFound) return s;
-  rocksdb::WriteBatch batch;
-  batch.Put(ledger->store().cf(kMeta), std::string(kMetaOrigin), key.name);
-  batch.Put(ledger->store().cf(kMeta), std::string(kMetaCheckpointKey), note::FormatVerifierKey(key));
-  return ledger->WriteEvidence(&batch);
+  return ledger->SetCheckpointKey(key, reason);
 }
 
 Status OpenCheckpoint(std::string_view note_text, const note::Verifier& key, SignedCheckpoint* out) {

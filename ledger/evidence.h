@@ -15,7 +15,8 @@
 // checkpoint key: origin, size (= head seq), log root, and one extension line
 //     households <count> <base64 heads root>
 // committing to the household heads map at that size (below). The origin and the verifier key
-// are set once (ledgerctl init or setkey) and kept in meta; the signer key stays in a file.
+// are set once (ledgerctl init or setkey), recorded in the log (the genesis entry, or a
+// checkpointKeySet entry: genesis.h) and kept in meta; the signer key stays in a file.
 //
 // Household completeness. At each checkpoint of size M the ledger builds the heads map: an
 // RFC 6962 tree (merkle.h, stored whole in the `heads` family) whose leaves, sorted by household
@@ -123,8 +124,9 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
 
 // The ledger's checkpoint identity, from meta. NotFound (saying how to add one) if it has none.
 Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key);
-// Sets it, once: Conflict if the ledger has one. The origin is the key's name.
-Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key);
+// Sets it, once: Conflict if the ledger has one. The origin is the key's name. Recorded in the
+// log (a checkpointKeySet entry, genesis.h) with the meta rows, in one write.
+Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason = "ledgerctl setkey");
 
 struct SignedCheckpoint {
   std::string note;  // the signed note, as stored and printed

@@ -27,6 +27,8 @@ inline constexpr int kMinBirthYear = 1880;
 bool IsValidPeriod(uint32_t yyyymm);
 // Days since 1970-01-01 of a valid YYYYMMDD date (for intervals such as notice periods).
 int64_t DaysSinceEpoch(uint32_t yyyymmdd);
+// Today's date (UTC) as YYYYMMDD.
+uint32_t TodayUtc();
 
 // A 12-digit statistical region code: a real province code, and once a level (province 2,
 // city 2, county 2, township 3, village 3 digits) is all zeros, every later level is too.

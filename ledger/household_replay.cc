@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "ledger/queries.h"
 #include "ledger/rules.h"
 
 namespace ledger {
@@ -74,23 +75,16 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
   return s.ok() ? inner : s;
 }
 
-const state::Entitlement* EntitlementInForce(const state::Case& c, uint32_t period) {
-  const state::Entitlement* in_force = nullptr;
-  for (const auto& e : c.entitlements) {
-    if (e.from_period <= std::max(period, c.entitlements.front().from_period)) in_force = &e;
-  }
-  return in_force;
-}
-
-std::string DescribeHousehold(const state::Household& h, uint32_t period) {
+std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, uint32_t period) {
   std::string out = fmt::format("{} member{}", h.members.size(), h.members.size() == 1 ? "" : "s");
+  const rules::LoadStandards standards = queries::StandardsOf(ledger.store());
   for (const auto& c : h.cases) {
     out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
-    const state::Entitlement* in_force = EntitlementInForce(c, period);
     bool paying = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended;
-    if (in_force != nullptr && paying) {
-      out += fmt::format(" {}.{:02}/month", in_force->monthly_fen / 100, in_force->monthly_fen % 100);
-    }
+    if (!paying || c.entitlements.empty()) continue;
+    auto amount =
+        rules::MonthlyAmountInForce(c, h.region_code, std::max(period, c.entitlements.front().from_period), standards);
+    if (amount) out += fmt::format(" {}.{:02}/month", amount->monthly_fen / 100, amount->monthly_fen % 100);
   }
   return out;
 }

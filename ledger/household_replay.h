@@ -26,11 +26,9 @@ struct HouseholdStep {
 Status ReplayHousehold(const Ledger& ledger, std::string_view household,
                        const std::function<void(const HouseholdStep&)>& visit);
 
-// The entitlement of case `c` in force in month `period` (YYYYMM; a month before the first
-// entitlement counts as its first month); null before the case has one.
-const state::Entitlement* EntitlementInForce(const state::Case& c, uint32_t period);
-
-// One line for people: "2 members; C1 approved 1100.00/month; C2 rejected".
-std::string DescribeHousehold(const state::Household& h, uint32_t period);
+// One line for people: "2 members; C1 approved 1100.00/month; C2 rejected". The amount is the
+// entitlement in force for `period` (rules::MonthlyAmountInForce: standard rises included, from
+// the ledger's standards as `ledger` holds them).
+std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, uint32_t period);
 
 }  // namespace ledger

@@ -19,6 +19,7 @@
 
 #include "ledger/entry.h"
 #include "ledger/evidence.h"
+#include "ledger/formats.h"
 #include "ledger/identity.h"
 #include "ledger/projections.h"
 #include "ledger/rules.h"
@@ -104,7 +105,8 @@ struct Ledger::Group : state::StateSource {
   // for most events of a group.
   std::unordered_map<std::string, std::optional<std::string>> read_cache;
   rocksdb::WriteBatch batch;
-  bool to_write = false;  // The batch is complete and to be written (SubmitGroup).
+  bool to_write = false;    // The batch is complete and to be written (SubmitGroup).
+  bool ledger_own = false;  // May hold the ledger's own kinds (genesis.h): AppendOwnEvent's group.
   const Store* store = nullptr;
 
   Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
@@ -185,7 +187,7 @@ Ledger::~Ledger() {
   FlushGroups();
 }
 
-Status Ledger::Create(const std::string& dir, rules::Policy policy) {
+Status Ledger::Create(const std::string& dir, rules::Policy policy, const note::Verifier* checkpoint_key) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
     return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
@@ -203,7 +205,18 @@ Status Ledger::Create(const std::string& dir, rules::Policy policy) {
   batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
   batch.Put(store->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
   batch.Put(store->cf(kMeta), std::string(kMetaTreeSize), SeqKey(0));
-  return store->WriteSynced(&batch);
+  if (checkpoint_key) {
+    batch.Put(store->cf(kMeta), std::string(kMetaOrigin), checkpoint_key->name);
+    batch.Put(store->cf(kMeta), std::string(kMetaCheckpointKey), note::FormatVerifierKey(*checkpoint_key));
+  }
+  if (!(s = store->WriteSynced(&batch)).ok()) return s;
+  store.reset();
+  // The genesis is appended like any entry (tree, indexes); a crash before it leaves an empty
+  // ledger without one, which Open refuses to append to and Upgrade completes.
+  std::unique_ptr<Ledger> ledger;
+  if (!(s = Open(dir, &ledger)).ok()) return s;
+  AppendResult result;
+  return ledger->AppendGenesis(&result);
 }
 
 Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
@@ -240,6 +253,10 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
     return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
   }
+  ledger->running_.policy = ledger->policy_;
+  ledger->running_.secret_check = SecretCheck(AsBytes(ledger->secret_));
+  if (!(s = ledger->store_->Get(kMeta, kMetaOrigin, &ledger->running_.origin, &found)).ok()) return s;
+  if (!(s = ledger->store_->Get(kMeta, kMetaCheckpointKey, &ledger->running_.checkpoint_key, &found)).ok()) return s;
   // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
   // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
   // cannot be built (a damaged log) blocks appends but not reading or verifying.
@@ -259,7 +276,92 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
         "ledgerctl rebuild --dir " +
         dir);
   }
+  if (!(s = ledger->CheckIdentity()).ok()) return s;
   *out = std::move(ledger);
+  return Status::Ok();
+}
+
+Status Ledger::CheckIdentity() {
+  logged_ = LogIdentity{};
+  identity_error_ = Status::Ok();
+  std::string event_id(kGenesisEventId);
+  for (uint64_t n = 0;; ++n) {
+    uint64_t seq = 0;
+    std::string bytes;
+    Status s = ReadEvent(event_id, &seq, &bytes);
+    if (s.code() == Status::Code::kNotFound) break;
+    EntryReader reader;
+    if (s.ok()) s = reader.Init(bytes);
+    if (s.ok()) s = logged_.Add(seq, reader.entry().getEvent());
+    if (s.code() == Status::Code::kIOError) return s;
+    if (!s.ok()) {
+      identity_error_ = Status::Corruption(
+          fmt::format("seq {}: {}: appends refused (run ledgerctl verify --dir {})", seq, s.reason(), dir_));
+      return Status::Ok();
+    }
+    event_id = fmt::format("{}{}", kCheckpointKeyEventIdPrefix, n + 1);
+  }
+  if (!logged_.has_genesis()) {
+    identity_error_ = Status::Busy(
+        "the ledger has no genesis entry recording its policy, checkpoint key and keyed-hash secret (it was made "
+        "by an older version, or its init was cut short): add it with ledgerctl upgrade --dir " +
+        dir_);
+    return Status::Ok();
+  }
+  std::string mismatch = IdentityMismatch(logged_.identity(), logged_.genesis_seq(), running_);
+  if (!mismatch.empty()) identity_error_ = Status::Corruption(mismatch + ". Appends refused");
+  return Status::Ok();
+}
+
+Status Ledger::AppendGenesis(AppendResult* result) {
+  if (logged_.has_genesis()) return Status::Conflict("", "the ledger has its genesis entry already");
+  capnp::MallocMessageBuilder message;
+  BuildGenesis(running_, TodayUtc(), &message);
+  Status s = AppendOwnEvent(&message, {}, result);
+  return s.ok() ? CheckIdentity() : s;
+}
+
+Status Ledger::SetCheckpointKey(const note::Verifier& key, std::string_view reason) {
+  if (!identity_error_.ok()) return identity_error_;
+  if (!running_.checkpoint_key.empty()) {
+    return Status::Conflict(
+        "--key", fmt::format("the ledger already has the checkpoint key {}: it is set once", running_.checkpoint_key));
+  }
+  capnp::MallocMessageBuilder message;
+  std::string key_text = note::FormatVerifierKey(key);
+  BuildCheckpointKeySet(logged_.key_sets() + 1, key.name, key_text, reason, TodayUtc(), &message);
+  AppendResult result;
+  Status s = AppendOwnEvent(
+      &message, {{std::string(kMetaOrigin), key.name}, {std::string(kMetaCheckpointKey), key_text}}, &result);
+  if (!s.ok()) return s;
+  running_.origin = key.name;
+  running_.checkpoint_key = key_text;
+  return CheckIdentity();
+}
+
+// Like AppendGroup with one event, which may be a ledger-own kind, and `meta` rows in its batch.
+Status Ledger::AppendOwnEvent(capnp::MessageBuilder* message,
+                              const std::vector<std::pair<std::string, std::string>>& meta, AppendResult* result) {
+  if (Status s = FlushGroups(); !s.ok()) return s;
+  if (!write_error_.ok()) return write_error_;
+  Group group;
+  group.store = store_.get();
+  group.head = head_;
+  group.ledger_own = true;
+  std::vector<AppendResult> results;
+  capnp::MessageBuilder* events[] = {message};
+  Status s = Prepare(events, GroupMode::kAllOrNothing, &group, &results);
+  if (!s.ok()) return s;
+  *result = results.front();
+  if (result->outcome != AppendResult::Outcome::kCreated) {
+    return result->error.ok() ? Status::Conflict("", "the ledger's own event is there already") : result->error;
+  }
+  for (const auto& [key, value] : meta) group.batch.Put(store_->cf(kMeta), key, value);
+  if (!(s = store_->WriteSynced(&group.batch)).ok()) {
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
+    return s;
+  }
+  head_ = group.head;
   return Status::Ok();
 }
 
@@ -274,6 +376,11 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   if (!s.ok()) return fail(s);
   Event::Reader event = builder.asReader();
   if (!(s = ValidateEvent(event)).ok()) return fail(s);
+  if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
+    return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (ledgerctl init, setkey, "
+                                                "upgrade), never appended",
+                                                KindName(event))));
+  }
   std::string event_id = event.getEventId();
 
   // Idempotency first, so that a retried event with an expected version is "exists".
@@ -295,6 +402,13 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
     if (!found) {
       return fail(
           Status::NotFound(fmt::format("no event \"{}\" in the ledger", target_id), "correction.targetEventId"));
+    }
+    EntryReader target_reader;
+    if (target_reader.Init(target.entry_bytes).ok() && IsLedgerOwnKind(target_reader.entry().getEvent().which())) {
+      return fail(Status::Invalid("correction.targetEventId",
+                                  fmt::format("\"{}\" is one of the ledger's own entries, which cannot be corrected: "
+                                              "a ledger under another policy or secret is a new ledger",
+                                              target_id)));
     }
     if (target.household != household) {
       return fail(Status::Invalid(
@@ -387,9 +501,10 @@ Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::
 
 Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
   std::vector<AppendResult> results;
-  if (!write_error_.ok()) {
-    done(&results, write_error_);
-    return write_error_;
+  for (const Status* refused : {&write_error_, &identity_error_}) {
+    if (refused->ok()) continue;
+    done(&results, *refused);
+    return *refused;
   }
   auto group = std::make_unique<Group>();
   group->store = store_.get();
@@ -493,6 +608,7 @@ void Ledger::MarkNotWritten(std::vector<AppendResult>* results, const std::strin
 Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
   FlushGroups();  // Sets write_error_ if it failed.
   if (!write_error_.ok()) return write_error_;
+  if (!identity_error_.ok()) return identity_error_;
   return store_->WriteSynced(batch);
 }
 

@@ -1,8 +1,9 @@
 // Ledger: the append-only, hash-chained log of benefit-disbursement events.
 //
 // A ledger is a directory: `db/` (RocksDB, layout in STORAGE.md) and `secret` (the 32-byte key
-// of the keyed hashes, identity.h). Open takes RocksDB's lock, so one process at a time writes;
-// a Ledger object is used from one thread at a time.
+// of the keyed hashes, identity.h). Its first entry, the genesis (genesis.h), records what it
+// runs under: policy, checkpoint key, a check value of the secret. Open takes RocksDB's lock, so one process at a time
+// writes; a Ledger object is used from one thread at a time.
 //
 // Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
 // RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads, the
@@ -21,8 +22,10 @@
 #include <vector>
 
 #include "ledger/entry.h"
+#include "ledger/genesis.h"
 #include "ledger/hash.h"
 #include "ledger/merkle.h"
+#include "ledger/note.h"
 #include "ledger/rules.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
@@ -57,21 +60,30 @@ struct HouseholdEntry {
 class Ledger {
  public:
   ~Ledger();
-  // Makes a new ledger in `dir`, which must not exist or be empty. The policy says what an
-  // event that breaks a domain rule does: refused (enforce) or appended with its findings
-  // (record, for importing an existing system's history). It is fixed for the ledger's life.
-  static Status Create(const std::string& dir, rules::Policy policy = rules::Policy::kEnforce);
+  // Makes a new ledger in `dir`, which must not exist or be empty, and writes its genesis entry
+  // (seq 1). The policy says what an event that breaks a domain rule does: refused (enforce) or
+  // appended with its findings (record, for importing an existing system's history). It is fixed
+  // for the ledger's life: the genesis records it. `checkpoint_key`, if given, is the checkpoint
+  // verifier key (its name is the checkpoints' origin); without one, SetCheckpointKey gives one later.
+  static Status Create(const std::string& dir, rules::Policy policy = rules::Policy::kEnforce,
+                       const note::Verifier* checkpoint_key = nullptr);
   // Opens a ledger of the current layout (store.h kFormatVersion). An older one is refused,
-  // naming Upgrade (ledgerctl upgrade).
+  // naming Upgrade (ledgerctl upgrade). A ledger that does not run under what its log says
+  // (identity_error(): a policy row, secret file or checkpoint key unlike the genesis entry's, or
+  // no genesis entry at all) opens for reading and verifying, and refuses to append.
   static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
 
   // Rewrites a ledger of an older layout into the current one, in place, in synced batches
   // (upgrade.cc). Each row it rewrites is first checked against the log: one that does not match
   // stops it with Corruption, and a run cut short can be run again. The ledger must not be open.
+  // A ledger without a genesis entry (made before them) gets one appended at its head, recording
+  // the policy, checkpoint key and secret it has now: existing entries are never changed, so the
+  // entries before it ran under a policy and secret the log does not record (the report says so).
   struct UpgradeReport {
     std::string from;       // The format found.
-    bool upgraded = false;  // False: it already was current.
+    bool upgraded = false;  // False: it already was current and had its genesis.
     uint64_t entries = 0;
+    uint64_t genesis_seq = 0;  // Where upgrade appended the genesis; 0 if it had one.
     double seconds = 0;
   };
   static Status Upgrade(const std::string& dir, UpgradeReport* report);
@@ -131,9 +143,18 @@ class Ledger {
   // after a failed write or while the state is behind the log.
   Status WriteEvidence(rocksdb::WriteBatch* batch);
 
+  // Gives a ledger made without a checkpoint key its key: appends a checkpointKeySet entry and
+  // sets meta origin and checkpoint_key in the same write. Conflict if it has one (it is set once).
+  Status SetCheckpointKey(const note::Verifier& key, std::string_view reason);
+
   // The head of the log as written (groups in flight are not in it until FlushGroups).
   HeadValue head() const { return head_; }
   rules::Policy policy() const { return policy_; }
+  // What the ledger runs under: meta policy, origin and checkpoint_key, and the check value of
+  // the secret file (never the secret). Verify compares it with the log.
+  const LedgerIdentity& running_identity() const { return running_; }
+  // Why appends are refused: the identity differs from the log's, or the log has no genesis.
+  const Status& identity_error() const { return identity_error_; }
   const Store& store() const { return *store_; }
 
  private:
@@ -162,12 +183,23 @@ class Ledger {
   bool MatchesEventIdRow(const HouseholdEntry& e) const;
   void Stage(schema::Event::Reader event, const StagedEntry& entry,
              const std::map<std::string, std::string>& state_writes, Group* group);
+  // The identity the log states (its genesis and checkpoint key entries, found by event id) and
+  // whether the ledger runs under it: sets identity_error_.
+  Status CheckIdentity();
+  // Appends one of the ledger's own events (genesis.h) with `meta` rows in the same synced write.
+  Status AppendOwnEvent(capnp::MessageBuilder* message, const std::vector<std::pair<std::string, std::string>>& meta,
+                        AppendResult* result);
+  Status AppendGenesis(AppendResult* result);
+  static Status RewriteLayout(const std::string& dir, UpgradeReport* report);  // upgrade.cc
 
   std::string dir_;
   std::string secret_;
   std::unique_ptr<Store> store_;
   HeadValue head_;
   rules::Policy policy_ = rules::Policy::kEnforce;
+  LedgerIdentity running_;
+  LogIdentity logged_;
+  Status identity_error_;
   Status write_error_;  // Set once a group's write failed.
   // The log's Merkle tree as appended so far (its frontier in memory), read from tree_reader_.
   std::unique_ptr<merkle::NodeReader> tree_reader_;

@@ -52,7 +52,8 @@ Status AlreadyPaid(const Store& store, const std::string& household, const Reque
 
 // Adds case `c` of `household` to the plan: a line, a skip with its reason, or nothing (a case
 // not approved for the month, or past its exit, is not on the roll at all).
-Status PlanCase(const Store& store, const Request& r, const std::string& household, const state::Case& c, Plan* plan) {
+Status PlanCase(const Store& store, const Request& r, const std::string& household, const state::Household& h,
+                const state::Case& c, Plan* plan) {
   rules::Payable pay = rules::PayableFor(c, r.period);
   // Blocked although approved with an entitlement in force, and not exited: suspended this month
   // (a suspension from a later month still pays this one).
@@ -73,8 +74,11 @@ Status PlanCase(const Store& store, const Request& r, const std::string& househo
     return Status::Ok();
   }
   std::string payment_id = fmt::format("P-{}-{}", r.period, c.id);
-  plan->lines.push_back({payment_id, household, c.id, pay.amount_fen, c.card_hash, c.card_masked, c.payee_name});
-  plan->control_sum_fen += pay.amount_fen;
+  // The entitlement in force, with any standard rise since the case's last decision (rules.h).
+  auto amount = rules::MonthlyAmountInForce(c, h.region_code, r.period, queries::StandardsOf(store));
+  const int64_t amount_fen = amount ? rules::PaymentFen(amount->monthly_fen, r.programme) : pay.amount_fen;
+  plan->lines.push_back({payment_id, household, c.id, amount_fen, c.card_hash, c.card_masked, c.payee_name});
+  plan->control_sum_fen += amount_fen;
   return Status::Ok();
 }
 
@@ -129,7 +133,7 @@ Status MakePlan(const Ledger& ledger, const Request& r, Plan* plan) {
   return queries::ForEachHousehold(ledger.store(), r.county, [&](const std::string& id, const state::Household& h) {
     for (const auto& c : h.cases) {
       if (c.programme != static_cast<uint16_t>(r.programme)) continue;
-      Status st = PlanCase(ledger.store(), r, id, c, plan);
+      Status st = PlanCase(ledger.store(), r, id, h, c, plan);
       if (!st.ok()) return st;
     }
     return Status::Ok();

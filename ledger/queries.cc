@@ -12,7 +12,7 @@ namespace {
 
 // The roll row of case `c` on `as_of`, if the case is on the roll then.
 std::optional<RollRow> OnRoll(const state::Household& h, const std::string& household, const state::Case& c,
-                              uint32_t as_of) {
+                              uint32_t as_of, const rules::LoadStandards& standards) {
   bool decided = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended ||
                  c.status == state::CaseStatus::kExited;
   if (!decided || c.approval_date == 0 || c.approval_date > as_of || c.entitlements.empty()) return std::nullopt;
@@ -24,11 +24,9 @@ std::optional<RollRow> OnRoll(const state::Household& h, const std::string& hous
   if (c.programme == static_cast<uint16_t>(schema::Programme::TEMPORARY) && period != row.since_period) {
     return std::nullopt;
   }
-  for (const auto& e : c.entitlements) {
-    if (e.from_period <= std::max(period, row.since_period)) {
-      row.monthly_fen = e.monthly_fen;
-      row.members = e.members;
-    }
+  if (auto amount = rules::MonthlyAmountInForce(c, h.region_code, std::max(period, row.since_period), standards)) {
+    row.monthly_fen = amount->monthly_fen;
+    row.members = amount->members;
   }
   for (const auto& s : c.suspensions) {
     row.suspended = row.suspended || (s.from_period <= period && (s.until_period == 0 || period < s.until_period));
@@ -71,10 +69,11 @@ Status ForEachHousehold(const Store& store, const std::string& region_prefix,
 
 Status Roll(const Store& store, const Filter& filter, uint32_t as_of, std::vector<RollRow>* rows) {
   rows->clear();
+  const rules::LoadStandards standards = StandardsOf(store);
   return ForEachHousehold(store, filter.region_prefix, [&](const std::string& id, const state::Household& h) {
     for (const auto& c : h.cases) {
       if (filter.programme && c.programme != *filter.programme) continue;
-      if (auto row = OnRoll(h, id, c, as_of)) rows->push_back(*row);
+      if (auto row = OnRoll(h, id, c, as_of, standards)) rows->push_back(*row);
     }
     return Status::Ok();
   });
@@ -109,6 +108,15 @@ Status ReviewsDue(const Store& store, const Filter& filter, uint32_t as_of, uint
     if (r.review_due != 0 && r.review_due <= due_by) rows->push_back(std::move(r));
   }
   return s;
+}
+
+rules::LoadStandards StandardsOf(const Store& store) {
+  return [&store](const std::string& key) -> std::optional<state::Standards> {
+    state::Standards standards;
+    bool found = false;
+    if (!LoadState(store, key, &standards, &found).ok() || !found) return std::nullopt;
+    return standards;
+  };
 }
 
 Status RegionKnown(const Store& store, const std::string& region_prefix, bool* known) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/rules.h"
 #include "ledger/state.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
@@ -69,6 +70,10 @@ Status LoadState(const Store& store, const std::string& key, T* out, bool* found
   return state::Decode(value, out) ? Status::Ok()
                                    : Status::Corruption("state record " + key + " does not read (run rebuild)");
 }
+
+// The standards records of the state, for rules::MonthlyAmountInForce. A record that does not
+// decode reads as absent (the state is derived: ledgerctl rebuild).
+rules::LoadStandards StandardsOf(const Store& store);
 
 // The balance of a totals row: allocated minus what left and did not come back.
 inline int64_t BalanceFen(const state::Totals& t) {

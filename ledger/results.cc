@@ -108,7 +108,8 @@ void BuildTotals(const queries::Filter& filter, uint32_t from_period, uint32_t t
   SetTotals(sum, out.initAll());
 }
 
-void BuildHouseholdState(const state::Household& h, uint32_t period, HouseholdState::Builder out) {
+void BuildHouseholdState(const state::Household& h, uint32_t period, const rules::LoadStandards& standards,
+                         HouseholdState::Builder out) {
   out.setPeriod(period);
   out.setRegion(h.region_code);
   out.setMembers(h.members.size());
@@ -119,16 +120,21 @@ void BuildHouseholdState(const state::Household& h, uint32_t period, HouseholdSt
     b.setCaseId(c.id);
     b.setProgramme(AsProgramme(c.programme));
     b.setStatus(static_cast<CaseStatus>(c.status));
-    if (const state::Entitlement* e = EntitlementInForce(c, period)) {
-      b.setMonthlyAmountFen(e->monthly_fen);
-      b.setMembersCovered(e->members);
+    // A month before the case's first entitlement counts as its first month (as DescribeHousehold).
+    auto amount = c.entitlements.empty()
+                      ? std::nullopt
+                      : rules::MonthlyAmountInForce(c, h.region_code,
+                                                    std::max(period, c.entitlements.front().from_period), standards);
+    if (amount) {
+      b.setMonthlyAmountFen(amount->monthly_fen);
+      b.setMembersCovered(amount->members);
     }
     b.setSuspended(c.status == state::CaseStatus::kSuspended);
     b.setReviewDue(c.review_due);
   }
 }
 
-void BuildReplayStep(const HouseholdStep& step, ReplayStep::Builder out) {
+void BuildReplayStep(const HouseholdStep& step, const rules::LoadStandards& standards, ReplayStep::Builder out) {
   auto event = step.decoded.getEvent();
   out.setSeq(step.entry->seq);
   out.setDate(event.getBusinessDate());
@@ -146,7 +152,7 @@ void BuildReplayStep(const HouseholdStep& step, ReplayStep::Builder out) {
     list[i].setHousehold(event.getHouseholdId());
     list[i].setEventIds(findings[i].getEventIds());
   }
-  BuildHouseholdState(step.after, event.getBusinessDate() / 100, out.initAfter());
+  BuildHouseholdState(step.after, event.getBusinessDate() / 100, standards, out.initAfter());
 }
 
 void BuildTrace(TraceScope scope, const std::string& asked, const trace::Trace& t, TraceResult::Builder out) {
@@ -277,6 +283,7 @@ void BuildVerify(const VerifyReport& report, VerifyResult::Builder out) {
   out.setEventsPerSecond(report.seconds > 0 ? report.entries / report.seconds : 0);
   out.setBadSeq(report.ok ? 0 : report.bad_seq);
   out.setProblem(report.ok ? "" : report.problem);
+  out.setGenesisSeq(report.genesis_seq);
 }
 
 void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string& recorded_at,

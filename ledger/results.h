@@ -29,10 +29,12 @@ void BuildRoll(const queries::Filter& filter, uint32_t as_of, uint32_t due_by,
 void BuildTotals(const queries::Filter& filter, uint32_t from_period, uint32_t to_period,
                  const std::vector<queries::TotalsRow>& rows, TotalsResult::Builder out);
 
-// A household's state, with the entitlements in force in `period` (YYYYMM).
-void BuildHouseholdState(const state::Household& h, uint32_t period, HouseholdState::Builder out);
+// A household's state, with the entitlements in force in `period` (YYYYMM): standard rises
+// included (rules::MonthlyAmountInForce, standards read through `standards`).
+void BuildHouseholdState(const state::Household& h, uint32_t period, const rules::LoadStandards& standards,
+                         HouseholdState::Builder out);
 // One event of a replay; the state after it with the amounts of the event's month.
-void BuildReplayStep(const HouseholdStep& step, ReplayStep::Builder out);
+void BuildReplayStep(const HouseholdStep& step, const rules::LoadStandards& standards, ReplayStep::Builder out);
 
 // `scope` is the one of actor, household and region prefix the trace was asked for.
 enum class TraceScope { kActor, kHousehold, kRegion };

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "ledger/formats.h"
+#include "ledger/genesis.h"
 #include "ledger/signing.h"
 #include "ledger/validate.h"
 
@@ -58,7 +59,8 @@ constexpr std::array<RuleInfo, 35> kRules = {{
     {"exit.gradual", "gradual exit (渐退) only for income above the line, for at most 6 months"},
     {"payment.inactive", "payments only for months in which the case is approved and not suspended"},
     {"payment.after_exit", "no payment for a month after an exit (and its gradual-exit months)"},
-    {"payment.amount", "a payment equals the entitlement in force for its month (times 3 for quarterly)"},
+    {"payment.amount",
+     "a payment equals the entitlement in force for its month, standard rises included (times 3 for quarterly)"},
     {"payment.duplicate", "one payment per household, programme and month, unless supplementary with a reason"},
     {"payment.period", "quarterly programmes are paid for the first month of a quarter"},
     {"card.shared", "no bank card is on file for (given or paid to) two households"},
@@ -208,6 +210,7 @@ class Checker {
 
   void Step(Case& c, ::ledger::rules::Step step);
   std::optional<int64_t> StandardMonthlyFen(uint16_t programme, uint32_t date);
+  LoadStandards Standards();  // Through txn_.
   void CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t members, uint32_t from_period);
   // Flags case.state unless the case is in one of `allowed`; true if it is.
   bool InState(const Case& c, std::initializer_list<CaseStatus> allowed, const char* what) {
@@ -319,6 +322,8 @@ Verdict Checker::Run() {
     case Which::APPROVAL_LEVEL_SET: OnApprovalLevelSet(); break;
     case Which::CORRECTION: OnCorrection(); break;
     case Which::FUNDS_ALLOCATED: break;  // Recorded for the funding totals; no rule of its own.
+    case Which::LEDGER_GENESIS:
+    case Which::CHECKPOINT_KEY_SET: break;  // Not given to the checker (Process).
   }
   if (!Refused() && household_) txn_.Store(state::HouseholdKey(household_id_), *household_);
   if (!txn_.corrupt().empty()) {
@@ -435,19 +440,11 @@ std::vector<std::string> Checker::CoveredPeople(const Case& c) const {
 }
 
 std::optional<int64_t> Checker::StandardMonthlyFen(uint16_t programme, uint32_t date) {
-  const std::string& region = household_->region_code;
-  for (size_t len : {12, 9, 6, 4, 2}) {  // The most specific region with a standard wins.
-    auto standards = txn_.Load<state::Standards>(state::StandardsKey(programme, region.substr(0, len)));
-    if (!standards) continue;
-    const state::StandardStep* in_force = nullptr;
-    for (const auto& s : standards->steps) {
-      if (s.effective_date <= date) in_force = &s;
-    }
-    if (in_force == nullptr) continue;
-    bool yearly = in_force->unit == static_cast<uint16_t>(schema::StandardUnit::PER_PERSON_PER_YEAR);
-    return yearly ? (in_force->amount_fen + 11) / 12 : in_force->amount_fen;  // Rounded up: never stricter.
-  }
-  return std::nullopt;
+  return rules::StandardMonthlyFen(programme, household_->region_code, date, Standards());
+}
+
+LoadStandards Checker::Standards() {
+  return [this](const std::string& key) { return txn_.Load<state::Standards>(key); };
 }
 
 void Checker::CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t members, uint32_t from_period) {
@@ -459,10 +456,8 @@ void Checker::CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t memb
                                          household_->region_code, FirstDayOf(from_period)));
     return;
   }
-  int64_t per_person = *standard;
-  if (RulesOf(programme).gap_based)
-    per_person = std::max<int64_t>(0, *standard - std::max<int64_t>(0, c.per_capita_income_fen));
-  int64_t cap = per_person * members;
+  int64_t cap = FormulaMonthlyFen(c, *standard, members);
+  int64_t per_person = FormulaMonthlyFen(c, *standard, 1);
   if (monthly_fen > cap) {
     Flag(
         "entitlement.above_standard",
@@ -979,10 +974,12 @@ void Checker::OnPaymentIssued() {
   }
   Payable pay = PayableFor(*c, period);
   if (pay.blocked_by != nullptr) Flag(pay.blocked_by, pay.why);
-  if (pay.in_force != nullptr && p.getAmountFen() != pay.amount_fen) {
+  auto amount = MonthlyAmountInForce(*c, household_->region_code, period, Standards());
+  const int64_t due_fen = amount ? PaymentFen(amount->monthly_fen, static_cast<Programme>(c->programme)) : 0;
+  if (amount && p.getAmountFen() != due_fen) {
     Flag("payment.amount",
-         fmt::format("{} paid, the entitlement for {} is {}", Yuan(p.getAmountFen()), period, Yuan(pay.amount_fen)),
-         {pay.in_force->event_id});
+         fmt::format("{} paid, the entitlement for {} is {}", Yuan(p.getAmountFen()), period, Yuan(due_fen)),
+         {amount->event_id});
   }
   if (!pay.review_overdue.empty()) Flag("review.overdue", pay.review_overdue);
   if (!CheckCard(p.getCard(), "paymentIssued.card")) return;
@@ -1198,13 +1195,60 @@ Payable PayableFor(const Case& c, uint32_t period) {
     pay.why = fmt::format("case \"{}\" is suspended in {}", c.id, period);
   }
   if (pay.in_force != nullptr) {
-    pay.amount_fen = pay.in_force->monthly_fen * (rules.frequency == Frequency::kQuarterly ? 3 : 1);
+    pay.amount_fen = PaymentFen(pay.in_force->monthly_fen, static_cast<Programme>(c.programme));
   }
   if (rules.reviewed && c.review_due != 0 && FirstDayOf(period) > c.review_due) {
     pay.review_overdue =
         fmt::format("payment for {} while the review of case \"{}\" was due on {}", period, c.id, c.review_due);
   }
   return pay;
+}
+
+std::optional<int64_t> StandardMonthlyFen(uint16_t programme, std::string_view region_code, uint32_t date,
+                                          const LoadStandards& load, state::StandardStep* step) {
+  const std::string region(region_code);
+  for (size_t len : {12, 9, 6, 4, 2}) {  // The most specific region with a standard wins.
+    if (len > region.size()) continue;
+    auto standards = load(state::StandardsKey(programme, region.substr(0, len)));
+    if (!standards) continue;
+    const state::StandardStep* in_force = nullptr;
+    for (const auto& s : standards->steps) {
+      if (s.effective_date <= date) in_force = &s;
+    }
+    if (in_force == nullptr) continue;
+    if (step != nullptr) *step = *in_force;
+    bool yearly = in_force->unit == static_cast<uint16_t>(schema::StandardUnit::PER_PERSON_PER_YEAR);
+    return yearly ? (in_force->amount_fen + 11) / 12 : in_force->amount_fen;  // Rounded up: never stricter.
+  }
+  return std::nullopt;
+}
+
+int64_t FormulaMonthlyFen(const state::Case& c, int64_t standard_monthly_fen, uint32_t members) {
+  int64_t per_person = standard_monthly_fen;
+  if (RulesOf(static_cast<Programme>(c.programme)).gap_based) {
+    per_person = std::max<int64_t>(0, standard_monthly_fen - std::max<int64_t>(0, c.per_capita_income_fen));
+  }
+  return per_person * members;
+}
+
+std::optional<AmountInForce> MonthlyAmountInForce(const state::Case& c, std::string_view region_code, uint32_t period,
+                                                  const LoadStandards& load) {
+  const state::Entitlement* decided = nullptr;
+  for (const auto& e : c.entitlements) {
+    if (e.from_period <= period) decided = &e;
+  }
+  if (decided == nullptr) return std::nullopt;
+  AmountInForce amount{decided->monthly_fen, decided->members, decided->event_id, false};
+  if (RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce) return amount;
+  state::StandardStep step;
+  auto standard = StandardMonthlyFen(c.programme, region_code, FirstDayOf(period), load, &step);
+  // A change in the decision's own first month was known to whoever decided: the decision wins.
+  if (!standard || PeriodOf(step.effective_date) <= decided->from_period) return amount;
+  return AmountInForce{FormulaMonthlyFen(c, *standard, decided->members), decided->members, step.event_id, true};
+}
+
+int64_t PaymentFen(int64_t monthly_fen, Programme p) {
+  return monthly_fen * (RulesOf(p).frequency == Frequency::kQuarterly ? 3 : 1);
 }
 
 int MonthsPerPayment(Programme p) {
@@ -1217,6 +1261,8 @@ int MonthsPerPayment(Programme p) {
 }
 
 Verdict Process(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn) {
+  // The ledger's own entries (genesis.h) are about the ledger, not the domain: no rule applies.
+  if (IsLedgerOwnKind(event.which())) return Verdict{};
   return Checker(event, corrected, txn).Run();
 }
 

@@ -12,6 +12,8 @@
 // Catalogue() lists every rule id with what it checks; README shows the same table.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,11 +49,43 @@ struct Payable {
   const char* blocked_by = nullptr;  // "payment.after_exit" or "payment.inactive": nothing may be paid.
   std::string why;
   const state::Entitlement* in_force = nullptr;  // Into the case; null if no entitlement yet.
-  int64_t amount_fen = 0;                        // The entitlement for the month (x3 for a quarter).
+  int64_t amount_fen = 0;                        // Decided entitlement (x3 a quarter); rises: MonthlyAmountInForce.
   std::string review_overdue;                    // Non-empty: the case's review is overdue (review.overdue).
   bool payable() const { return blocked_by == nullptr && in_force != nullptr && review_overdue.empty(); }
 };
 Payable PayableFor(const state::Case& c, uint32_t period);
+// ---- The entitlement in force: standard rises reach it (提标) ----
+
+// Reads a standards record of the state (state.h StandardsKey); nullopt if absent.
+using LoadStandards = std::function<std::optional<state::Standards>(const std::string& key)>;
+// The standard per person per month (fen) in force for `programme` in `region_code` on `date`:
+// the most specific region prefix with a step in force wins; a yearly standard is divided by 12,
+// rounded up (never stricter). With `step`, also the step itself. Nullopt if none is in force.
+std::optional<int64_t> StandardMonthlyFen(uint16_t programme, std::string_view region_code, uint32_t date,
+                                          const LoadStandards& load, state::StandardStep* step = nullptr);
+// What the programme's formula gives case `c` for `members` people under a standard of
+// `standard_monthly_fen` per person: 低保 (urban_dibao, rural_dibao) the gap, (standard −
+// per-capita income, at least 0) × members; every other monthly programme standard × members.
+int64_t FormulaMonthlyFen(const state::Case& c, int64_t standard_monthly_fen, uint32_t members);
+// The monthly entitlement of case `c` (of a household in `region_code`) for month `period`: the
+// last individual decision in force (approval, adjustment), unless a standard change for the
+// case's programme and region took effect in a later month than that decision's first, and by
+// `period`: then the formula under the standard in force, from the change's month until the next
+// individual decision. `event_id` names the decision or the standardChanged. Nullopt if nothing is
+// in force yet. One-off help is never recomputed. Used by payment.amount, payroll, the roll and
+// replay.
+struct AmountInForce {
+  int64_t monthly_fen = 0;
+  uint32_t members = 0;
+  std::string event_id;
+  bool by_standard = false;  // Derived from a standard change, not decided for the case.
+};
+std::optional<AmountInForce> MonthlyAmountInForce(const state::Case& c, std::string_view region_code, uint32_t period,
+                                                  const LoadStandards& load);
+// What one payment of a monthly entitlement pays: 3 months for a quarterly programme, else one
+// (one-off help pays its amount once).
+int64_t PaymentFen(int64_t monthly_fen, schema::Programme p);
+
 // Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
 // 0 (one-off help: paid once per case, never on a monthly roll).
 int MonthsPerPayment(schema::Programme p);

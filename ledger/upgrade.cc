@@ -1,7 +1,8 @@
 // Ledger::Upgrade: rewrites a benefit-ledger/1 database into the layout of this code
 // (store.h kFormatVersion). The log, the state and the checkpoints are not touched; only the rows
 // that version 2 stores differently are rewritten. A first pass checks every one of them against
-// the log and writes nothing, so a ledger that does not match is left as it was.
+// the log and writes nothing, so a ledger that does not match is left as it was. Then a ledger
+// without a genesis entry (genesis.h) gets one appended at its head: existing entries never change.
 #include <fmt/format.h>
 #include <rocksdb/write_batch.h>
 
@@ -80,6 +81,27 @@ Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
   *report = UpgradeReport{};
   std::error_code ec;
   if (!std::filesystem::exists(DbPath(dir), ec)) return Status::NotFound(fmt::format("no ledger at {}", dir));
+  Status s = RewriteLayout(dir, report);
+  if (!s.ok()) return s;
+  std::unique_ptr<Ledger> ledger;
+  if (!(s = Open(dir, &ledger)).ok()) return s;
+  report->entries = ledger->head().seq;
+  if (!ledger->logged_.has_genesis()) {
+    AppendResult result;
+    if (!(s = ledger->AppendGenesis(&result)).ok()) {
+      return s.code() == Status::Code::kIOError
+                 ? s
+                 : Status::Corruption("cannot append the genesis entry: " + s.ToString());
+    }
+    report->genesis_seq = result.seq;
+    report->upgraded = true;
+  }
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Status::Ok();
+}
+
+// From benefit-ledger/1 to the current layout; nothing if it is current.
+Status Ledger::RewriteLayout(const std::string& dir, UpgradeReport* report) {
   std::unique_ptr<Store> store;
   Status s = Store::Open(DbPath(dir), /*create=*/false, &store);
   if (!s.ok()) return s;
@@ -109,7 +131,6 @@ Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
   batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
   if (!(s = store->WriteSynced(&batch)).ok()) return s;
   report->upgraded = true;
-  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ledger/formats.h"
+#include "ledger/genesis.h"
 #include "ledger/note.h"
 
 namespace ledger {
@@ -470,6 +471,25 @@ Status CheckHouseholdScope(schema::Event::Reader event) {
   return Status::Ok();
 }
 
+// The ledger's own entries (genesis.h): written by the ledger, with no household, no region and
+// no signature; the kind's own fields are checked as any other kind's.
+Status CheckLedgerOwn(schema::Event::Reader event, capnp::AnyStruct::Reader s, const FieldPlan& kind) {
+  if (Status st = CheckText(Rule::kId, TextOf(event.getEventId())); !st.ok()) return st.WithFieldPrefix("eventId");
+  if (Status st = CheckText(Rule::kId, TextOf(event.getActorId())); !st.ok()) return st.WithFieldPrefix("actorId");
+  Check date;
+  date.rule = Rule::kDate;
+  if (Status st = CheckUInt(date, event.getBusinessDate()); !st.ok()) return st.WithFieldPrefix("businessDate");
+  const std::string kind_name = KindName(event);
+  auto must_be_empty = [&](const char* field) {
+    return Status::Invalid(field, fmt::format("must be empty for {}, an entry the ledger writes itself", kind_name));
+  };
+  if (event.getHouseholdId().size() != 0) return must_be_empty("householdId");
+  if (event.getRegionCode().size() != 0) return must_be_empty("regionCode");
+  if (event.getActorSignature().size() != 0) return must_be_empty("actorSignature");
+  if (event.getExpectedVersion().isExactly()) return must_be_empty("expectedVersion");
+  return CheckValue(s, kind).WithFieldPrefix(kind.name);
+}
+
 }  // namespace
 
 std::string KindName(schema::Event::Reader event) {
@@ -499,6 +519,7 @@ Status ValidateEvent(schema::Event::Reader event) {
   const FieldPlan* kind = ActiveMember(s, plan);
   if (!kind) return Status::Invalid("", "no event kind given (or one this version does not know)");
   if (kind->pointer && PointerOf(s, kind->offset).isNull()) return Status::Invalid("", "no event kind given");
+  if (IsLedgerOwnKind(event.which())) return CheckLedgerOwn(event, s, *kind);
   Status st = CheckHouseholdScope(event);
   if (!st.ok()) return st;
   return CheckStruct(s, plan);

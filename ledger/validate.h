@@ -19,6 +19,8 @@
 // paymentRollIssued, fundsAllocated, relativeDeclared, actorRegistered, approvalLevelSet and
 // actorKeySet must not have one;
 // a correction has the household of the event it corrects (checked by the ledger on append).
+// The ledger's own kinds (genesis.h: ledgerGenesis, checkpointKeySet) have no household, no
+// region code and no signature.
 //
 // This is structure only; the domain rules (procedure, standards, payments) are the rules
 // module's. Pure, thread-safe.

@@ -157,8 +157,8 @@ class LogReader {
 // State carried along the log while verifying.
 class Verifier {
  public:
-  Verifier(const Store& store, IndexCheck mode, const Hash& secret)
-      : store_(store), snapshot_(store.db()->GetSnapshot()), mode_(mode), secret_(secret) {
+  Verifier(const Store& store, IndexCheck mode, const Hash& secret, const LedgerIdentity& running)
+      : store_(store), snapshot_(store.db()->GetSnapshot()), mode_(mode), secret_(secret), running_(running) {
     for (Cf cf : kIndexFamilies) expected_.emplace(cf, RowSetDigest(secret_));
   }
   ~Verifier() { store_.db()->ReleaseSnapshot(snapshot_); }
@@ -168,7 +168,7 @@ class Verifier {
     if (!CheckLog(problem) || !CheckHeads(problem)) return false;
     bool indexes_ok =
         mode_ == IndexCheck::kBySets ? CheckIndexSets(problem) : CheckHeadsByKey(problem) && CheckIndexCounts(problem);
-    return indexes_ok && CheckEvidence(problem);
+    return indexes_ok && CheckEvidence(problem) && CheckIdentity(problem);
   }
   bool CheckLog(Problem* problem);
   // The meta head against the end of the log.
@@ -180,8 +180,12 @@ class Verifier {
   bool CheckIndexSets(Problem* problem);
   // The Merkle tree and the checkpoints (evidence.h), recomputed along CheckLog.
   bool CheckEvidence(Problem* problem);
+  // What the ledger runs under (policy, secret, checkpoint key) against its genesis entry and
+  // the checkpoint key entries after it.
+  bool CheckIdentity(Problem* problem);
 
   uint64_t entries() const { return seq_; }
+  uint64_t genesis_seq() const { return identity_.genesis_seq(); }
   uint64_t households() const { return households_.size(); }
   const Hash& head_hash() const { return prev_hash_; }
   Status io_status() const { return io_.ok() ? evidence_.io_status() : io_; }
@@ -199,6 +203,8 @@ class Verifier {
   const rocksdb::Snapshot* snapshot_;
   const IndexCheck mode_;
   const Hash secret_;
+  const LedgerIdentity& running_;
+  LogIdentity identity_;                           // As the log states it, entry by entry.
   std::unordered_map<Cf, RowSetDigest> expected_;  // kBySets: the rows the log implies, per family.
   Status io_;
   uint64_t seq_ = 0;  // Last seq checked.
@@ -281,6 +287,7 @@ bool Verifier::CheckEntry(uint64_t seq, const ReadEntry& e, Problem* problem) {
   if (!e.thrown.empty()) return bad("entry bytes do not read as an entry: " + e.thrown);
   if (!e.validity.ok()) return bad("event does not validate: " + e.validity.ToString());
   if (Status s = signatures_.Check(event); !s.ok()) return bad(s.ToString());
+  if (Status s = identity_.Add(seq, event); !s.ok()) return bad(s.reason());
   if (!household.empty()) households_[household] = {expected_link.version + 1, seq, hash};
   seq_ = seq;
   prev_hash_ = hash;
@@ -457,14 +464,29 @@ bool Verifier::CheckEvidence(Problem* problem) {
   return evidence_.Finish(seq_, &problem->seq, &problem->what);
 }
 
+bool Verifier::CheckIdentity(Problem* problem) {
+  if (!identity_.has_genesis()) {
+    *problem = {seq_ == 0 ? 1 : seq_,
+                "the log has no genesis entry: the policy, checkpoint key and keyed-hash secret the ledger runs "
+                "under are not in it (a ledger made by an older version, or an init cut short: ledgerctl upgrade "
+                "adds it)"};
+    return false;
+  }
+  std::string mismatch = IdentityMismatch(identity_.identity(), identity_.genesis_seq(), running_);
+  if (mismatch.empty()) return true;
+  *problem = {identity_.genesis_seq(), mismatch};
+  return false;
+}
+
 // One pass over the ledger, on a snapshot of its own.
-Status RunPass(const Store& store, IndexCheck mode, const Hash& secret, VerifyReport* report) {
-  Verifier v(store, mode, secret);
+Status RunPass(const Ledger& ledger, IndexCheck mode, const Hash& secret, VerifyReport* report) {
+  Verifier v(ledger.store(), mode, secret, ledger.running_identity());
   Problem problem;
   report->ok = v.Run(&problem);
   report->entries = v.entries();
   report->households = v.households();
   report->head_hash = v.head_hash();
+  report->genesis_seq = v.genesis_seq();
   report->bad_seq = report->ok ? 0 : problem.seq;
   report->problem = problem.what;
   return v.io_status();
@@ -476,7 +498,7 @@ Status Verify(const Ledger& ledger, VerifyReport* report) {
   auto start = std::chrono::steady_clock::now();
   Hash secret;
   if (!RandomBytes(secret)) return Status::IOError("cannot get random bytes for verify");
-  Status s = RunPass(ledger.store(), IndexCheck::kBySets, secret, report);
+  Status s = RunPass(ledger, IndexCheck::kBySets, secret, report);
   if (s.ok() && !report->ok) {
     // Found a problem: check again, reading the index rows entry by entry, to name the first
     // entry concerned (an entry altered in place is then reported at its own seq, not at the
@@ -484,7 +506,7 @@ Status Verify(const Ledger& ledger, VerifyReport* report) {
     // kBySets saw but kByEntry does not read, such as a value in the actor index), the first
     // pass's problem stands.
     VerifyReport first = *report;
-    s = RunPass(ledger.store(), IndexCheck::kByEntry, secret, report);
+    s = RunPass(ledger, IndexCheck::kByEntry, secret, report);
     if (s.ok() && report->ok) *report = first;
     report->rechecked_by_entry = true;
   }

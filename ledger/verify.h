@@ -11,11 +11,14 @@
 //     force at that point of the log, as the log's own actorRegistered and actorKeySet events
 //     set it (signing.h);
 //   - the household, actor and event-id indexes hold exactly the entries the log implies;
+//   - the ledger's own entries (genesis.h): one genesis, checkpoint keys set only after it;
 // then that the meta head and every household head match the end of their chains, and that no
 // index holds an entry the log does not imply; then the evidence (evidence.h): every stored
 // Merkle node is the hash of its children as recomputed from the log, and every stored
 // checkpoint is signed by the ledger's key over the recomputed root and household heads map,
-// with nothing extra. It stops at the first problem and names its seq.
+// with nothing extra; last, that the ledger runs under what its genesis entry (and the checkpoint
+// key entries after it) say: the meta policy, the secret file's check value, the meta checkpoint
+// key. A log without a genesis entry fails. It stops at the first problem and names its seq.
 //
 // Cost: one read of the log and of each index family in key order, no point reads (verify.cc,
 // IndexCheck). Only a ledger that fails is read a second time, to name the entry concerned. The
@@ -35,6 +38,7 @@ struct VerifyReport {
   uint64_t entries = 0;  // Entries read (up to the problem, if any).
   uint64_t households = 0;
   Hash head_hash{};
+  uint64_t genesis_seq = 0;  // 1, or (a ledger made before genesis entries, upgraded) where it was appended.
   double seconds = 0;
   uint64_t bad_seq = 0;  // First seq with a problem (when !ok); 0 if not tied to one.
   std::string problem;   // What is wrong (when !ok).

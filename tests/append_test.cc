@@ -57,14 +57,14 @@ TEST_CASE("same id, same content: exists with the original seq, nothing appended
   auto again = testing::AppendLine(l.get(), Register("H1"));
   CHECK(again.outcome == Outcome::kExists);
   CHECK(again.seq == first.seq);
-  CHECK(l->head().seq == 1);
+  CHECK(l->head().seq == 2);  // Seq 1 is the genesis entry.
 
   SUBCASE("the same event twice in one group") {
     auto r = testing::AppendLines(l.get(), {Apply("a1", "H1", 100), Apply("a1", "H1", 100)});
     CHECK(r[0].outcome == Outcome::kCreated);
     CHECK(r[1].outcome == Outcome::kExists);
     CHECK(r[1].seq == r[0].seq);
-    CHECK(l->head().seq == 2);
+    CHECK(l->head().seq == 3);
   }
   CheckVerifies(*l);
 }
@@ -78,12 +78,12 @@ TEST_CASE("same id, different content: a conflict naming the original seq") {
   CHECK(r.outcome == Outcome::kRejected);
   CHECK(r.error.code() == Status::Code::kConflict);
   CHECK(r.error.field() == "eventId");
-  CHECK(r.error.reason().find("seq 2") != std::string::npos);
+  CHECK(r.error.reason().find("seq 3") != std::string::npos);
 
   auto in_group = testing::AppendLines(l.get(), {Apply("b1", "H1", 5), Apply("b1", "H1", 6)});
   CHECK(in_group[0].outcome == Outcome::kCreated);
   CHECK(in_group[1].outcome == Outcome::kRejected);
-  CHECK(l->head().seq == 3);
+  CHECK(l->head().seq == 4);
   CheckVerifies(*l);
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("expected household version") {
                                            Apply("w2", "H1", 2, R"("expectedVersion":{"exactly":2},)")});
   CHECK(w1[0].outcome == Outcome::kCreated);
   CHECK(w1[1].outcome == Outcome::kRejected);
-  CHECK(l->head().seq == 3);
+  CHECK(l->head().seq == 4);
   CheckVerifies(*l);
 }
 
@@ -149,7 +149,7 @@ TEST_CASE("references and household scope") {
       l.get(),
       R"({"eventId":"s9","householdId":"H1","regionCode":"341502000000","actorId":"a","businessDate":20240108,"standardChanged":{"regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,"effectiveDate":20240101}})");
   CHECK(household_on_ledger_wide.error.field() == "householdId");
-  CHECK(l->head().seq == 3);
+  CHECK(l->head().seq == 4);
   CheckVerifies(*l);
 }
 
@@ -161,9 +161,9 @@ TEST_CASE("a bad event in a group appends nothing and does not stop the others")
   CHECK(r[1].outcome == Outcome::kRejected);
   CHECK(r[1].error.field() == "applicationSubmitted.declaredMonthlyIncomeFen");
   CHECK(r[2].outcome == Outcome::kCreated);
-  CHECK(r[2].seq == 2);  // no gap where the bad event was
+  CHECK(r[2].seq == 3);  // no gap where the bad event was
   CHECK(r[3].outcome == Outcome::kRejected);
-  CHECK(l->head().seq == 2);
+  CHECK(l->head().seq == 3);
   CheckVerifies(*l);
 }
 
@@ -174,15 +174,15 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
     auto l = testing::NewLedger(dir.Sub("l"));
     testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
     head = l->head();
-    REQUIRE(head.seq == 32);
+    REQUIRE(head.seq == 33);  // The genesis and the file's 32 lines.
   }
   auto l = testing::OpenLedger(dir.Sub("l"));
   CHECK(l->head() == head);
   auto r = testing::AppendLine(l.get(), Apply("more", "H1", 3));
   REQUIRE(r.outcome == Outcome::kCreated);
-  CHECK(r.seq == 33);
+  CHECK(r.seq == 34);
   std::string bytes;
-  REQUIRE(l->ReadEntry(33, &bytes).ok());
+  REQUIRE(l->ReadEntry(34, &bytes).ok());
   EntryReader e;
   REQUIRE(e.Init(bytes).ok());
   CHECK(e.entry().getPrevHash() == capnp::Data::Reader(head.hash.data(), 32));
@@ -192,7 +192,7 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
   std::vector<uint64_t> seqs;
   REQUIRE(l->ReadHousehold("H1", [&](const HouseholdEntry& he) { seqs.push_back(he.seq); }).ok());
   CHECK(seqs.size() == 21);  // 20 in the sample file, and one more
-  CHECK(seqs.back() == 33);
+  CHECK(seqs.back() == 34);
   CHECK(std::is_sorted(seqs.begin(), seqs.end()));
   CHECK(l->ReadHousehold("H404", [](const HouseholdEntry&) {}).code() == Status::Code::kNotFound);
 }
@@ -236,9 +236,9 @@ TEST_CASE("keyed hashes: the same person matches within a ledger, not across led
   };
   testing::AppendLines(a.get(), {Register("H1"), Register("H2")});
   testing::AppendLines(b.get(), {Register("H1")});
-  CHECK(keyed_hash(a.get(), 1) == keyed_hash(a.get(), 2));
-  CHECK(keyed_hash(a.get(), 1) != keyed_hash(b.get(), 1));
-  CHECK(keyed_hash(a.get(), 1).size() == 32);
+  CHECK(keyed_hash(a.get(), 2) == keyed_hash(a.get(), 3));
+  CHECK(keyed_hash(a.get(), 2) != keyed_hash(b.get(), 2));
+  CHECK(keyed_hash(a.get(), 2).size() == 32);
 
   auto premasked = testing::AppendLine(
       a.get(),
@@ -259,16 +259,16 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   auto append = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input);
   CHECK(append.exit_code == 0);
   CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 32);
-  CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":29,"hash":")") != std::string::npos);
+  CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":30,"hash":")") != std::string::npos);
   auto again = testing::RunLedgerctl({"append", "--dir", d, "-"}, input);
   CHECK(again.exit_code == 0);
-  CHECK(again.out.find(R"({"line":1,"status":"exists","eventId":"act-cw1","seq":1})") != std::string::npos);
+  CHECK(again.out.find(R"({"line":1,"status":"exists","eventId":"act-cw1","seq":2})") != std::string::npos);
 
-  auto show = testing::RunLedgerctl({"show", "--dir", d, "--seq", "5"});
+  auto show = testing::RunLedgerctl({"show", "--dir", d, "--seq", "6"});
   CHECK(show.exit_code == 0);
   CHECK(show.out.find(R"("kind":"householdRegistered")") != std::string::npos);
   CHECK(show.out.find("341502********1236") != std::string::npos);
-  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "33"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "34"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "x"}).exit_code == 2);
 
   auto replay = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H2"});
@@ -279,7 +279,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
 
   auto verify = testing::RunLedgerctl({"verify", "--dir", d});
   CHECK(verify.exit_code == 0);
-  CHECK(verify.out.rfind("ok: 32 entries, 2 households, head ", 0) == 0);
+  CHECK(verify.out.rfind("ok: 33 entries, 2 households, head ", 0) == 0);
 
   for (const char* cmd : {"init", "append", "show", "verify", "replay", "rules"}) {
     auto help = testing::RunLedgerctl({cmd, "--help"});
@@ -347,5 +347,5 @@ TEST_CASE("a second writer is refused while the ledger is open") {
   auto second = testing::RunLedgerctl({"append", "--dir", dir.Sub("l")}, Register("H1") + "\n");
   CHECK(second.exit_code == 2);
   CHECK(second.err.find("open in another process") != std::string::npos);
-  CHECK(l->head().seq == 0);
+  CHECK(l->head().seq == 1);  // The genesis alone.
 }

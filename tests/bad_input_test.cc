@@ -113,13 +113,14 @@ TEST_CASE("each bad line gets its own error, appends nothing, and the good lines
     }
     CHECK(bad.find(cases[i].reason) != std::string::npos);
     CHECK(bad.size() < 2000);  // the error does not echo a huge line
-    // The good line after it was appended, with the next seq: the bad line took none.
+    // The good line after it was appended, with the next seq: the bad line took none (seq 1 is
+    // the genesis entry, seq 2 the first good line).
     CHECK(out[2 + 2 * i].find("\"status\":\"created\"") != std::string::npos);
-    CHECK(out[2 + 2 * i].find("\"seq\":" + std::to_string(i + 2) + ",") != std::string::npos);
+    CHECK(out[2 + 2 * i].find("\"seq\":" + std::to_string(i + 3) + ",") != std::string::npos);
   }
   auto verify = testing::RunLedgerctl({"verify", "--dir", d});
   CHECK(verify.exit_code == 0);
-  CHECK(verify.out.rfind("ok: " + std::to_string(1 + cases.size()) + " entries", 0) == 0);
+  CHECK(verify.out.rfind("ok: " + std::to_string(2 + cases.size()) + " entries", 0) == 0);
 }
 
 TEST_CASE("a file of only bad lines leaves the ledger as it was") {
@@ -136,7 +137,7 @@ TEST_CASE("a file of only bad lines leaves the ledger as it was") {
   auto after = testing::RunLedgerctl({"verify", "--dir", d});
   // Same entries and head hash (the timing part of the line differs).
   CHECK(after.out.substr(0, after.out.find(", 0.")) == before.out.substr(0, before.out.find(", 0.")));
-  CHECK(after.out.rfind("ok: 1 entry, ", 0) == 0);
+  CHECK(after.out.rfind("ok: 2 entries", 0) == 0);  // The genesis and the good line.
 }
 
 TEST_CASE("an unreadable input file is a usage error, not an empty append") {

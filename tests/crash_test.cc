@@ -264,14 +264,15 @@ std::vector<Result> ReadResultsAndKill(const AppendProcess& process, size_t kill
 // ---------------------------------------------------------------------------------------------
 // Checks on the ledger.
 
-// Each result says "created" for the next line, at seq = line (the ledger started empty).
+// Each result says "created" for the next line, at seq = line + 1 (the ledger started with its
+// genesis entry alone).
 void CheckReportedInOrder(const std::vector<Result>& results) {
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     INFO("result ", i, ": line ", r.line, " ", r.status, " seq ", r.seq);
     REQUIRE(r.status == "created");
     REQUIRE(r.line == i + 1);
-    REQUIRE(r.seq == r.line);
+    REQUIRE(r.seq == r.line + 1);
     REQUIRE(r.event_id == "reg-H" + std::to_string(i));
   }
 }
@@ -291,25 +292,26 @@ void CheckReportedEntries(const ledger::Ledger& l, const std::vector<Result>& re
   }
 }
 
-void CheckVerifies(const ledger::Ledger& l, uint64_t expected_entries) {
+// `events` appended after the genesis entry.
+void CheckVerifies(const ledger::Ledger& l, uint64_t events) {
   ledger::VerifyReport report;
   ledger::Status s = ledger::Verify(l, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   INFO("verify: ", report.problem, " at seq ", report.bad_seq);
   CHECK(report.ok);
-  CHECK(report.entries == expected_entries);
-  CHECK(report.households == expected_entries);  // One household per event.
+  CHECK(report.entries == events + 1);
+  CHECK(report.households == events);  // One household per event.
 }
 
-// Appending the whole input again: lines 1..committed come back "exists" at their seq, the
-// rest "created" after them.
+// Appending the whole input again: lines 1..committed come back "exists" at their seq (line + 1),
+// the rest "created" after them.
 void CheckResumed(const std::vector<Result>& results, uint64_t committed) {
   REQUIRE(results.size() == kEventCount);
   size_t wrong = 0;  // Counted, so that one failure does not print ten thousand lines.
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     const std::string expected = r.line <= committed ? "exists" : "created";
-    bool right = r.line == i + 1 && r.status == expected && r.seq == r.line;
+    bool right = r.line == i + 1 && r.status == expected && r.seq == r.line + 1;
     if (!right && wrong++ < 5) FAIL_CHECK("line ", r.line, ": ", r.status, " seq ", r.seq, ", expected ", expected);
   }
   CHECK(wrong == 0);
@@ -359,12 +361,12 @@ void RunCrashRound(size_t min_kill_after, const std::vector<std::string>& args) 
   CheckReportedInOrder(reported);
 
   // Everything reported is there as reported; the ledger is whole.
-  uint64_t committed = 0;
+  uint64_t committed = 0;  // Lines, not counting the genesis entry.
   {
     auto l = testing::OpenLedger(dir);
-    committed = l->head().seq;
+    committed = l->head().seq - 1;
     INFO(reported.size(), " reported, ", committed, " committed");
-    CHECK(committed >= reported.back().seq);
+    CHECK(committed + 1 >= reported.back().seq);
     CHECK(committed < kEventCount);  // The kill did interrupt the append.
     CheckReportedEntries(*l, reported);
     CheckVerifies(*l, committed);
@@ -379,7 +381,7 @@ void RunCrashRound(size_t min_kill_after, const std::vector<std::string>& args) 
   CheckResumed(ParseResults(run.out), committed);
 
   auto l = testing::OpenLedger(dir);
-  CHECK(l->head().seq == kEventCount);
+  CHECK(l->head().seq == kEventCount + 1);
   CheckReportedEntries(*l, reported);  // Resuming changed nothing already there.
   CheckVerifies(*l, kEventCount);
 }

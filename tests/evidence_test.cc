@@ -593,7 +593,7 @@ TEST_CASE("ledgerctl verify-proof: 0 valid, 1 invalid with the reason, 2 unusabl
   auto ok = verify(good, signed_by);
   CHECK(ok.exit_code == 0);
   CHECK(ok.out.rfind("valid: entry seq 14 (leaf 13", 0) == 0);
-  CHECK(ok.out.find("signed by benefit-ledger/l at size 32") != std::string::npos);
+  CHECK(ok.out.find("signed by benefit-ledger/l at size 33") != std::string::npos);
   CHECK(verify(good).exit_code == 0);
 
   auto replace = [&](const std::string& from, const std::string& to) {
@@ -611,7 +611,7 @@ TEST_CASE("ledgerctl verify-proof: 0 valid, 1 invalid with the reason, 2 unusabl
   auto wrong_index = verify(replace("\"leafIdx\": 13", "\"leafIdx\": 12"), signed_by);
   CHECK(wrong_index.exit_code == 1);
   CHECK(wrong_index.out.rfind("invalid: leafIdx: is 12; entry seq 14 is leaf 13", 0) == 0);
-  CHECK(verify(replace("\"treeSize\": 32", "\"treeSize\": 31"), signed_by).exit_code == 1);
+  CHECK(verify(replace("\"treeSize\": 33", "\"treeSize\": 32"), signed_by).exit_code == 1);
 
   // Unusable input: exit 2, naming the field.
   auto truncated = verify(good.substr(0, good.size() / 2));
@@ -621,10 +621,10 @@ TEST_CASE("ledgerctl verify-proof: 0 valid, 1 invalid with the reason, 2 unusabl
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("leafHash: is missing") != std::string::npos);
   CHECK(verify(replace("\"root\": \"", "\"root\": \"!")).err.find("root: expected base64") != std::string::npos);
-  CHECK(verify(replace("\"treeSize\": 32", "\"treeSize\": -32")).exit_code == 2);
-  CHECK(verify(replace("\"treeSize\": 32", "\"treeSize\": 3.2e1")).exit_code == 2);
-  CHECK(verify(replace("\"treeSize\": 32", "\"treeSize\": \"32\"")).exit_code == 2);
-  CHECK(verify(replace("\"treeSize\": 32", "\"treeSize\": 32, \"treeSize\": 32")).exit_code == 2);
+  CHECK(verify(replace("\"treeSize\": 33", "\"treeSize\": -33")).exit_code == 2);
+  CHECK(verify(replace("\"treeSize\": 33", "\"treeSize\": 3.3e1")).exit_code == 2);
+  CHECK(verify(replace("\"treeSize\": 33", "\"treeSize\": \"33\"")).exit_code == 2);
+  CHECK(verify(replace("\"treeSize\": 33", "\"treeSize\": 33, \"treeSize\": 33")).exit_code == 2);
   CHECK(verify(replace("\"type\": \"inclusion\"", "\"type\": \"inclusion\", \"extra\": 1")).exit_code == 2);
   CHECK(verify(replace("inclusion", "exclusion")).exit_code == 2);
   CHECK(testing::RunLedgerctl({"verify-proof", tmp.Sub("absent.json")}).exit_code == 2);
@@ -640,13 +640,13 @@ TEST_CASE("ledgerctl verify-proof: 0 valid, 1 invalid with the reason, 2 unusabl
   CHECK(forged.out.rfind("invalid: the checkpoint does not verify", 0) == 0);
 
   // prove's own errors.
-  CHECK(testing::RunLedgerctl({"prove", "inclusion", "--dir", dir, "--seq", "33"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"prove", "inclusion", "--dir", dir, "--seq", "34"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"prove", "inclusion", "--dir", dir, "--seq", "3", "--size", "2"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"prove", "consistency", "--dir", dir, "--from", "9", "--to", "8"}).exit_code == 2);
-  CHECK(testing::RunLedgerctl({"prove", "household", "--dir", dir, "--household", "H1", "--size", "31"}).exit_code ==
+  CHECK(testing::RunLedgerctl({"prove", "household", "--dir", dir, "--household", "H1", "--size", "32"}).exit_code ==
         1);
   CHECK(testing::RunLedgerctl({"prove", "exclusion", "--dir", dir}).exit_code == 2);
-  auto consistency = testing::RunLedgerctl({"prove", "consistency", "--dir", dir, "--from", "10", "--to", "32"});
+  auto consistency = testing::RunLedgerctl({"prove", "consistency", "--dir", dir, "--from", "10", "--to", "33"});
   REQUIRE(consistency.exit_code == 0);
   CHECK(verify(consistency.out, signed_by).exit_code == 0);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ledger/entry.h"
+#include "ledger/genesis.h"
 #include "ledger/json.h"
 #include "ledger/validate.h"
 #include "tests/test_util.h"
@@ -64,6 +65,9 @@ TEST_CASE("the sample file has an example of every event kind") {
     kinds_in_file.insert(KindName(m.getRoot<schema::Event>().asReader()));
   }
   for (auto field : capnp::Schema::from<schema::Event>().getUnionFields()) {
+    // The ledger's own kinds are never appended (genesis_test.cc shows them written and read).
+    auto kind = static_cast<schema::Event::Which>(field.getProto().getDiscriminantValue());
+    if (IsLedgerOwnKind(kind)) continue;
     CHECK_MESSAGE(kinds_in_file.count(field.getProto().getName()) == 1, "no example of ",
                   field.getProto().getName().cStr());
   }

@@ -426,7 +426,7 @@ TEST_CASE("verify reports a signed event whose signature was altered and the cha
   KeyPair ca1 = NewKey("ca1");
   auto lines = History(ca1);
   lines.push_back(Sign(Approval(), ca1));
-  const uint64_t approval_seq = lines.size();
+  const uint64_t approval_seq = lines.size() + 1;  // After the genesis entry.
   lines.push_back(Sign(Rejection(), ca1));
   const std::string path = dir.Sub("l");
   LedgerWith(path, Policy::kRecord, lines);

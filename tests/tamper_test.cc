@@ -3,8 +3,8 @@
 // and names the seq concerned, and that replay refuses a household whose entries were changed.
 //
 // Every case starts from a fresh ledger holding tests/data/every_kind.jsonl, where input line N
-// is entry seq N (layout below). The database is tampered with through a raw Store while no
-// Ledger has it open (the Ledger holds RocksDB's lock), then the ledger is reopened and verified.
+// is entry seq N + 1 (seq 1 is the ledger's genesis entry; layout below). The database is tampered with through a raw
+// Store while no Ledger has it open (the Ledger holds RocksDB's lock), then the ledger is reopened and verified.
 #include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
@@ -39,19 +39,20 @@ using ledger::Hash;
 using ledger::Store;
 using ledger::VerifyReport;
 
-// The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N).
-constexpr uint64_t kEntryCount = 32;
-constexpr uint64_t kReviewSeq = 10;     // "h1-rev": household H1, a township review by actor tr1.
-constexpr uint64_t kNoticeSeq = 11;     // "h1-ntc": household H1, the entry after the review.
-constexpr uint64_t kObjectionSeq = 12;  // "h1-obj": household H1.
-constexpr uint64_t kApprovalSeq = 14;   // "h1-apr": household H1, approval of 165000 fen a month.
-constexpr uint64_t kRollSeq = 16;       // "roll-1": a payment roll, in no household.
-constexpr uint64_t kFailedSeq = 19;     // "h1-fail": household H1, a failed payment, reason "account closed".
-constexpr uint64_t kH1LastSeq = 25;     // "h1-exit": the last entry of household H1.
-constexpr uint64_t kH2FirstSeq = 26;    // "h2-reg": the first entry of household H2.
-constexpr uint64_t kH2AppSeq = 27;      // "h2-app": household H2.
-constexpr uint64_t kH2LastSeq = 31;     // "h2-rvw": the last entry of household H2.
-                                        // kEntryCount, "key-cw1": an actor's key set, in no household.
+// The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N + 1).
+constexpr uint64_t kLineCount = 32;
+constexpr uint64_t kEntryCount = kLineCount + 1;  // With the genesis entry, seq 1.
+constexpr uint64_t kReviewSeq = 11;               // "h1-rev": household H1, a township review by actor tr1.
+constexpr uint64_t kNoticeSeq = 12;               // "h1-ntc": household H1, the entry after the review.
+constexpr uint64_t kObjectionSeq = 13;            // "h1-obj": household H1.
+constexpr uint64_t kApprovalSeq = 15;             // "h1-apr": household H1, approval of 165000 fen a month.
+constexpr uint64_t kRollSeq = 17;                 // "roll-1": a payment roll, in no household.
+constexpr uint64_t kFailedSeq = 20;               // "h1-fail": household H1, a failed payment, reason "account closed".
+constexpr uint64_t kH1LastSeq = 26;               // "h1-exit": the last entry of household H1.
+constexpr uint64_t kH2FirstSeq = 27;              // "h2-reg": the first entry of household H2.
+constexpr uint64_t kH2AppSeq = 28;                // "h2-app": household H2.
+constexpr uint64_t kH2LastSeq = 32;               // "h2-rvw": the last entry of household H2.
+                                                  // kEntryCount, "key-cw1": an actor's key set, in no household.
 
 const std::map<uint64_t, std::string> kEventIdAt = {
     {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"},  {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
@@ -116,11 +117,11 @@ class EveryKindLedger {
   EveryKindLedger() : dir_(tmp_.Sub("ledger")) {
     auto l = testing::NewLedger(dir_);
     auto results = testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
-    REQUIRE(results.size() == kEntryCount);
+    REQUIRE(results.size() == kLineCount);
     for (size_t i = 0; i < results.size(); ++i) {
       INFO("line ", i + 1, ": ", results[i].error.ToString());
       REQUIRE(results[i].outcome == ledger::AppendResult::Outcome::kCreated);
-      REQUIRE(results[i].seq == i + 1);
+      REQUIRE(results[i].seq == i + 2);
     }
     for (const auto& [seq, event_id] : kEventIdAt) REQUIRE(EventIdAt(*l, seq) == event_id);
     VerifyReport report = VerifyLedger(*l);
@@ -188,7 +189,7 @@ TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 0);
-  CHECK(run.out.rfind("ok: 32 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
+  CHECK(run.out.rfind("ok: 33 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ TEST_CASE("Verify reports, not throws, an entry whose household id lost its NUL 
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO("ledgerctl verify exit ", run.exit_code, ": ", run.out, run.err);
   CHECK(run.exit_code == 1);
-  CHECK(run.out.rfind("FAILED at seq 14: ", 0) == 0);
+  CHECK(run.out.rfind("FAILED at seq 15: ", 0) == 0);
 
   std::string exception;
   VerifyReport report = VerifyCatching(*testing::OpenLedger(ledger.dir()), &exception);
@@ -332,15 +333,15 @@ TEST_CASE("a log entry deleted in the middle is caught as a gap") {
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 1);
-  CHECK(run.out.rfind("FAILED at seq 10: entry seq 10 is missing", 0) == 0);
+  CHECK(run.out.rfind("FAILED at seq 11: entry seq 11 is missing", 0) == 0);
 }
 
 TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
-  // The log itself is a valid chain 1..31; only the meta head remembers seq 32.
+  // The log itself is a valid chain 1..32; only the meta head remembers seq 33.
   VerifyReport report = ledger.Verify();
-  CheckFailsAt(report, kEntryCount, "entry seq 32 is missing: the ledger head says seq 32, the log ends at seq 31");
+  CheckFailsAt(report, kEntryCount, "entry seq 33 is missing: the ledger head says seq 33, the log ends at seq 32");
   CHECK(report.entries == kEntryCount - 1);
 }
 
@@ -350,7 +351,7 @@ TEST_CASE("several entries cut off the end are caught by the ledger head") {
     for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
   });
   // Names the first missing seq; the problem text gives both ends.
-  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 27 to 32 are missing");
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 28 to 33 are missing");
 }
 
 TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
@@ -364,7 +365,7 @@ TEST_CASE("a truncation that also rewrites the ledger head is caught by the hous
     Put(store, ledger::kMeta, ledger::kMetaHead, head.Encode());
   });
   // Household H2's head still says its chain ends at 31, a missing entry, which is named.
-  CheckFailsAt(ledger.Verify(), kH2LastSeq, "household head of \"H2\" says 5 events ending at seq 31");
+  CheckFailsAt(ledger.Verify(), kH2LastSeq, "household head of \"H2\" says 5 events ending at seq 32");
 }
 
 TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
@@ -372,14 +373,14 @@ TEST_CASE("a copy of an entry appended past the end is caught at its new seq") {
   ledger.Tamper([](const Store& store) {
     Put(store, ledger::kLog, ledger::SeqKey(kEntryCount + 1), LogEntry(store, kReviewSeq));
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount + 1, "says it is seq 10");
+  CheckFailsAt(ledger.Verify(), kEntryCount + 1, "says it is seq 11");
 }
 
 TEST_CASE("a copy of an entry written over another entry is caught at the overwritten seq") {
   EveryKindLedger ledger;
   ledger.Tamper(
       [](const Store& store) { Put(store, ledger::kLog, ledger::SeqKey(kObjectionSeq), LogEntry(store, kReviewSeq)); });
-  CheckFailsAt(ledger.Verify(), kObjectionSeq, "says it is seq 10");
+  CheckFailsAt(ledger.Verify(), kObjectionSeq, "says it is seq 11");
 }
 
 TEST_CASE("two entries swapped are caught at the first of them") {
@@ -389,7 +390,7 @@ TEST_CASE("two entries swapped are caught at the first of them") {
     Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), notice);
     Put(store, ledger::kLog, ledger::SeqKey(kNoticeSeq), review);
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "says it is seq 11");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "says it is seq 12");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +416,7 @@ TEST_CASE("an extra household index entry naming another household's entry is ca
   // H1 claims H2's entry 27: only the count and the entry's household show that it does not
   // belong.
   ledger.Tamper([](const Store& store) { Put(store, ledger::kHousehold, ledger::ScopedSeqKey("H1", kH2AppSeq), ""); });
-  CheckFailsAt(ledger.Verify(), kH2AppSeq, "extra entry names seq 27");
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, "extra entry names seq 28");
 }
 
 TEST_CASE("a deleted actor index entry is caught at its seq") {
@@ -428,7 +429,7 @@ TEST_CASE("an extra actor index entry is caught at the seq it names") {
   EveryKindLedger ledger;
   // Entry 26 (h2-reg) was recorded by cw1, not tr1.
   ledger.Tamper([](const Store& store) { Put(store, ledger::kActor, ledger::ScopedSeqKey("tr1", kH2FirstSeq), ""); });
-  CheckFailsAt(ledger.Verify(), kH2FirstSeq, "extra entry names seq 26");
+  CheckFailsAt(ledger.Verify(), kH2FirstSeq, "extra entry names seq 27");
 }
 
 TEST_CASE("a value slipped into an actor index row is caught, though no entry names it") {
@@ -447,7 +448,7 @@ TEST_CASE("an event-id index entry pointing at another seq is caught at the even
     value->seq = kNoticeSeq;
     Put(store, ledger::kEventId, "h1-rev", value->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "points \"h1-rev\" at seq 11");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "points \"h1-rev\" at seq 12");
 }
 
 TEST_CASE("a deleted event-id index entry is caught at the event's seq") {
@@ -461,7 +462,7 @@ TEST_CASE("an extra event-id index entry is caught at the seq it names") {
   ledger.Tamper([](const Store& store) {
     Put(store, ledger::kEventId, "ghost", Get(store, ledger::kEventId, "h1-rev"));  // Same seq and check.
   });
-  CheckFailsAt(ledger.Verify(), kReviewSeq, "extra entry names seq 10");
+  CheckFailsAt(ledger.Verify(), kReviewSeq, "extra entry names seq 11");
 }
 
 TEST_CASE("an altered household head is caught at the end of the household's chain") {
@@ -481,7 +482,7 @@ TEST_CASE("an altered household head is caught at the end of the household's cha
       Put(store, ledger::kHouseholdHead, "H1", head.Encode());
     });
   }
-  CheckFailsAt(ledger.Verify(), kH1LastSeq, "its chain has 20 ending at seq 25");
+  CheckFailsAt(ledger.Verify(), kH1LastSeq, "its chain has 20 ending at seq 26");
 }
 
 TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
@@ -492,7 +493,7 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
     head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
     Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 32");
+  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 33");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -630,7 +631,7 @@ TEST_CASE("the same forger who leaves the Merkle tree alone is caught at the fir
   ledger.Tamper([](const Store& store) {
     RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kEntryCount);
   });
-  // The approval is leaf 13, under the lowest stored node (level 4, index 0): leaves 0 to 15.
+  // The approval is leaf 14, under the lowest stored node (level 4, index 0): leaves 0 to 15.
   CheckFailsAt(ledger.Verify(), 16,
                "Merkle node (level 4, index 0, over seqs 1 to 16) is not the hash of its children");
 }
@@ -647,15 +648,17 @@ TEST_CASE("the same forger who rebuilds the Merkle tree is caught by a checkpoin
     REQUIRE(ledger::evidence::MakeCheckpoint(l.get(), key, &checkpoint, &made).ok());
     REQUIRE(EveryKindLedger::VerifyLedger(*l).ok);
   }
+  // Setting the key appended its checkpointKeySet entry: the checkpoint covers one more entry.
+  constexpr uint64_t kSize = kEntryCount + 1;
   ledger.Tamper([](const Store& store) {
-    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kEntryCount);
-    RebuildMerkleTree(store, kEntryCount);
+    RewriteChainAfter(store, kApprovalSeq, ForgeApproval(store, {.event_id_index = true}), kSize);
+    RebuildMerkleTree(store, kSize);
   });
   // The forger could re-sign with D/checkpoint.key too: notes published outside the office
   // (docs/EVIDENCE.md) are what such a forger cannot change.
-  CheckFailsAt(ledger.Verify(), kEntryCount,
-               "the stored checkpoint of size " + std::to_string(kEntryCount) + " signs size " +
-                   std::to_string(kEntryCount) + " and a root that is not the log's");
+  CheckFailsAt(ledger.Verify(), kSize,
+               "the stored checkpoint of size " + std::to_string(kSize) + " signs size " + std::to_string(kSize) +
+                   " and a root that is not the log's");
 }
 
 TEST_CASE("a Merkle node altered, deleted or added is caught, naming the node") {
@@ -763,9 +766,9 @@ TEST_CASE("replay reports Corruption naming the seq of a household entry with a 
       ledger::Status s = l->ReadHousehold("H1", [&](const ledger::HouseholdEntry& e) { visited.push_back(e.seq); });
       INFO("byte ", position, " xor ", int{mask}, ": ", s.ToString());
       CHECK(s.code() == ledger::Status::Code::kCorruption);
-      CHECK(s.reason().rfind("seq 10: ", 0) == 0);
+      CHECK(s.reason().rfind("seq 11: ", 0) == 0);
       // The entries before the damaged one were replayed, nothing after it.
-      CHECK(visited == std::vector<uint64_t>{5, 6, 7, 8, 9});
+      CHECK(visited == std::vector<uint64_t>{6, 7, 8, 9, 10});
     }
   }
   Put(store, ledger::kLog, ledger::SeqKey(kReviewSeq), original);
@@ -776,7 +779,7 @@ TEST_CASE("replay of a household whose head and index rows were emptied reports 
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) {
     Put(store, ledger::kHouseholdHead, "H2", ledger::HouseholdHead{}.Encode());
-    for (uint64_t seq : {26, 27, 28, 29, 31}) Delete(store, ledger::kHousehold, ledger::ScopedSeqKey("H2", seq));
+    for (uint64_t seq : {27, 28, 29, 30, 32}) Delete(store, ledger::kHousehold, ledger::ScopedSeqKey("H2", seq));
   });
   int visited = 0;
   ledger::Status s = testing::OpenLedger(ledger.dir())->ReadHousehold("H2", [&](const auto&) { ++visited; });
@@ -795,7 +798,7 @@ TEST_CASE("ledgerctl replay fails naming the damaged seq") {
   auto run = testing::RunLedgerctl({"replay", "--dir", ledger.dir(), "--household", "H1"});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 1);
-  CHECK(Contains(run.out, "FAILED: seq 10: "));
+  CHECK(Contains(run.out, "FAILED: seq 11: "));
   // Household H2 is untouched and still replays.
   CHECK(testing::RunLedgerctl({"replay", "--dir", ledger.dir(), "--household", "H2"}).exit_code == 0);
 }

@@ -1,8 +1,9 @@
 // Upgrade tests: a ledger written by benefit-ledger/1 (tests/data/ledger_v1, made by that
 // version's ledgerctl from every_kind.jsonl, with a checkpoint) is refused until upgraded, then
-// reads, verifies and appends with its history, head and checkpoint unchanged; a row that does
-// not match the log stops the upgrade before anything is written; a cut-short upgrade completes
-// when run again.
+// reads, verifies and appends with its history and checkpoint unchanged and its genesis entry
+// appended after them (genesis.h: never inserted before existing entries); a row that does not
+// match the log stops the upgrade before anything is written; a cut-short upgrade completes when
+// run again.
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 
@@ -30,6 +31,7 @@ using ledger::Store;
 // The v1 ledger's head, as its own `ledgerctl verify` printed it when the fixture was made.
 constexpr const char* kV1HeadHex = "dc744856d8c0c1be725c76c0c5cc88590ce3ed11b23d6440ea12a5939446300b";
 constexpr uint64_t kEntries = 32;
+constexpr uint64_t kGenesisSeq = kEntries + 1;  // Where upgrade appends the genesis entry.
 
 // A copy of the v1 fixture (opening a database may write to it).
 std::string CopyOfV1(const testing::TempDir& tmp) {
@@ -84,7 +86,9 @@ ledger::VerifyReport VerifyAt(const std::string& dir) {
   return report;
 }
 
-TEST_CASE("a benefit-ledger/1 ledger is refused until upgraded, then keeps its history, head and checkpoint") {
+TEST_CASE(
+    "a benefit-ledger/1 ledger is refused until upgraded, then keeps its history and checkpoint, its genesis after "
+    "them") {
   testing::TempDir tmp;
   const std::string dir = CopyOfV1(tmp);
   std::unique_ptr<Ledger> l;
@@ -102,23 +106,35 @@ TEST_CASE("a benefit-ledger/1 ledger is refused until upgraded, then keeps its h
   CHECK(report.upgraded);
   CHECK(report.from == "benefit-ledger/1");
   CHECK(report.entries == kEntries);
+  CHECK(report.genesis_seq == kGenesisSeq);
   CHECK(Format(dir) == ledger::kFormatVersion);
   WithStore(dir, [](const Store& store) {
     Rows household = Scan(store, ledger::kHousehold), event_id = Scan(store, ledger::kEventId);
     CHECK(household.count == 25);  // The entries that name a household.
     CHECK(household.value_sizes == std::set<size_t>{0});
-    CHECK(event_id.count == kEntries);
+    CHECK(event_id.count == kEntries + 1);  // And the genesis entry's.
     CHECK(event_id.value_sizes == std::set<size_t>{16});
     Rows merkle = Scan(store, ledger::kMerkle);
-    CHECK(merkle.count == 3);  // (4, 0), (4, 1), (5, 0) of 32 leaves.
+    CHECK(merkle.count == 3);  // (4, 0), (4, 1), (5, 0) of 33 leaves.
     CHECK(merkle.lowest_key_byte == ledger::kMerkleLowestStoredLevel);
   });
 
   ledger::VerifyReport verified = VerifyAt(dir);
   INFO(verified.problem);
   CHECK(verified.ok);
-  CHECK(ledger::Hex(verified.head_hash) == kV1HeadHex);
+  CHECK(verified.entries == kGenesisSeq);
+  CHECK(verified.genesis_seq == kGenesisSeq);
   l = testing::OpenLedger(dir);
+  CHECK(l->identity_error().ok());
+  std::string bytes;  // The old head is entry 32 still, byte for byte.
+  REQUIRE(l->ReadEntry(kEntries, &bytes).ok());
+  CHECK(ledger::Hex(ledger::LeafHash(ledger::AsBytes(bytes))) == kV1HeadHex);
+  REQUIRE(l->ReadEntry(kGenesisSeq, &bytes).ok());
+  ledger::EntryReader genesis;
+  REQUIRE(genesis.Init(bytes).ok());
+  REQUIRE(genesis.entry().getEvent().isLedgerGenesis());
+  CHECK(genesis.entry().getEvent().getLedgerGenesis().getPolicy() == ledger::schema::LedgerPolicy::RECORD);
+  CHECK(std::string(genesis.entry().getEvent().getLedgerGenesis().getOrigin().cStr()) == "benefit-ledger/v1-fixture");
   std::vector<ledger::evidence::SignedCheckpoint> checkpoints;
   REQUIRE(ledger::evidence::ListCheckpoints(*l, &checkpoints).ok());
   REQUIRE(checkpoints.size() == 1);
@@ -197,10 +213,13 @@ TEST_CASE("ledgerctl names upgrade for an old ledger, and upgrade verifies what 
   INFO(run.out, run.err);
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("upgraded " + dir + " from benefit-ledger/1 to benefit-ledger/2: 32 entries") == 0);
-  CHECK(run.out.find("ok: 32 entries, 2 households, head " + std::string(kV1HeadHex)) != std::string::npos);
+  CHECK(run.out.find("the genesis entry cannot be the first without changing the 32 entries before it: appended "
+                     "it at seq 33") != std::string::npos);
+  CHECK(run.out.find("ok: 33 entries, 2 households, head ") != std::string::npos);
+  CHECK(run.out.find("note: the genesis entry is seq 33 (added by upgrade)") != std::string::npos);
   auto again = testing::RunLedgerctl({"upgrade", "--dir", dir});
   CHECK(again.exit_code == 0);
-  CHECK(again.out.find("already benefit-ledger/2: nothing to do") != std::string::npos);
+  CHECK(again.out.find("already benefit-ledger/2 with its genesis entry: nothing to do") != std::string::npos);
 }
 
 }  // namespace

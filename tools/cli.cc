@@ -47,6 +47,9 @@ std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char*
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
     *exit_code = kExitCannot;
+  } else if (!l->identity_error().ok()) {
+    // Readable, but not what its log says it is: every command says so, appends are refused.
+    fmt::print(stderr, "ledgerctl {}: WARNING: {}\n", command, l->identity_error().ToString());
   }
   return l;
 }
@@ -67,10 +70,7 @@ std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, cons
 }
 
 uint32_t Today() {
-  time_t now = time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  return static_cast<uint32_t>((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+  return ledger::TodayUtc();
 }
 
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command) {

@@ -31,13 +31,16 @@ extern const char* const kVerifyProofUsage;
 
 // The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
 // key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
-// anything is made; Adopt writes a new key to DIR/checkpoint.key (0600) and DIR/checkpoint.pub
-// and records the origin and verifier key in the ledger. Both print why they fail.
+// anything is made; WriteCheckpointKeyFiles writes a new key to DIR/checkpoint.key (0600) and
+// DIR/checkpoint.pub (init: after Ledger::Create recorded the key in the genesis entry); Adopt
+// (setkey) writes them and records the key in the ledger. They print why they fail.
 struct CheckpointKeyPlan {
   ledger::note::KeyPair key;
   bool generated = false;
 };
 std::optional<CheckpointKeyPlan> PlanCheckpointKey(const Flags& flags, const std::string& dir, const char* command);
+bool WriteCheckpointKeyFiles(const std::string& dir, const CheckpointKeyPlan& plan, const char* command);
+void PrintCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan);
 int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, const char* command);
 
 }  // namespace tools

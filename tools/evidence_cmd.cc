@@ -90,6 +90,19 @@ std::optional<CheckpointKeyPlan> PlanCheckpointKey(const Flags& flags, const std
   return plan;
 }
 
+bool WriteCheckpointKeyFiles(const std::string& dir, const CheckpointKeyPlan& plan, const char* command) {
+  return !plan.generated || WriteKeyFiles(SignerKeyPath(dir), VerifierKeyPath(dir), plan.key, command);
+}
+
+void PrintCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan) {
+  fmt::print("checkpoint origin {}, verifier key {}\n", plan.key.name,
+             note::FormatVerifierKey(note::VerifierOf(plan.key)));
+  if (plan.generated) {
+    fmt::print("signer key {} (keep it private); verifier key {} (give it to auditors)\n", SignerKeyPath(dir),
+               VerifierKeyPath(dir));
+  }
+}
+
 int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, const char* command) {
   int code = kExitOk;
   auto l = OpenOrReport(dir, command, &code);
@@ -100,17 +113,11 @@ int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, co
                note::FormatVerifierKey(existing));
     return kExitCannot;
   }
-  if (plan.generated && !WriteKeyFiles(SignerKeyPath(dir), VerifierKeyPath(dir), plan.key, command)) {
-    return kExitCannot;
-  }
+  if (!WriteCheckpointKeyFiles(dir, plan, command)) return kExitCannot;
   Status s = evidence::SetCheckpointKey(l.get(), note::VerifierOf(plan.key));
   if (!s.ok()) return Fail(command, s);
-  fmt::print("checkpoint origin {}, verifier key {}\n", plan.key.name,
-             note::FormatVerifierKey(note::VerifierOf(plan.key)));
-  if (plan.generated) {
-    fmt::print("signer key {} (keep it private); verifier key {} (give it to auditors)\n", SignerKeyPath(dir),
-               VerifierKeyPath(dir));
-  }
+  PrintCheckpointKey(dir, plan);
+  fmt::print("recorded in the log at seq {} (checkpointKeySet)\n", l->head().seq);
   return kExitOk;
 }
 
@@ -121,7 +128,8 @@ const char* const kSetkeyUsage =
     "and writes the signer key to D/checkpoint.key (mode 0600) and the verifier key to\n"
     "D/checkpoint.pub; with --key, adopts that signer key (made by ledgerctl keygen, kept where\n"
     "you keep it; pass it to ledgerctl checkpoint --key). The origin of the checkpoints is the\n"
-    "key's name. The ledger records the origin and the verifier key; it is set once.\n";
+    "key's name. The ledger records the origin and the verifier key in its log (a checkpointKeySet\n"
+    "entry) and in meta; it is set once: a ledger made by init has its key in its genesis entry.\n";
 
 int RunSetkey(const Flags& flags, const Positional&) {
   auto dir = Required(flags, "dir", "setkey");

@@ -122,13 +122,23 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   }
   auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
   if (!key) return kExitCannot;
-  Status s = ledger::Ledger::Create(*dir, policy);
+  const ledger::note::Verifier verifier = ledger::note::VerifierOf(key->key);
+  Status s = ledger::Ledger::Create(*dir, policy, &verifier);
   if (!s.ok()) return Fail("init", s);
+  if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
+    fmt::print(stderr,
+               "ledgerctl init: the ledger {} records a checkpoint key whose signer key is lost: remove {} "
+               "and run init again\n",
+               *dir, *dir);
+    return kExitCannot;
+  }
   fmt::print(
       "created ledger {} with policy {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it "
-      "private)\n",
+      "private); its genesis entry, seq 1, records the policy, the checkpoint key and a check value of the "
+      "secret\n",
       *dir, ledger::rules::PolicyName(policy), *dir, *dir);
-  return tools::AdoptCheckpointKey(*dir, *key, "init");
+  tools::PrintCheckpointKey(*dir, *key);
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +432,12 @@ int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::k
   fmt::print("ok: {}, {}, head {}, {:.3f} s, {:.0f} events/s\n", ledger::Counted(report.entries, "entry", "entries"),
              ledger::Counted(report.households, "household", "households"), ledger::Hex(report.head_hash),
              report.seconds, rate);
+  if (report.genesis_seq > 1) {
+    fmt::print(
+        "note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
+        "appended under are not in the log\n",
+        report.genesis_seq, report.genesis_seq - 1);
+  }
   return kExitOk;
 }
 
@@ -448,11 +464,24 @@ int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vecto
   Status s = ledger::Ledger::Upgrade(*dir, &report);
   if (!s.ok()) return Fail("upgrade", s);
   if (!report.upgraded) {
-    fmt::print("{} is already {}: nothing to do\n", *dir, report.from);
+    fmt::print("{} is already {} with its genesis entry: nothing to do\n", *dir, report.from);
     return kExitOk;
   }
-  fmt::print("upgraded {} from {} to {}: {} entries in {:.3f} s; verifying\n", *dir, report.from,
-             ledger::kFormatVersion, report.entries, report.seconds);
+  if (report.from != ledger::kFormatVersion) {
+    fmt::print("upgraded {} from {} to {}: {} entries\n", *dir, report.from, ledger::kFormatVersion,
+               report.genesis_seq > 0 ? report.genesis_seq - 1 : report.entries);
+  }
+  if (report.genesis_seq == 1) {
+    fmt::print("appended the genesis entry at seq 1: the policy, checkpoint key and secret check the ledger has\n");
+  } else if (report.genesis_seq > 1) {
+    fmt::print(
+        "the genesis entry cannot be the first without changing the {} entries before it: appended it at seq {}, "
+        "recording the policy, checkpoint key and secret check the ledger has now. What entries 1 to {} were "
+        "appended under is not in the log; make a checkpoint now (ledgerctl checkpoint --dir {}) and publish it: "
+        "it commits the genesis entry\n",
+        report.genesis_seq - 1, report.genesis_seq, report.genesis_seq - 1, *dir);
+  }
+  fmt::print("done in {:.3f} s; verifying\n", report.seconds);
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "upgrade", &code);
   return l ? PrintVerify(*l) : code;
@@ -467,22 +496,24 @@ std::string AmountCell(std::optional<int64_t> fen) {
 }
 
 // One timeline row of a household replay.
-void AddReplayRow(tools::Report* report, const ledger::HouseholdStep& step) {
+void AddReplayRow(tools::Report* report, const ledger::Ledger& l, const ledger::HouseholdStep& step) {
   auto event = step.decoded.getEvent();
   uint32_t d = event.getBusinessDate();
   std::string findings;
   for (auto f : step.decoded.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
   // The first 16 hex digits identify the entry in a table; --format entries has the whole hash.
-  report->Row({std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
-               ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
-               ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(step.after, d / 100)},
-              {true, false, false, false, true, false, false, false});
+  report->Row(
+      {std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
+       ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
+       ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(l, step.after, d / 100)},
+      {true, false, false, false, true, false, false, false});
 }
 
 // Replay's result record: the steps (each built as it was visited), the state on the date.
 void PrintReplayResult(const std::string& household, uint32_t as_of_given, const ledger::state::Household& on_date,
-                       uint32_t on_date_period, size_t events, const ledger::Hash& last,
-                       const std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>& steps, tools::Format format) {
+                       uint32_t on_date_period, const ledger::rules::LoadStandards& standards, size_t events,
+                       const ledger::Hash& last, const std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>& steps,
+                       tools::Format format) {
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::ReplayResult>();
   result.initQuery().setHousehold(household);
@@ -491,7 +522,7 @@ void PrintReplayResult(const std::string& household, uint32_t as_of_given, const
   for (size_t i = 0; i < steps.size(); ++i) {
     list.setWithCaveats(i, steps[i]->getRoot<ledger::results::ReplayStep>().asReader());
   }
-  ledger::results::BuildHouseholdState(on_date, on_date_period, result.initOnDate());
+  ledger::results::BuildHouseholdState(on_date, on_date_period, standards, result.initOnDate());
   result.setEvents(events);
   result.setLastEntryHash(capnp::Data::Reader(last.data(), last.size()));
   tools::PrintResult(result.asReader(), format);
@@ -513,6 +544,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "replay", &code);
   if (!l) return code;
+  const ledger::rules::LoadStandards standards = ledger::queries::StandardsOf(l->store());
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> steps;  // For JSON.
   size_t count = 0;
@@ -529,9 +561,9 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
       fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
     } else if (json) {
       steps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-      ledger::results::BuildReplayStep(step, steps.back()->initRoot<ledger::results::ReplayStep>());
+      ledger::results::BuildReplayStep(step, standards, steps.back()->initRoot<ledger::results::ReplayStep>());
     } else {
-      AddReplayRow(&report, step);
+      AddReplayRow(&report, *l, step);
     }
   });
   if (!s.ok()) {
@@ -540,13 +572,13 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   }
   bool given = flags.count("as-of") > 0;
   if (json) {
-    PrintReplayResult(*household, given ? *as_of : 0, on_date, (given ? *as_of : last_date) / 100, count, last, steps,
-                      format);
+    PrintReplayResult(*household, given ? *as_of : 0, on_date, (given ? *as_of : last_date) / 100, standards, count,
+                      last, steps, format);
   } else if (!entries) {
     report.Print(format);
   }
   if (given && format == tools::Format::kTable && !entries) {
-    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(on_date, *as_of / 100));
+    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(*l, on_date, *as_of / 100));
   }
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
   fmt::print(stderr, "household {}: {}, household chain verified, last entry hash {}\n", *household,

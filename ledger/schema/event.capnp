@@ -318,6 +318,44 @@ struct ApprovalLevelSet {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The ledger's own entries. Written by the ledger itself (ledgerctl init, setkey, upgrade), never
+# accepted from `append`, never corrected. Their envelope has no household and no region; the
+# actor is "ledger", the business date the day they were written. Event ids: "ledger:genesis",
+# and "ledger:checkpoint-key:<n>" for the n-th CheckpointKeySet (from 1).
+
+enum LedgerPolicy {
+  # What an event that breaks a domain rule does (ledger/rules.h Policy).
+  enforce @0;                          # Refused, naming the rule.
+  record @1;                           # Appended, with its findings stored in the entry.
+}
+
+struct LedgerGenesis {
+  # The ledger's identity: the first entry of every ledger (seq 1, written by init), or, in a
+  # ledger made before genesis entries existed, the entry `ledgerctl upgrade` appended at its
+  # head (the entries before it then ran under a policy and secret the log does not record).
+  # verify checks that the ledger runs under what this entry says; Ledger::Open refuses to
+  # append otherwise. A policy or secret change therefore means a new ledger.
+  policy @0 :LedgerPolicy;
+  origin @1 :Text;                     # The checkpoints' origin (the checkpoint key's name);
+                                       # empty: the ledger had no checkpoint key yet (see
+                                       # CheckpointKeySet).
+  checkpointKey @2 :Text;              # The checkpoint verifier key (ledger/note.h verifier key
+                                       # text), empty with origin.
+  secretCheck @3 :Data $Json.hex;      # HMAC-SHA256(the keyed-hash secret, "benefit-ledger secret
+                                       # check v1"), 32 bytes: shows which secret the ledger's keyed
+                                       # hashes are made with, without revealing it.
+}
+
+struct CheckpointKeySet {
+  # The checkpoint key from this entry on: set for a ledger that had none (ledgerctl setkey).
+  # The key recorded last in the log (here or in LedgerGenesis) is the one the ledger's meta
+  # `checkpoint_key` must hold; earlier keys are historical.
+  origin @0 :Text;                     # The key's name.
+  checkpointKey @1 :Text;              # Verifier key text (ledger/note.h).
+  reason @2 :Text;
+}
+
+# ---------------------------------------------------------------------------------------------
 # The envelope
 
 struct Event {
@@ -361,6 +399,8 @@ struct Event {
     reviewRecorded @33 :ReviewRecorded;
     approvalLevelSet @34 :ApprovalLevelSet;
     actorKeySet @35 :ActorKeySet;
+    ledgerGenesis @37 :LedgerGenesis;  # The ledger's own entries (see above).
+    checkpointKeySet @38 :CheckpointKeySet;
   }
   actorSignature @36 :Data $Json.hex;  # Ed25519 signature (64 bytes) by the actor's key over the
                                        # event with this field cleared (ledger/signing.h). Required on

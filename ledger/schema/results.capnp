@@ -331,6 +331,9 @@ struct VerifyResult {
   eventsPerSecond @5 :Float64;
   badSeq @6 :UInt64 $optional;     # The first entry with a problem; null if ok or not tied to one.
   problem @7 :Text;                # "" if ok.
+  genesisSeq @8 :UInt64 $optional; # The genesis entry's seq: 1, or later in a ledger upgraded from
+                                   # before genesis entries (what came before it ran under a policy
+                                   # and secret the log does not record); null if none was found.
 }
 
 struct CheckpointRow {

@@ -3,7 +3,7 @@
 # policy, a rule and a bad line refused, a household replayed, the ledger verified, a month's
 # payroll issued, exported to the bank and the bank's results reconciled, an old system's history
 # imported under the record policy and traced by an inspector, a ledger of the previous storage
-# layout upgraded, and a tampered copy caught.
+# layout upgraded, a tampered copy caught, and a copy whose policy row was rewritten refused.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
@@ -24,6 +24,10 @@ sed -n '/"approval"/{p;q}' "$county"
 
 step "Create a ledger that enforces the rules" "ledgerctl init --dir $dir"
 "$ctl" init --dir "$dir"
+
+step "Its first entry, the genesis: the policy, the checkpoint key, a check value of the keyed-hash secret" \
+  "ledgerctl show --dir $dir --seq 1"
+"$ctl" show --dir "$dir" --seq 1
 
 step "Append the two years (one JSON result per line)" "ledgerctl append --dir $dir demo-county.jsonl"
 "$ctl" append --dir "$dir" "$county" 2>&1 | sed -n '1,2p;$p' | sed '2a\  ...'
@@ -154,7 +158,7 @@ echo "(the sample registers few of its actors: those findings are left out here)
 # A ledger written by the previous storage layout (tests/data/ledger_v1.md says how it was made).
 old="$build/demo-ledger-v1"
 rm -rf "$old" && cp -r "$here/../../tests/data/ledger_v1" "$old"
-step "A ledger written by the previous version is refused until upgraded; its head stays dc744856…, as version 1 printed it" \
+step "A ledger written by the previous version is refused until upgraded; its 32 entries stay as they are (entry 32 is dc744856…, the head version 1 printed), its genesis goes after them" \
   "ledgerctl verify --dir $old; ledgerctl upgrade --dir $old"
 "$ctl" verify --dir "$old" 2>&1 || echo "(exit status $?)"
 "$ctl" upgrade --dir "$old"
@@ -171,5 +175,16 @@ flipped=$([ "${value:$mid:1}" = "0" ] && echo 1 || echo 0)
 ldb --db="$copy/db" --column_family=log put "$key" "${value:0:$mid}$flipped${value:$((mid + 1))}" --key_hex --value_hex >/dev/null
 step "Someone changes one byte of entry $middle on disk; verify names it" "ledgerctl verify --dir $copy"
 "$ctl" verify --dir "$copy" || echo "(exit status $?)"
+rm -rf "$copy"
+
+# The policy row rewritten in place (enforce -> record), so that rule-breaking events would go in.
+copy="$build/demo-ledger-policy"
+rm -rf "$copy" && cp -r "$dir" "$copy"
+ldb --db="$copy/db" put policy record >/dev/null
+step "Someone rewrites the policy row (enforce -> record) on disk; verify names it, and nothing is appended" \
+  "ldb --db=$copy/db put policy record; ledgerctl verify --dir $copy; ledgerctl append --dir $copy -"
+"$ctl" verify --dir "$copy" || echo "(exit status $?)"
+echo '{"eventId":"demo-exit","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20250115,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202501,"gradualExitMonths":3}}' |
+  "$ctl" append --dir "$copy" - 2>&1 | grep -v WARNING | cut -c1-200 || echo "(exit status $?)"
 rm -rf "$copy"
 printf '\nThe sample ledger is in %s; try: %s --help\n' "$dir" "$ctl"
