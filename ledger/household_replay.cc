@@ -77,15 +77,28 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
 std::string DescribeHousehold(const state::Household& h, uint32_t period) {
   std::string out = fmt::format("{} member{}", h.members.size(), h.members.size() == 1 ? "" : "s");
   for (const auto& c : h.cases) {
-    out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
+    bool decided = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended ||
+                   c.status == state::CaseStatus::kExited;
+    if (!decided || c.entitlements.empty()) {
+      out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
+      continue;
+    }
+    // As the roll says it (queries.h): the standing in the month, or in the first month if still ahead.
+    uint32_t month = std::max(period, c.entitlements.front().from_period);
+    rules::Standing standing = rules::StandingIn(c, month);
+    if (standing == rules::Standing::kExited) {
+      out += fmt::format("; {} exited", c.id);
+      continue;
+    }
     const state::Entitlement* in_force = nullptr;
     for (const auto& e : c.entitlements) {
-      if (e.from_period <= std::max(period, c.entitlements.front().from_period)) in_force = &e;
+      if (e.from_period <= month) in_force = &e;
     }
-    bool paying = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended;
-    if (in_force != nullptr && paying) {
-      out += fmt::format(" {}.{:02}/month", in_force->monthly_fen / 100, in_force->monthly_fen % 100);
-    }
+    std::string name = standing == rules::Standing::kSuspended ? "suspended"
+                       : c.status == state::CaseStatus::kExited
+                           ? fmt::format("exiting (paid until {})", c.paid_until_period)
+                           : "approved";
+    out += fmt::format("; {} {} {}.{:02}/month", c.id, name, in_force->monthly_fen / 100, in_force->monthly_fen % 100);
   }
   return out;
 }
