@@ -25,6 +25,7 @@
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/recoveries.h"
 #include "ledger/trace.h"
 #include "ledger/validate.h"
 #include "ledger/verify.h"
@@ -507,6 +508,54 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   return kExitOk;
 }
 
+// ---------------------------------------------------------------------------------------------
+// recoveries
+
+void PrintRecoveries(const std::vector<ledger::recoveries::Row>& rows, tools::Format format) {
+  tools::Report report({"household", "region", "case", "programme", "paid until", "payments", "months", "due yuan",
+                        "ordered yuan", "recovered yuan", "outstanding yuan"});
+  ledger::recoveries::Row sum;
+  for (const auto& r : rows) {
+    std::string months;
+    for (uint32_t m : r.periods) months += (months.empty() ? "" : " ") + std::to_string(m);
+    report.Row({r.household, r.region, r.case_id, ledger::ProgrammeName(r.programme),
+                std::to_string(r.paid_until_period), std::to_string(r.payments.size()), months, tools::Yuan(r.due_fen),
+                tools::Yuan(r.ordered_fen), tools::Yuan(r.recovered_fen), tools::Yuan(r.outstanding_fen)},
+               {false, false, false, false, true, true, false, true, true, true, true});
+    sum.due_fen += r.due_fen;
+    sum.ordered_fen += r.ordered_fen;
+    sum.recovered_fen += r.recovered_fen;
+    sum.outstanding_fen += r.outstanding_fen;
+  }
+  report.Print(format);
+  if (format == tools::Format::kTable) {
+    fmt::print("{} cases paid after their exit: {} yuan due, {} ordered, {} recovered, {} outstanding\n", rows.size(),
+               tools::Yuan(sum.due_fen), tools::Yuan(sum.ordered_fen), tools::Yuan(sum.recovered_fen),
+               tools::Yuan(sum.outstanding_fen));
+  }
+}
+
+int RunRecoveries(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "recoveries");
+  ledger::queries::Filter filter;
+  tools::Format format = tools::Format::kTable;
+  if (!dir || !ParseReportOptions(flags, "recoveries", &filter, &format)) return kExitCannot;
+  bool one = flags.count("household") > 0;
+  if (one && (flags.count("region") || flags.count("programme"))) {
+    fmt::print(stderr, "ledgerctl recoveries: --household is not combined with --region or --programme\n");
+    return kExitCannot;
+  }
+  int code = kExitOk;
+  auto l = OpenForReport(*dir, filter, "recoveries", &code);
+  if (!l) return code;
+  std::vector<ledger::recoveries::Row> rows;
+  Status s = one ? ledger::recoveries::ForHousehold(l->store(), flags.at("household"), &rows)
+                 : ledger::recoveries::ForRegion(l->store(), filter, &rows);
+  if (!s.ok()) return Fail("recoveries", s);
+  PrintRecoveries(rows, format);
+  return kExitOk;
+}
+
 int RunReviews(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "reviews");
   ledger::queries::Filter filter;
@@ -924,6 +973,19 @@ const std::vector<Command>& Commands() {
        "whether suspended and when the next review is due. Amounts in yuan.\n",
        {"dir", "as-of", "region", "programme", "format"},
        RunRoll},
+      {"recoveries",
+       "payments made after their case's exit: amounts due, ordered, recovered, outstanding",
+       "usage: ledgerctl recoveries --dir D [--region PREFIX] [--programme P] [--household H]\n"
+       "                            [--format table|json|csv]\n\n"
+       "Lists every case paid for months after its exit (and its gradual-exit months): an exit or\n"
+       "death recorded after those months were paid (rule exit.overpayment), or a payment after an\n"
+       "exit recorded under the record policy (payment.after_exit). Per case: the last month that may\n"
+       "be paid, the payments after it and their months, the amount due (what they paid; a payment\n"
+       "that failed or was annulled paid nothing), ordered (recoveryOrdered against them), recovered\n"
+       "(returned by the bank) and outstanding (due - ordered - recovered, never below 0). Amounts\n"
+       "in yuan. --household reads that household only.\n",
+       {"dir", "region", "programme", "household", "format"},
+       RunRecoveries},
       {"totals",
        "funding totals per programme and month",
        "usage: ledgerctl totals --dir D [--from YYYYMM] [--to YYYYMM] [--region PREFIX] [--programme P]\n"
@@ -964,8 +1026,9 @@ const std::vector<Command>& Commands() {
        "decided and paid, with dates; then the red flags: the findings of the rules module\n"
        "(ledgerctl rules) recorded on the entries in scope, each with its rule id and the events\n"
        "behind it. Under the enforce policy events that break rules are refused, so the flags are\n"
-       "those of ledgers kept under record (imported histories). With --actor, the cases the actor\n"
-       "acted on and the flags on the actor's entries.\n",
+       "those of ledgers kept under record (imported histories), and flags that do not refuse\n"
+       "(exit.overpayment: an exit recorded after months it ends were paid). With --actor, the\n"
+       "cases the actor acted on and the flags on the actor's entries.\n",
        {"dir", "actor", "household", "region", "format"},
        RunTrace},
       {"payroll",
