@@ -77,15 +77,13 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
 std::string DescribeHousehold(const state::Household& h, uint32_t period) {
   std::string out = fmt::format("{} member{}", h.members.size(), h.members.size() == 1 ? "" : "s");
   for (const auto& c : h.cases) {
-    bool decided = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended ||
-                   c.status == state::CaseStatus::kExited;
-    if (!decided || c.entitlements.empty()) {
+    // As the roll says it (queries.h): the standing in the month, or in the first month if still ahead.
+    uint32_t month = c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
+    rules::Standing standing = rules::StandingIn(c, month);
+    if (standing == rules::Standing::kNotApproved) {  // Applied, in procedure or rejected: its status.
       out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
       continue;
     }
-    // As the roll says it (queries.h): the standing in the month, or in the first month if still ahead.
-    uint32_t month = std::max(period, c.entitlements.front().from_period);
-    rules::Standing standing = rules::StandingIn(c, month);
     if (standing == rules::Standing::kExited) {
       out += fmt::format("; {} exited", c.id);
       continue;

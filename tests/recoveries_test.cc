@@ -84,13 +84,18 @@ std::map<std::string, std::string> RecoveriesRow(const std::string& dir) {
   return rows[0];
 }
 
+// A generated county year (February 2024 to January 2025), lawful under enforce.
+std::vector<std::string> YearLines() {
+  bench::CountyYearOptions options;
+  options.households = 8;
+  return bench::CountyYear(options);
+}
+
 }  // namespace
 
 TEST_CASE("a death recorded two months late: accepted, two overpayments to recover, flagged, reduced by orders") {
   testing::TempDir tmp;
-  bench::CountyYearOptions options;
-  options.households = 8;
-  auto lines = bench::CountyYear(options);
+  const auto lines = YearLines();
   const std::string dir = testing::LedgerctlLedger(tmp.Sub("l"), lines, "enforce");
   const auto expected = PaidAfter(lines, kCase, kLastPeriod);
   REQUIRE(expected.size() == 2);  // December and January were paid.
@@ -212,9 +217,7 @@ TEST_CASE("a death recorded two months late: accepted, two overpayments to recov
 
 TEST_CASE("an exit annulled by a correction leaves nothing to recover") {
   testing::TempDir tmp;
-  bench::CountyYearOptions options;
-  options.households = 8;
-  auto lines = bench::CountyYear(options);
+  const auto lines = YearLines();
   const std::string dir = testing::LedgerctlLedger(tmp.Sub("l"), lines, "enforce");
   const auto expected = PaidAfter(lines, kCase, 202412);  // Only January's payment.
   REQUIRE(expected.size() == 1);
