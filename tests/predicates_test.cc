@@ -2,10 +2,10 @@
 // resumption, exit and gradual exit, month by month through a year, gets the same answer to "is it
 // suspended / exited / payable in month M" from every tool — the payment rules (the findings on a
 // payment issued for every month), payroll's plan, the roll on a date, replay's state on a date,
-// reconcile's "paid after exit" — and each agrees with the months the events name, written out
-// here by hand. Each event is recorded before the month it takes effect, so that replay on a date
-// (what was recorded by then) and the roll (what is known now) must agree; replay described a
-// case by its latest status before, and said "suspended" for a month a suspension had not reached.
+// reconcile's "paid after exit" (and the recoveries report) — and each agrees with the months the events name, written
+// out here by hand. Each event is recorded before the month it takes effect, so that replay on a date (what was
+// recorded by then) and the roll (what is known now) must agree; replay described a case by its latest status before,
+// and said "suspended" for a month a suspension had not reached.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -17,6 +17,7 @@
 #include "ledger/payroll.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/recoveries.h"
 #include "ledger/rules.h"
 #include "tests/test_util.h"
 
@@ -153,6 +154,19 @@ TEST_CASE("suspension, resumption, exit and gradual exit: every tool gives the s
   REQUIRE(ledger::reconcile::Reconcile(l->store(), file, &matches).ok());
   std::map<uint32_t, ledger::reconcile::Category> reconciled;
   for (size_t i = 0; i < matches.size(); ++i) reconciled[matches[i].payment->period] = matches[i].category;
+
+  // What is to be recovered: H1's payments for the months after the exit (accepted, flagged,
+  // under record), the months reconcile says were paid after the exit.
+  std::vector<ledger::recoveries::Row> recoveries;
+  REQUIRE(ledger::recoveries::ForHousehold(l->store(), "H1", &recoveries).ok());
+  REQUIRE(recoveries.size() == 1);
+  std::vector<uint32_t> after_exit;
+  for (const auto& [m, category] : reconciled) {
+    if (category == ledger::reconcile::Category::kPaidAfterExit) after_exit.push_back(m);
+  }
+  CHECK(recoveries[0].periods == after_exit);
+  CHECK(after_exit == std::vector<uint32_t>{202411, 202412});
+  CHECK(recoveries[0].due_fen == 2 * 50000);
 
   for (uint32_t m = 202401; m <= 202412; ++m) {
     CAPTURE(m);
