@@ -1,11 +1,12 @@
 // One definition per question (rules.h StandingIn): a case walked through approval, suspension,
-// resumption, exit and gradual exit, month by month through a year, gets the same answer to "is it
-// suspended / exited / payable in month M" from every tool — the payment rules (the findings on a
-// payment issued for every month), payroll's plan, the roll on a date, replay's state on a date,
-// reconcile's "paid after exit" (and the recoveries report) — and each agrees with the months the events name, written
-// out here by hand. Each event is recorded before the month it takes effect, so that replay on a date (what was
-// recorded by then) and the roll (what is known now) must agree; replay described a case by its latest status before,
-// and said "suspended" for a month a suspension had not reached.
+// resumption, exit and gradual exit, month by month through a year, gets the same answer to "is
+// it suspended / exited / payable in month M" from every tool — the payment rules (the findings
+// on a payment issued for every month), payroll's plan, the roll on a date, replay's state on a
+// date, reconcile's "paid after exit" (and the recoveries report) — and each agrees with the
+// months the events name, written out here by hand. Each event is recorded before the month it
+// takes effect, so that replay on a date (what was recorded by then) and the roll (what is known
+// now) must agree; replay described a case by its latest status before, and said "suspended" for
+// a month a suspension had not reached.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
