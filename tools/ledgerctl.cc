@@ -938,10 +938,11 @@ const std::vector<Command>& Commands() {
        "usage: ledgerctl replay --dir D --household H [--as-of YYYYMMDD] [--format table|json|csv|entries]\n\n"
        "Prints the household's events in order: date, kind, actor, amount, entry hash, the rules\n"
        "it broke (if recorded under the record policy) and the household's state after it (members,\n"
-       "each case's status and monthly entitlement). Each entry is checked on the way against the\n"
-       "household chain and index. With --as-of, only events dated up to that day, then the state\n"
-       "on that day. --format entries prints the stored entries as JSON. Reads only this\n"
-       "household's entries. Exits 1 if the household does not exist or its chain does not check.\n",
+       "each case as it stands in the event's month, as the roll sees it, and its monthly\n"
+       "entitlement). Each entry is checked on the way against the household chain and index.\n"
+       "With --as-of, only events dated up to that day, then the state on that day. --format\n"
+       "entries prints the stored entries as JSON. Reads only this household's entries. Exits 1\n"
+       "if the household does not exist or its chain does not check.\n",
        {"dir", "household", "format", "as-of"},
        RunReplay},
       {"rebuild",
