@@ -1,6 +1,10 @@
 #include "ledger/projections.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "ledger/rules.h"
 
 namespace ledger::projections {
 namespace {
@@ -60,16 +64,20 @@ void OnBankResult(const Event::Reader& event, state::StateTxn* txn) {
   if (p) AddToPayment(*p, txn, d);
 }
 
-// A recovery is counted against its payments in order, each up to its amount.
+// A recovery is counted against its payments as rules::RecoveryShares says.
 void OnRecovery(const Event::Reader& event, state::StateTxn* txn) {
-  int64_t left = event.getRecoveryOrdered().getAmountFen();
+  std::vector<std::optional<state::Payment>> payments;
+  std::vector<int64_t> amounts_fen;
   for (auto id : event.getRecoveryOrdered().getPaymentIds()) {
-    auto p = PaymentOf(id, txn);
-    if (!p || left <= 0) continue;
+    payments.push_back(PaymentOf(id, txn));
+    amounts_fen.push_back(payments.back() ? payments.back()->amount_fen : 0);
+  }
+  std::vector<int64_t> shares_fen = rules::RecoveryShares(event.getRecoveryOrdered().getAmountFen(), amounts_fen);
+  for (size_t i = 0; i < payments.size(); ++i) {
+    if (!payments[i] || shares_fen[i] == 0) continue;
     state::Totals d;
-    d.recovered_fen = std::min(left, p->amount_fen);
-    left -= d.recovered_fen;
-    AddToPayment(*p, txn, d);
+    d.recovered_fen = shares_fen[i];
+    AddToPayment(*payments[i], txn, d);
   }
 }
 

@@ -1135,29 +1135,24 @@ void Checker::OnRecovery() {
   OrderAgainstOverpayments(r);
 }
 
-// An order counts against the payments it names in the order named, each up to what is still
-// owed on it (paid, less returned and ordered before); what is left over counts against the last
-// overpayment it names. Only overpayments (state.h) keep what was ordered.
+// What the order counts against each overpayment it names (RecoveryShares).
 void Checker::OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r) {
-  int64_t left_fen = r.getAmountFen();
-  state::Overpayment* last = nullptr;
+  std::vector<state::Overpayment*> overpaid;  // Of each payment named, in order; null if none.
+  std::vector<int64_t> amounts_fen;
   for (auto id : r.getPaymentIds()) {
     auto p = txn_.Load<state::Payment>(state::PaymentKey(id.cStr()));
     Case* c = p && household_ ? household_->FindCase(p->case_id) : nullptr;
-    if (c == nullptr) continue;
     state::Overpayment* o = nullptr;
-    for (auto& x : c->overpaid) {
-      if (x.payment_id == p->id) o = &x;
+    for (size_t k = 0; c != nullptr && k < c->overpaid.size(); ++k) {
+      if (c->overpaid[k].payment_id == p->id) o = &c->overpaid[k];
     }
-    int64_t owed_fen = o ? o->amount_fen - o->returned_fen - o->ordered_fen : p->amount_fen - p->returned_fen;
-    int64_t take_fen = std::clamp<int64_t>(owed_fen, 0, left_fen);
-    left_fen -= take_fen;
-    if (o != nullptr) {
-      o->ordered_fen += take_fen;
-      last = o;
-    }
+    overpaid.push_back(o);
+    amounts_fen.push_back(p ? p->amount_fen : 0);
   }
-  if (last != nullptr) last->ordered_fen += left_fen;
+  std::vector<int64_t> shares_fen = RecoveryShares(r.getAmountFen(), amounts_fen);
+  for (size_t i = 0; i < overpaid.size(); ++i) {
+    if (overpaid[i] != nullptr) overpaid[i]->ordered_fen += shares_fen[i];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1318,6 +1313,16 @@ Payable PayableFor(const Case& c, uint32_t period) {
         fmt::format("payment for {} while the review of case \"{}\" was due on {}", period, c.id, c.review_due);
   }
   return pay;
+}
+
+std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen) {
+  std::vector<int64_t> shares_fen;
+  int64_t left_fen = std::max<int64_t>(0, order_fen);
+  for (int64_t amount_fen : amounts_fen) {
+    shares_fen.push_back(std::min(left_fen, std::max<int64_t>(0, amount_fen)));
+    left_fen -= shares_fen.back();
+  }
+  return shares_fen;
 }
 
 int MonthsPerPayment(Programme p) {

@@ -72,6 +72,11 @@ struct Payable {
   bool payable() const { return blocked_by == nullptr && in_force != nullptr && review_overdue.empty(); }
 };
 Payable PayableFor(const state::Case& c, uint32_t period);
+// How a recoveryOrdered of `order_fen` counts against the payments it names, whose amounts are
+// `amounts_fen` in the order named: each in turn up to its amount, until the order is used up.
+// The funding totals' "recovered" (projections.h) and the recoveries' "ordered" (recoveries.h)
+// both count it so.
+std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen);
 // Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
 // 0 (one-off help: paid once per case, never on a monthly roll).
 int MonthsPerPayment(schema::Programme p);

@@ -184,6 +184,13 @@ TEST_CASE("a death recorded two months late: accepted, two overpayments to recov
   row = RecoveriesRow(dir);
   CHECK(row["ordered yuan"] == Yuan(first_fen));
   CHECK(row["outstanding yuan"] == Yuan(due_fen - first_fen));
+  // The funding totals count the order as recovered in the payment's month, by the same rule.
+  auto totals = testing::RunLedgerctl({"totals", "--dir", dir, "--region", "341502", "--programme", "urban_dibao",
+                                       "--from", "202412", "--to", "202412", "--format", "csv"});
+  REQUIRE(totals.exit_code == 0);
+  auto totals_rows = Csv(totals.out);
+  REQUIRE(totals_rows.size() == 1);
+  CHECK(totals_rows[0]["recovered"] == Yuan(first_fen));
 
   // The bank returns the second transfer (the account of the dead was closed): recovered.
   auto returned = testing::RunLedgerctl(
