@@ -865,12 +865,14 @@ void Checker::OnExit() {
 // The exit is the truth, learned late: payments already issued for months after it are not
 // undone but flagged, one finding each, and kept on the case as money to recover. They are found
 // through the case's payment slots from the month after the last one that may be paid to the
-// latest month paid: a few reads, never a scan.
+// latest month paid (or the month after the exit is recorded, if later: a case whose record was
+// written before it kept its latest month paid has 0 there): a few reads, never a scan.
 void Checker::FindOverpayments(Case& c) {
   bool once = RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce;
+  uint32_t last = std::max(c.last_paid_period, AddMonths(PeriodOf(event_.getBusinessDate()), 1));
   std::vector<std::string> slots;
   if (once) slots.push_back("case/" + c.id);
-  for (uint32_t m = AddMonths(c.paid_until_period, 1); !once && m <= c.last_paid_period; m = AddMonths(m, 1)) {
+  for (uint32_t m = AddMonths(c.paid_until_period, 1); !once && m <= last; m = AddMonths(m, 1)) {
     slots.push_back(fmt::format("{}/{}", c.programme, m));
   }
   for (const auto& slot_name : slots) {

@@ -3,7 +3,8 @@
 // paid is accepted under enforce with one finding per payment after it; the recoveries report
 // shows the amount those payments paid, computed here independently from the input; trace shows
 // the findings as red flags; a recoveryOrdered and a bank return reduce what is outstanding;
-// reconcile's "paid after exit" names the same payments; and rebuilding the state changes none of it.
+// reconcile's "paid after exit" names the same payments; rebuilding the state changes none of it;
+// and the command refuses wrong options, unknown households and regions, saying why.
 #include "ledger/recoveries.h"
 
 #include <capnp/message.h>
@@ -245,4 +246,23 @@ TEST_CASE("an exit annulled by a correction leaves nothing to recover") {
   REQUIRE_MESSAGE(annulled.exit_code == 0, annulled.out);
   auto none = testing::RunLedgerctl({"recoveries", "--dir", dir, "--household", kHousehold, "--format", "csv"});
   CHECK(Csv(none.out).empty());
+}
+
+TEST_CASE("ledgerctl recoveries: wrong options and unknown households or regions are refused, saying why") {
+  testing::TempDir tmp;
+  const std::string dir = testing::LedgerctlLedger(tmp.Sub("l"), YearLines(), "enforce");
+  auto both = testing::RunLedgerctl({"recoveries", "--dir", dir, "--household", kHousehold, "--region", "341502"});
+  CHECK(both.exit_code == 2);
+  CHECK(both.err.find("--household is not combined with --region") != std::string::npos);
+  auto region = testing::RunLedgerctl({"recoveries", "--dir", dir, "--region", "34150"});
+  CHECK(region.exit_code == 2);
+  CHECK(region.err.find("not a region prefix") != std::string::npos);
+  auto nobody = testing::RunLedgerctl({"recoveries", "--dir", dir, "--household", "H9999"});
+  CHECK(nobody.exit_code == 1);
+  CHECK(nobody.err.find("no household \"H9999\"") != std::string::npos);
+  auto elsewhere = testing::RunLedgerctl({"recoveries", "--dir", dir, "--region", "110101"});
+  CHECK(elsewhere.exit_code == 1);
+  CHECK(elsewhere.err.find("no household in region 110101") != std::string::npos);
+  auto programme = testing::RunLedgerctl({"recoveries", "--dir", dir, "--programme", "dibao"});
+  CHECK(programme.exit_code == 2);
 }
