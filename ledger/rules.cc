@@ -252,7 +252,7 @@ class Checker {
   bool CheckCard(schema::BankCard::Reader card, const char* field);  // False: refused.
   void SetCardOnFile(Case& c, schema::BankCard::Reader card, capnp::Text::Reader payee_name);
   void OnRecovery();
-  void OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r);
+  void OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r, int sign);
   void OnRelativeDeclared();
   void OnActorRegistered();
   void OnActorKeySet();
@@ -1134,11 +1134,12 @@ void Checker::OnRecovery() {
   if (r.getAmountFen() > paid)
     Flag("bank.order", fmt::format("recovery of {}, more than the {} paid", Yuan(r.getAmountFen()), Yuan(paid)),
          events);
-  OrderAgainstOverpayments(r);
+  OrderAgainstOverpayments(r, +1);
 }
 
-// What the order counts against each overpayment it names (RecoveryShares).
-void Checker::OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r) {
+// What the order counts against each overpayment it names (RecoveryShares); `sign` -1 takes an
+// annulled order back.
+void Checker::OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r, int sign) {
   std::vector<state::Overpayment*> overpaid;  // Of each payment named, in order; null if none.
   std::vector<int64_t> amounts_fen;
   for (auto id : r.getPaymentIds()) {
@@ -1153,7 +1154,7 @@ void Checker::OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r) {
   }
   std::vector<int64_t> shares_fen = RecoveryShares(r.getAmountFen(), amounts_fen);
   for (size_t i = 0; i < overpaid.size(); ++i) {
-    if (overpaid[i] != nullptr) overpaid[i]->ordered_fen += shares_fen[i];
+    if (overpaid[i] != nullptr) overpaid[i]->ordered_fen += sign * shares_fen[i];
   }
 }
 
@@ -1169,8 +1170,11 @@ void Checker::OnCorrection() {
     Flag("correction.valid", "a correction without a reason");
   std::string target = c.getTargetEventId();
   std::vector<std::string>* corrected = household_ ? &household_->corrected : nullptr;
-  if (corrected && std::find(corrected->begin(), corrected->end(), target) != corrected->end()) {
-    Flag("correction.valid", fmt::format("event \"{}\" was corrected before", target), {target});
+  bool again = corrected && std::find(corrected->begin(), corrected->end(), target) != corrected->end();
+  if (again) Flag("correction.valid", fmt::format("event \"{}\" was corrected before", target), {target});
+  // An annulled recovery order no longer counts against the overpayments it named (once).
+  if (household_ && !again && c.isAnnul() && corrected_->isRecoveryOrdered()) {
+    OrderAgainstOverpayments(corrected_->getRecoveryOrdered(), -1);
   }
   const Event::Reader* amend = nullptr;
   Event::Reader amended;
@@ -1190,8 +1194,9 @@ void Checker::OnCorrection() {
 // What a correction changes in the state (README, "Corrections"): annulling a rejection,
 // suspension, resumption or exit that is its case's latest status change restores the status
 // before it; annulling a payment voids it (its roll line is freed); amending an approval or
-// adjustment replaces the entitlement it set. Other corrections are recorded, and shown by the
-// tools, without changing the state.
+// adjustment replaces the entitlement it set (annulling a recovery order is in OnCorrection:
+// only the first correction of it takes it back). Other corrections are recorded, and shown by
+// the tools, without changing the state.
 void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Event::Reader* amend) {
   std::string target_id = target.getEventId();
   if (annul && target.isPaymentIssued()) {

@@ -2,9 +2,10 @@
 // ledgerctl recoveries): a death recorded two months after the last month it should have been
 // paid is accepted under enforce with one finding per payment after it; the recoveries report
 // shows the amount those payments paid, computed here independently from the input; trace shows
-// the findings as red flags; a recoveryOrdered and a bank return reduce what is outstanding;
-// reconcile's "paid after exit" names the same payments; rebuilding the state changes none of it;
-// and the command refuses wrong options, unknown households and regions, saying why.
+// the findings as red flags; a recoveryOrdered and a bank return reduce what is outstanding, and
+// an annulled order no longer does, here or in the funding totals; reconcile's "paid after exit"
+// names the same payments; rebuilding the state changes none of it; and the command refuses
+// wrong options, unknown households and regions, saying why.
 #include "ledger/recoveries.h"
 
 #include <capnp/message.h>
@@ -205,6 +206,32 @@ TEST_CASE("a death recorded two months late: accepted, two overpayments to recov
   CHECK(row["recovered yuan"] == Yuan(second_fen));
   CHECK(row["outstanding yuan"] == "0.00");
 
+  // The order was a mistake (wrong payment): annulled, it no longer counts, here or in the totals.
+  auto annul = testing::RunLedgerctl(
+      {"append", "--dir", dir},
+      Event("H0000-rec-annul", "ca1", 20250129, "correction",
+            R"("targetEventId":"H0000-rec","reason":"追回决定有误","secondActorId":"ca2","annul":null)") +
+          "\n");
+  REQUIRE_MESSAGE(annul.exit_code == 0, annul.out);
+  row = RecoveriesRow(dir);
+  CHECK(row["ordered yuan"] == "0.00");
+  CHECK(row["outstanding yuan"] == Yuan(first_fen));
+  totals = testing::RunLedgerctl({"totals", "--dir", dir, "--region", "341502", "--programme", "urban_dibao", "--from",
+                                  "202412", "--to", "202412", "--format", "csv"});
+  CHECK(Csv(totals.out).at(0)["recovered"] == "0.00");
+
+  // Ordered again: outstanding back to nothing.
+  auto again = testing::RunLedgerctl(
+      {"append", "--dir", dir},
+      Event("H0000-rec2", "fin1", 20250130, "recoveryOrdered",
+            fmt::format(R"("recoveryId":"RC-H0000-2","paymentIds":["{}"],"amountFen":{},"reason":"死亡后发放")",
+                        first_id, first_fen)) +
+          "\n");
+  REQUIRE_MESSAGE(again.exit_code == 0, again.out);
+  row = RecoveriesRow(dir);
+  CHECK(row["ordered yuan"] == Yuan(first_fen));
+  CHECK(row["outstanding yuan"] == "0.00");
+
   // The state rebuilt from the log gives every entry the findings it recorded, and the same row.
   auto rebuild = testing::RunLedgerctl({"rebuild", "--dir", dir});
   CHECK_MESSAGE(rebuild.exit_code == 0, std::string(rebuild.out + rebuild.err));
@@ -217,7 +244,7 @@ TEST_CASE("a death recorded two months late: accepted, two overpayments to recov
   REQUIRE(ledger::recoveries::ForHousehold(l->store(), kHousehold, &rows).ok());
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].due_fen == due_fen);
-  CHECK(rows[0].ordered_fen == first_fen);
+  CHECK(rows[0].ordered_fen == first_fen);  // The second order; the first was annulled.
   CHECK(rows[0].recovered_fen == second_fen);
   CHECK(rows[0].outstanding_fen == 0);
   CHECK(ledger::recoveries::ForHousehold(l->store(), "H9999", &rows).code() == ledger::Status::Code::kNotFound);
