@@ -79,12 +79,24 @@ std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, u
   std::string out = fmt::format("{} member{}", h.members.size(), h.members.size() == 1 ? "" : "s");
   const rules::LoadStandards standards = queries::StandardsOf(ledger.store());
   for (const auto& c : h.cases) {
-    out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
-    bool paying = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended;
-    if (!paying || c.entitlements.empty()) continue;
-    auto amount =
-        rules::MonthlyAmountInForce(c, h.region_code, std::max(period, c.entitlements.front().from_period), standards);
-    if (amount) out += fmt::format(" {}.{:02}/month", amount->monthly_fen / 100, amount->monthly_fen % 100);
+    // As the roll says it (queries.h): the standing in the month, or in the first month if still ahead.
+    uint32_t month = c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
+    rules::Standing standing = rules::StandingIn(c, month);
+    if (standing == rules::Standing::kNotApproved) {  // Applied, in procedure or rejected: its status.
+      out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));
+      continue;
+    }
+    if (standing == rules::Standing::kExited) {
+      out += fmt::format("; {} exited", c.id);
+      continue;
+    }
+    auto amount = rules::MonthlyAmountInForce(c, h.region_code, month, standards);  // Standard rises included.
+    int64_t monthly_fen = amount ? amount->monthly_fen : 0;
+    std::string name = standing == rules::Standing::kSuspended ? "suspended"
+                       : c.status == state::CaseStatus::kExited
+                           ? fmt::format("exiting (paid until {})", c.paid_until_period)
+                           : "approved";
+    out += fmt::format("; {} {} {}.{:02}/month", c.id, name, monthly_fen / 100, monthly_fen % 100);
   }
   return out;
 }

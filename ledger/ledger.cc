@@ -433,8 +433,10 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   if (!(s = signing::CheckActorSignature(event, &txn)).ok()) return fail(s);
   rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
   if (!verdict.structural.ok()) return fail(verdict.structural);
-  if (!verdict.findings.empty() && policy_ == rules::Policy::kEnforce) {
-    const auto& first = verdict.findings.front();
+  auto refusing = std::find_if(verdict.findings.begin(), verdict.findings.end(),
+                               [](const rules::Finding& f) { return rules::Refuses(f.rule); });
+  if (refusing != verdict.findings.end() && policy_ == rules::Policy::kEnforce) {
+    const auto first = *refusing;  // The first finding that refuses (a flag does not).
     result.findings = std::move(verdict.findings);
     return fail(Status::Conflict(first.rule, first.message));
   }

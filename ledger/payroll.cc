@@ -13,7 +13,6 @@ namespace ledger::payroll {
 namespace {
 
 using schema::Programme;
-using state::CaseStatus;
 
 Status CheckRequest(const Ledger& ledger, const Request& r) {
   bool known = false;
@@ -55,9 +54,8 @@ Status AlreadyPaid(const Store& store, const std::string& household, const Reque
 Status PlanCase(const Store& store, const Request& r, const std::string& household, const state::Household& h,
                 const state::Case& c, Plan* plan) {
   rules::Payable pay = rules::PayableFor(c, r.period);
-  // Blocked although approved with an entitlement in force, and not exited: suspended this month
-  // (a suspension from a later month still pays this one).
-  bool suspended = pay.blocked_by != nullptr && pay.in_force != nullptr && c.status != CaseStatus::kExited;
+  // Suspended this month (rules::StandingIn): left off, saying so.
+  bool suspended = pay.standing == rules::Standing::kSuspended;
   if (pay.blocked_by != nullptr && !suspended) return Status::Ok();
   bool paid = false;
   Status s = AlreadyPaid(store, household, r, &paid);

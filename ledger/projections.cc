@@ -1,6 +1,10 @@
 #include "ledger/projections.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "ledger/rules.h"
 
 namespace ledger::projections {
 namespace {
@@ -60,16 +64,21 @@ void OnBankResult(const Event::Reader& event, state::StateTxn* txn) {
   if (p) AddToPayment(*p, txn, d);
 }
 
-// A recovery is counted against its payments in order, each up to its amount.
-void OnRecovery(const Event::Reader& event, state::StateTxn* txn) {
-  int64_t left = event.getRecoveryOrdered().getAmountFen();
-  for (auto id : event.getRecoveryOrdered().getPaymentIds()) {
-    auto p = PaymentOf(id, txn);
-    if (!p || left <= 0) continue;
+// A recovery is counted against its payments as rules::RecoveryShares says; `sign` -1 takes an
+// annulled one back.
+void OnRecovery(schema::RecoveryOrdered::Reader order, int sign, state::StateTxn* txn) {
+  std::vector<std::optional<state::Payment>> payments;
+  std::vector<int64_t> amounts_fen;
+  for (auto id : order.getPaymentIds()) {
+    payments.push_back(PaymentOf(id, txn));
+    amounts_fen.push_back(payments.back() ? payments.back()->amount_fen : 0);
+  }
+  std::vector<int64_t> shares_fen = rules::RecoveryShares(order.getAmountFen(), amounts_fen);
+  for (size_t i = 0; i < payments.size(); ++i) {
+    if (!payments[i] || shares_fen[i] == 0) continue;
     state::Totals d;
-    d.recovered_fen = std::min(left, p->amount_fen);
-    left -= d.recovered_fen;
-    AddToPayment(*p, txn, d);
+    d.recovered_fen = sign * shares_fen[i];
+    AddToPayment(*payments[i], txn, d);
   }
 }
 
@@ -101,14 +110,17 @@ void Apply(Event::Reader event, const Event::Reader* corrected, state::StateTxn*
     case Event::PAYMENT_SETTLED:
     case Event::PAYMENT_FAILED:
     case Event::PAYMENT_RETURNED: OnBankResult(event, txn); break;
-    case Event::RECOVERY_ORDERED: OnRecovery(event, txn); break;
+    case Event::RECOVERY_ORDERED: OnRecovery(event.getRecoveryOrdered(), +1, txn); break;
     case Event::CORRECTION: {
-      // An annulled payment (voided by the rules) no longer counts as issued: once, on the
-      // first correction of it (the household lists each correction of an event).
-      if (corrected == nullptr || !corrected->isPaymentIssued() || !event.getCorrection().isAnnul()) break;
+      // An annulled payment (voided by the rules) no longer counts as issued, an annulled
+      // recovery order no longer as recovered: once, on the first correction of it (the
+      // household lists each correction of an event).
+      if (corrected == nullptr || !event.getCorrection().isAnnul()) break;
       auto household = txn->Load<state::Household>(state::HouseholdKey(event.getHouseholdId().cStr()));
       std::string target = corrected->getEventId();
       bool first = household && std::count(household->corrected.begin(), household->corrected.end(), target) == 1;
+      if (first && corrected->isRecoveryOrdered()) OnRecovery(corrected->getRecoveryOrdered(), -1, txn);
+      if (!corrected->isPaymentIssued()) break;
       auto p = PaymentOf(corrected->getPaymentIssued().getPaymentId(), txn);
       if (first && p && p->status == state::PaymentStatus::kVoid) AddToPayment(*p, txn, IssuedDelta(*p, txn, -1));
       break;

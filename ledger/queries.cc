@@ -5,31 +5,33 @@
 
 #include <map>
 
+#include "ledger/rules.h"
 #include "ledger/schema/event.capnp.h"
 
 namespace ledger::queries {
 namespace {
 
-// The roll row of case `c` on `as_of`, if the case is on the roll then.
+// The roll row of case `c` on `as_of`, if the case is on the roll then: approved by then, and in
+// the month (or, approved for a month still ahead, in its first month) neither exited nor
+// unapproved by rules::StandingIn, the one definition.
 std::optional<RollRow> OnRoll(const state::Household& h, const std::string& household, const state::Case& c,
                               uint32_t as_of, const rules::LoadStandards& standards) {
-  bool decided = c.status == state::CaseStatus::kApproved || c.status == state::CaseStatus::kSuspended ||
-                 c.status == state::CaseStatus::kExited;
-  if (!decided || c.approval_date == 0 || c.approval_date > as_of || c.entitlements.empty()) return std::nullopt;
+  if (c.approval_date == 0 || c.approval_date > as_of || c.entitlements.empty()) return std::nullopt;
   uint32_t period = as_of / 100;
-  if (c.status == state::CaseStatus::kExited && period > c.paid_until_period) return std::nullopt;
   RollRow row{household, h.region_code, c.id,        c.programme, c.entitlements.front().from_period, 0,
               0,         false,         c.review_due};
   // One-off help (临时救助) is on the roll for its month only.
   if (c.programme == static_cast<uint16_t>(schema::Programme::TEMPORARY) && period != row.since_period) {
     return std::nullopt;
   }
-  if (auto amount = rules::MonthlyAmountInForce(c, h.region_code, std::max(period, row.since_period), standards)) {
+  uint32_t month = std::max(period, row.since_period);
+  rules::Standing standing = rules::StandingIn(c, month);
+  if (standing == rules::Standing::kExited || standing == rules::Standing::kNotApproved) return std::nullopt;
+  row.suspended = standing == rules::Standing::kSuspended;
+  // The amount in force in the month: standard rises included (rules::MonthlyAmountInForce).
+  if (auto amount = rules::MonthlyAmountInForce(c, h.region_code, month, standards)) {
     row.monthly_fen = amount->monthly_fen;
     row.members = amount->members;
-  }
-  for (const auto& s : c.suspensions) {
-    row.suspended = row.suspended || (s.from_period <= period && (s.until_period == 0 || period < s.until_period));
   }
   return row;
 }

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "ledger/formats.h"
+#include "ledger/rules.h"
 #include "ledger/state.h"
 
 namespace ledger::reconcile {
@@ -269,9 +270,11 @@ Category Classify(const BankLine& line, const state::Payment& p) {
   return Category::kMatched;  // Or paid after exit: that needs the household.
 }
 
+// Whether the month is after the case's exit, by the one definition (rules::StandingIn) that
+// also makes the payment an overpayment (ledgerctl recoveries).
 bool PaidAfterExit(state::Household* h, std::string_view case_id, uint32_t period) {
   const state::Case* c = h->FindCase(case_id);
-  return c != nullptr && c->status == state::CaseStatus::kExited && period > c->paid_until_period;
+  return c != nullptr && rules::StandingIn(*c, period) == rules::Standing::kExited;
 }
 
 // A line of the file and where its payment id is in the file's fields (12 bytes a line).
@@ -429,8 +432,8 @@ class Reconciler {
     r->programme = p.programme;
   }
 
-  // Adds a missing result for each payment of the rolls the file covers that no line names, void
-  // ones aside: roll by roll, in payment id order.
+  // Adds a missing result for each payment of the rolls the file covers that no line names and
+  // that has no result in the ledger either: roll by roll, in payment id order.
   Status AddMissing() {
     // Every key of each roll, the rolls in key order: a dense walk.
     std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(), store_.cf(kState)));
@@ -445,7 +448,9 @@ class Reconciler {
     return Status::Ok();
   }
 
-  // Adds a missing result for each of the payments `ids` (ascending) that is not void.
+  // Adds a missing result for each of the payments `ids` (ascending) that has no result at all:
+  // not void, and not settled, failed or returned by a result recorded before (a file of returns
+  // only, arriving months later, has nothing missing).
   Status AddMissing(const std::vector<std::string>& ids) {
     const std::string prefix = state::PaymentKey("");  // Keys are prefix ‖ id (state.h).
     Walk walk(store_, prefix + ids.front(), prefix + ids.back(), ids.size());
@@ -457,7 +462,7 @@ class Reconciler {
       if (!walk.Find(key, &value).ok() || !DecodePayment(value, &p)) {
         return Status::Corruption("payment " + id + " is on a roll but has no record (run rebuild)");
       }
-      if (p.status == state::PaymentStatus::kVoid) continue;
+      if (p.status != state::PaymentStatus::kIssued) continue;
       if (out_.size() >= kMaxBankLines) {
         return Status::Invalid("", fmt::format("more than {} lines and missing results", kMaxBankLines));
       }

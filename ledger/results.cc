@@ -108,6 +108,36 @@ void BuildTotals(const queries::Filter& filter, uint32_t from_period, uint32_t t
   SetTotals(sum, out.initAll());
 }
 
+void BuildRecoveries(const queries::Filter& filter, const std::string& household,
+                     const std::vector<recoveries::Row>& rows, RecoveriesResult::Builder out) {
+  auto q = out.initQuery();
+  SetFilter(filter, q);
+  q.setHousehold(household);
+  auto cases = out.initCases(rows.size());
+  auto summary = out.initSummary();
+  summary.setCases(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const recoveries::Row& r = rows[i];
+    auto c = cases[i];
+    c.setHousehold(r.household);
+    c.setRegion(r.region);
+    c.setCaseId(r.case_id);
+    c.setProgramme(AsProgramme(r.programme));
+    c.setPaidUntilPeriod(r.paid_until_period);
+    SetTexts(r.payments, c.initPaymentIds(r.payments.size()));
+    auto periods = c.initPeriods(r.periods.size());
+    for (size_t k = 0; k < r.periods.size(); ++k) periods.set(k, r.periods[k]);
+    c.setDueFen(r.due_fen);
+    c.setOrderedFen(r.ordered_fen);
+    c.setRecoveredFen(r.recovered_fen);
+    c.setOutstandingFen(r.outstanding_fen);
+    summary.setDueFen(summary.getDueFen() + r.due_fen);
+    summary.setOrderedFen(summary.getOrderedFen() + r.ordered_fen);
+    summary.setRecoveredFen(summary.getRecoveredFen() + r.recovered_fen);
+    summary.setOutstandingFen(summary.getOutstandingFen() + r.outstanding_fen);
+  }
+}
+
 void BuildHouseholdState(const state::Household& h, uint32_t period, const rules::LoadStandards& standards,
                          HouseholdState::Builder out) {
   out.setPeriod(period);
@@ -121,15 +151,14 @@ void BuildHouseholdState(const state::Household& h, uint32_t period, const rules
     b.setProgramme(AsProgramme(c.programme));
     b.setStatus(static_cast<CaseStatus>(c.status));
     // A month before the case's first entitlement counts as its first month (as DescribeHousehold).
-    auto amount = c.entitlements.empty()
-                      ? std::nullopt
-                      : rules::MonthlyAmountInForce(c, h.region_code,
-                                                    std::max(period, c.entitlements.front().from_period), standards);
-    if (amount) {
+    uint32_t month = c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
+    if (auto amount = rules::MonthlyAmountInForce(c, h.region_code, month, standards)) {
       b.setMonthlyAmountFen(amount->monthly_fen);
       b.setMembersCovered(amount->members);
     }
-    b.setSuspended(c.status == state::CaseStatus::kSuspended);
+    rules::Standing standing = rules::StandingIn(c, month);
+    b.setSuspended(standing == rules::Standing::kSuspended);
+    b.setStanding(rules::StandingName(standing));
     b.setReviewDue(c.review_due);
   }
 }

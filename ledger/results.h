@@ -16,6 +16,7 @@
 #include "ledger/payroll.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/recoveries.h"
 #include "ledger/schema/results.capnp.h"
 #include "ledger/trace.h"
 #include "ledger/verify.h"
@@ -28,6 +29,10 @@ void BuildRoll(const queries::Filter& filter, uint32_t as_of, uint32_t due_by,
 
 void BuildTotals(const queries::Filter& filter, uint32_t from_period, uint32_t to_period,
                  const std::vector<queries::TotalsRow>& rows, TotalsResult::Builder out);
+
+// recoveries: the cases with payments after their exit (`household` "" for a region's report).
+void BuildRecoveries(const queries::Filter& filter, const std::string& household,
+                     const std::vector<recoveries::Row>& rows, RecoveriesResult::Builder out);
 
 // A household's state, with the entitlements in force in `period` (YYYYMM): standard rises
 // included (rules::MonthlyAmountInForce, standards read through `standards`).

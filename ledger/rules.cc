@@ -25,7 +25,7 @@ using Which = Event::Which;
 // ---------------------------------------------------------------------------------------------
 // The catalogue. Every Flag() names one of these ids.
 
-constexpr std::array<RuleInfo, 35> kRules = {{
+constexpr std::array<RuleInfo, 36> kRules = {{
     {"actor.registered", "the acting official (and any second official) is a registered actor"},
     {"actor.role", "the actor's role may record this kind of event"},
     {"actor.jurisdiction", "the household or region acted on lies within the actor's jurisdiction"},
@@ -43,8 +43,9 @@ constexpr std::array<RuleInfo, 35> kRules = {{
     {"objection.open", "no objection is left unresolved at approval"},
     {"objection.renotice", "an upheld objection is followed by a new public notice before approval"},
     {"approval.first_period", "payments start the month after approval"},
-    {"approval.clock", "a 低保 or 特困 approval comes 10 to 90 days after the application (the legal clock is 18-30 "
-                       "working days)"},
+    {"approval.clock",
+     "a 低保 or 特困 approval comes 10 to 90 days after the application (the legal clock is 18-30 "
+     "working days)"},
     {"application.duplicate", "a household has one open case per programme"},
     {"rejection.reason", "a rejection gives a reason"},
     {"standard.missing", "a standard is in force for the region, programme and month"},
@@ -57,6 +58,11 @@ constexpr std::array<RuleInfo, 35> kRules = {{
     {"review.overdue", "no payment for a month after the case's review fell due"},
     {"case.state", "suspension, resumption, adjustment, review and exit apply to a case in the right state"},
     {"exit.gradual", "gradual exit (渐退) only for income above the line, for at most 6 months"},
+    {"exit.overpayment",
+     "an exit (or death) recorded after months it ends were paid: each payment for a month after it "
+     "(and its gradual-exit months) is an overpayment to recover (a flag: the exit is accepted under "
+     "every policy)",
+     false},
     {"payment.inactive", "payments only for months in which the case is approved and not suspended"},
     {"payment.after_exit", "no payment for a month after an exit (and its gradual-exit months)"},
     {"payment.amount",
@@ -142,8 +148,9 @@ bool RoleMay(Role role, Which kind) {
              kind == Which::PAYMENT_ROLL_ISSUED || kind == Which::HOME_VISIT_RECORDED ||
              kind == Which::REVIEW_RECORDED || kind == Which::OBJECTION_RESOLVED || kind == Which::CORRECTION;
     case Role::FINANCE_OFFICER:  // Rolls are issued by the civil-affairs approver or by finance.
-      return kind == Which::PAYMENT_ROLL_ISSUED || kind == Which::PAYMENT_ISSUED || kind == Which::PAYMENT_SETTLED || kind == Which::PAYMENT_FAILED ||
-             kind == Which::PAYMENT_RETURNED || kind == Which::RECOVERY_ORDERED || kind == Which::FUNDS_ALLOCATED;
+      return kind == Which::PAYMENT_ROLL_ISSUED || kind == Which::PAYMENT_ISSUED || kind == Which::PAYMENT_SETTLED ||
+             kind == Which::PAYMENT_FAILED || kind == Which::PAYMENT_RETURNED || kind == Which::RECOVERY_ORDERED ||
+             kind == Which::FUNDS_ALLOCATED;
     case Role::ADMINISTRATOR:
       return kind == Which::ACTOR_REGISTERED || kind == Which::STANDARD_CHANGED || kind == Which::RELATIVE_DECLARED ||
              kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET;
@@ -239,6 +246,8 @@ class Checker {
   void OnSuspension();
   void OnResumption();
   void OnExit();
+  void FindOverpayments(Case& c);
+  void AddOverpayment(Case& c, const state::Payment& p);
   void OnStandardChanged();
   void OnRollIssued();
   void OnPaymentIssued();
@@ -246,6 +255,7 @@ class Checker {
   bool CheckCard(schema::BankCard::Reader card, const char* field);  // False: refused.
   void SetCardOnFile(Case& c, schema::BankCard::Reader card, capnp::Text::Reader payee_name);
   void OnRecovery();
+  void OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r, int sign);
   void OnRelativeDeclared();
   void OnActorRegistered();
   void OnActorKeySet();
@@ -844,6 +854,42 @@ void Checker::OnExit() {
   c->paid_until_period = AddMonths(e.getLastPeriod(), months);
   ChangeStatus(*c, CaseStatus::kExited);
   SetActive(*c, false);
+  FindOverpayments(*c);
+}
+
+// The exit is the truth, learned late: payments already issued for months after it are not
+// undone but flagged, one finding each, and kept on the case as money to recover. They are found
+// through the case's payment slots from the month after the last one that may be paid to the
+// latest month paid (or the month after the exit is recorded, if later: a case whose record was
+// written before it kept its latest month paid has 0 there): a few reads, never a scan.
+void Checker::FindOverpayments(Case& c) {
+  bool once = RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce;
+  uint32_t last = std::max(c.last_paid_period, AddMonths(PeriodOf(event_.getBusinessDate()), 1));
+  std::vector<std::string> slots;
+  if (once) slots.push_back("case/" + c.id);
+  for (uint32_t m = AddMonths(c.paid_until_period, 1); !once && m <= last; m = AddMonths(m, 1)) {
+    slots.push_back(fmt::format("{}/{}", c.programme, m));
+  }
+  for (const auto& slot_name : slots) {
+    auto slot = txn_.Load<state::PaymentSlot>(state::PaymentSlotKey(household_id_, slot_name));
+    for (const auto& payment_id : slot ? slot->payment_ids : std::vector<std::string>{}) {
+      auto p = txn_.Load<state::Payment>(state::PaymentKey(payment_id));
+      bool paid_out = p && p->status != state::PaymentStatus::kVoid && p->status != state::PaymentStatus::kFailed;
+      if (!paid_out || p->case_id != c.id || p->period <= c.paid_until_period) continue;
+      Flag("exit.overpayment",
+           fmt::format("payment \"{}\" of {} for {} is for a month after the exit (the last month that may be paid "
+                       "is {}): to be recovered",
+                       p->id, Yuan(p->amount_fen), p->period, c.paid_until_period),
+           {p->event_id});
+      AddOverpayment(c, *p);
+    }
+  }
+}
+
+// `p` pays case `c` for a month after its exit (the case's latest status change).
+void Checker::AddOverpayment(Case& c, const state::Payment& p) {
+  std::string exit_event = c.status_history.empty() ? id_ : c.status_history.back().first;
+  c.overpaid.push_back({p.id, p.event_id, exit_event, p.period, p.amount_fen, 0, p.returned_fen});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -997,6 +1043,8 @@ void Checker::OnPaymentIssued() {
   roll->lines_issued += 1;
   roll->sum_issued_fen += p.getAmountFen();
   slot.payment_ids.push_back(payment.id);
+  c->last_paid_period = std::max(c->last_paid_period, period);
+  if (pay.standing == Standing::kExited) AddOverpayment(*c, payment);  // Accepted under record only.
   txn_.Store(state::RollKey(p.getRollId().cStr()), *roll);
   txn_.Store(slot_key, slot);
   txn_.Store(state::PaymentKey(payment.id), payment);
@@ -1058,7 +1106,16 @@ void Checker::OnBankResult() {
          {p->event_id});
   }
   p->status = to;
+  if (to == PS::kReturned) p->returned_fen += event_.getPaymentReturned().getAmountFen();
   txn_.Store(state::PaymentKey(p->id), *p);
+  if (Case* c = household_ ? household_->FindCase(p->case_id)
+                           : nullptr) {  // An overpayment failed (never paid out) or came back.
+    auto& overpaid = c->overpaid;
+    if (to == PS::kFailed) std::erase_if(overpaid, [&](const state::Overpayment& o) { return o.payment_id == p->id; });
+    for (auto& o : overpaid) {
+      if (o.payment_id == p->id) o.returned_fen = p->returned_fen;
+    }
+  }
 }
 
 void Checker::OnRecovery() {
@@ -1074,6 +1131,28 @@ void Checker::OnRecovery() {
   if (r.getAmountFen() > paid)
     Flag("bank.order", fmt::format("recovery of {}, more than the {} paid", Yuan(r.getAmountFen()), Yuan(paid)),
          events);
+  OrderAgainstOverpayments(r, +1);
+}
+
+// What the order counts against each overpayment it names (RecoveryShares); `sign` -1 takes an
+// annulled order back.
+void Checker::OrderAgainstOverpayments(schema::RecoveryOrdered::Reader r, int sign) {
+  std::vector<state::Overpayment*> overpaid;  // Of each payment named, in order; null if none.
+  std::vector<int64_t> amounts_fen;
+  for (auto id : r.getPaymentIds()) {
+    auto p = txn_.Load<state::Payment>(state::PaymentKey(id.cStr()));
+    Case* c = p && household_ ? household_->FindCase(p->case_id) : nullptr;
+    state::Overpayment* o = nullptr;
+    for (size_t k = 0; c != nullptr && k < c->overpaid.size(); ++k) {
+      if (c->overpaid[k].payment_id == p->id) o = &c->overpaid[k];
+    }
+    overpaid.push_back(o);
+    amounts_fen.push_back(p ? p->amount_fen : 0);
+  }
+  std::vector<int64_t> shares_fen = RecoveryShares(r.getAmountFen(), amounts_fen);
+  for (size_t i = 0; i < overpaid.size(); ++i) {
+    if (overpaid[i] != nullptr) overpaid[i]->ordered_fen += sign * shares_fen[i];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1088,8 +1167,11 @@ void Checker::OnCorrection() {
     Flag("correction.valid", "a correction without a reason");
   std::string target = c.getTargetEventId();
   std::vector<std::string>* corrected = household_ ? &household_->corrected : nullptr;
-  if (corrected && std::find(corrected->begin(), corrected->end(), target) != corrected->end()) {
-    Flag("correction.valid", fmt::format("event \"{}\" was corrected before", target), {target});
+  bool again = corrected && std::find(corrected->begin(), corrected->end(), target) != corrected->end();
+  if (again) Flag("correction.valid", fmt::format("event \"{}\" was corrected before", target), {target});
+  // An annulled recovery order no longer counts against the overpayments it named (once).
+  if (household_ && !again && c.isAnnul() && corrected_->isRecoveryOrdered()) {
+    OrderAgainstOverpayments(corrected_->getRecoveryOrdered(), -1);
   }
   const Event::Reader* amend = nullptr;
   Event::Reader amended;
@@ -1109,8 +1191,9 @@ void Checker::OnCorrection() {
 // What a correction changes in the state (README, "Corrections"): annulling a rejection,
 // suspension, resumption or exit that is its case's latest status change restores the status
 // before it; annulling a payment voids it (its roll line is freed); amending an approval or
-// adjustment replaces the entitlement it set. Other corrections are recorded, and shown by the
-// tools, without changing the state.
+// adjustment replaces the entitlement it set (annulling a recovery order is in OnCorrection:
+// only the first correction of it takes it back). Other corrections are recorded, and shown by
+// the tools, without changing the state.
 void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Event::Reader* amend) {
   std::string target_id = target.getEventId();
   if (annul && target.isPaymentIssued()) {
@@ -1124,6 +1207,9 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
       roll->sum_issued_fen -= p->amount_fen;
       txn_.Store(state::RollKey(p->roll_id), *roll);
     }
+    if (Case* c = household_ ? household_->FindCase(p->case_id) : nullptr) {  // Never paid: nothing to recover.
+      std::erase_if(c->overpaid, [&](const state::Overpayment& o) { return o.payment_id == p->id; });
+    }
     return;
   }
   for (auto& c : household_->cases) {
@@ -1133,6 +1219,7 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
       c.status_history.pop_back();
       if (was_exit) {
         c.paid_until_period = 0;
+        c.overpaid.clear();  // No exit, nothing overpaid.
         SetActive(c, true);
       }
       if (target.isSuspension() && !c.suspensions.empty()) c.suspensions.pop_back();
@@ -1173,26 +1260,54 @@ std::span<const RuleInfo> Catalogue() {
   return kRules;
 }
 
+bool Refuses(std::string_view rule) {
+  auto it = std::find_if(kRules.begin(), kRules.end(), [&](const RuleInfo& r) { return rule == r.id; });
+  return it == kRules.end() || it->refuses;
+}
+
+Standing StandingIn(const Case& c, uint32_t period) {
+  bool exited = c.status == CaseStatus::kExited;
+  bool decided = c.status == CaseStatus::kApproved || c.status == CaseStatus::kSuspended || exited;
+  if (!decided) return Standing::kNotApproved;
+  if (exited && period > c.paid_until_period) return Standing::kExited;
+  if (c.entitlements.empty() || c.entitlements.front().from_period > period) return Standing::kNotApproved;
+  for (const auto& s : c.suspensions) {
+    if (s.from_period <= period && (s.until_period == 0 || period < s.until_period)) return Standing::kSuspended;
+  }
+  return Standing::kPaid;
+}
+
+const char* StandingName(Standing s) {
+  switch (s) {
+    case Standing::kNotApproved: return "not approved";
+    case Standing::kPaid: return "paid";
+    case Standing::kSuspended: return "suspended";
+    case Standing::kExited: return "exited";
+  }
+  return "?";
+}
+
 Payable PayableFor(const Case& c, uint32_t period) {
   Payable pay;
   ProgrammeRules rules = RulesOf(static_cast<Programme>(c.programme));
-  bool exited = c.status == CaseStatus::kExited;
-  bool approved = c.status == CaseStatus::kApproved || c.status == CaseStatus::kSuspended || exited;
   for (const auto& e : c.entitlements) {
     if (e.from_period <= period) pay.in_force = &e;
   }
-  bool suspended = std::any_of(c.suspensions.begin(), c.suspensions.end(), [&](const state::Suspension& s) {
-    return s.from_period <= period && (s.until_period == 0 || period < s.until_period);
-  });
-  if (exited && period > c.paid_until_period) {
-    pay.blocked_by = "payment.after_exit";
-    pay.why = fmt::format("case \"{}\" exited; the last month that may be paid is {}", c.id, c.paid_until_period);
-  } else if (!approved || pay.in_force == nullptr) {
-    pay.blocked_by = "payment.inactive";
-    pay.why = fmt::format("case \"{}\" is {} and not approved for {}", c.id, state::CaseStatusName(c.status), period);
-  } else if (suspended) {
-    pay.blocked_by = "payment.inactive";
-    pay.why = fmt::format("case \"{}\" is suspended in {}", c.id, period);
+  pay.standing = StandingIn(c, period);
+  switch (pay.standing) {
+    case Standing::kExited:
+      pay.blocked_by = "payment.after_exit";
+      pay.why = fmt::format("case \"{}\" exited; the last month that may be paid is {}", c.id, c.paid_until_period);
+      break;
+    case Standing::kNotApproved:
+      pay.blocked_by = "payment.inactive";
+      pay.why = fmt::format("case \"{}\" is {} and not approved for {}", c.id, state::CaseStatusName(c.status), period);
+      break;
+    case Standing::kSuspended:
+      pay.blocked_by = "payment.inactive";
+      pay.why = fmt::format("case \"{}\" is suspended in {}", c.id, period);
+      break;
+    case Standing::kPaid: break;
   }
   if (pay.in_force != nullptr) {
     pay.amount_fen = PaymentFen(pay.in_force->monthly_fen, static_cast<Programme>(c.programme));
@@ -1249,6 +1364,16 @@ std::optional<AmountInForce> MonthlyAmountInForce(const state::Case& c, std::str
 
 int64_t PaymentFen(int64_t monthly_fen, Programme p) {
   return monthly_fen * (RulesOf(p).frequency == Frequency::kQuarterly ? 3 : 1);
+}
+
+std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen) {
+  std::vector<int64_t> shares_fen;
+  int64_t left_fen = std::max<int64_t>(0, order_fen);
+  for (int64_t amount_fen : amounts_fen) {
+    shares_fen.push_back(std::min(left_fen, std::max<int64_t>(0, amount_fen)));
+    left_fen -= shares_fen.back();
+  }
+  return shares_fen;
 }
 
 int MonthsPerPayment(Programme p) {

@@ -7,8 +7,10 @@
 //   - `structural` not ok: the event refers to a household, case, payment, roll, objection or
 //     actor record that does not exist (or reuses an id); refused under every policy;
 //   - `findings`: the rules the event breaks, each with its rule id, a message and the events
-//     involved. Under the `enforce` policy any finding refuses the event; under `record` the
-//     event is appended with its findings in the entry.
+//     involved. Under the `enforce` policy a finding refuses the event unless its rule is a flag
+//     (RuleInfo::refuses false: the event is the truth, learned late, and must be recorded;
+//     exit.overpayment); under `record` the event is appended with its findings in the entry.
+//     Either way the findings of an appended event are stored in its entry.
 // Catalogue() lists every rule id with what it checks; README shows the same table.
 #pragma once
 
@@ -43,9 +45,27 @@ struct Verdict {
 // correction names (the caller looks it up), else null.
 Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn);
 
+// Whether a finding of `rule` refuses its event under the enforce policy (see above).
+bool Refuses(std::string_view rule);
+
+// The one answer to "is case `c` suspended / exited / payable in month `period` (YYYYMM)", from
+// the rules' state. The payment rules, payroll (through PayableFor), the roll, replay and
+// reconcile all ask this function and nothing else; each month's answer depends on the months
+// the events name (a suspension's fromPeriod, a resumption's, an exit's lastPeriod plus its
+// gradual-exit months), not on when they were recorded.
+enum class Standing : uint8_t {
+  kNotApproved,  // Not approved (applied, in procedure, rejected), or before its first month.
+  kPaid,         // Approved and paid for the month (gradual-exit months included).
+  kSuspended,    // Approved, suspended for the month.
+  kExited,       // After its exit's last month (and gradual-exit months).
+};
+Standing StandingIn(const state::Case& c, uint32_t period);
+const char* StandingName(Standing s);  // "not approved", "paid", "suspended", "exited"
+
 // What case `c` may be paid for month `period` (YYYYMM) under the payment rules. The append
 // path checks every paymentIssued with it; payroll.h generates rolls with it.
 struct Payable {
+  Standing standing = Standing::kNotApproved;
   const char* blocked_by = nullptr;  // "payment.after_exit" or "payment.inactive": nothing may be paid.
   std::string why;
   const state::Entitlement* in_force = nullptr;  // Into the case; null if no entitlement yet.
@@ -86,6 +106,11 @@ std::optional<AmountInForce> MonthlyAmountInForce(const state::Case& c, std::str
 // (one-off help pays its amount once).
 int64_t PaymentFen(int64_t monthly_fen, schema::Programme p);
 
+// How a recoveryOrdered of `order_fen` counts against the payments it names, whose amounts are
+// `amounts_fen` in the order named: each in turn up to its amount, until the order is used up.
+// The funding totals' "recovered" (projections.h) and the recoveries' "ordered" (recoveries.h)
+// both count it so.
+std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen);
 // Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
 // 0 (one-off help: paid once per case, never on a monthly roll).
 int MonthsPerPayment(schema::Programme p);
@@ -93,6 +118,7 @@ int MonthsPerPayment(schema::Programme p);
 struct RuleInfo {
   const char* id;
   const char* description;
+  bool refuses = true;  // False: a flag, recorded on the event, which is accepted under every policy.
 };
 std::span<const RuleInfo> Catalogue();
 

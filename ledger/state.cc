@@ -8,7 +8,10 @@ namespace {
 // Format of every record: kVersion, then the fields in declaration order. Integers are
 // little-endian fixed width, strings and lists are a u32 length then their items. State is
 // derived from the log, so a new format is introduced by rebuilding, not by migration.
-constexpr uint8_t kVersion = 2;  // 2: the card on file of a case and of a card use.
+// Version 3 adds fields at the end of a case and of a payment; records of version 2 (written
+// before) still read, with those fields empty, so a ledger need not be rebuilt.
+constexpr uint8_t kVersion = 3;  // 2: the card on file of a case and of a card use. 3: overpayments.
+constexpr uint8_t kOldestVersion = 2;
 
 class Writer {
  public:
@@ -37,7 +40,11 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(std::string_view in) : in_(in) { ok_ = U8() == kVersion; }
+  explicit Reader(std::string_view in) : in_(in) {
+    version_ = U8();
+    ok_ = version_ >= kOldestVersion && version_ <= kVersion;
+  }
+  uint8_t version() const { return version_; }
   uint8_t U8() { return static_cast<uint8_t>(Fixed(1)); }
   uint16_t U16() { return static_cast<uint16_t>(Fixed(2)); }
   uint32_t U32() { return static_cast<uint32_t>(Fixed(4)); }
@@ -72,6 +79,7 @@ class Reader {
   std::string_view in_;
   size_t pos_ = 0;
   bool ok_ = true;
+  uint8_t version_ = 0;
 };
 
 void PutStrings(Writer& w, const std::vector<std::string>& v) {
@@ -125,6 +133,14 @@ void PutCase(Writer& w, const Case& c) {
     w.U8(static_cast<uint8_t>(h.second));
   });
   for (const auto* s : {&c.card_hash, &c.card_masked, &c.payee_name}) w.Str(*s);
+  w.U32(c.last_paid_period);
+  w.List(c.overpaid, [&](const Overpayment& o) {
+    for (const auto* s : {&o.payment_id, &o.payment_event, &o.exit_event}) w.Str(*s);
+    w.U32(o.period);
+    w.I64(o.amount_fen);
+    w.I64(o.ordered_fen);
+    w.I64(o.returned_fen);
+  });
 }
 
 void GetCase(Reader& r, Case* c) {
@@ -171,6 +187,17 @@ void GetCase(Reader& r, Case* c) {
     h->second = static_cast<CaseStatus>(r.U8());
   });
   for (auto* s : {&c->card_hash, &c->card_masked, &c->payee_name}) *s = r.Str();
+  c->last_paid_period = 0;
+  c->overpaid.clear();
+  if (r.version() < 3) return;
+  c->last_paid_period = r.U32();
+  r.List(&c->overpaid, [&](Overpayment* o) {
+    for (auto* s : {&o->payment_id, &o->payment_event, &o->exit_event}) *s = r.Str();
+    o->period = r.U32();
+    o->amount_fen = r.I64();
+    o->ordered_fen = r.I64();
+    o->returned_fen = r.I64();
+  });
 }
 
 void PutPayment(Writer& w, const Payment& p) {
@@ -180,6 +207,7 @@ void PutPayment(Writer& w, const Payment& p) {
   w.I64(p.amount_fen);
   w.U8(p.supplementary);
   w.U8(static_cast<uint8_t>(p.status));
+  w.I64(p.returned_fen);
 }
 
 void GetPayment(Reader& r, Payment* p) {
@@ -189,6 +217,7 @@ void GetPayment(Reader& r, Payment* p) {
   p->amount_fen = r.I64();
   p->supplementary = r.Bool();
   p->status = static_cast<PaymentStatus>(r.U8());
+  p->returned_fen = r.version() < 3 ? 0 : r.I64();
 }
 
 }  // namespace

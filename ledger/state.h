@@ -53,6 +53,19 @@ struct Suspension {
   uint32_t until_period = 0;  // First month paid again; 0 while suspended.
 };
 
+// A payment for a month after its case's exit (and its gradual-exit months): money to recover
+// (追回). Found when an exit is recorded after months it ends were already paid (rules.cc,
+// exit.overpayment), or when a payment after an exit is recorded under the record policy
+// (payment.after_exit). Kept on its case until the payment turns out not to have been paid out
+// (failed, or annulled by a correction) or the exit is annulled.
+struct Overpayment {
+  std::string payment_id, payment_event, exit_event;
+  uint32_t period = 0;       // YYYYMM the payment was for.
+  int64_t amount_fen = 0;    // As issued.
+  int64_t ordered_fen = 0;   // Recovery ordered against it (recoveryOrdered).
+  int64_t returned_fen = 0;  // Returned by the bank (paymentReturned).
+};
+
 struct Case {  // One application, from submission to exit.
   std::string id;
   uint16_t programme = 0;  // schema::Programme
@@ -77,6 +90,8 @@ struct Case {  // One application, from submission to exit.
   std::vector<std::pair<std::string, CaseStatus>> status_history;
   // The card on file: the one given at application or paid to last, and the payee's name.
   std::string card_hash, card_masked, payee_name;
+  uint32_t last_paid_period = 0;      // The latest month a payment was issued for (voided ones too).
+  std::vector<Overpayment> overpaid;  // Payments for months after the exit, in the order found.
 };
 
 enum class PaymentStatus : uint8_t { kIssued, kSettled, kFailed, kReturned, kVoid };
@@ -89,6 +104,7 @@ struct Payment {  // Kept under PaymentKey, apart from its household: a househol
   int64_t amount_fen = 0;
   bool supplementary = false;
   PaymentStatus status = PaymentStatus::kIssued;
+  int64_t returned_fen = 0;  // What the bank returned of it (paymentReturned).
 };
 
 struct Member {

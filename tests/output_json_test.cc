@@ -24,6 +24,7 @@
 #include "ledger/note.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/recoveries.h"
 #include "ledger/results.h"
 #include "tests/test_util.h"
 
@@ -750,6 +751,51 @@ TEST_CASE("rules: every rule as an object") {
   CHECK(testing::RunLedgerctl({"rules"}).out.rfind("actor.registered", 0) == 0);
 }
 
+TEST_CASE("recoveries: a death learned late, each case's fen equal to the ledger's, the summary their sum") {
+  testing::TempDir tmp;
+  bench::CountyYearOptions options;
+  options.households = 8;
+  const std::string d = testing::LedgerctlLedger(tmp.Sub("l"), bench::CountyYear(options));
+  // H0000's death, recorded in January with November its last month: December and January were paid.
+  auto death = testing::RunLedgerctl(
+      {"append", "--dir", d},
+      R"({"eventId":"H0000-death","householdId":"H0000","regionCode":"341502000000","actorId":"ca1",)"
+      R"("businessDate":20250120,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202411}})"
+      "\n");
+  REQUIRE_MESSAGE(death.exit_code == 0, death.out);
+
+  Output r = Run({"recoveries", "--dir", d, "--region", "341502"});
+  CHECK(r.doc["query"]["regionPrefix"].Str() == "341502");
+  CHECK(r.doc["query"]["household"].Str().empty());
+  std::vector<ledger::recoveries::Row> expected;
+  {
+    auto l = testing::OpenLedger(d);
+    REQUIRE(ledger::recoveries::ForRegion(l->store(), {"341502", std::nullopt}, &expected).ok());
+  }
+  const Json& cases = r.doc["cases"];
+  REQUIRE(expected.size() == 1);
+  REQUIRE(cases.size() == 1);
+  CHECK(r.rows["case"] == 1);
+  const Json& c = cases[0];
+  CHECK(c["household"].Str() == "H0000");
+  CHECK(c["caseId"].Str() == expected[0].case_id);
+  CHECK(c["paidUntilPeriod"].Str() == "2024-11");
+  REQUIRE(c["paymentIds"].size() == 2);
+  CHECK(c["paymentIds"][0].Str() == expected[0].payments[0]);
+  CHECK(c["periods"][1].Int() == expected[0].periods[1]);
+  CHECK(c["dueFen"].Int() == expected[0].due_fen);
+  CHECK(c["dueFen"].Int() > 0);
+  CHECK(c["outstandingFen"].Int() == expected[0].outstanding_fen);
+  CHECK(r.doc["summary"]["dueFen"].Int() == expected[0].due_fen);
+  CHECK(r.doc["summary"]["cases"].Int() == 1);
+  auto table = testing::RunLedgerctl({"recoveries", "--dir", d});
+  CHECK(table.out.find(fmt::format("1 case paid after their exit: {} yuan due", Yuan(expected[0].due_fen))) !=
+        std::string::npos);
+  Output one = Run({"recoveries", "--dir", d, "--household", "H0000"});
+  CHECK(one.doc["query"]["household"].Str() == "H0000");
+  CHECK(one.doc["cases"].size() == 1);
+}
+
 TEST_CASE("--format is checked by every report") {
   const std::string& d = County();
   for (std::vector<std::string> args :
@@ -760,6 +806,7 @@ TEST_CASE("--format is checked by every report") {
                                              {"trace", "--dir", d, "--household", "H0004"},
                                              {"verify", "--dir", d},
                                              {"rules"},
+                                             {"recoveries", "--dir", d},
                                              {"reconcile", "--dir", d, "--bank-file", "/nonexistent"}}) {
     args.insert(args.end(), {"--format", "xml"});
     auto r = testing::RunLedgerctl(args);

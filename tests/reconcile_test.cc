@@ -166,6 +166,44 @@ TEST_CASE("every reconciliation category, counted and summed") {
   CHECK(missing.payment->amount_fen == 100000);
 }
 
+// Returns arrive months later, on their own: a file of returns only names none of the roll's
+// other payments, which have their results in the ledger already. Only a payment with no result
+// anywhere (P5 here) is a missing result.
+TEST_CASE("a returns-only file reconciles with no missing results for payments settled before") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  for (const auto& r : testing::AppendLines(l.get(), History())) REQUIRE(r.error.ok());
+  std::vector<std::string> results;  // P6 is settled by History().
+  for (int i : {1, 2, 3, 4}) {
+    results.push_back(E(fmt::format("P{}-ok", i), fmt::format("H{}", i), "paymentSettled",
+                        fmt::format(R"("paymentId":"P{}","bankReference":"B{}","settledDate":20240210)", i, i)));
+  }
+  results.push_back(E("P3-fail", "H3", "paymentFailed", R"("paymentId":"P3","reason":"x","bankReference":"B3")"));
+  for (const auto& r : testing::AppendLines(l.get(), results)) REQUIRE_MESSAGE(r.error.ok(), r.error.ToString());
+  using C = ledger::reconcile::Category;
+  auto categories = [&](const std::string& text) {
+    ledger::reconcile::BankFile bank;
+    REQUIRE(ledger::reconcile::ParseBankFile(text, {}, &bank).ok());
+    ledger::reconcile::Reconciliation matches;
+    REQUIRE(ledger::reconcile::Reconcile(l->store(), bank, &matches).ok());
+    std::vector<std::pair<std::string, C>> out;
+    for (size_t i = 0; i < matches.size(); ++i) out.emplace_back(matches[i].payment->id, matches[i].category);
+    return out;
+  };
+  const std::string returns =
+      "end_to_end_id,amount,status,reason,bank_reference\n"
+      "P2,1000.00,returned,account closed,B2R\n"
+      "P6,1000.00,returned,account closed,B6R\n";
+  CHECK(categories(returns) ==
+        std::vector<std::pair<std::string, C>>{{"P2", C::kReturned}, {"P6", C::kReturned}, {"P5", C::kMissingResult}});
+
+  // Once P5 has its result, the same file reconciles cleanly.
+  auto settled = testing::AppendLine(
+      l.get(), E("P5-ok", "H5", "paymentSettled", R"("paymentId":"P5","bankReference":"B5","settledDate":20240211)"));
+  REQUIRE(settled.error.ok());
+  CHECK(categories(returns) == std::vector<std::pair<std::string, C>>{{"P2", C::kReturned}, {"P6", C::kReturned}});
+}
+
 // Columns in any order, quoted fields (commas, doubled quotes, empty), CRLF, blank lines and both
 // date forms: each line keeps its own fields, also after the file is moved.
 TEST_CASE("a parsed bank file keeps every line's fields, whatever the column order and quoting") {

@@ -28,6 +28,7 @@
 #include "ledger/ledger.h"
 #include "ledger/queries.h"
 #include "ledger/reconcile.h"
+#include "ledger/recoveries.h"
 #include "ledger/results.h"
 #include "ledger/trace.h"
 #include "ledger/validate.h"
@@ -668,6 +669,56 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   return kExitOk;
 }
 
+// ---------------------------------------------------------------------------------------------
+// recoveries
+
+void PrintRecoveries(ledger::results::RecoveriesResult::Reader result, tools::Format format) {
+  if (tools::IsJson(format)) return tools::PrintResult(result, format);
+  tools::Report report({"household", "region", "case", "programme", "paid until", "payments", "months", "due yuan",
+                        "ordered yuan", "recovered yuan", "outstanding yuan"});
+  for (auto c : result.getCases()) {
+    std::string months;
+    for (uint32_t m : c.getPeriods()) months += (months.empty() ? "" : " ") + std::to_string(m);
+    report.Row({c.getHousehold(), c.getRegion(), c.getCaseId(),
+                ledger::ProgrammeName(static_cast<uint16_t>(c.getProgramme())), std::to_string(c.getPaidUntilPeriod()),
+                std::to_string(c.getPaymentIds().size()), months, tools::Yuan(c.getDueFen()),
+                tools::Yuan(c.getOrderedFen()), tools::Yuan(c.getRecoveredFen()), tools::Yuan(c.getOutstandingFen())},
+               {false, false, false, false, true, true, false, true, true, true, true});
+  }
+  report.Print(format);
+  if (format == tools::Format::kTable) {
+    auto sum = result.getSummary();
+    fmt::print("{} paid after their exit: {} yuan due, {} ordered, {} recovered, {} outstanding\n",
+               ledger::Counted(sum.getCases(), "case", "cases"), tools::Yuan(sum.getDueFen()),
+               tools::Yuan(sum.getOrderedFen()), tools::Yuan(sum.getRecoveredFen()),
+               tools::Yuan(sum.getOutstandingFen()));
+  }
+}
+
+int RunRecoveries(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
+  auto dir = Required(flags, "dir", "recoveries");
+  ledger::queries::Filter filter;
+  tools::Format format = tools::Format::kTable;
+  if (!dir || !ParseReportOptions(flags, "recoveries", &filter, &format)) return kExitCannot;
+  bool one = flags.count("household") > 0;
+  if (one && (flags.count("region") || flags.count("programme"))) {
+    fmt::print(stderr, "ledgerctl recoveries: --household is not combined with --region or --programme\n");
+    return kExitCannot;
+  }
+  int code = kExitOk;
+  auto l = OpenForReport(*dir, filter, "recoveries", &code);
+  if (!l) return code;
+  std::vector<ledger::recoveries::Row> rows;
+  Status s = one ? ledger::recoveries::ForHousehold(l->store(), flags.at("household"), &rows)
+                 : ledger::recoveries::ForRegion(l->store(), filter, &rows);
+  if (!s.ok()) return Fail("recoveries", s);
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::RecoveriesResult>();
+  ledger::results::BuildRecoveries(filter, one ? flags.at("household") : "", rows, result);
+  PrintRecoveries(result.asReader(), format);
+  return kExitOk;
+}
+
 int RunReviews(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "reviews");
   ledger::queries::Filter filter;
@@ -1066,7 +1117,8 @@ const std::vector<Command>& Commands() {
        "Reads events as JSON Lines from FILE (or standard input) and prints one JSON result per\n"
        "line: {\"line\":N,\"status\":\"created\",\"seq\":S,\"hash\":H}, \"exists\" (same event id, same\n"
        "content: nothing appended, the original seq), or \"error\" with the field (or the broken\n"
-       "rule) and the reason. Under the record policy a created event may carry \"findings\".\n"
+       "rule) and the reason. A created event may carry \"findings\": any under the record policy,\n"
+       "under enforce only flags that do not refuse (exit.overpayment: an exit learned of late).\n"
        "Lines are committed in groups of up to N (default 1000): one atomic write, synced to disk\n"
        "before any result of the group is printed. A rejected line appends nothing and does not\n"
        "stop the others. Blank lines are skipped. Lines longer than --max-line-bytes (default\n"
@@ -1096,12 +1148,13 @@ const std::vector<Command>& Commands() {
        "usage: ledgerctl replay --dir D --household H [--as-of YYYYMMDD] [--format table|json|jsonl|csv|entries]\n\n"
        "Prints the household's events in order: date, kind, actor, amount, entry hash, the rules\n"
        "it broke (if recorded under the record policy) and the household's state after it (members,\n"
-       "each case's status and monthly entitlement). Each entry is checked on the way against the\n"
-       "household chain and index. With --as-of, only events dated up to that day, then the state\n"
-       "on that day. --format json prints one JSON document: the steps, each with the state after it\n"
-       "as fields, and the state on the --as-of date; jsonl one record a line. --format entries\n"
-       "prints the stored entries as JSON. Reads only this\n"
-       "household's entries. Exits 1 if the household does not exist or its chain does not check.\n",
+       "each case as it stands in the event's month, as the roll sees it, and its monthly\n"
+       "entitlement). Each entry is checked on the way against the household chain and index.\n"
+       "With --as-of, only events dated up to that day, then the state on that day. --format json\n"
+       "prints one JSON document: the steps, each with the state after it as fields, and the state\n"
+       "on the --as-of date; jsonl one record a line. --format entries prints the stored entries\n"
+       "as JSON. Reads only this household's entries. Exits 1 if the household does not exist or\n"
+       "its chain does not check.\n",
        {"dir", "household", "format", "as-of"},
        RunReplay},
       {"rebuild",
@@ -1136,6 +1189,20 @@ const std::vector<Command>& Commands() {
        "\"Output formats\").\n",
        {"dir", "as-of", "region", "programme", "format"},
        RunRoll},
+      {"recoveries",
+       "payments made after their case's exit: amounts due, ordered, recovered, outstanding",
+       "usage: ledgerctl recoveries --dir D [--region PREFIX] [--programme P] [--household H]\n"
+       "                            [--format table|json|jsonl|csv]\n\n"
+       "Lists every case paid for months after its exit (and its gradual-exit months): an exit or\n"
+       "death recorded after those months were paid (rule exit.overpayment), or a payment after an\n"
+       "exit recorded under the record policy (payment.after_exit). Per case: the last month that may\n"
+       "be paid, the payments after it and their months, the amount due (what they paid; a payment\n"
+       "that failed or was annulled paid nothing), ordered (recoveryOrdered against them), recovered\n"
+       "(returned by the bank) and outstanding (due - ordered - recovered, never below 0). Amounts\n"
+       "in yuan (integer fen in --format json and jsonl: README \"Output formats\"). --household\n"
+       "reads that household only.\n",
+       {"dir", "region", "programme", "household", "format"},
+       RunRecoveries},
       {"totals",
        "funding totals per programme and month",
        "usage: ledgerctl totals --dir D [--from YYYYMM] [--to YYYYMM] [--region PREFIX] [--programme P]\n"
@@ -1179,9 +1246,11 @@ const std::vector<Command>& Commands() {
        "decided and paid, with dates; then the red flags: the findings of the rules module\n"
        "(ledgerctl rules) recorded on the entries in scope, each with its rule id and the events\n"
        "behind it. Under the enforce policy events that break rules are refused, so the flags are\n"
-       "those of ledgers kept under record (imported histories). With --actor, the cases the actor\n"
-       "acted on and the flags on the actor's entries. --format json prints one JSON document, each\n"
-       "step's date and actors as fields and each flag as an object; jsonl one record a line.\n",
+       "those of ledgers kept under record (imported histories), and flags that do not refuse\n"
+       "(exit.overpayment: an exit recorded after months it ends were paid). With --actor, the\n"
+       "cases the actor acted on and the flags on the actor's entries. --format json prints one\n"
+       "JSON document, each step's date and actors as fields and each flag as an object; jsonl one\n"
+       "record a line.\n",
        {"dir", "actor", "household", "region", "format"},
        RunTrace},
       {"payroll",

@@ -409,7 +409,7 @@ struct Event {
 }
 
 struct Finding {
-  # A domain rule an accepted event breaks (under the `record` policy; see ledger/rules.h).
+  # A domain rule an accepted event breaks (under the `record` policy, or a flag; see ledger/rules.h).
   rule @0 :Text;                       # Rule id, e.g. "notice.period".
   message @1 :Text;
   eventIds @2 :List(Text);             # The events involved, this one first.
@@ -429,7 +429,8 @@ struct Entry {
   householdPrevHash @4 :Data $Json.hex;  # Its hash; 32 zero bytes if none.
   event @5 :Event;
   findings @6 :List(Finding);          # Rules the event breaks, recorded under the `record`
-                                       # policy; empty under `enforce` (such events are refused).
+                                       # policy; under `enforce` only flags that do not refuse
+                                       # (rules.h: exit.overpayment), the others being refused.
 }
 
 struct EntryView {

@@ -77,6 +77,43 @@ struct RollResult {
 }
 
 # ---------------------------------------------------------------------------------------------
+# recoveries: payments made for months after their case's exit, to be recovered (追回)
+
+struct RecoveriesQuery {
+  regionPrefix @0 :Text;           # "" for every region.
+  programme @1 :Event.Programme $optional;  # null for every programme.
+  household @2 :Text;              # With --household: that household only; "" otherwise.
+}
+
+struct RecoveryCase {
+  household @0 :Text;
+  region @1 :Text;                 # 12-digit region code.
+  caseId @2 :Text;
+  programme @3 :Event.Programme;
+  paidUntilPeriod @4 :UInt32 $period;  # The last month that may be paid, gradual exit included.
+  paymentIds @5 :List(Text);       # The payments for months after it, in the order found.
+  periods @6 :List(UInt32);        # The months they paid (YYYYMM), in the same order.
+  dueFen @7 :Int64;                # What those payments paid.
+  orderedFen @8 :Int64;            # recoveryOrdered against them.
+  recoveredFen @9 :Int64;          # What the bank returned of them.
+  outstandingFen @10 :Int64;       # due - ordered - recovered, never below 0.
+}
+
+struct RecoveriesSummary {
+  cases @0 :UInt32;
+  dueFen @1 :Int64;
+  orderedFen @2 :Int64;
+  recoveredFen @3 :Int64;
+  outstandingFen @4 :Int64;
+}
+
+struct RecoveriesResult {
+  query @0 :RecoveriesQuery;
+  cases @1 :List(RecoveryCase) $row("case");
+  summary @2 :RecoveriesSummary;
+}
+
+# ---------------------------------------------------------------------------------------------
 # totals: funding per programme and month
 
 struct TotalsQuery {
@@ -122,8 +159,10 @@ struct CaseState {
   status @2 :CaseStatus;
   monthlyAmountFen @3 :Int64 = -1 $optional;  # Entitlement in force that month; null before approval.
   membersCovered @4 :UInt32;                  # By that entitlement; 0 before approval.
-  suspended @5 :Bool;                         # Its status is suspended.
+  suspended @5 :Bool;                         # Suspended in that month (rules::StandingIn).
   reviewDue @6 :UInt32 $date;
+  standing @7 :Text;               # In that month, the one definition (rules::StandingIn): "not
+                                   # approved", "paid", "suspended" or "exited".
 }
 
 struct HouseholdState {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: two years of a county appended to a new ledger under the enforce
 # policy, a rule and a bad line refused, a household replayed, the ledger verified, a month's
-# payroll issued, exported to the bank and the bank's results reconciled, an old system's history
+# payroll issued, exported to the bank and the bank's results reconciled, a death learned of late
+# and what is to be recovered, an old system's history
 # imported under the record policy and traced by an inspector, a ledger of the previous storage
 # layout upgraded, a tampered copy caught, and a copy whose policy row was rewritten refused.
 set -euo pipefail
@@ -36,7 +37,7 @@ step "Send it again: nothing is appended twice" "ledgerctl append --dir $dir dem
 "$ctl" append --dir "$dir" "$county" 2>&1 | sed -n '1p;$p' | sed '1a\  ...'
 
 step "An event that breaks a rule is refused, naming the rule" "ledgerctl append --dir $dir -"
-echo '{"eventId":"demo-exit","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20250115,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202501,"gradualExitMonths":3}}' |
+echo '{"eventId":"demo-exit","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20260115,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202601,"gradualExitMonths":3}}' |
   "$ctl" append --dir "$dir" - 2>&1 || echo "(exit status $?: not every line was accepted)"
 
 step "So is a malformed one, naming the line, the field and the reason" "ledgerctl append --dir $dir -"
@@ -142,6 +143,22 @@ step "An entry dropped from the proof (a payment hidden from the auditor) is cau
 awk '/^ *\{"seq": / && ++n == 10 { next } { print }' "$auditor/H0004.json" > "$auditor/H0004-cut.json"
 (cd "$auditor" && "../../$ctl" verify-proof H0004-cut.json --checkpoint checkpoint.note --key checkpoint.pub) ||
   echo "(exit status $?)"
+
+step "A death learned of late: H0010 died in December 2025, found in February's sweep; accepted, the months paid after it flagged" \
+  "ledgerctl append --dir $dir -"
+echo '{"eventId":"H0010-death","householdId":"H0010","regionCode":"341502000000","actorId":"ca1","businessDate":20260220,"exit":{"caseId":"C-H0010","reason":"death","lastPeriod":202512,"note":"2025 年 12 月去世, 2 月核查发现"}}' |
+  "$ctl" append --dir "$dir" - 2>&1
+
+step "What is to be recovered (追回), and the inspector's red flags" \
+  "ledgerctl recoveries --dir $dir --region 341502; ledgerctl trace --dir $dir --household H0010"
+"$ctl" recoveries --dir "$dir" --region 341502
+"$ctl" trace --dir "$dir" --household H0010 | sed -n '/^red flags/,$p'
+
+step "Finance orders January's payment recovered: the outstanding amount falls" \
+  "ledgerctl append --dir $dir -; ledgerctl recoveries --dir $dir --household H0010"
+echo '{"eventId":"H0010-rec","householdId":"H0010","regionCode":"341502000000","actorId":"fin1","businessDate":20260225,"recoveryOrdered":{"recoveryId":"RC-H0010","paymentIds":["P-202601-H0010"],"amountFen":51094,"reason":"死亡后发放"}}' |
+  "$ctl" append --dir "$dir" - >/dev/null 2>&1
+"$ctl" recoveries --dir "$dir" --household H0010
 
 step "Importing an old system's history: record keeps what breaks the rules, with findings" \
   "ledgerctl init --dir $import --policy record; ledgerctl append --dir $import every_kind.jsonl"
