@@ -171,7 +171,7 @@ void AppendValue(DynamicValue::Reader v, const FieldInfo* field, std::string* ou
       for (auto item : v.as<capnp::DynamicList>()) {
         if (!first) *out += ',';
         first = false;
-        AppendValue(item, nullptr, out);
+        AppendValue(item, field, out);  // A list field's $date or $period applies to each element.
       }
       *out += ']';
       return;

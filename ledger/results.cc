@@ -158,7 +158,8 @@ void BuildHouseholdState(const state::Household& h, uint32_t period, const rules
     }
     rules::Standing standing = rules::StandingIn(c, month);
     b.setSuspended(standing == rules::Standing::kSuspended);
-    b.setStanding(rules::StandingName(standing));
+    static_assert(static_cast<int>(CaseStanding::EXITED) == static_cast<int>(rules::Standing::kExited));
+    b.setStanding(static_cast<CaseStanding>(standing));
     b.setReviewDue(c.review_due);
   }
 }

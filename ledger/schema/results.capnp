@@ -92,7 +92,7 @@ struct RecoveryCase {
   programme @3 :Event.Programme;
   paidUntilPeriod @4 :UInt32 $period;  # The last month that may be paid, gradual exit included.
   paymentIds @5 :List(Text);       # The payments for months after it, in the order found.
-  periods @6 :List(UInt32);        # The months they paid (YYYYMM), in the same order.
+  periods @6 :List(UInt32) $period;  # The months they paid, in the same order.
   dueFen @7 :Int64;                # What those payments paid.
   orderedFen @8 :Int64;            # recoveryOrdered against them.
   recoveredFen @9 :Int64;          # What the bank returned of them.
@@ -161,8 +161,15 @@ struct CaseState {
   membersCovered @4 :UInt32;                  # By that entitlement; 0 before approval.
   suspended @5 :Bool;                         # Suspended in that month (rules::StandingIn).
   reviewDue @6 :UInt32 $date;
-  standing @7 :Text;               # In that month, the one definition (rules::StandingIn): "not
-                                   # approved", "paid", "suspended" or "exited".
+  standing @7 :CaseStanding;       # In that month, by the one definition (rules::StandingIn).
+}
+
+enum CaseStanding {
+  # As ledger/rules.h's Standing, in the same order.
+  notApproved @0 $Json.name("not_approved");  # Applied, in procedure or rejected; or before its first month.
+  paid @1;                         # Paid for the month (gradual-exit months included).
+  suspended @2;
+  exited @3;                       # After its exit's last month.
 }
 
 struct HouseholdState {
@@ -286,7 +293,8 @@ struct CategoryTotal {
 
 struct ProgrammeTotal {
   programme @0 :Event.Programme;
-  issuedFen @1 :Int64;             # On the rolls the file covers (duplicates not counted twice).
+  issuedFen @1 :Int64;             # Of the payments the report names (the file's lines and the
+                                   # missing results; duplicates not counted twice).
   settledFen @2 :Int64;            # Matched and paid after exit.
 }
 
