@@ -6,6 +6,16 @@
 
 namespace ledger {
 
+std::string FormatYuan(int64_t fen) {
+  // The magnitude as unsigned, so that INT64_MIN has one too.
+  uint64_t magnitude = fen < 0 ? static_cast<uint64_t>(-(fen + 1)) + 1 : static_cast<uint64_t>(fen);
+  std::string out = fen < 0 ? "-" : "";
+  out += std::to_string(magnitude / 100) + ".";
+  out += static_cast<char>('0' + magnitude % 100 / 10);
+  out += static_cast<char>('0' + magnitude % 10);
+  return out;
+}
+
 std::string Counted(uint64_t n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }

@@ -16,6 +16,9 @@ inline constexpr int64_t kMaxAmountFen = 100'000'000'000'000;
 inline constexpr int kMinYear = 1990;
 inline constexpr int kMaxYear = 2099;
 
+// Fen as yuan with two decimals, the one money formatter: 12345 -> "123.45", -5 -> "-0.05".
+std::string FormatYuan(int64_t fen);
+
 // "1 entry", "2 entries": a count with the noun in the right number, for messages.
 std::string Counted(uint64_t n, std::string_view one, std::string_view many);
 

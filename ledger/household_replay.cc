@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "ledger/formats.h"
 #include "ledger/queries.h"
 #include "ledger/rules.h"
 
@@ -96,7 +97,7 @@ std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, u
                        : c.status == state::CaseStatus::kExited
                            ? fmt::format("exiting (paid until {})", c.paid_until_period)
                            : "approved";
-    out += fmt::format("; {} {} {}.{:02}/month", c.id, name, monthly_fen / 100, monthly_fen % 100);
+    out += fmt::format("; {} {} {}/month", c.id, name, FormatYuan(monthly_fen));
   }
   return out;
 }

@@ -186,7 +186,7 @@ std::string NameOf(uint16_t value) {
 }
 
 std::string Yuan(int64_t fen) {
-  return fmt::format("{}.{:02} yuan", fen / 100, fen % 100);
+  return FormatYuan(fen) + " yuan";
 }
 
 // ---------------------------------------------------------------------------------------------

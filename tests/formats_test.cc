@@ -1,9 +1,9 @@
 // Value formats (ledger/formats.h) and number protection (ledger/identity.h).
 #include "ledger/formats.h"
-#include "ledger/hash.h"
 
 #include <doctest/doctest.h>
 
+#include "ledger/hash.h"
 #include "ledger/identity.h"
 #include "tests/test_util.h"
 
@@ -89,4 +89,17 @@ TEST_CASE("SHA-256 and HMAC-SHA256 give the published answers, whatever key was 
     CHECK(Hex(ledger::HmacSha256(AsBytes(key1), AsBytes("Hi There"))) ==
           "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   }
+}
+
+TEST_CASE("money: one formatter, right for negative amounts and the extremes; counts in the right number") {
+  CHECK(FormatYuan(0) == "0.00");
+  CHECK(FormatYuan(5) == "0.05");
+  CHECK(FormatYuan(12345) == "123.45");
+  CHECK(FormatYuan(-5) == "-0.05");    // Before: "0.-5" in the rules' messages.
+  CHECK(FormatYuan(-150) == "-1.50");  // Before: "-1.-50".
+  CHECK(FormatYuan(kMaxAmountFen) == "1000000000000.00");
+  CHECK(FormatYuan(INT64_MIN) == "-92233720368547758.08");
+  CHECK(Counted(1, "entry", "entries") == "1 entry");
+  CHECK(Counted(0, "entry", "entries") == "0 entries");
+  CHECK(Counted(2, "entry", "entries") == "2 entries");
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "ledger/formats.h"
 #include "ledger/json_writer.h"
 
 namespace tools {
@@ -113,9 +114,7 @@ void PrintResult(capnp::DynamicStruct::Reader result, Format format, std::string
 }
 
 std::string Yuan(int64_t fen) {
-  std::string sign = fen < 0 ? "-" : "";
-  uint64_t abs = fen < 0 ? static_cast<uint64_t>(-(fen + 1)) + 1 : static_cast<uint64_t>(fen);
-  return fmt::format("{}{}.{:02}", sign, abs / 100, abs % 100);
+  return ledger::FormatYuan(fen);
 }
 
 }  // namespace tools
