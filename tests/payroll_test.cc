@@ -11,9 +11,9 @@
 #include <map>
 #include <sstream>
 
-#include "bench/history.h"
 #include "ledger/identity.h"
 #include "ledger/json.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -56,7 +56,7 @@ std::map<std::string, std::string> CardsOf(const std::vector<std::string>& lines
 }
 
 std::vector<std::string> TwoYears() {
-  return bench::CountyYear({.seed = 21, .households = 30, .years = 2});  // Rolls up to 202601.
+  return testing::CountyYear({.seed = 21, .households = 30, .years = 2});  // Rolls up to 202601.
 }
 
 Request Feb2026(ledger::schema::Programme p = ledger::schema::Programme::RURAL_DIBAO, std::string actor = "fin1") {
@@ -180,7 +180,7 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
 
 TEST_CASE("a case approved without a card on file is left off until it has one") {
   testing::TempDir dir;
-  auto lines = bench::CountyYear({.seed = 4, .households = 8});
+  auto lines = testing::CountyYear({.seed = 4, .households = 8});
   for (auto& line : lines) {  // Applications without the payee card, and no payments at all.
     size_t at = line.find(R"(,"payeeCard")");
     if (at != std::string::npos) line.erase(at, line.find('}', at) + 1 - at);

@@ -17,8 +17,8 @@
 #include <set>
 #include <sstream>
 
-#include "bench/history.h"
 #include "ledger/json.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -88,9 +88,9 @@ std::map<std::string, std::string> RecoveriesRow(const std::string& dir) {
 
 // A generated county year (February 2024 to January 2025), lawful under enforce.
 std::vector<std::string> YearLines() {
-  bench::CountyYearOptions options;
+  testing::CountyYearOptions options;
   options.households = 8;
-  return bench::CountyYear(options);
+  return testing::CountyYear(options);
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 
 #include <set>
 
-#include "bench/history.h"
 #include "ledger/entry.h"
 #include "ledger/json.h"
 #include "ledger/trace.h"
 #include "ledger/verify.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 using ledger::AppendResult;
@@ -384,7 +384,7 @@ TEST_CASE("structural errors are refused under both policies") {
 TEST_CASE("a whole county-year passes under enforce") {
   testing::TempDir dir;
   auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
-  auto lines = bench::CountyYear({.seed = 7, .households = 60});
+  auto lines = testing::CountyYear({.seed = 7, .households = 60});
   const size_t group = 500;
   for (size_t first = 0; first < lines.size(); first += group) {
     std::vector<std::string> chunk(lines.begin() + first, lines.begin() + std::min(lines.size(), first + group));

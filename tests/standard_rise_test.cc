@@ -12,10 +12,10 @@
 #include <map>
 #include <string>
 
-#include "bench/history.h"
 #include "ledger/household_replay.h"
 #include "ledger/payroll.h"
 #include "ledger/queries.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -26,7 +26,7 @@ using ledger::schema::Programme;
 // Two years of a county (rolls up to January 2026), lawful under enforce.
 std::unique_ptr<ledger::Ledger> TwoYears(const testing::TempDir& dir) {
   auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
-  for (const auto& r : testing::AppendLines(l.get(), bench::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
+  for (const auto& r : testing::AppendLines(l.get(), testing::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
     REQUIRE_MESSAGE(r.outcome == AppendResult::Outcome::kCreated, r.error.ToString());
   }
   return l;

@@ -1,4 +1,4 @@
-// Pieces shared by the history generators of bench/: history.cc (one county over one or more
+// Pieces shared by the history generators of testing/: history.cc (one county over one or more
 // years) and province.cc (a province's month): the line writer with its seeded random source,
 // the calendar arithmetic of months, and synthetic identity numbers.
 //
@@ -15,7 +15,7 @@
 
 #include "ledger/formats.h"
 
-namespace bench::gen {
+namespace testing::gen {
 
 // A yearly standard as a monthly amount, rounded up as the rules round it.
 inline int64_t MonthlyOfYearly(int64_t yearly_fen) {
@@ -60,4 +60,4 @@ class Writer {
   std::vector<std::string> lines_;
 };
 
-}  // namespace bench::gen
+}  // namespace testing::gen

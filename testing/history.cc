@@ -1,13 +1,13 @@
-#include "bench/history.h"
+#include "testing/history.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 
-#include "bench/gen_common.h"
+#include "testing/gen_common.h"
 
-namespace bench {
+namespace testing {
 namespace {
 
 constexpr const char* kCounty = "341502";
@@ -429,4 +429,4 @@ std::vector<std::string> CountyYear(const CountyYearOptions& requested) {
   return std::move(w.lines());
 }
 
-}  // namespace bench
+}  // namespace testing

@@ -1,13 +1,13 @@
-#include "bench/province.h"
+#include "testing/province.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 
-#include "bench/gen_common.h"
+#include "testing/gen_common.h"
 
-namespace bench {
+namespace testing {
 namespace {
 
 using gen::AddMonths;
@@ -450,4 +450,4 @@ std::vector<std::string> ProvinceMonth(const ProvinceMonthOptions& options) {
   return lines;
 }
 
-}  // namespace bench
+}  // namespace testing
