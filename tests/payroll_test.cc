@@ -147,11 +147,10 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
   AppendAll(l.get(), lines);
   auto paid = PaidIn(lines, "rural_dibao", "202601");
   auto suspend = [&](const std::string& case_id, uint32_t from) {
-    AppendAll(
-        l.get(),
-        {fmt::format(
-            R"({{"eventId":"sus-{}","householdId":"{}","regionCode":"341502000000","actorId":"ca1","businessDate":20260120,"suspension":{{"caseId":"{}","fromPeriod":{},"reason":"did not attend"}}}})",
-            case_id, case_id.substr(2), case_id, from)});  // "C-H0001" is household "H0001"'s case.
+    AppendAll(l.get(),
+              {testing::EventLine("sus-" + case_id, case_id.substr(2), "341502000000", "ca1", 20260120, "suspension",
+                                  fmt::format(R"("caseId":"{}","fromPeriod":{},"reason":"did not attend")", case_id,
+                                              from))});  // "C-H0001" is household "H0001"'s case.
   };
   std::string suspended_case = paid.begin()->first, later_case = std::next(paid.begin())->first;
   suspend(suspended_case, 202602);

@@ -72,9 +72,7 @@ std::string Yuan(int64_t fen) {
 
 std::string Event(const std::string& id, const std::string& actor, uint32_t date, const std::string& kind,
                   const std::string& body) {
-  return fmt::format(
-      R"({{"eventId":"{}","householdId":"{}","regionCode":"341502000000","actorId":"{}","businessDate":{},"{}":{{{}}}}})",
-      id, kHousehold, actor, date, kind, body);
+  return testing::EventLine(id, kHousehold, "341502000000", actor, date, kind, body);
 }
 
 // The one recoveries row of the household, as ledgerctl prints it.

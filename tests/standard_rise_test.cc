@@ -33,9 +33,10 @@ std::unique_ptr<ledger::Ledger> TwoYears(const testing::TempDir& dir) {
 }
 
 std::string Rise(const std::string& id, const std::string& programme, int64_t per_year_fen, uint32_t from) {
-  return R"({"eventId":")" + id + R"(","regionCode":"341502000000","actorId":"admin1","businessDate":20260120,)" +
-         R"("standardChanged":{"regionPrefix":"341502","programme":")" + programme + R"(","amountFen":)" +
-         std::to_string(per_year_fen) + R"(,"unit":"perPersonPerYear","effectiveDate":)" + std::to_string(from) + "}}";
+  return testing::EventLine(id, "", "341502000000", "admin1", 20260120, "standardChanged",
+                            fmt::format(R"("regionPrefix":"341502","programme":"{}","amountFen":{},)"
+                                        R"("unit":"perPersonPerYear","effectiveDate":{})",
+                                        programme, per_year_fen, from));
 }
 
 ledger::payroll::Plan PlanFor(const ledger::Ledger& l, Programme p, uint32_t period) {
