@@ -1,4 +1,4 @@
-// gen_history: prints a synthetic, lawful county history of one or more years (bench/history.h)
+// gen_history: prints a synthetic, lawful county history of one or more years (testing/history.h)
 // as JSON Lines.
 //
 // usage: gen_history [--seed N] [--households N] [--years N]
@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "bench/history.h"
+#include "testing/history.h"
 
 int main(int argc, char** argv) {
-  bench::CountyYearOptions options;
+  testing::CountyYearOptions options;
   for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -28,6 +28,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  for (const auto& line : bench::CountyYear(options)) fmt::print("{}\n", line);
+  for (const auto& line : testing::CountyYear(options)) fmt::print("{}\n", line);
   return 0;
 }

@@ -1,6 +1,6 @@
 // ledger_bench: the benchmark of issue 6, on one machine in one run.
 //
-// A province-month (bench/province.h) is appended under the `enforce` policy through
+// A province-month (testing/province.h) is appended under the `enforce` policy through
 // Ledger::SubmitGroup in groups of --group events (one synced WriteBatch each; each group is
 // checked while the one before is written, as `ledgerctl append` does). The batches it
 // wrote are read back from RocksDB's WAL and written again, synced, into a fresh RocksDB with the
@@ -10,7 +10,7 @@
 // verification beside SHA-256 of every entry's bytes (and `openssl speed` for reference),
 // household replay latency, projection rebuild, a county-month payroll issued through
 // MakePlan/Events/AppendGroup(kAllOrNothing), a bank file of --bank-lines lines reconciled, and
-// bytes on disk after a flush and a full compaction. Then a county over a year (bench/history.h:
+// bytes on disk after a flush and a full compaction. Then a county over a year (testing/history.h:
 // longer household histories) for a second append rate and replay, a small province-month with
 // planted red flags under the `record` policy (the generator's check: each planted household is
 // flagged with its rule), and, with --replay-events N, a ledger of at least N events (built, or
@@ -38,15 +38,15 @@
 #include <string>
 #include <vector>
 
-#include "bench/history.h"
 #include "bench/measure.h"
-#include "bench/province.h"
 #include "ledger/json.h"
 #include "ledger/ledger.h"
 #include "ledger/payroll.h"
 #include "ledger/reconcile.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
+#include "testing/history.h"
+#include "testing/province.h"
 
 #ifndef LEDGER_BUILD_TYPE
 #define LEDGER_BUILD_TYPE "unknown"
@@ -141,9 +141,9 @@ Options ParseOptions(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--counties")
-      o.counties = static_cast<int>(number(i, 1, bench::kMaxCounties));
+      o.counties = static_cast<int>(number(i, 1, testing::kMaxCounties));
     else if (flag == "--households")
-      o.households = static_cast<int>(number(i, 1, bench::kMaxHouseholdsPerCounty));
+      o.households = static_cast<int>(number(i, 1, testing::kMaxHouseholdsPerCounty));
     else if (flag == "--county-households")
       o.county_households = static_cast<int>(number(i, 0, 50000));
     else if (flag == "--record-households")
@@ -161,7 +161,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--ledger-dir")
       o.ledger_dir = text(i);
     else if (flag == "--big-households")
-      o.big_households = static_cast<int>(number(i, 100, bench::kMaxHouseholdsPerCounty));
+      o.big_households = static_cast<int>(number(i, 100, testing::kMaxHouseholdsPerCounty));
     else if (flag == "--replay-samples")
       o.replay_samples = static_cast<int>(number(i, 1, 10'000'000));
     else if (flag == "--bank-lines")
@@ -317,25 +317,25 @@ ParseFigures MeasureParse(const std::vector<std::string>& lines) {
 }
 
 struct ProvinceRun {
-  bench::ProvinceMonthOptions options;
+  testing::ProvinceMonthOptions options;
   AppendFigures append;
   uint64_t households = 0, payments_issued = 0, bank_results = 0;
-  std::vector<bench::PlantedFlag> red_flags;
+  std::vector<testing::PlantedFlag> red_flags;
   double generate_s = 0;
   uint64_t payment_events() const { return payments_issued + bank_results; }
 };
 
 // Appends the province-month county by county (each county generated just before its append,
 // outside the timed part), so that memory holds one county's lines at a time.
-ProvinceRun AppendProvince(ledger::Ledger* l, const bench::ProvinceMonthOptions& o, uint64_t group, bool lawful,
+ProvinceRun AppendProvince(ledger::Ledger* l, const testing::ProvinceMonthOptions& o, uint64_t group, bool lawful,
                            const std::string& label) {
   ProvinceRun run;
   run.options = o;
-  run.append = AppendLines(l, bench::ProvinceMonthHeader(o), group, lawful);
+  run.append = AppendLines(l, testing::ProvinceMonthHeader(o), group, lawful);
   auto last_note = Clock::now();
   for (int c = 0; c < o.counties; ++c) {
     auto t = Clock::now();
-    bench::CountyMonth county = bench::ProvinceMonthCounty(o, c);
+    testing::CountyMonth county = testing::ProvinceMonthCounty(o, c);
     run.generate_s += SecondsSince(t);
     run.append.Add(AppendLines(l, county.lines, group, lawful));
     run.households += county.households;
@@ -466,10 +466,10 @@ void DropPageCache() {
   if (!drop) Die("cannot drop the page cache (--drop-caches needs root)");
 }
 
-std::function<std::string(uint64_t)> ProvinceHouseholds(const bench::ProvinceMonthOptions& o) {
+std::function<std::string(uint64_t)> ProvinceHouseholds(const testing::ProvinceMonthOptions& o) {
   return [o](uint64_t i) {
-    return bench::ProvinceHouseholdId(bench::ProvinceCountyCode(static_cast<int>(i / o.households)),
-                                      static_cast<int>(i % o.households));
+    return testing::ProvinceHouseholdId(testing::ProvinceCountyCode(static_cast<int>(i / o.households)),
+                                        static_cast<int>(i % o.households));
   };
 }
 
@@ -495,12 +495,12 @@ PayrollFigures Payroll(ledger::Ledger* l, const std::string& county, uint32_t pe
   PayrollFigures f;
   f.county = county;
   f.period = period;
-  for (const std::string& programme : bench::ProvinceMonthlyProgrammes()) {
+  for (const std::string& programme : testing::ProvinceMonthlyProgrammes()) {
     ledger::payroll::Request r;
     r.county = county;
     r.programme = ProgrammeOf(programme);
     r.period = period;
-    r.actor_id = bench::ProvinceFinanceId(county);
+    r.actor_id = testing::ProvinceFinanceId(county);
     r.date = period * 100 + 5;
     ledger::payroll::Plan plan;
     auto t0 = Clock::now();
@@ -547,7 +547,7 @@ struct ReconcileFigures {
 // with payment ids the ledger does not have. Written line by line as the rolls are read, so that
 // only the text is held (a province-month has 2.5M payments). *real: lines of ledger payments;
 // *payments: the payments the rolls hold.
-std::string BankText(const ledger::Ledger& l, const bench::ProvinceMonthOptions& o,
+std::string BankText(const ledger::Ledger& l, const testing::ProvinceMonthOptions& o,
                      const std::vector<uint32_t>& periods, uint64_t lines, uint64_t* real, uint64_t* payments) {
   std::string text = "end_to_end_id,amount,status,reason,bank_reference,date\n";
   const uint32_t date = periods.front() * 100 + 10;
@@ -558,7 +558,7 @@ std::string BankText(const ledger::Ledger& l, const bench::ProvinceMonthOptions&
                         failed ? "account closed" : "", i, date);
     ++i;
   };
-  std::vector<std::string> programmes = bench::ProvinceMonthlyProgrammes();
+  std::vector<std::string> programmes = testing::ProvinceMonthlyProgrammes();
   programmes.push_back("temporary");
   *payments = 0;
   for (int c = 0; c < o.counties; ++c) {
@@ -566,7 +566,7 @@ std::string BankText(const ledger::Ledger& l, const bench::ProvinceMonthOptions&
       for (uint32_t period : periods) {
         for (const char* suffix : {"", "-S"}) {
           std::string roll_id =
-              ledger::payroll::RollIdFor(bench::ProvinceCountyCode(c), ProgrammeOf(programme), period) + suffix;
+              ledger::payroll::RollIdFor(testing::ProvinceCountyCode(c), ProgrammeOf(programme), period) + suffix;
           ledger::payroll::IssuedRoll roll;
           ledger::Status s = ledger::payroll::ReadRoll(l, roll_id, &roll);
           if (s.code() == ledger::Status::Code::kNotFound) continue;
@@ -677,20 +677,21 @@ DiskFigures Disk(ledger::Ledger* l, const std::string& dir) {
 
 struct BigLedger {
   std::string dir;
-  bench::ProvinceMonthOptions options;
+  testing::ProvinceMonthOptions options;
   bool built = false;  // In this run (else reused).
   uint64_t payment_events = 0;
   ProvinceRun run;  // When built.
 };
 
 // "key=value" lines beside the database, saying how the ledger was generated.
-void WriteMeta(const std::string& dir, const bench::ProvinceMonthOptions& o, uint64_t events, uint64_t payment_events) {
+void WriteMeta(const std::string& dir, const testing::ProvinceMonthOptions& o, uint64_t events,
+               uint64_t payment_events) {
   std::ofstream out(dir + "/bench-ledger.meta");
   out << "seed=" << o.seed << "\ncounties=" << o.counties << "\nhouseholds=" << o.households << "\nperiod=" << o.period
       << "\nevents=" << events << "\npayment_events=" << payment_events << "\n";
 }
 
-bool ReadMeta(const std::string& dir, bench::ProvinceMonthOptions* o, uint64_t* events, uint64_t* payment_events) {
+bool ReadMeta(const std::string& dir, testing::ProvinceMonthOptions* o, uint64_t* events, uint64_t* payment_events) {
   std::ifstream in(dir + "/bench-ledger.meta");
   std::map<std::string, uint64_t> v;
   std::string line;
@@ -730,11 +731,11 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   // Counties enough for the events and payment events asked: measured on the first county (they
   // are alike).
   big->options.counties = 1;
-  const bench::CountyMonth first = bench::ProvinceMonthCounty(big->options, 0);
+  const testing::CountyMonth first = testing::ProvinceMonthCounty(big->options, 0);
   const uint64_t per_county = first.lines.size(), payments_per_county = first.payments_issued + first.bank_results;
   const uint64_t counties = std::max((opt.replay_events + per_county - 1) / per_county,
                                      (opt.payment_events + payments_per_county - 1) / payments_per_county);
-  big->options.counties = static_cast<int>(std::clamp<uint64_t>(counties, 1, bench::kMaxCounties));
+  big->options.counties = static_cast<int>(std::clamp<uint64_t>(counties, 1, testing::kMaxCounties));
   Note(fmt::format("building a ledger of about {} events: {} counties of {} households in {}",
                    Si(static_cast<double>(per_county * big->options.counties)), big->options.counties,
                    big->options.households, big->dir));
@@ -1222,7 +1223,7 @@ void CheckRedFlags(ledger::Ledger& l, Results* r) {
 // replay, rebuild, payroll, reconcile, bytes on disk), the county-year and the record run.
 void RunDefault(const Options& opt, Results* out) {
   Results& r = *out;
-  bench::ProvinceMonthOptions po;
+  testing::ProvinceMonthOptions po;
   po.seed = opt.seed;
   po.counties = opt.counties;
   po.households = opt.households;
@@ -1238,7 +1239,7 @@ void RunDefault(const Options& opt, Results* out) {
   r.province = AppendProvince(l.get(), po, opt.group, true, "province-month");
   r.Phase("province-month append");
   Note("JSON parse alone");
-  r.parse_alone = MeasureParse(bench::ProvinceMonthCounty(po, 0).lines);
+  r.parse_alone = MeasureParse(testing::ProvinceMonthCounty(po, 0).lines);
   if (opt.append_only) {
     const AppendFigures& a = r.province.append;
     fmt::print(
@@ -1265,8 +1266,8 @@ void RunDefault(const Options& opt, Results* out) {
   r.Phase("rebuild");
   const uint32_t next =
       r.province.options.period % 100 == 12 ? r.province.options.period + 89 : r.province.options.period + 1;
-  Note(fmt::format("payroll for county {} month {}", bench::ProvinceCountyCode(0), next));
-  r.payroll = Payroll(l.get(), bench::ProvinceCountyCode(0), next);
+  Note(fmt::format("payroll for county {} month {}", testing::ProvinceCountyCode(0), next));
+  r.payroll = Payroll(l.get(), testing::ProvinceCountyCode(0), next);
   r.Phase("payroll");
   if (opt.bank_lines > 0) {
     Note(fmt::format("reconcile a {}-line bank file", opt.bank_lines));
@@ -1312,7 +1313,7 @@ void RunDefault(const Options& opt, Results* out) {
 
   if (opt.county_households > 0) {
     Note(fmt::format("county-year: {} households under enforce", opt.county_households));
-    auto lines = bench::CountyYear({.seed = opt.seed, .households = opt.county_households});
+    auto lines = testing::CountyYear({.seed = opt.seed, .households = opt.county_households});
     auto cl = NewLedger(opt.dir + "/county", ledger::rules::Policy::kEnforce);
     r.county_append = AppendLines(cl.get(), lines, opt.group, true);
     r.county_events = lines.size();
@@ -1327,7 +1328,7 @@ void RunDefault(const Options& opt, Results* out) {
   if (opt.record_households > 0) {
     Note(fmt::format("record policy: a county of {} households, {} per mille with red flags", opt.record_households,
                      opt.red_flags_per_mille));
-    bench::ProvinceMonthOptions ro;
+    testing::ProvinceMonthOptions ro;
     ro.seed = opt.seed + 500;
     ro.counties = 1;
     ro.households = opt.record_households;

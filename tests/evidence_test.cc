@@ -39,24 +39,20 @@ using Outcome = ledger::AppendResult::Outcome;
 
 std::string Register(const std::string& household, int n) {
   std::string number = testing::IdentityNumber(fmt::format("34150219520314{:03}", n % 1000));
-  return fmt::format(
-      R"({{"eventId":"reg-{0}","householdId":"{0}","regionCode":"341502001001","actorId":"cw1",)"
-      R"("businessDate":20240105,"householdRegistered":{{"members":[{{"person":{{"number":"{1}"}},"name":"张三",)"
-      R"("relation":"head","birthDate":19520314}}],"address":"x"}}}})",
-      household, number);
+  return testing::EventLine("reg-" + household, household, "341502001001", "cw1", 20240105, "householdRegistered",
+                            testing::HouseholdMembers({testing::Member(number, "张三", "head")}, "x"));
 }
 
 std::string Change(const std::string& household, const std::string& event_id) {
-  return fmt::format(R"({{"eventId":"{1}","householdId":"{0}","regionCode":"341502001001","actorId":"cw1",)"
-                     R"("businessDate":20240106,"membersChanged":{{"added":[],"removed":[],"reason":"r"}}}})",
-                     household, event_id);
+  return testing::EventLine(event_id, household, "341502001001", "cw1", 20240106, "membersChanged",
+                            R"("added":[],"removed":[],"reason":"r")");
 }
 
 std::string Standard(const std::string& event_id, int amount_fen = 75000) {
-  return fmt::format(R"({{"eventId":"{}","regionCode":"341502000000","actorId":"admin1","businessDate":20240103,)"
-                     R"("standardChanged":{{"regionPrefix":"341502","programme":"urban_dibao","amountFen":{},)"
-                     R"("unit":"perPersonPerMonth","effectiveDate":20240101}}}})",
-                     event_id, amount_fen);
+  return testing::EventLine(event_id, "", "341502000000", "admin1", 20240103, "standardChanged",
+                            fmt::format(R"("regionPrefix":"341502","programme":"urban_dibao","amountFen":{},)"
+                                        R"("unit":"perPersonPerMonth","effectiveDate":20240101)",
+                                        amount_fen));
 }
 
 // Structurally invalid: rejected under every policy.

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "bench/history.h"
 #include "ledger/entry.h"
 #include "ledger/formats.h"
 #include "ledger/json.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -178,7 +178,7 @@ TEST_CASE("without escapes, events are the ones Cap'n Proto's own JSON codec dec
   capnp::JsonCodec codec;
   codec.handleByAnnotation<ledger::schema::Event>();
   auto lines = testing::ReadDataLines("every_kind.jsonl");
-  for (const auto& l : bench::CountyYear({.seed = 3, .households = 8, .years = 1})) lines.push_back(l);
+  for (const auto& l : testing::CountyYear({.seed = 3, .households = 8, .years = 1})) lines.push_back(l);
   lines.push_back(
       R"({"eventId":"v1","householdId":"H1","regionCode":"341502001001","actorId":"cw1","businessDate":20240108,)"
       R"("expectedVersion":{"exactly":"12345678901234567"},"approval":{"caseId":"C1","programme":"tekun_dispersed",)"
@@ -392,7 +392,7 @@ TEST_CASE("the errors of the schema keep their field paths and reasons") {
 
 TEST_CASE("a Python-escaped history reads back as the same UTF-8 in show, replay and the bank file") {
   std::vector<std::string> raw, escaped;
-  for (const auto& line : bench::CountyYear({.seed = 21, .households = 30, .years = 2})) {
+  for (const auto& line : testing::CountyYear({.seed = 21, .households = 30, .years = 2})) {
     raw.push_back(WithChineseNames(line));
     escaped.push_back(EscapeNonAscii(raw.back()));
   }

@@ -17,7 +17,6 @@
 #include <set>
 #include <sstream>
 
-#include "bench/history.h"
 #include "ledger/entry.h"
 #include "ledger/json.h"
 #include "ledger/json_writer.h"
@@ -26,6 +25,7 @@
 #include "ledger/reconcile.h"
 #include "ledger/recoveries.h"
 #include "ledger/results.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -341,7 +341,7 @@ std::string EntryHashHex(const ledger::Ledger& l, uint64_t seq) {
 const std::string& County() {
   static testing::TempDir dir;
   static const std::string d =
-      testing::LedgerctlLedger(dir.Sub("county"), bench::CountyYear({.seed = 21, .households = 30, .years = 2}));
+      testing::LedgerctlLedger(dir.Sub("county"), testing::CountyYear({.seed = 21, .households = 30, .years = 2}));
   return d;
 }
 
@@ -604,7 +604,7 @@ TEST_CASE("trace and replay of a history kept under record: steps' actors as fie
 TEST_CASE("payroll issue, reconcile and verify: outcomes in the document, fen equal across them") {
   testing::TempDir dir;
   const std::string d =
-      testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 21, .households = 30, .years = 2}));
+      testing::LedgerctlLedger(dir.Sub("l"), testing::CountyYear({.seed = 21, .households = 30, .years = 2}));
   std::vector<std::string> issue = {"payroll", "issue",       "--dir",       d,          "--county",
                                     "341502",  "--programme", "rural_dibao", "--period", "2026-02",
                                     "--actor", "fin1",        "--date",      "20260205"};
@@ -700,7 +700,7 @@ TEST_CASE("payroll issue, reconcile and verify: outcomes in the document, fen eq
 
 TEST_CASE("checkpoint --list: roots in hex, equal to the signed note's") {
   testing::TempDir dir;
-  const std::string d = testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 2, .households = 8}));
+  const std::string d = testing::LedgerctlLedger(dir.Sub("l"), testing::CountyYear({.seed = 2, .households = 8}));
   Output none = Run({"checkpoint", "--dir", d, "--list", "yes"});
   CHECK(none.doc["checkpoints"].size() == 0);
   auto made = testing::RunLedgerctl({"checkpoint", "--dir", d});
@@ -753,9 +753,9 @@ TEST_CASE("rules: every rule as an object") {
 
 TEST_CASE("recoveries: a death learned late, each case's fen equal to the ledger's, the summary their sum") {
   testing::TempDir tmp;
-  bench::CountyYearOptions options;
+  testing::CountyYearOptions options;
   options.households = 8;
-  const std::string d = testing::LedgerctlLedger(tmp.Sub("l"), bench::CountyYear(options));
+  const std::string d = testing::LedgerctlLedger(tmp.Sub("l"), testing::CountyYear(options));
   // H0000's death, recorded in January with November its last month: December and January were paid.
   auto death = testing::RunLedgerctl(
       {"append", "--dir", d},

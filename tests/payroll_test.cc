@@ -11,9 +11,9 @@
 #include <map>
 #include <sstream>
 
-#include "bench/history.h"
 #include "ledger/identity.h"
 #include "ledger/json.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -56,7 +56,7 @@ std::map<std::string, std::string> CardsOf(const std::vector<std::string>& lines
 }
 
 std::vector<std::string> TwoYears() {
-  return bench::CountyYear({.seed = 21, .households = 30, .years = 2});  // Rolls up to 202601.
+  return testing::CountyYear({.seed = 21, .households = 30, .years = 2});  // Rolls up to 202601.
 }
 
 Request Feb2026(ledger::schema::Programme p = ledger::schema::Programme::RURAL_DIBAO, std::string actor = "fin1") {
@@ -147,11 +147,10 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
   AppendAll(l.get(), lines);
   auto paid = PaidIn(lines, "rural_dibao", "202601");
   auto suspend = [&](const std::string& case_id, uint32_t from) {
-    AppendAll(
-        l.get(),
-        {fmt::format(
-            R"({{"eventId":"sus-{}","householdId":"{}","regionCode":"341502000000","actorId":"ca1","businessDate":20260120,"suspension":{{"caseId":"{}","fromPeriod":{},"reason":"did not attend"}}}})",
-            case_id, case_id.substr(2), case_id, from)});  // "C-H0001" is household "H0001"'s case.
+    AppendAll(l.get(),
+              {testing::EventLine("sus-" + case_id, case_id.substr(2), "341502000000", "ca1", 20260120, "suspension",
+                                  fmt::format(R"("caseId":"{}","fromPeriod":{},"reason":"did not attend")", case_id,
+                                              from))});  // "C-H0001" is household "H0001"'s case.
   };
   std::string suspended_case = paid.begin()->first, later_case = std::next(paid.begin())->first;
   suspend(suspended_case, 202602);
@@ -180,7 +179,7 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
 
 TEST_CASE("a case approved without a card on file is left off until it has one") {
   testing::TempDir dir;
-  auto lines = bench::CountyYear({.seed = 4, .households = 8});
+  auto lines = testing::CountyYear({.seed = 4, .households = 8});
   for (auto& line : lines) {  // Applications without the payee card, and no payments at all.
     size_t at = line.find(R"(,"payeeCard")");
     if (at != std::string::npos) line.erase(at, line.find('}', at) + 1 - at);

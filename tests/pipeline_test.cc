@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/history.h"
 #include "ledger/json.h"
 #include "ledger/verify.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -63,7 +63,7 @@ void Submit(ledger::Ledger* l, std::vector<std::unique_ptr<capnp::MallocMessageB
 }  // namespace
 
 TEST_CASE("a history appended as a stream of small groups equals the same history appended group by group") {
-  const auto lines = bench::CountyYear({.seed = 21, .households = 30});
+  const auto lines = testing::CountyYear({.seed = 21, .households = 30});
   constexpr size_t kGroup = 7;  // Households' procedures run across many group boundaries.
   testing::TempDir dir;
   // Two copies of one new ledger (its genesis alone), closed while copied: the same secret, so

@@ -35,12 +35,8 @@ struct Dated {
   std::string line;
 };
 
-std::string E(const std::string& id, const std::string& household, const char* region, const std::string& actor,
-              uint32_t date, const std::string& kind, const std::string& body) {
-  std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-  return fmt::format(R"({{"eventId":"{}",{}"regionCode":"{}","actorId":"{}","businessDate":{},"{}":{{{}}}}})", id, hh,
-                     region, actor, date, kind, body);
-}
+// One event line (testing/events.h).
+constexpr auto E = testing::EventLine;  // (id, household, region, actor, date, kind, body)
 
 // Actors, the standard, and for H1 and H2 the same case through the whole procedure (approved on
 // 20240122 for 500 yuan a month from 202402), suspended from 202404 (recorded 20240310), resumed
@@ -57,8 +53,7 @@ std::vector<std::string> Walk() {
                                                                           {"tr1", "townshipReviewer"},
                                                                           {"ca1", "countyApprover"},
                                                                           {"fin1", "financeOfficer"}}) {
-    add(20240102, E("act-" + id, "", kCounty, "admin1", 20240102, "actorRegistered",
-                    fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"341502")", id, id, role)));
+    add(20240102, testing::ActorRegistered(kCounty, "admin1", {.id = id, .role = role, .jurisdiction = "341502"}));
   }
   add(20240103,
       E("std", "", kCounty, "admin1", 20240103, "standardChanged",
@@ -70,8 +65,7 @@ std::vector<std::string> Walk() {
     auto ev = [&](const std::string& suffix, const std::string& actor, uint32_t date, const std::string& kind,
                   const std::string& body) { add(date, E(c + "-" + suffix, hid, kRegion, actor, date, kind, body)); };
     ev("reg", "cw1", 20240105, "householdRegistered",
-       fmt::format(R"("members":[{{"person":{{"number":"{}"}},"name":"m","relation":"head","birthDate":19520314}}])",
-                   person));
+       testing::HouseholdMembers({testing::Member(person, "m", "head")}));
     ev("app", "cw1", 20240106, "applicationSubmitted",
        fmt::format(
            R"("caseId":"{}","programme":"urban_dibao","declaredMonthlyIncomeFen":20000,"payeeCard":{{"number":"{}"}},"payeeName":"m")",

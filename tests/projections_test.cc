@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 
-#include "bench/history.h"
 #include "ledger/json.h"
 #include "ledger/queries.h"
 #include "ledger/rules.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 using ledger::rules::Policy;
@@ -73,7 +73,7 @@ TEST_CASE("the state rebuilt from the log equals the state kept on append, byte 
     testing::TempDir dir;
     auto l = testing::NewLedger(dir.Sub("l"), policy);
     // Under record: every kind of event, lawful or not (findings are recomputed and compared).
-    AppendAll(l.get(), policy == Policy::kEnforce ? bench::CountyYear({.seed = 11, .households = 80})
+    AppendAll(l.get(), policy == Policy::kEnforce ? testing::CountyYear({.seed = 11, .households = 80})
                                                   : testing::ReadDataLines("every_kind.jsonl"));
     auto incremental = DumpState(*l);
     REQUIRE(incremental.size() > (policy == Policy::kEnforce ? 500u : 10u));
@@ -95,7 +95,7 @@ TEST_CASE("the state rebuilt from the log equals the state kept on append, byte 
 TEST_CASE("funding totals and the roll agree with the input, summed independently") {
   testing::TempDir dir;
   auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
-  auto lines = bench::CountyYear({.seed = 5, .households = 60});
+  auto lines = testing::CountyYear({.seed = 5, .households = 60});
   AppendAll(l.get(), lines);
   Expected expected = SumInput(lines);
   std::vector<ledger::queries::TotalsRow> rows;
@@ -142,7 +142,7 @@ TEST_CASE("an interrupted rebuild blocks appends until rebuild runs again") {
   testing::TempDir dir;
   {
     auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
-    AppendAll(l.get(), bench::CountyYear({.seed = 2, .households = 10}));
+    AppendAll(l.get(), testing::CountyYear({.seed = 2, .households = 10}));
   }
   {
     std::unique_ptr<ledger::Store> store;
@@ -171,7 +171,7 @@ TEST_CASE("an interrupted rebuild blocks appends until rebuild runs again") {
 TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
   testing::TempDir dir;
   const std::string d =
-      testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 3, .households = 20}), "enforce");
+      testing::LedgerctlLedger(dir.Sub("l"), testing::CountyYear({.seed = 3, .households = 20}), "enforce");
 
   auto roll = testing::RunLedgerctl({"roll", "--dir", d, "--as-of", "20240315", "--region", "341502001"});
   CHECK(roll.exit_code == 0);
@@ -208,7 +208,7 @@ TEST_CASE("ledgerctl roll, totals, reviews and rebuild") {
 TEST_CASE("replay shows the household's state after each event, and on a date") {
   testing::TempDir dir;
   const std::string d =
-      testing::LedgerctlLedger(dir.Sub("l"), bench::CountyYear({.seed = 3, .households = 20}), "enforce");
+      testing::LedgerctlLedger(dir.Sub("l"), testing::CountyYear({.seed = 3, .households = 20}), "enforce");
   // H0004: approved in January, adjusted with the July standard, and in November an adjustment
   // entered wrong and amended by a correction.
   auto csv = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H0004", "--format", "csv"});
@@ -271,7 +271,7 @@ TEST_CASE("ledgerctl trace") {
 TEST_CASE("rebuild equals incremental state on a multi-year history") {
   testing::TempDir dir;
   auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
-  auto lines = bench::CountyYear({.seed = 13, .households = 40, .years = 3});
+  auto lines = testing::CountyYear({.seed = 13, .households = 40, .years = 3});
   AppendAll(l.get(), lines);
   REQUIRE(l->head().seq == lines.size() + 1);  // Every line created under enforce, after the genesis.
   // The history spans the years: rolls to January 2027, a standard rise and reviews every year.

@@ -20,10 +20,7 @@ namespace {
 
 std::string E(const std::string& id, const std::string& household, const std::string& kind, const std::string& body,
               uint32_t date = 20240201) {
-  std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-  return fmt::format(
-      R"({{"eventId":"{}",{}"regionCode":"341502001001","actorId":"fin1","businessDate":{},"{}":{{{}}}}})", id, hh,
-      date, kind, body);
+  return testing::EventLine(id, household, "341502001001", "fin1", date, kind, body);
 }
 
 // Six households approved for urban 低保 at 1000 yuan a month, paid for 202402 on roll R1
@@ -36,10 +33,8 @@ std::vector<std::string> History() {
       R"("rollId":"R1","countyCode":"341502","programme":"urban_dibao","period":202402,"lineCount":6,"controlSumFen":600000)"));
   for (int i = 1; i <= 6; ++i) {
     std::string h = fmt::format("H{}", i), number = testing::IdentityNumber(fmt::format("3415021960010{}123", i));
-    lines.push_back(E(
-        h + "-reg", h, "householdRegistered",
-        fmt::format(R"("members":[{{"person":{{"number":"{}"}},"name":"m","relation":"head","birthDate":1960010{}}}])",
-                    number, i)));
+    lines.push_back(
+        E(h + "-reg", h, "householdRegistered", testing::HouseholdMembers({testing::Member(number, "m", "head")})));
     lines.push_back(
         E(h + "-app", h, "applicationSubmitted", fmt::format(R"("caseId":"C{}","programme":"urban_dibao")", i)));
     lines.push_back(E(
@@ -72,9 +67,7 @@ std::vector<std::string> ManyHouseholds(int n, bool second = false) {
     std::string h = fmt::format("M{:05}", i), birth = fmt::format("1960{:02}{:02}", 1 + i / 1000 % 12, 1 + i / 12000);
     std::string number = testing::IdentityNumber(fmt::format("341502{}{:03}", birth, i % 1000));
     lines.push_back(
-        E(h + "-reg", h, "householdRegistered",
-          fmt::format(R"("members":[{{"person":{{"number":"{}"}},"name":"m","relation":"head","birthDate":{}}}])",
-                      number, birth)));
+        E(h + "-reg", h, "householdRegistered", testing::HouseholdMembers({testing::Member(number, "m", "head")})));
     lines.push_back(
         E(h + "-app", h, "applicationSubmitted", fmt::format(R"("caseId":"C{}","programme":"urban_dibao")", h)));
     lines.push_back(E(h + "-apr", h, "approval",

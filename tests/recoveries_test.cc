@@ -17,8 +17,8 @@
 #include <set>
 #include <sstream>
 
-#include "bench/history.h"
 #include "ledger/json.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -72,9 +72,7 @@ std::string Yuan(int64_t fen) {
 
 std::string Event(const std::string& id, const std::string& actor, uint32_t date, const std::string& kind,
                   const std::string& body) {
-  return fmt::format(
-      R"({{"eventId":"{}","householdId":"{}","regionCode":"341502000000","actorId":"{}","businessDate":{},"{}":{{{}}}}})",
-      id, kHousehold, actor, date, kind, body);
+  return testing::EventLine(id, kHousehold, "341502000000", actor, date, kind, body);
 }
 
 // The one recoveries row of the household, as ledgerctl prints it.
@@ -88,9 +86,9 @@ std::map<std::string, std::string> RecoveriesRow(const std::string& dir) {
 
 // A generated county year (February 2024 to January 2025), lawful under enforce.
 std::vector<std::string> YearLines() {
-  bench::CountyYearOptions options;
+  testing::CountyYearOptions options;
   options.households = 8;
-  return bench::CountyYear(options);
+  return testing::CountyYear(options);
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 
 #include <set>
 
-#include "bench/history.h"
 #include "ledger/entry.h"
 #include "ledger/json.h"
 #include "ledger/trace.h"
 #include "ledger/verify.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 using ledger::AppendResult;
@@ -27,27 +27,19 @@ const std::string kPersonA = testing::IdentityNumber("34150219520314123");
 const std::string kPersonB = testing::IdentityNumber("34150219800612234");
 const std::string kPersonX = testing::IdentityNumber("34150219671120456");
 
-// One event line.
-std::string E(const std::string& id, const std::string& household, const std::string& region, const std::string& actor,
-              uint32_t date, const std::string& kind, const std::string& body) {
-  std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-  return fmt::format(R"({{"eventId":"{}",{}"regionCode":"{}","actorId":"{}","businessDate":{},"{}":{{{}}}}})", id, hh,
-                     region, actor, date, kind, body);
-}
+// One event line (testing/events.h).
+constexpr auto E = testing::EventLine;  // (id, household, region, actor, date, kind, body)
 
 std::string Actor(const std::string& id, const std::string& role, const std::string& jurisdiction) {
-  return E("act-" + id, "", kCountyRegion, "admin1", 20240102, "actorRegistered",
-           fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"{}")", id, id, role, jurisdiction));
+  return testing::ActorRegistered(kCountyRegion, "admin1", {.id = id, .role = role, .jurisdiction = jurisdiction});
 }
 
 std::string Register(const std::string& hid, const std::string& region, const std::vector<std::string>& people) {
-  std::string members;
+  std::vector<std::string> members;
   for (size_t i = 0; i < people.size(); ++i) {
-    members += fmt::format(R"({}{{"person":{{"number":"{}"}},"name":"m{}","relation":"{}","birthDate":{}}})",
-                           i ? "," : "", people[i], i, i ? "child" : "head", people[i].substr(6, 8));
+    members.push_back(testing::Member(people[i], fmt::format("m{}", i), i ? "child" : "head"));
   }
-  return E(hid + "-reg", hid, region, "cw1", 20240105, "householdRegistered",
-           fmt::format(R"("members":[{}])", members));
+  return E(hid + "-reg", hid, region, "cw1", 20240105, "householdRegistered", testing::HouseholdMembers(members));
 }
 
 // The steps of a case, each a function of the overrides a test wants.
@@ -384,7 +376,7 @@ TEST_CASE("structural errors are refused under both policies") {
 TEST_CASE("a whole county-year passes under enforce") {
   testing::TempDir dir;
   auto l = testing::NewLedger(dir.Sub("l"), Policy::kEnforce);
-  auto lines = bench::CountyYear({.seed = 7, .households = 60});
+  auto lines = testing::CountyYear({.seed = 7, .households = 60});
   const size_t group = 500;
   for (size_t first = 0; first < lines.size(); first += group) {
     std::vector<std::string> chunk(lines.begin() + first, lines.begin() + std::min(lines.size(), first + group));

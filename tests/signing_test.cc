@@ -36,12 +36,8 @@ const std::string kH2Region = "341502001002";
 // ---------------------------------------------------------------------------------------------
 // Events
 
-std::string E(const std::string& id, const std::string& household, const std::string& region, const std::string& actor,
-              uint32_t date, const std::string& kind, const std::string& body) {
-  std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-  return fmt::format(R"({{"eventId":"{}",{}"regionCode":"{}","actorId":"{}","businessDate":{},"{}":{{{}}}}})", id, hh,
-                     region, actor, date, kind, body);
-}
+// One event line (testing/events.h).
+constexpr auto E = testing::EventLine;  // (id, household, region, actor, date, kind, body)
 
 KeyPair NewKey(const std::string& name) {
   KeyPair key;
@@ -56,10 +52,8 @@ std::string PublicKeyText(const KeyPair& key) {
 
 std::string Actor(const std::string& id, const std::string& role, const std::string& jurisdiction,
                   const std::string& public_key = "") {
-  std::string key = public_key.empty() ? "" : fmt::format(R"(,"publicKey":"{}")", public_key);
-  return E("act-" + id, "", kCounty, "admin1", 20240102, "actorRegistered",
-           fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"{}"{})", id, id, role, jurisdiction,
-                       key));
+  return testing::ActorRegistered(kCounty, "admin1",
+                                  {.id = id, .role = role, .jurisdiction = jurisdiction, .public_key = public_key});
 }
 
 std::string KeySet(const std::string& id, const std::string& target, const std::string& public_key,
@@ -86,9 +80,8 @@ std::vector<std::string> History(const KeyPair& ca1_key) {
       E("std-u", "", kCounty, "admin1", 20240103, "standardChanged",
         R"("regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,"unit":"perPersonPerMonth","effectiveDate":20240101)"),
       E("H1-reg", "H1", kH1Region, "cw1", 20240105, "householdRegistered",
-        fmt::format(
-            R"("members":[{{"person":{},"name":"a","relation":"head","birthDate":19520314}},{{"person":{},"name":"b","relation":"child","birthDate":19800612}}])",
-            Person("34150219520314123"), Person("34150219800612234"))),
+        testing::HouseholdMembers({testing::Member(testing::IdentityNumber("34150219520314123"), "a", "head"),
+                                   testing::Member(testing::IdentityNumber("34150219800612234"), "b", "child")})),
       E("C1-app", "H1", kH1Region, "cw1", 20240106, "applicationSubmitted",
         R"("caseId":"C1","programme":"urban_dibao","declaredMonthlyIncomeFen":40000,"relativeOfStaff":false,"payeeCard":{"number":"6228480012345678901"},"payeeName":"a")"),
       E("C1-chk", "H1", kH1Region, "cw1", 20240108, "economicCheckRecorded",
@@ -99,8 +92,7 @@ std::vector<std::string> History(const KeyPair& ca1_key) {
       E("C1-ntc", "H1", kH1Region, "tr1", 20240113, "publicNoticePosted",
         R"("caseId":"C1","fromDate":20240113,"toDate":20240119)"),
       E("H2-reg", "H2", kH2Region, "cw1", 20240105, "householdRegistered",
-        fmt::format(R"("members":[{{"person":{},"name":"x","relation":"head","birthDate":19671120}}])",
-                    Person("34150219671120456"))),
+        testing::HouseholdMembers({testing::Member(testing::IdentityNumber("34150219671120456"), "x", "head")})),
       E("C2-app", "H2", kH2Region, "cw1", 20240106, "applicationSubmitted",
         R"("caseId":"C2","programme":"urban_dibao","declaredMonthlyIncomeFen":40000,"relativeOfStaff":false)"),
   };

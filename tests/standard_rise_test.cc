@@ -12,10 +12,10 @@
 #include <map>
 #include <string>
 
-#include "bench/history.h"
 #include "ledger/household_replay.h"
 #include "ledger/payroll.h"
 #include "ledger/queries.h"
+#include "testing/history.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -26,16 +26,17 @@ using ledger::schema::Programme;
 // Two years of a county (rolls up to January 2026), lawful under enforce.
 std::unique_ptr<ledger::Ledger> TwoYears(const testing::TempDir& dir) {
   auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
-  for (const auto& r : testing::AppendLines(l.get(), bench::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
+  for (const auto& r : testing::AppendLines(l.get(), testing::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
     REQUIRE_MESSAGE(r.outcome == AppendResult::Outcome::kCreated, r.error.ToString());
   }
   return l;
 }
 
 std::string Rise(const std::string& id, const std::string& programme, int64_t per_year_fen, uint32_t from) {
-  return R"({"eventId":")" + id + R"(","regionCode":"341502000000","actorId":"admin1","businessDate":20260120,)" +
-         R"("standardChanged":{"regionPrefix":"341502","programme":")" + programme + R"(","amountFen":)" +
-         std::to_string(per_year_fen) + R"(,"unit":"perPersonPerYear","effectiveDate":)" + std::to_string(from) + "}}";
+  return testing::EventLine(id, "", "341502000000", "admin1", 20260120, "standardChanged",
+                            fmt::format(R"("regionPrefix":"341502","programme":"{}","amountFen":{},)"
+                                        R"("unit":"perPersonPerYear","effectiveDate":{})",
+                                        programme, per_year_fen, from));
 }
 
 ledger::payroll::Plan PlanFor(const ledger::Ledger& l, Programme p, uint32_t period) {

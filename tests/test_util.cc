@@ -13,7 +13,6 @@
 #include <fstream>
 #include <thread>
 
-#include "ledger/formats.h"
 #include "ledger/json.h"
 
 extern char** environ;
@@ -160,10 +159,6 @@ std::string LedgerctlLedger(const std::string& dir, const std::vector<std::strin
   auto append = RunLedgerctl({"append", "--dir", dir}, input);
   REQUIRE_MESSAGE(append.exit_code == 0, append.err);
   return dir;
-}
-
-std::string IdentityNumber(const std::string& body17) {
-  return body17 + ledger::IdentityCheckCharacter(body17);
 }
 
 }  // namespace testing

@@ -1,4 +1,5 @@
-// Helpers shared by the tests: temporary ledgers, appending JSON lines, running ledgerctl.
+// Helpers shared by the tests: temporary ledgers, appending JSON lines, running ledgerctl. The
+// event builders they share with the generators are in testing/events.h (included here).
 #pragma once
 
 #include <memory>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "testing/events.h"  // The event builders and IdentityNumber, for every test.
 
 namespace testing {
 
@@ -49,8 +51,5 @@ RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& 
 // `ledgerctl append`; fails the test unless both succeed. Returns `dir`.
 std::string LedgerctlLedger(const std::string& dir, const std::vector<std::string>& lines,
                             const std::string& policy = "enforce");
-
-// A valid 18-character identity number for a 17-digit body (appends the check character).
-std::string IdentityNumber(const std::string& body17);
 
 }  // namespace testing

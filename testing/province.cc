@@ -1,13 +1,14 @@
-#include "bench/province.h"
+#include "testing/province.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 
-#include "bench/gen_common.h"
+#include "testing/events.h"
+#include "testing/gen_common.h"
 
-namespace bench {
+namespace testing {
 namespace {
 
 using gen::AddMonths;
@@ -133,9 +134,7 @@ class County {
 
 void County::Actors() {
   auto reg = [&](const std::string& id, const char* role, const std::string& jurisdiction) {
-    w_.Line("act-" + id, "", Region(code_), kAdmin, 20240102, "actorRegistered",
-            fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"{}")", id, id, role,
-                        jurisdiction));
+    w_.Add(ActorRegistered(Region(code_), kAdmin, {.id = id, .role = role, .jurisdiction = jurisdiction}));
   };
   reg(ProvinceApproverId(code_), "countyApprover", code_);
   reg(code_ + "-ca2", "countyApprover", code_);
@@ -224,18 +223,18 @@ void County::Procedure(Household& h) {
   const std::string cw1 = Caseworker(code_, h.township, 1), cw2 = Caseworker(code_, h.township, 2);
   const std::string tr = Reviewer(code_, h.township), approver = ProvinceApproverId(code_);
   const int person_base = h.index * 4;
-  std::string members, head;
+  std::vector<std::string> members;
+  std::string head;
   for (int m = 0; m < h.members; ++m) {
     std::string number = gen::PersonNumber(code_, person_base + m);
     if (m == 0) head = number;
-    members += fmt::format(R"({}{{"person":{{"number":"{}"}},"name":"{}-{}","relation":"{}","birthDate":{}}})",
-                           m ? "," : "", number, h.id, m, m == 0 ? "head" : "child", number.substr(6, 8));
+    members.push_back(Member(number, fmt::format("{}-{}", h.id, m), m == 0 ? "head" : "child"));
   }
   uint32_t d = h.day0;
   // A slow approval: registered and applied four months before the rest of the procedure.
   uint32_t applied = h.flag == Flag::kSlowApproval ? AddMonths(d / 100, -4) * 100 + d % 100 : d;
   w_.Line(h.id + "-reg", h.id, h.region, cw1, applied, "householdRegistered",
-          fmt::format(R"("members":[{}],"address":"{} village")", members, h.region));
+          HouseholdMembers(members, h.region + " village"));
   std::string covered = g.one_member ? fmt::format(R"("membersCovered":[{{"number":"{}"}}],)", head) : "";
   w_.Line(h.id + "-app", h.id, h.region, cw1, applied + 1, "applicationSubmitted",
           fmt::format(
@@ -450,4 +449,4 @@ std::vector<std::string> ProvinceMonth(const ProvinceMonthOptions& options) {
   return lines;
 }
 
-}  // namespace bench
+}  // namespace testing

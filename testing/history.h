@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace bench {
+namespace testing {
 
 inline constexpr int kMinHouseholds = 8;  // Fewer are raised to this.
 
@@ -32,4 +32,4 @@ struct CountyYearOptions {
 
 std::vector<std::string> CountyYear(const CountyYearOptions& options);
 
-}  // namespace bench
+}  // namespace testing

@@ -1,4 +1,4 @@
-// Pieces shared by the history generators of bench/: history.cc (one county over one or more
+// Pieces shared by the history generators of testing/: history.cc (one county over one or more
 // years) and province.cc (a province's month): the line writer with its seeded random source,
 // the calendar arithmetic of months, and synthetic identity numbers.
 //
@@ -11,11 +11,12 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "ledger/formats.h"
+#include "testing/events.h"
 
-namespace bench::gen {
+namespace testing::gen {
 
 // A yearly standard as a monthly amount, rounded up as the rules round it.
 inline int64_t MonthlyOfYearly(int64_t yearly_fen) {
@@ -31,9 +32,8 @@ inline uint32_t AddMonths(uint32_t period, int n) {
 // An 18-character identity number of someone registered in `county` (6 digits), born between
 // 1940 and 1994: distinct for each index below 231000 (the period of its date and sequence parts).
 inline std::string PersonNumber(std::string_view county, int index) {
-  std::string body =
-      fmt::format("{}19{:02}{:02}{:02}{:03}", county, 40 + index % 55, 1 + index % 12, 1 + index % 28, index % 1000);
-  return body + ledger::IdentityCheckCharacter(body);
+  return IdentityNumber(
+      fmt::format("{}19{:02}{:02}{:02}{:03}", county, 40 + index % 55, 1 + index % 12, 1 + index % 28, index % 1000));
 }
 inline constexpr int kPersonsPerCounty = 231000;
 
@@ -42,15 +42,14 @@ class Writer {
  public:
   explicit Writer(uint64_t seed) : rng_(seed) {}
 
-  // One event: `household` may be empty (events with no household); `body` is the inside of the
-  // kind's object.
+  // One event (EventLine, events.h): `household` may be empty (events with no household); `body`
+  // is the inside of the kind's object.
   void Line(const std::string& id, const std::string& household, const std::string& region, const std::string& actor,
             uint32_t date, const std::string& kind, const std::string& body) {
-    std::string hh = household.empty() ? "" : fmt::format(R"("householdId":"{}",)", household);
-    lines_.push_back(
-        fmt::format(R"({{"eventId":"{}",{}"regionCode":"{}","actorId":"{}","businessDate":{},"{}":{{{}}}}})", id, hh,
-                    region, actor, date, kind, body));
+    lines_.push_back(EventLine(id, household, region, actor, date, kind, body));
   }
+  // One event line made by a builder of events.h.
+  void Add(std::string line) { lines_.push_back(std::move(line)); }
   // A uniform draw from 0 to n-1 (n > 0).
   uint64_t Next(uint64_t n) { return rng_() % n; }
   std::vector<std::string>& lines() { return lines_; }
@@ -60,4 +59,4 @@ class Writer {
   std::vector<std::string> lines_;
 };
 
-}  // namespace bench::gen
+}  // namespace testing::gen

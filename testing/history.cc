@@ -1,13 +1,14 @@
-#include "bench/history.h"
+#include "testing/history.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 
-#include "bench/gen_common.h"
+#include "testing/events.h"
+#include "testing/gen_common.h"
 
-namespace bench {
+namespace testing {
 namespace {
 
 constexpr const char* kCounty = "341502";
@@ -55,8 +56,7 @@ std::string Tr(int t) {
 
 void Actors(Writer& w) {
   auto reg = [&](const std::string& id, const std::string& role, const std::string& jurisdiction) {
-    w.Line("act-" + id, "", kCountyRegion, "admin1", 20240102, "actorRegistered",
-           fmt::format(R"("newActorId":"{}","name":"{}","role":"{}","jurisdiction":"{}")", id, id, role, jurisdiction));
+    w.Add(ActorRegistered(kCountyRegion, "admin1", {.id = id, .role = role, .jurisdiction = jurisdiction}));
   };
   reg("admin1", "administrator", kCounty);  // The first actor registers itself.
   for (const char* id : {"ca1", "ca2", "cv1"}) reg(id, "countyApprover", kCounty);
@@ -102,14 +102,11 @@ int64_t Entitlement(const Household& h, uint32_t period) {
 void Procedure(Writer& w, Household& h, int person_base, uint32_t day0, bool relative, bool objection) {
   const std::string& id = h.id;
   std::string cw1 = Cw(h.township, 1), cw2 = relative ? Cw(h.township, 3) : Cw(h.township, 2);
-  std::string members;
+  std::vector<std::string> members;
   for (int m = 0; m < h.members; ++m) {
-    std::string number = w.Person(person_base + m);
-    members += fmt::format(R"({}{{"person":{{"number":"{}"}},"name":"{}-{}","relation":"{}","birthDate":{}}})",
-                           m ? "," : "", number, id, m, m == 0 ? "head" : "child", number.substr(6, 8));
+    members.push_back(Member(w.Person(person_base + m), fmt::format("{}-{}", id, m), m == 0 ? "head" : "child"));
   }
-  w.Line(id + "-reg", id, h.region, cw1, day0, "householdRegistered",
-         fmt::format(R"("members":[{}],"address":"{} village")", members, h.region));
+  w.Line(id + "-reg", id, h.region, cw1, day0, "householdRegistered", HouseholdMembers(members, h.region + " village"));
   w.Line(id + "-app", id, h.region, cw1, day0 + 1, "applicationSubmitted",
          fmt::format(
              R"("caseId":"{}","programme":"{}","declaredMonthlyIncomeFen":{},"relativeOfStaff":{},"payeeCard":{{"number":"{}"}},"payeeName":"{}")",
@@ -429,4 +426,4 @@ std::vector<std::string> CountyYear(const CountyYearOptions& requested) {
   return std::move(w.lines());
 }
 
-}  // namespace bench
+}  // namespace testing

@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-namespace bench {
+namespace testing {
 
 struct ProvinceMonthOptions {
   uint64_t seed = 1;
@@ -79,4 +79,4 @@ std::string ProvinceFinanceId(const std::string& county);   // The finance offic
 // The programmes paid on monthly rolls, as JSON names ("rural_dibao", …).
 const std::vector<std::string>& ProvinceMonthlyProgrammes();
 
-}  // namespace bench
+}  // namespace testing
