@@ -16,20 +16,22 @@ class HouseholdReplaySource : public state::StateSource {
  public:
   HouseholdReplaySource(const Store& store, std::string_view household) : store_(store), household_(household) {}
 
-  bool Get(const std::string& key, std::string* value) override {
+  Status Get(const std::string& key, std::string* value, bool* found) override {
+    *found = false;
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       *value = it->second;
-      return true;
+      *found = true;
+      return Status::Ok();
     }
     if (key == state::HouseholdKey(household_) || key.rfind(state::PaymentSlotKey(household_, ""), 0) == 0 ||
         key.rfind("p/", 0) == 0) {
-      return false;
+      return Status::Ok();
     }
-    bool found = false;
-    if (!store_.Get(kState, key, value, &found).ok() || !found) return false;
-    if (key.rfind("c/", 0) == 0) return !Owned<state::CaseOwner>(*value);
-    if (key.rfind("y/", 0) == 0) return !Owned<state::Payment>(*value);
-    return true;
+    Status s = store_.Get(kState, key, value, found);
+    if (!s.ok() || !*found) return s;
+    if (key.rfind("c/", 0) == 0) *found = !Owned<state::CaseOwner>(*value);
+    if (key.rfind("y/", 0) == 0) *found = !Owned<state::Payment>(*value);
+    return Status::Ok();
   }
   void Commit(const std::map<std::string, std::string>& writes) {
     for (const auto& [k, v] : writes) overlay_[k] = v;
@@ -65,11 +67,17 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
     schema::Event::Reader target_event = has_target ? target.entry().getEvent() : schema::Event::Reader();
     state::StateTxn txn(&source);
     rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+    if (txn.status().code() == Status::Code::kIOError) {  // The re-run did not see a record: stop.
+      inner = txn.status();
+      return;
+    }
     if (verdict.structural.ok()) source.Commit(txn.writes());
     bytes_by_event[event.getEventId()] = e.bytes;
     HouseholdStep step{&e, reader.entry(), {}};
     std::string value;
-    if (source.Get(state::HouseholdKey(household), &value)) state::Decode(value, &step.after);
+    bool found = false;
+    if (!(inner = source.Get(state::HouseholdKey(household), &value, &found)).ok()) return;
+    if (found) state::Decode(value, &step.after);
     visit(step);
   });
   return s.ok() ? inner : s;
