@@ -55,9 +55,11 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
   HouseholdReplaySource source(ledger.store(), household);
   std::map<std::string, std::string> bytes_by_event;  // Earlier events, for corrections.
   Status inner;
-  Status s = ledger.ReadHousehold(household, [&](const HouseholdEntry& e) {
+  // One entry re-run; Corruption if it does not read, IOError if a state record could not be.
+  auto step_one = [&](const HouseholdEntry& e) -> Status {
     EntryReader reader, target;
-    if (!inner.ok() || !(inner = reader.Init(e.bytes)).ok()) return;
+    Status status = reader.Init(e.bytes);
+    if (!status.ok()) return status;
     auto event = reader.entry().getEvent();
     bool has_target = false;
     if (event.isCorrection()) {
@@ -67,18 +69,23 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
     schema::Event::Reader target_event = has_target ? target.entry().getEvent() : schema::Event::Reader();
     state::StateTxn txn(&source);
     rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
-    if (txn.status().code() == Status::Code::kIOError) {  // The re-run did not see a record: stop.
-      inner = txn.status();
-      return;
-    }
+    if (txn.status().code() == Status::Code::kIOError) return txn.status();  // The re-run did not see a record.
     if (verdict.structural.ok()) source.Commit(txn.writes());
     bytes_by_event[event.getEventId()] = e.bytes;
     HouseholdStep step{&e, reader.entry(), {}};
     std::string value;
     bool found = false;
-    if (!(inner = source.Get(state::HouseholdKey(household), &value, &found)).ok()) return;
+    if (!(status = source.Get(state::HouseholdKey(household), &value, &found)).ok()) return status;
     if (found) state::Decode(value, &step.after);
     visit(step);
+    return Status::Ok();
+  };
+  Status s = ledger.ReadHousehold(household, [&](const HouseholdEntry& e) {
+    if (!inner.ok()) return;
+    inner = CatchEntryDecodeErrors([&] { return step_one(e); });
+    if (inner.code() == Status::Code::kCorruption) {
+      inner = Status::Corruption(fmt::format("seq {}: {} (run verify)", e.seq, inner.reason()));
+    }
   });
   return s.ok() ? inner : s;
 }

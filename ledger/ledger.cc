@@ -297,7 +297,7 @@ Status Ledger::CheckIdentity() {
     if (s.code() == Status::Code::kNotFound) break;
     EntryReader reader;
     if (s.ok()) s = reader.Init(bytes);
-    if (s.ok()) s = logged_.Add(seq, reader.entry().getEvent());
+    if (s.ok()) s = CatchEntryDecodeErrors([&] { return logged_.Add(seq, reader.entry().getEvent()); });
     if (s.code() == Status::Code::kIOError) return s;
     if (!s.ok()) {
       identity_error_ = Status::Corruption(
@@ -771,7 +771,11 @@ Status Ledger::Rebuild(RebuildReport* report) {
     if (!(s = entry.Init(it->value().ToStringView())).ok()) {
       return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
     }
-    if (!(s = Replay(entry, group.get(), report)).ok()) return s;
+    s = CatchEntryDecodeErrors([&] { return Replay(entry, group.get(), report); });
+    if (s.code() == Status::Code::kCorruption) {
+      return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
+    }
+    if (!s.ok()) return s;
     ++report->entries;
     if (report->entries % kEntriesPerBatch == 0) {
       if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;

@@ -6,8 +6,12 @@
 //   - a group larger than Ledger::kGroupEventsMax is refused, naming the limit;
 //   - a state record that cannot be read (an injected I/O error of the state family's files)
 //     fails the event with IOError and writes nothing: it is never read as "absent", which
-//     would let the rules write over the record they did not see.
+//     would let the rules write over the record they did not see;
+//   - an entry whose text Cap'n Proto cannot read makes Rebuild return Corruption at its seq
+//     rather than throw a kj::Exception at its caller.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <kj/exception.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/write_batch.h>
@@ -287,4 +291,37 @@ TEST_CASE("a state read that fails is an I/O error for the event, never an absen
   REQUIRE(ledger::state::Decode(household_before, &before));
   REQUIRE(ledger::state::Decode(StateRecord(*l, household_key), &after));
   CHECK(after.members.size() > before.members.size());
+}
+
+TEST_CASE("an entry whose text lost its NUL terminator: rebuild reports Corruption at its seq, no exception") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("l");
+  std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
+  uint64_t registered_seq = 0;
+  {
+    auto l = testing::NewLedger(dir);
+    auto results = testing::AppendLines(l.get(), {lines.begin(), lines.begin() + 6});
+    for (const auto& r : results) REQUIRE(r.outcome == ledger::AppendResult::Outcome::kCreated);
+    registered_seq = results[4].seq;  // h1-reg.
+    // Its householdId "H1": the NUL after it becomes 'A'. The bytes are still canonical (the
+    // NUL is inside the text's list), so EntryReader::Init accepts them; reading the text throws.
+    std::string bytes;
+    REQUIRE(l->ReadEntry(registered_seq, &bytes).ok());
+    const size_t at = bytes.find(std::string("H1\0", 3));
+    REQUIRE(at != std::string::npos);
+    bytes[at + 2] = 'A';
+    REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kLog), ledger::SeqKey(registered_seq), bytes).ok());
+  }
+  auto l = testing::OpenLedger(dir);
+  ledger::Ledger::RebuildReport report;
+  ledger::Status s;
+  std::string thrown;
+  try {
+    s = l->Rebuild(&report);
+  } catch (const kj::Exception& e) {
+    thrown = e.getDescription().cStr();
+  }
+  CHECK_MESSAGE(thrown.empty(), "Rebuild threw: ", thrown);
+  CHECK(s.code() == ledger::Status::Code::kCorruption);
+  CHECK(s.ToString().find(fmt::format("seq {}: the entry does not read", registered_seq)) != std::string::npos);
 }
