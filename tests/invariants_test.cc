@@ -6,7 +6,9 @@
 //   - a group larger than Ledger::kGroupEventsMax is refused, naming the limit;
 //   - a state record that cannot be read (an injected I/O error of the state family's files)
 //     fails the event with IOError and writes nothing: it is never read as "absent", which
-//     would let the rules write over the record they did not see;
+//     would let the rules write over the record they did not see; one that does not decode
+//     fails it with Corruption naming the record (before, the rules' early refusal "no
+//     household" hid it);
 //   - an entry whose text Cap'n Proto cannot read makes Rebuild return Corruption at its seq
 //     rather than throw a kj::Exception at its caller.
 #include <doctest/doctest.h>
@@ -324,4 +326,21 @@ TEST_CASE("an entry whose text lost its NUL terminator: rebuild reports Corrupti
   CHECK_MESSAGE(thrown.empty(), "Rebuild threw: ", thrown);
   CHECK(s.code() == ledger::Status::Code::kCorruption);
   CHECK(s.ToString().find(fmt::format("seq {}: the entry does not read", registered_seq)) != std::string::npos);
+}
+
+TEST_CASE("a state record that does not decode refuses the event with Corruption naming it") {
+  testing::TempDir tmp;
+  auto l = testing::NewLedger(tmp.Sub("l"));
+  std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
+  for (const auto& r : testing::AppendLines(l.get(), {lines.begin(), lines.begin() + 5})) {
+    REQUIRE(r.outcome == ledger::AppendResult::Outcome::kCreated);
+  }
+  const std::string key = ledger::state::HouseholdKey("H1");
+  REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kState), key, "not a household record").ok());
+  const uint64_t head_seq = l->head().seq;
+  ledger::AppendResult r = testing::AppendLine(l.get(), lines[5]);  // H1's membersChanged.
+  CHECK(r.outcome == ledger::AppendResult::Outcome::kRejected);
+  CHECK(r.error.code() == ledger::Status::Code::kCorruption);
+  CHECK(r.error.ToString().find("state record " + key + " does not read; rebuild the state") != std::string::npos);
+  CHECK(l->head().seq == head_seq);
 }
