@@ -65,6 +65,14 @@ Status EntryReader::Init(std::string_view bytes) {
   return Status::Ok();
 }
 
+Status EntryDecodeError(const kj::Exception& e) {
+  // The description may hold the byte Cap'n Proto expected, a NUL: printable bytes only.
+  kj::StringPtr description = e.getDescription();
+  std::string text;
+  for (char c : description) text += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+  return Status::Corruption("the entry does not read: " + text.substr(0, 200));
+}
+
 std::vector<std::string> ActorIdsOf(schema::Event::Reader event) {
   std::vector<std::string> ids = {event.getActorId()};
   capnp::DynamicStruct::Reader dynamic = event;

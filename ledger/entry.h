@@ -7,6 +7,7 @@
 #pragma once
 
 #include <capnp/message.h>
+#include <kj/exception.h>
 
 #include <span>
 #include <string>
@@ -47,6 +48,22 @@ class EntryReader {
   kj::Own<capnp::MessageReader> message_;
   schema::Entry::Reader entry_;
 };
+
+// Runs `read`, which reads the fields of an entry after EntryReader::Init accepted it, and
+// returns its Status. Init checks an entry's framing, not each field: a text whose NUL
+// terminator was altered, say, makes Cap'n Proto throw a kj::Exception when it is read. This is
+// where such an exception stops: it becomes Corruption ("the entry does not read: ..."), and the
+// public functions that read stored entries (Ledger::Open, Rebuild, ReplayHousehold) return it
+// instead of letting it reach their caller.
+Status EntryDecodeError(const kj::Exception& e);
+template <class Read>
+Status CatchEntryDecodeErrors(Read&& read) {
+  Status s;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { s = read(); })) {
+    return EntryDecodeError(*e);
+  }
+  return s;
+}
 
 // The actor ids an entry is indexed under: the envelope's actorId and every other actor the
 // event names in a field ending in "ActorId" (second official, staff member, new actor).

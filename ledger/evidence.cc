@@ -6,10 +6,10 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 #include <memory>
 
+#include "ledger/assert.h"
 #include "ledger/entry.h"
 #include "ledger/formats.h"
 
@@ -122,8 +122,7 @@ Status LogTree::FromLog(merkle::NodeId id, Hash* out) {
       return Status::NotFound(fmt::format("entry seq {} is not in the log", seq));
     }
     Status s = subtree.Add(LeafHash(AsBytes(it->value().ToStringView())), &unused);
-    assert(s.ok());
-    (void)s;
+    LEDGER_ASSERT(s.ok(), "a subtree built from its first leaf never reads: {}", s.ToString());
   }
   return subtree.Root(out);
 }
@@ -249,9 +248,9 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
   merkle::Appender tree(nullptr, 0);  // Built from leaf 0: never reads.
   std::vector<merkle::Node> nodes;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    assert(i == 0 || leaves[i - 1].household < leaves[i].household);
+    LEDGER_ASSERT(i == 0 || leaves[i - 1].household < leaves[i].household, "heads leaves out of order at {}", i);
     Status s = tree.Add(LeafHash(AsBytes(HeadsLeafBytes(leaves[i].household, leaves[i].head))), &nodes);
-    assert(s.ok());
+    LEDGER_ASSERT(s.ok(), "a tree built from leaf 0 never reads: {}", s.ToString());
     rows->emplace_back(HeadsHouseholdKey(size, leaves[i].household), SeqKey(i) + leaves[i].head.Encode());
   }
   for (const merkle::Node& node : nodes) {
@@ -260,8 +259,7 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
   std::sort(rows->begin(), rows->end());
   commitment->count = leaves.size();
   Status s = tree.Root(&commitment->root);
-  assert(s.ok());
-  (void)s;
+  LEDGER_ASSERT(s.ok(), "a tree built from leaf 0 never reads: {}", s.ToString());
 }
 
 // ---- Checkpoints --------------------------------------------------------------------------------------
@@ -591,8 +589,8 @@ void EvidenceAudit::Add(uint64_t seq, const Hash& hash,
   if (seq == 1 && !checkpoints_.empty() && checkpoints_[0].first == 0) CheckCheckpoint(0, kNone);
   std::vector<merkle::Node> writes;
   Status s = tree_.Add(hash, &writes);  // Built from leaf 0: never reads.
-  assert(s.ok() && tree_.size() == seq);
-  (void)s;
+  LEDGER_ASSERT(s.ok() && tree_.size() == seq, "seq {} is not the audit tree's next leaf (size {}): {}", seq,
+                tree_.size(), s.ToString());
   CheckNodes(writes);
   if (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].first == seq) {
     CheckCheckpoint(seq, households);
@@ -639,7 +637,7 @@ void EvidenceAudit::CheckCheckpoint(uint64_t size, const std::unordered_map<std:
   if (!s.ok()) return Fail(size, fmt::format("the stored checkpoint of size {} does not open: {}", size, s.ToString()));
   Hash root;
   s = tree_.Root(&root);
-  assert(s.ok());
+  LEDGER_ASSERT(s.ok(), "a tree built from leaf 0 never reads: {}", s.ToString());
   if (cp.checkpoint.tree_size != size || cp.checkpoint.root_hash != root) {
     return Fail(size, fmt::format("the stored checkpoint of size {} signs size {} and a root that is {}the log's", size,
                                   cp.checkpoint.tree_size, cp.checkpoint.root_hash == root ? "" : "not "));

@@ -17,20 +17,22 @@ class HouseholdReplaySource : public state::StateSource {
  public:
   HouseholdReplaySource(const Store& store, std::string_view household) : store_(store), household_(household) {}
 
-  bool Get(const std::string& key, std::string* value) override {
+  Status Get(const std::string& key, std::string* value, bool* found) override {
+    *found = false;
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       *value = it->second;
-      return true;
+      *found = true;
+      return Status::Ok();
     }
     if (key == state::HouseholdKey(household_) || key.rfind(state::PaymentSlotKey(household_, ""), 0) == 0 ||
         key.rfind("p/", 0) == 0) {
-      return false;
+      return Status::Ok();
     }
-    bool found = false;
-    if (!store_.Get(kState, key, value, &found).ok() || !found) return false;
-    if (key.rfind("c/", 0) == 0) return !Owned<state::CaseOwner>(*value);
-    if (key.rfind("y/", 0) == 0) return !Owned<state::Payment>(*value);
-    return true;
+    Status s = store_.Get(kState, key, value, found);
+    if (!s.ok() || !*found) return s;
+    if (key.rfind("c/", 0) == 0) *found = !Owned<state::CaseOwner>(*value);
+    if (key.rfind("y/", 0) == 0) *found = !Owned<state::Payment>(*value);
+    return Status::Ok();
   }
   void Commit(const std::map<std::string, std::string>& writes) {
     for (const auto& [k, v] : writes) overlay_[k] = v;
@@ -54,9 +56,11 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
   HouseholdReplaySource source(ledger.store(), household);
   std::map<std::string, std::string> bytes_by_event;  // Earlier events, for corrections.
   Status inner;
-  Status s = ledger.ReadHousehold(household, [&](const HouseholdEntry& e) {
+  // One entry re-run; Corruption if it does not read, IOError if a state record could not be.
+  auto step_one = [&](const HouseholdEntry& e) -> Status {
     EntryReader reader, target;
-    if (!inner.ok() || !(inner = reader.Init(e.bytes)).ok()) return;
+    Status status = reader.Init(e.bytes);
+    if (!status.ok()) return status;
     auto event = reader.entry().getEvent();
     bool has_target = false;
     if (event.isCorrection()) {
@@ -66,12 +70,23 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
     schema::Event::Reader target_event = has_target ? target.entry().getEvent() : schema::Event::Reader();
     state::StateTxn txn(&source);
     rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+    if (txn.status().code() == Status::Code::kIOError) return txn.status();  // The re-run did not see a record.
     if (verdict.structural.ok()) source.Commit(txn.writes());
     bytes_by_event[event.getEventId()] = e.bytes;
     HouseholdStep step{&e, reader.entry(), {}};
     std::string value;
-    if (source.Get(state::HouseholdKey(household), &value)) state::Decode(value, &step.after);
+    bool found = false;
+    if (!(status = source.Get(state::HouseholdKey(household), &value, &found)).ok()) return status;
+    if (found) state::Decode(value, &step.after);
     visit(step);
+    return Status::Ok();
+  };
+  Status s = ledger.ReadHousehold(household, [&](const HouseholdEntry& e) {
+    if (!inner.ok()) return;
+    inner = CatchEntryDecodeErrors([&] { return step_one(e); });
+    if (inner.code() == Status::Code::kCorruption) {
+      inner = Status::Corruption(fmt::format("seq {}: {} (run verify)", e.seq, inner.reason()));
+    }
   });
   return s.ok() ? inner : s;
 }

@@ -23,6 +23,8 @@ struct HouseholdStep {
   state::Household after;  // The household's state after this event.
 };
 
+// ReadHousehold's errors, or Corruption naming the seq of an entry that does not read, or
+// IOError if a state record could not be read: the visit stops there.
 Status ReplayHousehold(const Ledger& ledger, std::string_view household,
                        const std::function<void(const HouseholdStep&)>& visit);
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "ledger/assert.h"
 #include "ledger/entry.h"
 #include "ledger/evidence.h"
 #include "ledger/formats.h"
@@ -107,26 +107,30 @@ struct Ledger::Group : state::StateSource {
   rocksdb::WriteBatch batch;
   bool to_write = false;    // The batch is complete and to be written (SubmitGroup).
   bool ledger_own = false;  // May hold the ledger's own kinds (genesis.h): AppendOwnEvent's group.
+  uint64_t state_seq = 0;   // The state cursor (meta state_seq) the batch writes, if to_write.
   const Store* store = nullptr;
 
   Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
   Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
   // The state the rules read: this group's writes, the previous group's, then the database.
-  bool Get(const std::string& key, std::string* value) override {
+  Status Get(const std::string& key, std::string* value, bool* found) override {
     for (const Group* g = this; g != nullptr; g = g->previous) {
       if (auto it = g->state.find(key); it != g->state.end()) {
         *value = it->second;
-        return true;
+        *found = true;
+        return Status::Ok();
       }
     }
     if (auto it = read_cache.find(key); it != read_cache.end()) {
-      if (it->second) *value = *it->second;
-      return it->second.has_value();
+      *found = it->second.has_value();
+      if (*found) *value = *it->second;
+      return Status::Ok();
     }
-    bool found = false;
-    if (!store->Get(kState, key, value, &found).ok()) return false;  // Not cached: read again next time.
-    read_cache.emplace(key, found ? std::optional<std::string>(*value) : std::nullopt);
-    return found;
+    // A read error fails the event (StateTxn::status) and is not cached: the next event reads again.
+    Status s = store->Get(kState, key, value, found);
+    if (!s.ok()) return s;
+    read_cache.emplace(key, *found ? std::optional<std::string>(*value) : std::nullopt);
+    return Status::Ok();
   }
 };
 
@@ -269,6 +273,7 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
   if (!s.ok()) return s;
   auto state_seq = found ? ParseSeqKey(value) : std::nullopt;
+  ledger->state_seq_ = state_seq.value_or(0);
   if (!state_seq || *state_seq != ledger->head_.seq) {
     // Appending needs the state; reading and verifying do not.
     ledger->write_error_ = Status::Busy(
@@ -292,7 +297,7 @@ Status Ledger::CheckIdentity() {
     if (s.code() == Status::Code::kNotFound) break;
     EntryReader reader;
     if (s.ok()) s = reader.Init(bytes);
-    if (s.ok()) s = logged_.Add(seq, reader.entry().getEvent());
+    if (s.ok()) s = CatchEntryDecodeErrors([&] { return logged_.Add(seq, reader.entry().getEvent()); });
     if (s.code() == Status::Code::kIOError) return s;
     if (!s.ok()) {
       identity_error_ = Status::Corruption(
@@ -362,6 +367,9 @@ Status Ledger::AppendOwnEvent(capnp::MessageBuilder* message,
     return s;
   }
   head_ = group.head;
+  state_seq_ = group.state_seq;
+  LEDGER_ASSERT(state_seq_ == head_.seq, "after a group the state cursor is seq {}, the head seq {}", state_seq_,
+                head_.seq);
   return Status::Ok();
 }
 
@@ -441,6 +449,7 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
     return fail(Status::Conflict(first.rule, first.message));
   }
   projections::Apply(event, has_target ? &target_event : nullptr, &txn);
+  if (!txn.status().ok()) return fail(txn.status());  // A record the projections could not read.
 
   EntryLinks links;
   links.seq = group->head.seq + 1;
@@ -508,6 +517,16 @@ Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, Group
     done(&results, *refused);
     return *refused;
   }
+  if (events.size() > kGroupEventsMax) {
+    Status s = Status::Invalid("", fmt::format("a group of {} events: at most {} (Ledger::kGroupEventsMax) are "
+                                               "appended together",
+                                               events.size(), kGroupEventsMax));
+    done(&results, s);
+    return s;
+  }
+  // The rules read the state as of the head: appends are refused (write_error_) until it is.
+  LEDGER_ASSERT(state_seq_ == head_.seq, "appending with the state cursor at seq {}, the head at seq {}", state_seq_,
+                head_.seq);
   auto group = std::make_unique<Group>();
   group->store = store_.get();
   group->previous = in_flight_ ? in_flight_->group.get() : nullptr;
@@ -541,6 +560,9 @@ Status Ledger::FlushGroups() {
   f->writer.join();
   if (f->write.ok()) {
     head_ = f->group->head;
+    state_seq_ = f->group->state_seq;
+    LEDGER_ASSERT(state_seq_ == head_.seq, "after a group the state cursor is seq {}, the head seq {}", state_seq_,
+                  head_.seq);
   } else {
     // Whether a failed synced write reached the disk is unknown, and so is the true head: this
     // object appends no more; reopening reads the head from the database.
@@ -572,9 +594,19 @@ Status Ledger::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode
   }
   if (mode == GroupMode::kAllOrNothing && RejectAllIfAnyRejected(results)) return Status::Ok();
   if (group->head.seq < first_seq) return Status::Ok();  // Nothing to write.
+  const auto created = static_cast<uint64_t>(std::count_if(results->begin(), results->end(), [](const AppendResult& r) {
+    return r.outcome == AppendResult::Outcome::kCreated;
+  }));
+  LEDGER_ASSERT(group->head.seq + 1 == first_seq + created,
+                "the group's head is seq {}: {} entries created from seq {}", group->head.seq, created, first_seq);
   group->batch.Put(store_->cf(kMeta), std::string(kMetaHead), group->head.Encode());
-  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group->head.seq));
+  group->state_seq = group->head.seq;  // The state below reflects the log up to the head.
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group->state_seq));
   Status s = GrowTree(*results, &group->batch);
+  if (s.ok()) {
+    LEDGER_ASSERT(tree_->size() == group->head.seq, "the log tree has {} leaves, the log {} entries", tree_->size(),
+                  group->head.seq);
+  }
   group->to_write = s.ok();
   return s;
 }
@@ -587,7 +619,7 @@ Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::Write
   std::vector<merkle::Node> writes;
   for (const auto& r : results) {
     if (r.outcome != AppendResult::Outcome::kCreated) continue;
-    assert(r.seq == tree_->size() + 1);
+    LEDGER_ASSERT(r.seq == tree_->size() + 1, "seq {} is not the log tree's next leaf ({})", r.seq, tree_->size() + 1);
     Status s = tree_->Add(r.hash, &writes);
     if (!s.ok()) return s;
   }
@@ -607,10 +639,44 @@ void Ledger::MarkNotWritten(std::vector<AppendResult>* results, const std::strin
   }
 }
 
+namespace {
+
+// Refuses (with a non-ok rocksdb::Status) the first row of a batch outside the evidence families
+// (kCheckpoint, kHeads): log entries, their indexes, the log's tree, the state and meta are
+// written by AppendGroup alone.
+class EvidenceFamiliesOnly : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit EvidenceFamiliesOnly(const Store& store)
+      : checkpoint_(store.cf(kCheckpoint)->GetID()), heads_(store.cf(kHeads)->GetID()) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Check(cf);
+  }
+  rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return Check(cf); }
+  uint32_t refused_cf = 0;
+
+ private:
+  rocksdb::Status Check(uint32_t cf) {
+    if (cf == checkpoint_ || cf == heads_) return rocksdb::Status::OK();
+    refused_cf = cf;
+    return rocksdb::Status::InvalidArgument("not an evidence family");
+  }
+  uint32_t checkpoint_;
+  uint32_t heads_;
+};
+
+}  // namespace
+
 Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
   FlushGroups();  // Sets write_error_ if it failed.
   if (!write_error_.ok()) return write_error_;
   if (!identity_error_.ok()) return identity_error_;
+  EvidenceFamiliesOnly check(*store_);
+  rocksdb::Status only_evidence = batch->Iterate(&check);
+  LEDGER_ASSERT(only_evidence.ok(), "an evidence batch writes column family {} ({})", check.refused_cf,
+                only_evidence.ToString());
   return store_->WriteSynced(batch);
 }
 
@@ -639,7 +705,7 @@ static std::vector<std::string> RuleIds(const std::vector<rules::Finding>& findi
   return ids;
 }
 
-void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
+Status Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
   schema::Event::Reader event = entry.entry().getEvent();
   Group::PendingId target;
   bool found = false;
@@ -650,6 +716,8 @@ void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* repor
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
   state::StateTxn txn(group);
   rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+  // A state record that could not be read stops the rebuild: the rules did not see it.
+  if (txn.status().code() == Status::Code::kIOError) return txn.status();
   std::vector<std::string> recorded;
   for (auto f : entry.entry().getFindings()) recorded.emplace_back(f.getRule());
   std::string mismatch;
@@ -663,17 +731,21 @@ void Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* repor
     report->first_mismatch_seq = entry.entry().getSeq();
     report->first_mismatch = mismatch;
   }
-  if (!verdict.structural.ok()) return;
+  if (!verdict.structural.ok()) return Status::Ok();
   projections::Apply(event, has_target ? &target_event : nullptr, &txn);
+  if (txn.status().code() == Status::Code::kIOError) return txn.status();
   // Into the batch at the end of the group (CommitRebuilt), each record once, however often it changed.
   for (const auto& [key, value] : txn.writes()) group->state[key] = value;
+  return Status::Ok();
 }
 
 // Writes what a group of rebuilt entries left in the state, and how far the rebuild got, synced.
 Status Ledger::CommitRebuilt(Group* group, uint64_t entries) {
   for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
   group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(entries));
-  return store_->WriteSynced(&group->batch);
+  Status s = store_->WriteSynced(&group->batch);
+  if (s.ok()) state_seq_ = entries;
+  return s;
 }
 
 Status Ledger::Rebuild(RebuildReport* report) {
@@ -687,6 +759,7 @@ Status Ledger::Rebuild(RebuildReport* report) {
   clear.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
   s = store_->WriteSynced(&clear);
   if (!s.ok()) return s;
+  state_seq_ = 0;
   write_error_ = Status::Busy("a rebuild is under way");
   // Larger groups collapse more rewrites of the same record (a household's, a roll's) into one put.
   constexpr uint64_t kEntriesPerBatch = 20000;
@@ -698,7 +771,11 @@ Status Ledger::Rebuild(RebuildReport* report) {
     if (!(s = entry.Init(it->value().ToStringView())).ok()) {
       return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
     }
-    Replay(entry, group.get(), report);
+    s = CatchEntryDecodeErrors([&] { return Replay(entry, group.get(), report); });
+    if (s.code() == Status::Code::kCorruption) {
+      return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
+    }
+    if (!s.ok()) return s;
     ++report->entries;
     if (report->entries % kEntriesPerBatch == 0) {
       if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;

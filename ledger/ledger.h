@@ -97,7 +97,12 @@ class Ledger {
   //
   // With kAllOrNothing (a generated payment roll), one rejected event rejects the whole group:
   // nothing is written, and the results of the others say which event stopped them.
+  //
+  // A group holds at most kGroupEventsMax events (a larger one is refused, InvalidArgument): the
+  // group's batch and its state are held in memory until its write (ledgerctl append's
+  // --group-size has the same maximum).
   enum class GroupMode { kEachOnItsOwn, kAllOrNothing };
+  static constexpr size_t kGroupEventsMax = 100000;
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
                      GroupMode mode = GroupMode::kEachOnItsOwn);
 
@@ -175,7 +180,8 @@ class Ledger {
   void MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const;
   static bool RejectAllIfAnyRejected(std::vector<AppendResult>* results);
   // Rebuild's step for one entry: the rules and projections into `group`.
-  void Replay(const EntryReader& entry, Group* group, RebuildReport* report);
+  // Non-ok only if a state record could not be read (IOError).
+  Status Replay(const EntryReader& entry, Group* group, RebuildReport* report);
   Status CommitRebuilt(Group* group, uint64_t entries);
   // The seqs of household `id`'s entries, from the household index.
   Status HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const;
@@ -204,6 +210,9 @@ class Ledger {
   // The log's Merkle tree as appended so far (its frontier in memory), read from tree_reader_.
   std::unique_ptr<merkle::NodeReader> tree_reader_;
   std::unique_ptr<merkle::Appender> tree_;
+  // The state cursor (meta state_seq) as last written: how far the state family reflects the
+  // log. Appends need it at the head (LEDGER_ASSERT in SubmitGroup; write_error_ refuses otherwise).
+  uint64_t state_seq_ = 0;
   std::unique_ptr<InFlight> in_flight_;
 };
 

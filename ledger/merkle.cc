@@ -1,11 +1,12 @@
 #include "ledger/merkle.h"
 
 #include <bit>
-#include <cassert>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
+
+#include "ledger/assert.h"
 
 namespace ledger::merkle {
 namespace {
@@ -18,7 +19,7 @@ struct Range {
 
 // Largest power of two strictly below `n`, n >= 2: where RFC 6962 splits a tree of n leaves.
 uint64_t SplitPoint(uint64_t n) {
-  assert(n >= 2);
+  LEDGER_ASSERT(n >= 2, "no split point for {} leaves", n);
   return std::bit_floor(n - 1);
 }
 
@@ -26,8 +27,9 @@ uint64_t SplitPoint(uint64_t n) {
 // two not above its length. Reads one perfect node per binary digit of the length, smallest (the
 // rightmost) first, and folds them the way RFC 6962 splits: H(P1, H(P2, ... Pk)).
 Status RangeHash(NodeReader& reader, Range range, Hash* out) {
-  assert(range.begin < range.end);
-  assert(range.begin % std::bit_floor(range.end - range.begin) == 0);
+  LEDGER_ASSERT(range.begin < range.end, "empty range [{}, {})", range.begin, range.end);
+  LEDGER_ASSERT(range.begin % std::bit_floor(range.end - range.begin) == 0, "range [{}, {}) is not a subtree",
+                range.begin, range.end);
   uint64_t end = range.end;
   bool first = true;
   while (end > range.begin) {
@@ -87,11 +89,11 @@ Hash EmptyTreeRoot() {
 // ---- Appender ----
 
 Appender::Appender(NodeReader* reader, uint64_t size) : reader_(reader), size_(size) {
-  assert(reader != nullptr || size == 0);
+  LEDGER_ASSERT(reader != nullptr || size == 0, "a tree of {} leaves needs a node reader", size);
 }
 
 Status Appender::Frontier(int level, Hash* out) {
-  assert((size_ >> level & 1) == 1);
+  LEDGER_ASSERT((size_ >> level & 1) == 1, "a tree of {} leaves has no frontier node at level {}", size_, level);
   uint64_t bit = uint64_t{1} << level;
   if ((frontier_known_mask_ & bit) == 0) {
     Status s = reader_->Get({static_cast<uint8_t>(level), (size_ >> level) - 1}, &frontier_[level]);

@@ -5,12 +5,12 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "ledger/assert.h"
 #include "ledger/formats.h"
 
 namespace ledger::note {
@@ -274,7 +274,7 @@ Status PublicKeyFromSeed(const Seed& seed, PublicKey* public_key) {
   if (pkey == nullptr || EVP_PKEY_get_raw_public_key(pkey.get(), public_key->data(), &len) != 1) {
     return OpenSslError("Ed25519 key from seed");
   }
-  assert(len == public_key->size());
+  LEDGER_ASSERT(len == public_key->size(), "Ed25519 public key of {} bytes", len);
   return Status::Ok();
 }
 
@@ -287,7 +287,7 @@ Status Sign(const Seed& seed, Bytes message, Signature* signature) {
             EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
             EVP_DigestSign(ctx.get(), signature->data(), &len, DataOrEmpty(message), message.size()) == 1;
   if (!ok) return OpenSslError("Ed25519 sign");
-  assert(len == signature->size());
+  LEDGER_ASSERT(len == signature->size(), "Ed25519 signature of {} bytes", len);
   return Status::Ok();
 }
 
@@ -343,12 +343,12 @@ Status KeyPairFromSeed(std::string name, const Seed& seed, KeyPair* key) {
 }
 
 std::string FormatVerifierKey(const Verifier& key) {
-  assert(IsValidKeyName(key.name));
+  LEDGER_ASSERT(IsValidKeyName(key.name), "key name \"{}\" was not checked", key.name);
   return KeyLabel(key.name, KeyId(key.name, key.public_key)) + "+" + AlgorithmKeyBase64(key.public_key);
 }
 
 std::string FormatSignerKey(const KeyPair& key) {
-  assert(IsValidKeyName(key.name));
+  LEDGER_ASSERT(IsValidKeyName(key.name), "key name \"{}\" was not checked", key.name);
   return std::string(kSignerKeyPrefix) + KeyLabel(key.name, KeyId(key.name, key.public_key)) + "+" +
          AlgorithmKeyBase64(key.seed);
 }

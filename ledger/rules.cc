@@ -200,6 +200,7 @@ class Checker {
   Verdict Run();
 
  private:
+  Verdict Finish();
   void Flag(const char* rule, std::string message, std::vector<std::string> others = {});
   void Refuse(Status s) {
     if (verdict_.structural.ok()) verdict_.structural = std::move(s);
@@ -299,7 +300,7 @@ Verdict Checker::Run() {
       household_->registered_event = id_;
     }
   }
-  if (Refused()) return std::move(verdict_);
+  if (Refused()) return Finish();
   CheckActor();
   CheckRelativesActing();
   switch (event_.which()) {
@@ -336,10 +337,13 @@ Verdict Checker::Run() {
     case Which::CHECKPOINT_KEY_SET: break;  // Not given to the checker (Process).
   }
   if (!Refused() && household_) txn_.Store(state::HouseholdKey(household_id_), *household_);
-  if (!txn_.corrupt().empty()) {
-    verdict_.structural =
-        Status::Corruption(fmt::format("state record {} does not read; rebuild the state", txn_.corrupt()));
-  }
+  return Finish();
+}
+
+// The verdict, unless a state record could not be read: then whatever the rules decided rests
+// on a record they did not see, and the verdict is that read's error.
+Verdict Checker::Finish() {
+  if (!txn_.status().ok()) verdict_.structural = txn_.status();
   return std::move(verdict_);
 }
 

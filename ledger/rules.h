@@ -5,7 +5,9 @@
 // correction, the event it corrects → a Verdict. It changes nothing but the StateTxn it is
 // given, which the caller commits only if the event is accepted:
 //   - `structural` not ok: the event refers to a household, case, payment, roll, objection or
-//     actor record that does not exist (or reuses an id); refused under every policy;
+//     actor record that does not exist (or reuses an id); refused under every policy. Also the
+//     StateTxn's status() when a record it read could not be read (IOError) or decoded
+//     (Corruption): then nothing the rules decided stands;
 //   - `findings`: the rules the event breaks, each with its rule id, a message and the events
 //     involved. Under the `enforce` policy a finding refuses the event unless its rule is a flag
 //     (RuleInfo::refuses false: the event is the truth, learned late, and must be recorded;

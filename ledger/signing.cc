@@ -156,9 +156,7 @@ Status CheckSignature(Event::Reader event, const note::Verifier* key) {
 Status CheckActorSignature(Event::Reader event, state::StateTxn* txn) {
   std::string actor = event.getActorId();
   auto record = txn->Load<state::ActorPublicKey>(state::ActorPublicKeyKey(actor));
-  if (!txn->corrupt().empty()) {
-    return Status::Corruption(fmt::format("state record {} does not read; rebuild the state", txn->corrupt()));
-  }
+  if (!txn->status().ok()) return txn->status();
   if (!record || record->verifier_key.empty()) return CheckSignature(event, nullptr);
   note::Verifier key;
   Status s = ParseActorKey(record->verifier_key, actor, &key);

@@ -1,5 +1,7 @@
 #include "ledger/state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace ledger::state {
@@ -525,6 +527,10 @@ bool Decode(std::string_view in, CardUse* v) {
   GetStrings(r, &v->households);
   v->masked = r.Str();
   return r.Done();
+}
+
+void StateTxn::FailDecode(const std::string& key) {
+  Fail(Status::Corruption(fmt::format("state record {} does not read; rebuild the state", key)));
 }
 
 }  // namespace ledger::state

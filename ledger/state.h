@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ledger/status.h"
+
 namespace ledger::state {
 
 // ---------------------------------------------------------------------------------------------
@@ -252,29 +254,36 @@ bool Decode(std::string_view in, CardUse* v);
 class StateSource {
  public:
   virtual ~StateSource() = default;
-  // False if absent. A record that cannot be read is reported through `corrupt`.
-  virtual bool Get(const std::string& key, std::string* value) = 0;
+  // Reads record `key` into *value, *found false if there is none. A non-ok Status (the
+  // database could not be read) says nothing about the record: it is never "absent", or the
+  // rules would write over a record they did not see.
+  virtual Status Get(const std::string& key, std::string* value, bool* found) = 0;
 };
 
 // One event's view of the state: reads see its own writes first. Nothing reaches the source;
-// the caller takes writes() when the event is accepted.
+// the caller takes writes() when the event is accepted, and only if status() is ok.
 class StateTxn {
  public:
   explicit StateTxn(StateSource* source) : source_(source) {}
 
-  // Loads a record; nullopt if absent. A record that does not decode sets corrupt().
+  // Loads a record; nullopt if absent, or if it could not be read (then status() says why).
   template <class T>
   std::optional<T> Load(const std::string& key) {
     std::string bytes;
-    auto it = writes_.find(key);
-    if (it != writes_.end()) {
+    if (auto it = writes_.find(key); it != writes_.end()) {
       bytes = it->second;
-    } else if (!source_->Get(key, &bytes)) {
-      return std::nullopt;
+    } else {
+      bool found = false;
+      Status s = source_->Get(key, &bytes, &found);
+      if (!s.ok()) {
+        Fail(std::move(s));
+        return std::nullopt;
+      }
+      if (!found) return std::nullopt;
     }
     T value;
     if (!Decode(bytes, &value)) {
-      corrupt_ = key;
+      FailDecode(key);
       return std::nullopt;
     }
     return value;
@@ -285,13 +294,20 @@ class StateTxn {
   }
 
   const std::map<std::string, std::string>& writes() const { return writes_; }
-  // The key of a record that did not decode, or "".
-  const std::string& corrupt() const { return corrupt_; }
+  // Ok, or the first read that failed: the source's error (IOError), or Corruption naming a
+  // record that does not decode. What the rules decided after it rests on a record they did
+  // not see: the event is refused with this status and nothing of it is written.
+  const Status& status() const { return status_; }
 
  private:
+  void Fail(Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
+  void FailDecode(const std::string& key);
+
   StateSource* source_;
   std::map<std::string, std::string> writes_;
-  std::string corrupt_;
+  Status status_;
 };
 
 }  // namespace ledger::state

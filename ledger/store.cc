@@ -177,8 +177,17 @@ rocksdb::ReadOptions ScanOptions(const rocksdb::Snapshot* snapshot) {
   return ro;
 }
 
+namespace {
+rocksdb::Env* env_for_testing = nullptr;  // SetStoreEnvForTesting.
+}  // namespace
+
+void SetStoreEnvForTesting(rocksdb::Env* env) {
+  env_for_testing = env;
+}
+
 Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>* out) {
   rocksdb::DBOptions db_options;
+  if (env_for_testing != nullptr) db_options.env = env_for_testing;
   db_options.create_if_missing = create;
   db_options.error_if_exists = create;
   // Also when opening: a ledger made before a family existed gets it (empty) on first open;

@@ -142,6 +142,11 @@ class Store {
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
+// For tests that inject faults (a rocksdb::Env over a FileSystem whose reads fail): each Store
+// opened after this call uses `env`; nullptr restores RocksDB's default. Neither the library nor
+// the tools call it.
+void SetStoreEnvForTesting(rocksdb::Env* env);
+
 // Read options for a walk over most of a family in key order (verify, rebuild, upgrade,
 // reconciliation's dense walks), checksums verified: read ahead kScanReadaheadBytes at a time
 // rather than one system call per 4 KiB block, and leave the block cache to the point reads that

@@ -26,22 +26,29 @@ std::string HashBytes(const Hash& h) {
 // rows rewritten), checked against the entry and, with a batch, put in their version-2 form.
 Status RewriteRows(const Store& store, uint64_t seq, std::string_view bytes, rocksdb::WriteBatch* batch) {
   EntryReader reader;
+  std::string event_id, household, v1;
   Status s = reader.Init(bytes);
+  if (s.ok()) {
+    s = CatchEntryDecodeErrors([&] {  // The texts read here are the ones a damaged entry throws on.
+      auto event = reader.entry().getEvent();
+      event_id = event.getEventId();
+      household = event.getHouseholdId();
+      v1 = SeqKey(seq) + HashBytes(Sha256(AsBytes(CanonicalEvent(event))));
+      return Status::Ok();
+    });
+  }
   if (!s.ok()) return Status::Corruption(fmt::format("seq {}: {} (run verify)", seq, s.reason()));
-  auto event = reader.entry().getEvent();
   const Hash hash = LeafHash(AsBytes(bytes));
   const EventIdValue id = EventIdValue::For(seq, hash);
-  std::string event_id = event.getEventId(), value;
+  std::string value;
   bool found = false;
   if (!(s = store.Get(kEventId, event_id, &value, &found)).ok()) return s;
-  const std::string v1 = SeqKey(seq) + HashBytes(Sha256(AsBytes(CanonicalEvent(event))));
   if (!found || (value != v1 && value != id.Encode())) {
     return Status::Corruption(
         fmt::format("seq {}: the event-id row of \"{}\" does not match the log: not upgraded (check it with verify)",
                     seq, event_id));
   }
   if (batch) batch->Put(store.cf(kEventId), event_id, id.Encode());
-  std::string household = event.getHouseholdId();
   if (household.empty()) return Status::Ok();
   const std::string key = ScopedSeqKey(household, seq);
   if (!(s = store.Get(kHousehold, key, &value, &found)).ok()) return s;

@@ -306,7 +306,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!dir) return kExitCannot;
   uint64_t group_max = 1000, line_max = 1 << 20;
   if (flags.count("group-size")) {
-    auto v = ParseCount(flags.at("group-size"), "group-size", "append", 100000);
+    auto v = ParseCount(flags.at("group-size"), "group-size", "append", ledger::Ledger::kGroupEventsMax);
     if (!v) return kExitCannot;
     group_max = *v;
   }
