@@ -17,8 +17,8 @@
 #   - Add fields and union members only, each with the next unused ordinal (@N).
 #   - Never renumber, remove, rename in a way that changes meaning, retype, or change a default.
 #   - A new event kind is a new member of Event's union with a new ordinal.
-#   - tests/schema_evolution_test.cc keeps encoded events from earlier versions and checks
-#     that they still read and still hash to the same value.
+#   - tests/schema_test.cc keeps entries encoded by the first schema (tests/data/entries_v1.txt)
+#     and checks that they still read and still hash to the same value.
 
 @0xb2b976e5da633c24;
 
