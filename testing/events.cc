@@ -38,4 +38,14 @@ std::string HouseholdMembers(const std::vector<std::string>& members, const std:
   return body;
 }
 
+std::string JsonMember(const std::string& line, const std::string& key) {
+  std::string needle = "\"" + key + "\":";
+  size_t at = line.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  bool quoted = line[at] == '"';
+  size_t end = quoted ? line.find('"', at + 1) : line.find_first_of(",}", at);
+  return line.substr(at + (quoted ? 1 : 0), end - at - (quoted ? 1 : 0));
+}
+
 }  // namespace testing

@@ -40,4 +40,8 @@ std::string Member(const std::string& number, const std::string& name, const std
 // The body of householdRegistered: `members` (each from Member) and, unless empty, the address.
 std::string HouseholdMembers(const std::vector<std::string>& members, const std::string& address = "");
 
+// The text of the member "key":"value" or "key":123 of a flat JSON line ("" if absent): for
+// reading a field of an event line or a result line back in a test.
+std::string JsonMember(const std::string& line, const std::string& key);
+
 }  // namespace testing

@@ -117,16 +117,7 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-// The value of "key":"..." or "key":N in a line of JSON ("" if absent).
-std::string Member(const std::string& line, const std::string& key) {
-  std::string needle = "\"" + key + "\":";
-  size_t at = line.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  bool quoted = line[at] == '"';
-  size_t end = quoted ? line.find('"', at + 1) : line.find_first_of(",}", at);
-  return line.substr(at + quoted, end - at - quoted);
-}
+constexpr auto Member = testing::JsonMember;  // testing/events.h
 
 }  // namespace
 

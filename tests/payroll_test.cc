@@ -22,16 +22,7 @@ using ledger::AppendResult;
 using ledger::payroll::Plan;
 using ledger::payroll::Request;
 
-// The text of "key":"value" or "key":123 in a JSON line ("" if absent).
-std::string Field(const std::string& line, const std::string& key) {
-  std::string needle = "\"" + key + "\":";
-  size_t at = line.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  bool quoted = line[at] == '"';
-  size_t end = quoted ? line.find('"', at + 1) : line.find_first_of(",}", at);
-  return line.substr(at + (quoted ? 1 : 0), end - at - (quoted ? 1 : 0));
-}
+constexpr auto Field = testing::JsonMember;  // testing/events.h
 
 // Regular payments of `programme` for `period` in the generated history: case id -> amount.
 std::map<std::string, int64_t> PaidIn(const std::vector<std::string>& lines, const std::string& programme,
