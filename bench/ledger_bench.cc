@@ -39,12 +39,12 @@
 #include <vector>
 
 #include "bench/measure.h"
-#include "ledger/json.h"
-#include "ledger/ledger.h"
-#include "ledger/payroll.h"
-#include "ledger/reconcile.h"
-#include "ledger/store.h"
-#include "ledger/verify.h"
+#include "ledger/domain/json.h"
+#include "ledger/core/log.h"
+#include "ledger/reports/payroll.h"
+#include "ledger/reports/reconcile.h"
+#include "ledger/core/store.h"
+#include "ledger/reports/verify.h"
 #include "testing/history.h"
 #include "testing/province.h"
 

@@ -20,7 +20,7 @@
 #include <random>
 #include <sstream>
 
-#include "ledger/json.h"
+#include "ledger/domain/json.h"
 
 namespace bench {
 namespace {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "ledger/formats.h"
+#include "ledger/util/formats.h"
 
 namespace testing {
 

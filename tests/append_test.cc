@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "ledger/entry.h"
-#include "ledger/json.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 using namespace ledger;

@@ -31,10 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include "ledger/entry.h"
-#include "ledger/hash.h"
-#include "ledger/ledger.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/util/hash.h"
+#include "ledger/core/log.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 extern char** environ;

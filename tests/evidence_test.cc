@@ -2,7 +2,7 @@
 // against a naive RFC 6962 reference written here; checkpoints; inclusion, consistency and
 // household proofs and their offline check, broken on purpose; the upgrade of a ledger made before
 // the tree was stored; and verify's audit of the tree and of the checkpoints' household maps.
-#include "ledger/evidence.h"
+#include "ledger/evidence/evidence.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "ledger/json.h"
-#include "ledger/verify.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/verify.h"
 #include "tests/merkle_reference.h"
 #include "tests/test_util.h"
 

@@ -1,10 +1,10 @@
 // Value formats (ledger/formats.h) and number protection (ledger/identity.h).
-#include "ledger/formats.h"
+#include "ledger/util/formats.h"
 
 #include <doctest/doctest.h>
 
-#include "ledger/hash.h"
-#include "ledger/identity.h"
+#include "ledger/util/hash.h"
+#include "ledger/domain/identity.h"
 #include "tests/test_util.h"
 
 using namespace ledger;

@@ -4,7 +4,7 @@
 // own `ldb` (Debian rocksdb-tools), a replaced secret file, an edited checkpoint key. The ledger's
 // own kinds cannot be appended or corrected; setkey records a key in the log; a ledger made before
 // genesis entries gets one from upgrade.
-#include "ledger/genesis.h"
+#include "ledger/core/genesis.h"
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
@@ -15,14 +15,14 @@
 #include <sstream>
 #include <string>
 
-#include "ledger/entry.h"
-#include "ledger/evidence.h"
-#include "ledger/hash.h"
-#include "ledger/identity.h"
-#include "ledger/json.h"
-#include "ledger/ledger.h"
-#include "ledger/store.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/evidence/evidence.h"
+#include "ledger/util/hash.h"
+#include "ledger/domain/identity.h"
+#include "ledger/domain/json.h"
+#include "ledger/core/log.h"
+#include "ledger/core/store.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 namespace {

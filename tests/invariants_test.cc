@@ -29,10 +29,10 @@
 #include <string>
 #include <vector>
 
-#include "ledger/assert.h"
-#include "ledger/ledger.h"
-#include "ledger/state.h"
-#include "ledger/store.h"
+#include "ledger/util/assert.h"
+#include "ledger/core/log.h"
+#include "ledger/domain/state.h"
+#include "ledger/core/store.h"
 #include "tests/test_util.h"
 
 namespace {

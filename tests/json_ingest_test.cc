@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "ledger/entry.h"
-#include "ledger/formats.h"
-#include "ledger/json.h"
+#include "ledger/core/entry.h"
+#include "ledger/util/formats.h"
+#include "ledger/domain/json.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ledger/hash.h"
+#include "ledger/util/hash.h"
 
 namespace testing {
 

@@ -1,7 +1,7 @@
 // Merkle tree (ledger/merkle.h): checked against a naive RFC 6962 §2.1 reference
 // (tests/merkle_reference.h), against the certificate-transparency test vectors, for its read counts, and with proofs
 // broken on purpose.
-#include "ledger/merkle.h"
+#include "ledger/util/merkle.h"
 
 #include <doctest/doctest.h>
 

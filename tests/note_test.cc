@@ -1,6 +1,6 @@
 // Ed25519, key texts, signed notes and checkpoints (ledger/note.h): known answers from RFC 8032
 // and the Go note package, round trips, and notes broken on purpose.
-#include "ledger/note.h"
+#include "ledger/util/note.h"
 
 #include <doctest/doctest.h>
 

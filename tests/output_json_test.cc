@@ -17,14 +17,14 @@
 #include <set>
 #include <sstream>
 
-#include "ledger/entry.h"
-#include "ledger/json.h"
-#include "ledger/json_writer.h"
-#include "ledger/note.h"
-#include "ledger/queries.h"
-#include "ledger/reconcile.h"
-#include "ledger/recoveries.h"
-#include "ledger/results.h"
+#include "ledger/core/entry.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/json_writer.h"
+#include "ledger/util/note.h"
+#include "ledger/reports/queries.h"
+#include "ledger/reports/reconcile.h"
+#include "ledger/reports/recoveries.h"
+#include "ledger/reports/results.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

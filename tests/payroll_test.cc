@@ -2,7 +2,7 @@
 // state matches what the history says is due, issuing twice issues nothing, the bank file
 // carries the roll's count and sum with masked cards only, cases that may not be paid are left
 // off with the reason, and a card named by reference must be on file for the household.
-#include "ledger/payroll.h"
+#include "ledger/reports/payroll.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -11,8 +11,8 @@
 #include <map>
 #include <sstream>
 
-#include "ledger/identity.h"
-#include "ledger/json.h"
+#include "ledger/domain/identity.h"
+#include "ledger/domain/json.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

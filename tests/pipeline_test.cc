@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "ledger/json.h"
-#include "ledger/verify.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/verify.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

@@ -14,13 +14,13 @@
 #include <map>
 #include <set>
 
-#include "ledger/household_replay.h"
-#include "ledger/payroll.h"
-#include "ledger/queries.h"
-#include "ledger/reconcile.h"
-#include "ledger/recoveries.h"
-#include "ledger/results.h"
-#include "ledger/rules.h"
+#include "ledger/reports/household_replay.h"
+#include "ledger/reports/payroll.h"
+#include "ledger/reports/queries.h"
+#include "ledger/reports/reconcile.h"
+#include "ledger/reports/recoveries.h"
+#include "ledger/reports/results.h"
+#include "ledger/domain/rules.h"
 #include "tests/test_util.h"
 
 using ledger::rules::Standing;

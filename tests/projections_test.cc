@@ -7,9 +7,9 @@
 #include <map>
 #include <set>
 
-#include "ledger/json.h"
-#include "ledger/queries.h"
-#include "ledger/rules.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/queries.h"
+#include "ledger/domain/rules.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

@@ -3,7 +3,7 @@
 // paths, the fields of every line kept whatever the column order and quoting, --apply recording
 // results once (also past one group), unreadable records reported as the lines meet them, and
 // malformed files refused with their line and column and nothing recorded.
-#include "ledger/reconcile.h"
+#include "ledger/reports/reconcile.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -11,9 +11,9 @@
 #include <fstream>
 #include <map>
 
-#include "ledger/json.h"
-#include "ledger/state.h"
-#include "ledger/store.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/state.h"
+#include "ledger/core/store.h"
 #include "tests/test_util.h"
 
 namespace {

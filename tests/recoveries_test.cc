@@ -6,7 +6,7 @@
 // an annulled order no longer does, here or in the funding totals; reconcile's "paid after exit"
 // names the same payments; rebuilding the state changes none of it; and the command refuses
 // wrong options, unknown households and regions, saying why.
-#include "ledger/recoveries.h"
+#include "ledger/reports/recoveries.h"
 
 #include <capnp/message.h>
 #include <doctest/doctest.h>
@@ -17,7 +17,7 @@
 #include <set>
 #include <sstream>
 
-#include "ledger/json.h"
+#include "ledger/domain/json.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

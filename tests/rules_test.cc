@@ -7,10 +7,10 @@
 
 #include <set>
 
-#include "ledger/entry.h"
-#include "ledger/json.h"
-#include "ledger/trace.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/trace.h"
+#include "ledger/reports/verify.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

@@ -15,10 +15,10 @@
 #include <sstream>
 #include <vector>
 
-#include "ledger/entry.h"
-#include "ledger/genesis.h"
-#include "ledger/json.h"
-#include "ledger/validate.h"
+#include "ledger/core/entry.h"
+#include "ledger/core/genesis.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/validate.h"
 #include "tests/test_util.h"
 
 using namespace ledger;

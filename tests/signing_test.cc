@@ -3,7 +3,7 @@
 // signed, copied-signature and altered events are refused naming actorSignature, under both
 // policies; keys rotate through actorKeySet; `ledgerctl sign` output appends; verify reports a
 // signed event whose signature does not check.
-#include "ledger/signing.h"
+#include "ledger/domain/signing.h"
 
 #include <capnp/message.h>
 #include <doctest/doctest.h>
@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "ledger/entry.h"
-#include "ledger/json.h"
-#include "ledger/store.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/domain/json.h"
+#include "ledger/core/store.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 using ledger::AppendResult;

@@ -12,9 +12,9 @@
 #include <map>
 #include <string>
 
-#include "ledger/household_replay.h"
-#include "ledger/payroll.h"
-#include "ledger/queries.h"
+#include "ledger/reports/household_replay.h"
+#include "ledger/reports/payroll.h"
+#include "ledger/reports/queries.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 

@@ -22,14 +22,14 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/entry.h"
-#include "ledger/evidence.h"
-#include "ledger/hash.h"
-#include "ledger/json.h"
-#include "ledger/ledger.h"
-#include "ledger/signing.h"
-#include "ledger/store.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/evidence/evidence.h"
+#include "ledger/util/hash.h"
+#include "ledger/domain/json.h"
+#include "ledger/core/log.h"
+#include "ledger/domain/signing.h"
+#include "ledger/core/store.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 namespace {

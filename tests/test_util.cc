@@ -13,7 +13,7 @@
 #include <fstream>
 #include <thread>
 
-#include "ledger/json.h"
+#include "ledger/domain/json.h"
 
 extern char** environ;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ledger/ledger.h"
+#include "ledger/core/log.h"
 #include "testing/events.h"  // The event builders and IdentityNumber, for every test.
 
 namespace testing {

@@ -14,12 +14,12 @@
 #include <set>
 #include <string>
 
-#include "ledger/entry.h"
-#include "ledger/evidence.h"
-#include "ledger/hash.h"
-#include "ledger/ledger.h"
-#include "ledger/store.h"
-#include "ledger/verify.h"
+#include "ledger/core/entry.h"
+#include "ledger/evidence/evidence.h"
+#include "ledger/util/hash.h"
+#include "ledger/core/log.h"
+#include "ledger/core/store.h"
+#include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 namespace {

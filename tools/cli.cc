@@ -8,7 +8,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "ledger/formats.h"
+#include "ledger/util/formats.h"
 
 namespace tools {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "ledger/ledger.h"
-#include "ledger/note.h"
-#include "ledger/status.h"
+#include "ledger/core/log.h"
+#include "ledger/util/note.h"
+#include "benefit_ledger/status.h"
 
 namespace tools {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "ledger/note.h"
+#include "ledger/util/note.h"
 #include "tools/cli.h"
 
 namespace tools {

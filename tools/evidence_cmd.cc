@@ -9,11 +9,11 @@
 #include <cstring>
 #include <filesystem>
 
-#include "ledger/entry.h"
-#include "ledger/formats.h"
-#include "ledger/evidence.h"
-#include "ledger/json.h"
-#include "ledger/results.h"
+#include "ledger/core/entry.h"
+#include "ledger/util/formats.h"
+#include "ledger/evidence/evidence.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/results.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "ledger/formats.h"
-#include "ledger/json.h"
-#include "ledger/payroll.h"
-#include "ledger/results.h"
-#include "ledger/signing.h"
+#include "ledger/util/formats.h"
+#include "ledger/domain/json.h"
+#include "ledger/reports/payroll.h"
+#include "ledger/reports/results.h"
+#include "ledger/domain/signing.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "ledger/formats.h"
-#include "ledger/json_writer.h"
+#include "ledger/util/formats.h"
+#include "ledger/reports/json_writer.h"
 
 namespace tools {
 

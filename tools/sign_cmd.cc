@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "ledger/formats.h"
-#include "ledger/json.h"
-#include "ledger/note.h"
-#include "ledger/signing.h"
+#include "ledger/util/formats.h"
+#include "ledger/domain/json.h"
+#include "ledger/util/note.h"
+#include "ledger/domain/signing.h"
 #include "tools/commands.h"
 #include "tools/line_reader.h"
 

@@ -1,0 +1,920 @@
+#include "ledger/core/log.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "ledger/util/assert.h"
+#include "ledger/core/entry.h"
+#include "ledger/evidence/evidence.h"
+#include "ledger/util/formats.h"
+#include "ledger/domain/identity.h"
+#include "ledger/domain/projections.h"
+#include "ledger/domain/rules.h"
+#include "ledger/domain/signing.h"
+#include "ledger/domain/state.h"
+#include "ledger/domain/validate.h"
+
+namespace ledger {
+namespace {
+
+namespace fs = std::filesystem;
+using schema::Event;
+
+std::string SecretPath(const std::string& dir) {
+  return dir + "/secret";
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status WriteSecretFile(const std::string& path) {
+  std::string secret(kSecretBytes, '\0');
+  if (!RandomBytes({reinterpret_cast<uint8_t*>(secret.data()), secret.size()})) {
+    return Status::IOError("cannot get random bytes for the ledger secret");
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status::IOError(fmt::format("creating {}: {}", path, strerror(errno)));
+  bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  return ok ? Status::Ok() : Status::IOError(fmt::format("writing {}: {}", path, strerror(saved)));
+}
+
+Status ReadSecretFile(const std::string& path, std::string* secret) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::IOError(fmt::format("reading {}: {}", path, strerror(errno)));
+  secret->assign(kSecretBytes + 1, '\0');
+  ssize_t n = ::read(fd, secret->data(), secret->size());
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kSecretBytes)) {
+    return Status::Corruption(fmt::format("{} is not a {}-byte ledger secret", path, kSecretBytes));
+  }
+  secret->resize(kSecretBytes);
+  return Status::Ok();
+}
+
+// An event id already in the ledger (or in a group not yet written) is "exists" if the event
+// is the same, compared as canonical bytes after numbers are protected; else a conflict. Only a
+// repeated id pays for this.
+Status SameEvent(schema::Event::Reader event, uint64_t seq, std::string_view entry_bytes) {
+  EntryReader stored;
+  Status s = stored.Init(entry_bytes);
+  if (!s.ok()) {
+    return Status::Corruption(
+        fmt::format("seq {}, the entry of event id \"{}\": {}", seq, event.getEventId().cStr(), s.reason()));
+  }
+  if (CanonicalEvent(event) == CanonicalEvent(stored.entry().getEvent())) return Status::Ok();
+  return Status::Conflict("eventId", fmt::format("\"{}\" is already used by seq {} with different content",
+                                                 event.getEventId().cStr(), seq));
+}
+
+}  // namespace
+
+// One group of appended events (or of rebuilt entries) on its way into the database: what its
+// events wrote, which its later events must see, and the batch that writes it. `previous` is the
+// group still being written when this one is built (SubmitGroup): its writes are seen too.
+struct Ledger::Group : state::StateSource {
+  const Group* previous = nullptr;
+  HeadValue head;  // Head of the log including this group's entries so far.
+  std::unordered_map<std::string, HouseholdHead> households;
+  struct PendingId {
+    EventIdValue value;
+    std::string household;
+    std::string entry_bytes;  // Set for events of this group (not yet readable from the log).
+  };
+  std::unordered_map<std::string, PendingId> event_ids;
+  std::map<std::string, std::string> state;  // State records written by this group's events.
+  // State records read from the database during this group, absent ones as nullopt. Nothing else
+  // writes the database while a group is built (one writer; the group's own writes are in
+  // `state`), so a record read once stays current: the same actors, standards and rolls are read
+  // for most events of a group.
+  std::unordered_map<std::string, std::optional<std::string>> read_cache;
+  rocksdb::WriteBatch batch;
+  bool to_write = false;    // The batch is complete and to be written (SubmitGroup).
+  bool ledger_own = false;  // May hold the ledger's own kinds (genesis.h): AppendOwnEvent's group.
+  uint64_t state_seq = 0;   // The state cursor (meta state_seq) the batch writes, if to_write.
+  const Store* store = nullptr;
+
+  Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
+  Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
+  // The state the rules read: this group's writes, the previous group's, then the database.
+  Status Get(const std::string& key, std::string* value, bool* found) override {
+    for (const Group* g = this; g != nullptr; g = g->previous) {
+      if (auto it = g->state.find(key); it != g->state.end()) {
+        *value = it->second;
+        *found = true;
+        return Status::Ok();
+      }
+    }
+    if (auto it = read_cache.find(key); it != read_cache.end()) {
+      *found = it->second.has_value();
+      if (*found) *value = *it->second;
+      return Status::Ok();
+    }
+    // A read error fails the event (StateTxn::status) and is not cached: the next event reads again.
+    Status s = store->Get(kState, key, value, found);
+    if (!s.ok()) return s;
+    read_cache.emplace(key, *found ? std::optional<std::string>(*value) : std::nullopt);
+    return Status::Ok();
+  }
+};
+
+Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
+  for (const Group* g = this; g != nullptr; g = g->previous) {
+    if (auto it = g->event_ids.find(id); it != g->event_ids.end()) {
+      *found = true;
+      *out = it->second;
+      return Status::Ok();
+    }
+  }
+  std::string value;
+  Status s = store->Get(kEventId, id, &value, found);
+  if (!s.ok() || !*found) return s;
+  auto decoded = EventIdValue::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("event id index entry for {} is malformed", id));
+  out->value = *decoded;
+  std::string bytes;
+  bool entry_found = false;
+  s = store->Get(kLog, SeqKey(decoded->seq), &bytes, &entry_found);
+  if (!s.ok()) return s;
+  EntryReader reader;
+  if (!entry_found || !(s = reader.Init(bytes)).ok()) {
+    return Status::Corruption(fmt::format("event id {} points at seq {}, which does not read", id, decoded->seq));
+  }
+  out->household = reader.entry().getEvent().getHouseholdId().cStr();
+  out->entry_bytes = std::move(bytes);
+  return Status::Ok();
+}
+
+Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out) const {
+  for (const Group* g = this; g != nullptr; g = g->previous) {
+    if (auto it = g->households.find(id); it != g->households.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+  }
+  std::string value;
+  bool found = false;
+  Status s = store->Get(kHouseholdHead, id, &value, &found);
+  if (!s.ok()) return s;
+  *out = HouseholdHead{};
+  if (!found) return Status::Ok();
+  auto decoded = HouseholdHead::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("household head of {} is malformed", id));
+  *out = *decoded;
+  return Status::Ok();
+}
+
+Ledger::Ledger() = default;
+
+std::string Ledger::DbPath(const std::string& dir) {
+  return dir + "/db";
+}
+
+// A group still being written is waited for (and reported) before the database closes.
+Ledger::~Ledger() {
+  FlushGroups();
+}
+
+Status Ledger::Create(const std::string& dir, rules::Policy policy, const note::Verifier* checkpoint_key) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
+  Status s = WriteSecretFile(SecretPath(dir));
+  if (!s.ok()) return s;
+  std::unique_ptr<Store> store;
+  s = Store::Open(DbPath(dir), /*create=*/true, &store);
+  if (!s.ok()) return s;
+  rocksdb::WriteBatch batch;
+  batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
+  batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
+  batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
+  batch.Put(store->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
+  batch.Put(store->cf(kMeta), std::string(kMetaTreeSize), SeqKey(0));
+  if (checkpoint_key) {
+    batch.Put(store->cf(kMeta), std::string(kMetaOrigin), checkpoint_key->name);
+    batch.Put(store->cf(kMeta), std::string(kMetaCheckpointKey), note::FormatVerifierKey(*checkpoint_key));
+  }
+  if (!(s = store->WriteSynced(&batch)).ok()) return s;
+  store.reset();
+  // The genesis is appended like any entry (tree, indexes); a crash before it leaves an empty
+  // ledger without one, which Open refuses to append to and Upgrade completes.
+  std::unique_ptr<Ledger> ledger;
+  if (!(s = Open(dir, &ledger)).ok()) return s;
+  AppendResult result;
+  return ledger->AppendGenesis(&result);
+}
+
+Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
+  std::error_code ec;
+  if (!fs::exists(DbPath(dir), ec)) {
+    return Status::NotFound(fmt::format("no ledger at {} (make one with: ledgerctl init --dir {})", dir, dir));
+  }
+  auto ledger = std::unique_ptr<Ledger>(new Ledger());
+  ledger->dir_ = dir;
+  Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
+  if (!s.ok()) return s;
+  s = Store::Open(DbPath(dir), /*create=*/false, &ledger->store_);
+  if (!s.ok()) return s;
+  std::string value;
+  bool found = false;
+  s = ledger->store_->Get(kMeta, kMetaFormat, &value, &found);
+  if (!s.ok()) return s;
+  if (found && value == kFormatVersion1) {
+    return Status::Busy(
+        fmt::format("{} is a {} ledger: upgrade it first with ledgerctl upgrade --dir {} (its indexes "
+                    "are rewritten, its log is not)",
+                    dir, value, dir));
+  }
+  if (!found || value != kFormatVersion) {
+    return Status::Corruption(fmt::format("{} is not a {} ledger (format: \"{}\")", dir, kFormatVersion, value));
+  }
+  s = ledger->store_->Get(kMeta, kMetaHead, &value, &found);
+  if (!s.ok()) return s;
+  auto head = found ? HeadValue::Decode(value) : std::nullopt;
+  if (!head) return Status::Corruption("the ledger's head record is missing or malformed");
+  ledger->head_ = *head;
+  s = ledger->store_->Get(kMeta, kMetaPolicy, &value, &found);
+  if (!s.ok()) return s;
+  if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
+    return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
+  }
+  ledger->running_.policy = ledger->policy_;
+  ledger->running_.secret_check = SecretCheck(AsBytes(ledger->secret_));
+  if (!(s = ledger->store_->Get(kMeta, kMetaOrigin, &ledger->running_.origin, &found)).ok()) return s;
+  if (!(s = ledger->store_->Get(kMeta, kMetaCheckpointKey, &ledger->running_.checkpoint_key, &found)).ok()) return s;
+  // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
+  // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
+  // cannot be built (a damaged log) blocks appends but not reading or verifying.
+  if (!(s = evidence::CatchUpLogTree(ledger->store_.get(), ledger->head_.seq)).ok()) {
+    if (s.code() == Status::Code::kIOError) return s;
+    ledger->write_error_ = s;
+  }
+  ledger->tree_reader_ = std::make_unique<evidence::LogTree>(*ledger->store_);
+  ledger->tree_ = std::make_unique<merkle::Appender>(ledger->tree_reader_.get(), ledger->head_.seq);
+  s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
+  if (!s.ok()) return s;
+  auto state_seq = found ? ParseSeqKey(value) : std::nullopt;
+  ledger->state_seq_ = state_seq.value_or(0);
+  if (!state_seq || *state_seq != ledger->head_.seq) {
+    // Appending needs the state; reading and verifying do not.
+    ledger->write_error_ = Status::Busy(
+        "the domain state is behind the log (an interrupted rebuild?): run "
+        "ledgerctl rebuild --dir " +
+        dir);
+  }
+  if (!(s = ledger->CheckIdentity()).ok()) return s;
+  *out = std::move(ledger);
+  return Status::Ok();
+}
+
+Status Ledger::CheckIdentity() {
+  logged_ = LogIdentity{};
+  identity_error_ = Status::Ok();
+  std::string event_id(kGenesisEventId);
+  for (uint64_t n = 0;; ++n) {
+    uint64_t seq = 0;
+    std::string bytes;
+    Status s = ReadEvent(event_id, &seq, &bytes);
+    if (s.code() == Status::Code::kNotFound) break;
+    EntryReader reader;
+    if (s.ok()) s = reader.Init(bytes);
+    if (s.ok()) s = CatchEntryDecodeErrors([&] { return logged_.Add(seq, reader.entry().getEvent()); });
+    if (s.code() == Status::Code::kIOError) return s;
+    if (!s.ok()) {
+      identity_error_ = Status::Corruption(
+          fmt::format("seq {}: {}: appends refused (run ledgerctl verify --dir {})", seq, s.reason(), dir_));
+      return Status::Ok();
+    }
+    event_id = fmt::format("{}{}", kCheckpointKeyEventIdPrefix, n + 1);
+  }
+  if (!logged_.has_genesis()) {
+    identity_error_ = Status::Busy(
+        "the ledger has no genesis entry recording its policy, checkpoint key and keyed-hash secret (it was made "
+        "by an older version, or its init was cut short): add it with ledgerctl upgrade --dir " +
+        dir_);
+    return Status::Ok();
+  }
+  std::string mismatch = IdentityMismatch(logged_.identity(), logged_.genesis_seq(), running_);
+  if (!mismatch.empty()) identity_error_ = Status::Corruption(mismatch + ". Appends refused");
+  return Status::Ok();
+}
+
+Status Ledger::AppendGenesis(AppendResult* result) {
+  if (logged_.has_genesis()) return Status::Conflict("", "the ledger has its genesis entry already");
+  capnp::MallocMessageBuilder message;
+  BuildGenesis(running_, TodayUtc(), &message);
+  Status s = AppendOwnEvent(&message, {}, result);
+  return s.ok() ? CheckIdentity() : s;
+}
+
+Status Ledger::SetCheckpointKey(const note::Verifier& key, std::string_view reason) {
+  if (!identity_error_.ok()) return identity_error_;
+  if (!running_.checkpoint_key.empty()) {
+    return Status::Conflict(
+        "--key", fmt::format("the ledger already has the checkpoint key {}: it is set once", running_.checkpoint_key));
+  }
+  capnp::MallocMessageBuilder message;
+  std::string key_text = note::FormatVerifierKey(key);
+  BuildCheckpointKeySet(logged_.key_sets() + 1, key.name, key_text, reason, TodayUtc(), &message);
+  AppendResult result;
+  Status s = AppendOwnEvent(
+      &message, {{std::string(kMetaOrigin), key.name}, {std::string(kMetaCheckpointKey), key_text}}, &result);
+  if (!s.ok()) return s;
+  running_.origin = key.name;
+  running_.checkpoint_key = key_text;
+  return CheckIdentity();
+}
+
+// Like AppendGroup with one event, which may be a ledger-own kind, and `meta` rows in its batch.
+Status Ledger::AppendOwnEvent(capnp::MessageBuilder* message,
+                              const std::vector<std::pair<std::string, std::string>>& meta, AppendResult* result) {
+  if (Status s = FlushGroups(); !s.ok()) return s;
+  if (!write_error_.ok()) return write_error_;
+  Group group;
+  group.store = store_.get();
+  group.head = head_;
+  group.ledger_own = true;
+  std::vector<AppendResult> results;
+  capnp::MessageBuilder* events[] = {message};
+  Status s = Prepare(events, GroupMode::kAllOrNothing, &group, &results);
+  if (!s.ok()) return s;
+  *result = results.front();
+  if (result->outcome != AppendResult::Outcome::kCreated) {
+    return result->error.ok() ? Status::Conflict("", "the ledger's own event is there already") : result->error;
+  }
+  for (const auto& [key, value] : meta) group.batch.Put(store_->cf(kMeta), key, value);
+  if (!(s = store_->WriteSynced(&group.batch)).ok()) {
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
+    return s;
+  }
+  head_ = group.head;
+  state_seq_ = group.state_seq;
+  LEDGER_ASSERT(state_seq_ == head_.seq, "after a group the state cursor is seq {}, the head seq {}", state_seq_,
+                head_.seq);
+  return Status::Ok();
+}
+
+AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
+  AppendResult result;
+  auto fail = [&](Status s) {
+    result.error = std::move(s);
+    return result;
+  };
+  auto builder = message->getRoot<Event>();
+  Status s = ProtectNumbers(capnp::DynamicStruct::Builder(builder), AsBytes(secret_));
+  if (!s.ok()) return fail(s);
+  Event::Reader event = builder.asReader();
+  if (!(s = ValidateEvent(event)).ok()) return fail(s);
+  if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
+    return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (ledgerctl init, setkey, "
+                                                "upgrade), never appended",
+                                                KindName(event))));
+  }
+  std::string event_id = event.getEventId();
+
+  // Idempotency first, so that a retried event with an expected version is "exists".
+  bool found = false;
+  Group::PendingId existing;
+  if (!(s = group->EventIdOf(event_id, &found, &existing)).ok()) return fail(s);
+  if (found) {
+    if (!(s = SameEvent(event, existing.value.seq, existing.entry_bytes)).ok()) return fail(s);
+    result.outcome = AppendResult::Outcome::kExists;
+    result.seq = existing.value.seq;
+    return result;
+  }
+
+  std::string household = event.getHouseholdId();
+  Group::PendingId target;
+  if (event.isCorrection()) {
+    std::string target_id = event.getCorrection().getTargetEventId();
+    if (!(s = group->EventIdOf(target_id, &found, &target)).ok()) return fail(s);
+    if (!found) {
+      return fail(
+          Status::NotFound(fmt::format("no event \"{}\" in the ledger", target_id), "correction.targetEventId"));
+    }
+    EntryReader target_reader;
+    if (target_reader.Init(target.entry_bytes).ok() && IsLedgerOwnKind(target_reader.entry().getEvent().which())) {
+      return fail(Status::Invalid("correction.targetEventId",
+                                  fmt::format("\"{}\" is one of the ledger's own entries, which cannot be corrected: "
+                                              "a ledger under another policy or secret is a new ledger",
+                                              target_id)));
+    }
+    if (target.household != household) {
+      return fail(Status::Invalid(
+          "householdId", fmt::format("must be \"{}\", the household of the corrected event", target.household)));
+    }
+  }
+
+  HouseholdHead hh;
+  if (!household.empty() && !(s = group->HouseholdHeadOf(household, &hh)).ok()) return fail(s);
+  if (event.getExpectedVersion().isExactly() && event.getExpectedVersion().getExactly() != hh.version) {
+    return fail(Status::Conflict("expectedVersion.exactly",
+                                 fmt::format("household \"{}\" has {} events, the event expects {}", household,
+                                             hh.version, event.getExpectedVersion().getExactly())));
+  }
+
+  // The domain rules, against the state as this group has left it.
+  EntryReader target_entry;
+  bool has_target = event.isCorrection() && target_entry.Init(target.entry_bytes).ok();
+  schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
+  state::StateTxn txn(group);
+  // The actor's signature, under every policy (signing.h): against the key in force now.
+  if (!(s = signing::CheckActorSignature(event, &txn)).ok()) return fail(s);
+  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+  if (!verdict.structural.ok()) return fail(verdict.structural);
+  auto refusing = std::find_if(verdict.findings.begin(), verdict.findings.end(),
+                               [](const rules::Finding& f) { return rules::Refuses(f.rule); });
+  if (refusing != verdict.findings.end() && policy_ == rules::Policy::kEnforce) {
+    const auto first = *refusing;  // The first finding that refuses (a flag does not).
+    result.findings = std::move(verdict.findings);
+    return fail(Status::Conflict(first.rule, first.message));
+  }
+  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
+  if (!txn.status().ok()) return fail(txn.status());  // A record the projections could not read.
+
+  EntryLinks links;
+  links.seq = group->head.seq + 1;
+  links.recorded_at_us = std::max(NowUs(), group->head.recorded_at_us);
+  links.prev_hash = group->head.hash;
+  links.household_prev_seq = hh.last_seq;
+  links.household_prev_hash = hh.last_hash;
+  StagedEntry staged{EncodeEntry(links, event, verdict.findings), {}, links, hh};
+  staged.hash = LeafHash(AsBytes(staged.bytes));
+  Stage(event, staged, txn.writes(), group);
+
+  result.findings = std::move(verdict.findings);
+  result.seq = links.seq;
+  result.hash = staged.hash;
+  result.outcome = AppendResult::Outcome::kCreated;
+  return result;
+}
+
+// Puts an accepted entry's rows into the group's batch and its state into the group. Nothing
+// here can fail, so an event is staged whole or not at all.
+void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
+                   const std::map<std::string, std::string>& state_writes, Group* group) {
+  auto& batch = group->batch;
+  batch.Put(store_->cf(kLog), SeqKey(e.links.seq), e.bytes);
+  std::string household = event.getHouseholdId();
+  if (!household.empty()) {
+    HouseholdHead hh{e.household_before.version + 1, e.links.seq, e.hash};
+    batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, e.links.seq), "");
+    batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
+    group->households[household] = hh;
+  }
+  for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, e.links.seq), "");
+  std::string event_id = event.getEventId();
+  EventIdValue id = EventIdValue::For(e.links.seq, e.hash);
+  batch.Put(store_->cf(kEventId), event_id, id.Encode());
+  group->event_ids[event_id] = {id, household, e.bytes};
+  for (const auto& [key, value] : state_writes) {
+    batch.Put(store_->cf(kState), key, value);
+    group->state[key] = value;
+  }
+  group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
+}
+
+// The group's write is a synced RocksDB write and needs no CPU while it waits on the disk, so
+// the next group is checked meanwhile. Only SubmitGroup and FlushGroups touch in_flight_.
+struct Ledger::InFlight {
+  std::unique_ptr<Group> group;
+  std::vector<AppendResult> results;
+  GroupDone done;
+  Status write;  // Set by `writer` before it ends.
+  std::thread writer;
+};
+
+Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
+                           GroupMode mode) {
+  Status s = SubmitGroup(events, mode, [results](std::vector<AppendResult>* r, const Status&) { *results = *r; });
+  Status written = FlushGroups();
+  return s.ok() ? written : s;
+}
+
+Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
+  std::vector<AppendResult> results;
+  for (const Status* refused : {&write_error_, &identity_error_}) {
+    if (refused->ok()) continue;
+    done(&results, *refused);
+    return *refused;
+  }
+  if (events.size() > kGroupEventsMax) {
+    Status s = Status::Invalid("", fmt::format("a group of {} events: at most {} (Ledger::kGroupEventsMax) are "
+                                               "appended together",
+                                               events.size(), kGroupEventsMax));
+    done(&results, s);
+    return s;
+  }
+  // The rules read the state as of the head: appends are refused (write_error_) until it is.
+  LEDGER_ASSERT(state_seq_ == head_.seq, "appending with the state cursor at seq {}, the head at seq {}", state_seq_,
+                head_.seq);
+  auto group = std::make_unique<Group>();
+  group->store = store_.get();
+  group->previous = in_flight_ ? in_flight_->group.get() : nullptr;
+  group->head = in_flight_ ? in_flight_->group->head : head_;
+  Status s = Prepare(events, mode, group.get(), &results);
+  Status before = FlushGroups();  // The group before this one is durable, or failed.
+  group->previous = nullptr;
+  if (s.ok() && !before.ok()) s = Status::IOError("not written: the write of the group before it failed");
+  if (!s.ok()) {
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
+    MarkNotWritten(&results, s.ToString());
+    done(&results, s);
+    return s;
+  }
+  if (!group->to_write) {
+    done(&results, Status::Ok());
+    return Status::Ok();
+  }
+  in_flight_ = std::make_unique<InFlight>();
+  InFlight* f = in_flight_.get();
+  f->group = std::move(group);
+  f->results = std::move(results);
+  f->done = std::move(done);
+  f->writer = std::thread([f, store = store_.get()] { f->write = store->WriteSynced(&f->group->batch); });
+  return Status::Ok();
+}
+
+Status Ledger::FlushGroups() {
+  if (!in_flight_) return Status::Ok();
+  std::unique_ptr<InFlight> f = std::move(in_flight_);
+  f->writer.join();
+  if (f->write.ok()) {
+    head_ = f->group->head;
+    state_seq_ = f->group->state_seq;
+    LEDGER_ASSERT(state_seq_ == head_.seq, "after a group the state cursor is seq {}, the head seq {}", state_seq_,
+                  head_.seq);
+  } else {
+    // Whether a failed synced write reached the disk is unknown, and so is the true head: this
+    // object appends no more; reopening reads the head from the database.
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + f->write.ToString());
+    MarkNotWritten(&f->results, "the group's write failed, it may or may not be in the ledger (reopen and look): " +
+                                    f->write.ToString());
+  }
+  f->done(&f->results, f->write);
+  return f->write;
+}
+
+// Checks and stages `events` into `group`, and completes its batch (head, state seq, Merkle
+// nodes) if there is anything to write. Non-ok only if the stored tree could not be read.
+Status Ledger::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
+                       std::vector<AppendResult>* results) {
+  const uint64_t first_seq = group->head.seq + 1;
+  results->reserve(events.size());
+  for (auto* message : events) {
+    AppendResult r;
+    group->batch.SetSavePoint();
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, group); })) {
+      group->batch.RollbackToSavePoint();  // Nothing of a failed event stays in the batch.
+      r = AppendResult{};
+      r.error = Status::Invalid("", std::string("cannot read the event: ") + e->getDescription().cStr());
+    } else {
+      group->batch.PopSavePoint();
+    }
+    results->push_back(std::move(r));
+  }
+  if (mode == GroupMode::kAllOrNothing && RejectAllIfAnyRejected(results)) return Status::Ok();
+  if (group->head.seq < first_seq) return Status::Ok();  // Nothing to write.
+  const auto created = static_cast<uint64_t>(std::count_if(results->begin(), results->end(), [](const AppendResult& r) {
+    return r.outcome == AppendResult::Outcome::kCreated;
+  }));
+  LEDGER_ASSERT(group->head.seq + 1 == first_seq + created,
+                "the group's head is seq {}: {} entries created from seq {}", group->head.seq, created, first_seq);
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaHead), group->head.Encode());
+  group->state_seq = group->head.seq;  // The state below reflects the log up to the head.
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group->state_seq));
+  Status s = GrowTree(*results, &group->batch);
+  if (s.ok()) {
+    LEDGER_ASSERT(tree_->size() == group->head.seq, "the log tree has {} leaves, the log {} entries", tree_->size(),
+                  group->head.seq);
+  }
+  group->to_write = s.ok();
+  return s;
+}
+
+// Puts the Merkle nodes of the group's created entries into its batch, in seq order, after the
+// loop over the events rather than per event inside its savepoint: a rejected event (or an
+// all-or-nothing group that failed) never gets here. tree_ keeps the tree's frontier in memory,
+// so it never reads a node of a group not yet written.
+Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch) {
+  std::vector<merkle::Node> writes;
+  for (const auto& r : results) {
+    if (r.outcome != AppendResult::Outcome::kCreated) continue;
+    LEDGER_ASSERT(r.seq == tree_->size() + 1, "seq {} is not the log tree's next leaf ({})", r.seq, tree_->size() + 1);
+    Status s = tree_->Add(r.hash, &writes);
+    if (!s.ok()) return s;
+  }
+  evidence::PutLogTreeNodes(*store_, writes, tree_->size(), batch);
+  return Status::Ok();
+}
+
+// A group that was not written, or may not have been: each result that would have been created
+// (or found to exist in a group not yet written) becomes an I/O error saying so.
+void Ledger::MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const {
+  for (auto& r : *results) {
+    bool pending = r.outcome == AppendResult::Outcome::kCreated ||
+                   (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
+    if (!pending) continue;
+    r = AppendResult{};
+    r.error = Status::IOError(why);
+  }
+}
+
+namespace {
+
+// Refuses (with a non-ok rocksdb::Status) the first row of a batch outside the evidence families
+// (kCheckpoint, kHeads): log entries, their indexes, the log's tree, the state and meta are
+// written by AppendGroup alone.
+class EvidenceFamiliesOnly : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit EvidenceFamiliesOnly(const Store& store)
+      : checkpoint_(store.cf(kCheckpoint)->GetID()), heads_(store.cf(kHeads)->GetID()) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice&) override { return Check(cf); }
+  rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Check(cf);
+  }
+  rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice&, const rocksdb::Slice&) override { return Check(cf); }
+  uint32_t refused_cf = 0;
+
+ private:
+  rocksdb::Status Check(uint32_t cf) {
+    if (cf == checkpoint_ || cf == heads_) return rocksdb::Status::OK();
+    refused_cf = cf;
+    return rocksdb::Status::InvalidArgument("not an evidence family");
+  }
+  uint32_t checkpoint_;
+  uint32_t heads_;
+};
+
+}  // namespace
+
+Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
+  FlushGroups();  // Sets write_error_ if it failed.
+  if (!write_error_.ok()) return write_error_;
+  if (!identity_error_.ok()) return identity_error_;
+  EvidenceFamiliesOnly check(*store_);
+  rocksdb::Status only_evidence = batch->Iterate(&check);
+  LEDGER_ASSERT(only_evidence.ok(), "an evidence batch writes column family {} ({})", check.refused_cf,
+                only_evidence.ToString());
+  return store_->WriteSynced(batch);
+}
+
+// For an all-or-nothing group: if any event was rejected, turns every other result into a
+// rejection naming it (the batch is then dropped unwritten). True if it did.
+bool Ledger::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
+  auto first = std::find_if(results->begin(), results->end(),
+                            [](const AppendResult& r) { return r.outcome == AppendResult::Outcome::kRejected; });
+  if (first == results->end()) return false;
+  size_t index = static_cast<size_t>(first - results->begin());
+  for (auto& r : *results) {
+    if (r.outcome == AppendResult::Outcome::kRejected) continue;
+    r = AppendResult{};
+    r.dropped_with_group = true;
+    r.error = Status::Invalid("", fmt::format("not appended: the group is all or nothing and event {} of it (from 0) "
+                                              "was rejected",
+                                              index));
+  }
+  return true;
+}
+
+// The rule ids of findings, in order, to compare what the rules say now with what was recorded.
+static std::vector<std::string> RuleIds(const std::vector<rules::Finding>& findings) {
+  std::vector<std::string> ids;
+  for (const auto& f : findings) ids.push_back(f.rule);
+  return ids;
+}
+
+Status Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
+  schema::Event::Reader event = entry.entry().getEvent();
+  Group::PendingId target;
+  bool found = false;
+  EntryReader target_entry;
+  bool has_target = event.isCorrection() &&
+                    group->EventIdOf(event.getCorrection().getTargetEventId(), &found, &target).ok() && found &&
+                    target_entry.Init(target.entry_bytes).ok();
+  schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
+  state::StateTxn txn(group);
+  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
+  // A state record that could not be read stops the rebuild: the rules did not see it.
+  if (txn.status().code() == Status::Code::kIOError) return txn.status();
+  std::vector<std::string> recorded;
+  for (auto f : entry.entry().getFindings()) recorded.emplace_back(f.getRule());
+  std::string mismatch;
+  if (!verdict.structural.ok()) {
+    mismatch = "the rules now refuse it: " + verdict.structural.ToString();
+  } else if (RuleIds(verdict.findings) != recorded) {
+    mismatch = fmt::format("the rules now find {} finding(s), the entry recorded {}", verdict.findings.size(),
+                           recorded.size());
+  }
+  if (!mismatch.empty() && report->mismatches++ == 0) {
+    report->first_mismatch_seq = entry.entry().getSeq();
+    report->first_mismatch = mismatch;
+  }
+  if (!verdict.structural.ok()) return Status::Ok();
+  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
+  if (txn.status().code() == Status::Code::kIOError) return txn.status();
+  // Into the batch at the end of the group (CommitRebuilt), each record once, however often it changed.
+  for (const auto& [key, value] : txn.writes()) group->state[key] = value;
+  return Status::Ok();
+}
+
+// Writes what a group of rebuilt entries left in the state, and how far the rebuild got, synced.
+Status Ledger::CommitRebuilt(Group* group, uint64_t entries) {
+  for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
+  group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(entries));
+  Status s = store_->WriteSynced(&group->batch);
+  if (s.ok()) state_seq_ = entries;
+  return s;
+}
+
+Status Ledger::Rebuild(RebuildReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  *report = RebuildReport{};
+  Status s = FlushGroups();
+  if (!s.ok()) return s;
+  rocksdb::WriteBatch clear;
+  // State keys are a letter and "/" then an id: all sort below 0x7f.
+  clear.DeleteRange(store_->cf(kState), rocksdb::Slice("", 0), rocksdb::Slice("\x7f", 1));
+  clear.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
+  s = store_->WriteSynced(&clear);
+  if (!s.ok()) return s;
+  state_seq_ = 0;
+  write_error_ = Status::Busy("a rebuild is under way");
+  // Larger groups collapse more rewrites of the same record (a household's, a roll's) into one put.
+  constexpr uint64_t kEntriesPerBatch = 20000;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ScanOptions(), store_->cf(kLog)));
+  auto group = std::make_unique<Group>();
+  group->store = store_.get();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EntryReader entry;
+    if (!(s = entry.Init(it->value().ToStringView())).ok()) {
+      return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
+    }
+    s = CatchEntryDecodeErrors([&] { return Replay(entry, group.get(), report); });
+    if (s.code() == Status::Code::kCorruption) {
+      return Status::Corruption(fmt::format("seq {}: {} (run verify)", report->entries + 1, s.reason()));
+    }
+    if (!s.ok()) return s;
+    ++report->entries;
+    if (report->entries % kEntriesPerBatch == 0) {
+      if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;
+      group = std::make_unique<Group>();  // Committed: later reads find it in the database.
+      group->store = store_.get();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
+  if (!(s = CommitRebuilt(group.get(), report->entries)).ok()) return s;
+  write_error_ =
+      report->entries == head_.seq ? Status::Ok() : Status::Corruption("the log and its head disagree (run verify)");
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Status::Ok();
+}
+
+Status Ledger::ReadEntry(uint64_t seq, std::string* bytes) const {
+  bool found = false;
+  Status s = store_->Get(kLog, SeqKey(seq), bytes, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no entry with seq {} (the log has {})", seq, head_.seq), "--seq");
+  return Status::Ok();
+}
+
+Status Ledger::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const {
+  std::string value;
+  bool found = false;
+  Status s = store_->Get(kEventId, event_id, &value, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no event \"{}\"", event_id));
+  auto decoded = EventIdValue::Decode(value);
+  if (!decoded) return Status::Corruption(fmt::format("event id index entry for {} is malformed", event_id));
+  *seq = decoded->seq;
+  s = ReadEntry(*seq, bytes);
+  if (s.code() == Status::Code::kNotFound) {
+    return Status::Corruption(fmt::format("event id {} points at seq {}, which is not in the log", event_id, *seq));
+  }
+  if (s.ok() && !decoded->Checks(LeafHash(AsBytes(*bytes)))) {
+    return Status::Corruption(
+        fmt::format("seq {}: the entry's hash is not the one the event-id index recorded for {}: "
+                    "the entry (or that row) was altered (run verify)",
+                    *seq, event_id));
+  }
+  return s;
+}
+
+Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {
+  std::string head_value;
+  bool found = false;
+  Status s = store_->Get(kHouseholdHead, id, &head_value, &found);
+  if (!s.ok()) return s;
+  if (!found) return Status::NotFound(fmt::format("no household \"{}\" in the ledger", id), "--household");
+  auto head = HouseholdHead::Decode(head_value);
+  if (!head) return Status::Corruption(fmt::format("household head of {} is malformed", id));
+  std::vector<uint64_t> seqs;
+  if (!(s = HouseholdSeqs(id, &seqs)).ok()) return s;
+
+  // Entry k is proven by the hash entry k+1 links to it with (the last one by the head's hash),
+  // so each entry is visited once the next one has been read and checked. When that fails, the
+  // entry's event-id row (which holds a check of its hash) tells whether it or the link was
+  // altered: only then is it read.
+  std::optional<HouseholdEntry> pending;
+  auto fail = [&](Status problem) {
+    if (pending && !MatchesEventIdRow(*pending)) {
+      return Status::Corruption(fmt::format(
+          "seq {}: its hash is not the one its event-id row and the household's next link record: it was altered",
+          pending->seq));
+    }
+    if (pending) visit(*pending);
+    return problem;
+  };
+  for (uint64_t seq : seqs) {
+    HouseholdEntry e{seq, {}, {}};
+    if (!(s = ReadEntry(seq, &e.bytes)).ok()) {
+      return fail(Status::Corruption(fmt::format("seq {}: in the household index but not in the log", seq)));
+    }
+    e.hash = LeafHash(AsBytes(e.bytes));
+    EntryReader reader;
+    if (!(s = reader.Init(e.bytes)).ok()) return fail(Status::Corruption(fmt::format("seq {}: {}", seq, s.reason())));
+    auto entry = reader.entry();
+    const uint64_t prev_seq = pending ? pending->seq : 0;
+    const Hash prev_hash = pending ? pending->hash : Hash{};
+    bool in_chain = false;  // Reading a damaged text field throws: that entry is not in the chain.
+    (void)kj::runCatchingExceptions([&] {
+      in_chain = entry.getSeq() == seq && entry.getHouseholdPrevSeq() == prev_seq &&
+                 entry.getEvent().getHouseholdId() == capnp::Text::Reader(id.data(), id.size());
+    });
+    if (!in_chain) {
+      return fail(
+          Status::Corruption(fmt::format("seq {}: household chain broken (previous is seq {})", seq, prev_seq)));
+    }
+    if (entry.getHouseholdPrevHash() != capnp::Data::Reader(prev_hash.data(), prev_hash.size())) {
+      return fail(Status::Corruption(
+          fmt::format("seq {}: its link to seq {} is not that entry's hash: the link was altered", seq, prev_seq)));
+    }
+    if (pending) visit(*pending);
+    pending = std::move(e);
+  }
+  const uint64_t last_seq = pending ? pending->seq : 0;
+  if (seqs.size() != head->version || last_seq != head->last_seq) {
+    return fail(Status::Corruption(
+        fmt::format("household head says {} events ending at seq {}; the index has {} ending at seq {}", head->version,
+                    head->last_seq, seqs.size(), last_seq)));
+  }
+  if (!pending) return Status::Corruption(fmt::format("household head of {} names no entries", id));
+  if (pending->hash != head->last_hash) {
+    return fail(Status::Corruption(
+        fmt::format("household head of {} holds another hash for seq {}: it was altered", id, last_seq)));
+  }
+  visit(*pending);
+  return Status::Ok();
+}
+
+bool Ledger::MatchesEventIdRow(const HouseholdEntry& e) const {
+  EntryReader reader;
+  std::string event_id, value;
+  bool found = false;
+  if (!reader.Init(e.bytes).ok()) return false;
+  if (kj::runCatchingExceptions([&] { event_id = reader.entry().getEvent().getEventId(); }) != nullptr) return false;
+  if (!store_->Get(kEventId, event_id, &value, &found).ok() || !found) return false;
+  auto id = EventIdValue::Decode(value);
+  return id && id->seq == e.seq && id->Checks(e.hash);
+}
+
+Status Ledger::HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const {
+  rocksdb::ReadOptions ro;
+  std::string limit = ScopedLimit(id);
+  rocksdb::Slice upper(limit);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(kHousehold)));
+  for (it->Seek(ScopedPrefix(id)); it->Valid(); it->Next()) {
+    std::string key_id;
+    uint64_t seq = 0;
+    if (!ParseScopedSeqKey(it->key().ToStringView(), &key_id, &seq) || key_id != id || !it->value().empty()) {
+      return Status::Corruption(
+          fmt::format("household index entry after seq {} is malformed", seqs->empty() ? 0 : seqs->back()));
+    }
+    seqs->push_back(seq);
+  }
+  return FromRocks(it->status(), "reading the household index");
+}
+
+}  // namespace ledger
