@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/domain/machine.h"
 #include "bench/measure.h"
 #include "ledger/domain/json.h"
 #include "ledger/core/log.h"
@@ -196,11 +197,11 @@ std::string Si(double v) {  // 12345678 -> "12.3M"
 // ---------------------------------------------------------------------------------------------
 // Ledgers
 
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::rules::Policy policy) {
+std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::Policy policy) {
   std::filesystem::remove_all(dir);
-  Check(ledger::Ledger::Create(dir, policy), "creating " + dir);
+  Check(ledger::Ledger::Create(ledger::domain::Rules(), dir, policy), "creating " + dir);
   std::unique_ptr<ledger::Ledger> l;
-  Check(ledger::Ledger::Open(dir, &l), "opening " + dir);
+  Check(ledger::Ledger::Open(ledger::domain::Rules(), dir, &l), "opening " + dir);
   return l;
 }
 
@@ -715,7 +716,7 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   std::unique_ptr<ledger::Ledger> l;
   if (ReadMeta(big->dir, &big->options, &events, &big->payment_events) && events >= opt.replay_events &&
       big->payment_events >= opt.payment_events) {
-    Check(ledger::Ledger::Open(big->dir + "/ledger", &l), "opening " + big->dir);
+    Check(ledger::Ledger::Open(ledger::domain::Rules(), big->dir + "/ledger", &l), "opening " + big->dir);
     if (l->head().seq != events)
       Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
     Note(fmt::format("reusing the ledger of {} events in {}", events, big->dir));
@@ -739,7 +740,7 @@ std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
   Note(fmt::format("building a ledger of about {} events: {} counties of {} households in {}",
                    Si(static_cast<double>(per_county * big->options.counties)), big->options.counties,
                    big->options.households, big->dir));
-  l = NewLedger(big->dir + "/ledger", ledger::rules::Policy::kEnforce);
+  l = NewLedger(big->dir + "/ledger", ledger::Policy::kEnforce);
   big->run = AppendProvince(l.get(), big->options, opt.group, true, "large ledger");
   big->built = true;
   big->payment_events = big->run.payment_events();
@@ -1228,7 +1229,7 @@ void RunDefault(const Options& opt, Results* out) {
   po.counties = opt.counties;
   po.households = opt.households;
   const std::string province_dir = opt.dir + "/province";
-  auto l = NewLedger(province_dir, ledger::rules::Policy::kEnforce);
+  auto l = NewLedger(province_dir, ledger::Policy::kEnforce);
   Note(
       fmt::format("province-month: {} counties of {} households, appending under enforce", po.counties, po.households));
   // Keeps the WAL (until the raw reference below), so that the batches the appends wrote can be
@@ -1314,7 +1315,7 @@ void RunDefault(const Options& opt, Results* out) {
   if (opt.county_households > 0) {
     Note(fmt::format("county-year: {} households under enforce", opt.county_households));
     auto lines = testing::CountyYear({.seed = opt.seed, .households = opt.county_households});
-    auto cl = NewLedger(opt.dir + "/county", ledger::rules::Policy::kEnforce);
+    auto cl = NewLedger(opt.dir + "/county", ledger::Policy::kEnforce);
     r.county_append = AppendLines(cl.get(), lines, opt.group, true);
     r.county_events = lines.size();
     r.county_households = static_cast<uint64_t>(opt.county_households);
@@ -1333,7 +1334,7 @@ void RunDefault(const Options& opt, Results* out) {
     ro.counties = 1;
     ro.households = opt.record_households;
     ro.red_flag_per_mille = opt.red_flags_per_mille;
-    auto rl = NewLedger(opt.dir + "/record", ledger::rules::Policy::kRecord);
+    auto rl = NewLedger(opt.dir + "/record", ledger::Policy::kRecord);
     r.record = AppendProvince(rl.get(), ro, opt.group, false, "record run");
     CheckRedFlags(*rl, &r);
     r.Phase("record run");

@@ -4,6 +4,7 @@
 // own `ldb` (Debian rocksdb-tools), a replaced secret file, an edited checkpoint key. The ledger's
 // own kinds cannot be appended or corrected; setkey records a key in the log; a ledger made before
 // genesis entries gets one from upgrade.
+#include "ledger/domain/machine.h"
 #include "ledger/core/genesis.h"
 
 #include <doctest/doctest.h>
@@ -211,8 +212,8 @@ TEST_CASE("an edited checkpoint key row makes verify fail") {
 
 TEST_CASE("the ledger's own kinds are never appended, and its genesis is never corrected") {
   testing::TempDir tmp;
-  for (auto policy : {ledger::rules::Policy::kEnforce, ledger::rules::Policy::kRecord}) {
-    auto l = testing::NewLedger(tmp.Sub(ledger::rules::PolicyName(policy)), policy);
+  for (auto policy : {ledger::Policy::kEnforce, ledger::Policy::kRecord}) {
+    auto l = testing::NewLedger(tmp.Sub(ledger::PolicyName(policy)), policy);
     REQUIRE(testing::AppendLine(l.get(), kAdmin).outcome == Outcome::kCreated);
     auto genesis = testing::AppendLine(
         l.get(), R"({"eventId":"g2","actorId":"ledger","businessDate":20240102,"ledgerGenesis":{"policy":"record"}})");
@@ -242,7 +243,7 @@ TEST_CASE("the ledger's own kinds are never appended, and its genesis is never c
 TEST_CASE("setkey records a checkpoint key in the log for a ledger made without one, and only once") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("l");
-  REQUIRE(ledger::Ledger::Create(dir, ledger::rules::Policy::kEnforce).ok());  // The library: no key.
+  REQUIRE(ledger::Ledger::Create(ledger::domain::Rules(), dir, ledger::Policy::kEnforce).ok());  // The library: no key.
   {
     auto l = testing::OpenLedger(dir);
     std::string bytes;
@@ -315,7 +316,7 @@ TEST_CASE("an empty ledger made before genesis entries refuses appends until upg
 TEST_CASE("the log's identity: one genesis, keys set after it, by the ledger alone") {
   capnp::MallocMessageBuilder genesis, key, second;
   ledger::LedgerIdentity id;
-  id.policy = ledger::rules::Policy::kRecord;
+  id.policy = ledger::Policy::kRecord;
   ledger::BuildGenesis(id, 20240101, &genesis);
   ledger::note::KeyPair k;
   REQUIRE(ledger::note::GenerateKey("benefit-ledger/x", &k).ok());

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/domain/machine.h"
 #include "ledger/util/assert.h"
 #include "ledger/core/log.h"
 #include "ledger/domain/state.h"
@@ -101,7 +102,7 @@ TEST_CASE("an evidence batch that writes the log stops the process; the ledger i
   }
   ChildEnd end = RunInChild([&dir] {
     std::unique_ptr<ledger::Ledger> l;
-    if (!ledger::Ledger::Open(dir, &l).ok()) ::_exit(2);
+    if (!ledger::Ledger::Open(ledger::domain::Rules(), dir, &l).ok()) ::_exit(2);
     rocksdb::WriteBatch batch;
     batch.Put(l->store().cf(ledger::kLog), ledger::SeqKey(l->head().seq + 1), "not an entry");
     (void)l->WriteEvidence(&batch);  // Must not return.

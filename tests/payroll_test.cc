@@ -77,7 +77,7 @@ void AppendAll(ledger::Ledger* l, const std::vector<std::string>& lines) {
 TEST_CASE("payroll issues one payment per payable case, for its entitlement, to its card on file") {
   testing::TempDir dir;
   auto lines = TwoYears();
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   AppendAll(l.get(), lines);
   // Nothing changes between January and February: February's roll is January's regular one.
   auto expected = PaidIn(lines, "rural_dibao", "202601");
@@ -134,7 +134,7 @@ TEST_CASE("payroll leaves off suspended, review-overdue and cardless cases, sayi
   testing::TempDir dir;
   auto lines = TwoYears();
   // Two households join in January 2026 without a card; one more is suspended for February.
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   AppendAll(l.get(), lines);
   auto paid = PaidIn(lines, "rural_dibao", "202601");
   auto suspend = [&](const std::string& case_id, uint32_t from) {
@@ -178,7 +178,7 @@ TEST_CASE("a case approved without a card on file is left off until it has one")
   std::erase_if(lines, [](const std::string& line) {
     return line.find("\"payment") != std::string::npos || line.find("\"fundsAllocated\"") != std::string::npos;
   });
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   AppendAll(l.get(), lines);
   Plan plan;
   Request r = Feb2026();
@@ -191,7 +191,7 @@ TEST_CASE("a case approved without a card on file is left off until it has one")
 
 TEST_CASE("a roll the rules refuse is not issued at all") {
   testing::TempDir dir;
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   AppendAll(l.get(), TwoYears());
   Plan plan;
   // A county approver may issue the roll, but not the payments on it.
@@ -216,7 +216,7 @@ TEST_CASE("a roll the rules refuse is not issued at all") {
 TEST_CASE("a card named by reference must be on file for the household") {
   testing::TempDir dir;
   auto lines = TwoYears();
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kRecord);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kRecord);
   AppendAll(l.get(), lines);
   Plan plan;
   REQUIRE(ledger::payroll::MakePlan(*l, Feb2026(), &plan).ok());

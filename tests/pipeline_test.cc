@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/domain/machine.h"
 #include "ledger/domain/json.h"
 #include "ledger/reports/verify.h"
 #include "testing/history.h"
@@ -68,7 +69,7 @@ TEST_CASE("a history appended as a stream of small groups equals the same histor
   testing::TempDir dir;
   // Two copies of one new ledger (its genesis alone), closed while copied: the same secret, so
   // that both key identity numbers alike and their states can be compared.
-  REQUIRE(ledger::Ledger::Create(dir.Sub("a"), ledger::rules::Policy::kRecord).ok());
+  REQUIRE(ledger::Ledger::Create(ledger::domain::Rules(), dir.Sub("a"), ledger::Policy::kRecord).ok());
   std::filesystem::copy(dir.Sub("a"), dir.Sub("b"), std::filesystem::copy_options::recursive);
   auto one_by_one = testing::OpenLedger(dir.Sub("a"));
   auto streamed = testing::OpenLedger(dir.Sub("b"));

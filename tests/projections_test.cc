@@ -13,7 +13,7 @@
 #include "testing/history.h"
 #include "tests/test_util.h"
 
-using ledger::rules::Policy;
+using ledger::Policy;
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include "tests/test_util.h"
 
 using ledger::AppendResult;
-using ledger::rules::Policy;
+using ledger::Policy;
 using Outcome = AppendResult::Outcome;
 
 namespace {
@@ -308,7 +308,7 @@ TEST_CASE("each broken rule: refused under enforce, recorded under record") {
     std::string rule = c.rule;
     CAPTURE(rule);
     for (Policy policy : {Policy::kEnforce, Policy::kRecord}) {
-      std::string policy_name = ledger::rules::PolicyName(policy);
+      std::string policy_name = ledger::PolicyName(policy);
       CAPTURE(policy_name);
       testing::TempDir dir;
       auto l = testing::NewLedger(dir.Sub("l"), policy);

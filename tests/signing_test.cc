@@ -24,7 +24,7 @@
 using ledger::AppendResult;
 using ledger::Status;
 using ledger::note::KeyPair;
-using ledger::rules::Policy;
+using ledger::Policy;
 using Outcome = AppendResult::Outcome;
 
 namespace {
@@ -243,7 +243,7 @@ TEST_CASE("the signed bytes: the context line, then the canonical event without 
 
 TEST_CASE("an actor with a key: each signed kind is created only with the right signature, under both policies") {
   for (Policy policy : {Policy::kEnforce, Policy::kRecord}) {
-    CAPTURE(ledger::rules::PolicyName(policy));
+    CAPTURE(ledger::PolicyName(policy));
     testing::TempDir dir;
     KeyPair ca1 = NewKey("ca1");
     auto l = LedgerWith(dir.Sub("l"), policy, History(ca1));

@@ -25,7 +25,7 @@ using ledger::schema::Programme;
 
 // Two years of a county (rolls up to January 2026), lawful under enforce.
 std::unique_ptr<ledger::Ledger> TwoYears(const testing::TempDir& dir) {
-  auto l = testing::NewLedger(dir.Sub("l"), ledger::rules::Policy::kEnforce);
+  auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   for (const auto& r : testing::AppendLines(l.get(), testing::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
     REQUIRE_MESSAGE(r.outcome == AppendResult::Outcome::kCreated, r.error.ToString());
   }

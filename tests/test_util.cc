@@ -1,3 +1,4 @@
+#include "ledger/domain/machine.h"
 #include "tests/test_util.h"
 
 #include <doctest/doctest.h>
@@ -45,15 +46,15 @@ std::vector<std::string> ReadDataLines(const std::string& name) {
   return lines;
 }
 
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::rules::Policy policy) {
-  ledger::Status s = ledger::Ledger::Create(dir, policy);
+std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::Policy policy) {
+  ledger::Status s = ledger::Ledger::Create(ledger::domain::Rules(), dir, policy);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return OpenLedger(dir);
 }
 
 std::unique_ptr<ledger::Ledger> OpenLedger(const std::string& dir) {
   std::unique_ptr<ledger::Ledger> l;
-  ledger::Status s = ledger::Ledger::Open(dir, &l);
+  ledger::Status s = ledger::Ledger::Open(ledger::domain::Rules(), dir, &l);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return l;
 }

@@ -29,7 +29,7 @@ std::vector<std::string> ReadDataLines(const std::string& name);
 // Creates a ledger at `dir` and opens it; fails the test on error. The default policy is
 // record: most tests are about the core, with histories that do not follow every domain rule.
 std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir,
-                                          ledger::rules::Policy policy = ledger::rules::Policy::kRecord);
+                                          ledger::Policy policy = ledger::Policy::kRecord);
 std::unique_ptr<ledger::Ledger> OpenLedger(const std::string& dir);
 
 // Parses and appends `lines` as one group. A line that does not parse gets a rejected result

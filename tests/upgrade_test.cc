@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
 #include "ledger/evidence/evidence.h"
 #include "ledger/util/hash.h"
@@ -92,7 +93,7 @@ TEST_CASE(
   testing::TempDir tmp;
   const std::string dir = CopyOfV1(tmp);
   std::unique_ptr<Ledger> l;
-  Status s = Ledger::Open(dir, &l);
+  Status s = Ledger::Open(ledger::domain::Rules(), dir, &l);
   CHECK(s.code() == Status::Code::kBusy);
   CHECK(s.reason().find("ledgerctl upgrade --dir " + dir) != std::string::npos);
   WithStore(dir, [](const Store& store) {  // The v1 layout, as the fixture holds it.
@@ -102,7 +103,7 @@ TEST_CASE(
   });
 
   Ledger::UpgradeReport report;
-  REQUIRE(Ledger::Upgrade(dir, &report).ok());
+  REQUIRE(Ledger::Upgrade(ledger::domain::Rules(), dir, &report).ok());
   CHECK(report.upgraded);
   CHECK(report.from == "benefit-ledger/1");
   CHECK(report.entries == kEntries);
@@ -152,7 +153,7 @@ TEST_CASE(
   CHECK(added.outcome == ledger::AppendResult::Outcome::kCreated);
   l.reset();
   CHECK(VerifyAt(dir).ok);
-  REQUIRE(Ledger::Upgrade(dir, &again).ok());
+  REQUIRE(Ledger::Upgrade(ledger::domain::Rules(), dir, &again).ok());
   CHECK_FALSE(again.upgraded);
 }
 
@@ -172,7 +173,7 @@ TEST_CASE("an upgrade stops before writing anything when a row does not match th
     });
   }
   Ledger::UpgradeReport report;
-  Status s = Ledger::Upgrade(dir, &report);
+  Status s = Ledger::Upgrade(ledger::domain::Rules(), dir, &report);
   INFO(s.ToString());
   CHECK(s.code() == Status::Code::kCorruption);
   CHECK(s.reason().rfind("seq 10: ", 0) == 0);
@@ -195,7 +196,7 @@ TEST_CASE("an upgrade cut short completes when run again") {
     REQUIRE(store.db()->Put({}, store.cf(ledger::kHousehold), ledger::ScopedSeqKey("H1", 10), "").ok());
   });
   Ledger::UpgradeReport report;
-  Status s = Ledger::Upgrade(dir, &report);
+  Status s = Ledger::Upgrade(ledger::domain::Rules(), dir, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   CHECK(report.upgraded);
   ledger::VerifyReport verified = VerifyAt(dir);

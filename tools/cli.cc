@@ -1,3 +1,4 @@
+#include "ledger/domain/machine.h"
 #include "tools/cli.h"
 
 #include <fcntl.h>
@@ -43,7 +44,7 @@ int Fail(const char* command, const Status& s) {
 
 std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
   std::unique_ptr<ledger::Ledger> l;
-  Status s = ledger::Ledger::Open(dir, &l);
+  Status s = ledger::Ledger::Open(ledger::domain::Rules(), dir, &l);
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
     *exit_code = kExitCannot;

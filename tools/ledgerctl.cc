@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
 #include "ledger/util/formats.h"
 #include "ledger/reports/household_replay.h"
@@ -116,15 +117,15 @@ bool ParseFormatFlag(const std::map<std::string, std::string>& flags, const char
 int RunInit(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "init");
   if (!dir) return kExitCannot;
-  ledger::rules::Policy policy = ledger::rules::Policy::kEnforce;
-  if (flags.count("policy") && !ledger::rules::ParsePolicy(flags.at("policy"), &policy)) {
+  ledger::Policy policy = ledger::Policy::kEnforce;
+  if (flags.count("policy") && !ledger::ParsePolicy(flags.at("policy"), &policy)) {
     fmt::print(stderr, "ledgerctl init: --policy is enforce or record, not \"{}\"\n", flags.at("policy"));
     return kExitCannot;
   }
   auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
   if (!key) return kExitCannot;
   const ledger::note::Verifier verifier = ledger::note::VerifierOf(key->key);
-  Status s = ledger::Ledger::Create(*dir, policy, &verifier);
+  Status s = ledger::Ledger::Create(ledger::domain::Rules(), *dir, policy, &verifier);
   if (!s.ok()) return Fail("init", s);
   if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
     fmt::print(stderr,
@@ -137,7 +138,7 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
       "created ledger {} with policy {} (database {}/db, keyed-hash secret {}/secret: keep it, keep it "
       "private); its genesis entry, seq 1, records the policy, the checkpoint key and a check value of the "
       "secret\n",
-      *dir, ledger::rules::PolicyName(policy), *dir, *dir);
+      *dir, ledger::PolicyName(policy), *dir, *dir);
   tools::PrintCheckpointKey(*dir, *key);
   return kExitOk;
 }
@@ -462,7 +463,7 @@ int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vecto
   auto dir = Required(flags, "dir", "upgrade");
   if (!dir) return kExitCannot;
   ledger::Ledger::UpgradeReport report;
-  Status s = ledger::Ledger::Upgrade(*dir, &report);
+  Status s = ledger::Ledger::Upgrade(ledger::domain::Rules(), *dir, &report);
   if (!s.ok()) return Fail("upgrade", s);
   if (!report.upgraded) {
     fmt::print("{} is already {} with its genesis entry: nothing to do\n", *dir, report.from);

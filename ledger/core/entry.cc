@@ -21,7 +21,7 @@ capnp::Data::Reader AsData(const Hash& h) {
 }  // namespace
 
 std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
-                        std::span<const rules::Finding> findings) {
+                        std::span<const Finding> findings) {
   capnp::MallocMessageBuilder message;
   auto entry = message.initRoot<schema::Entry>();
   entry.setSeq(links.seq);
@@ -71,6 +71,14 @@ Status EntryDecodeError(const kj::Exception& e) {
   std::string text;
   for (char c : description) text += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
   return Status::Corruption("the entry does not read: " + text.substr(0, 200));
+}
+
+std::string KindName(schema::Event::Reader event) {
+  capnp::DynamicStruct::Reader dynamic = event;
+  KJ_IF_MAYBE (active, dynamic.which()) {
+    return active->getProto().getName();
+  }
+  return "";
 }
 
 std::vector<std::string> ActorIdsOf(schema::Event::Reader event) {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "ledger/util/hash.h"
-#include "ledger/domain/rules.h"
+#include "ledger/core/state_machine.h"
 #include "ledger/schema/event.capnp.h"
 #include "benefit_ledger/status.h"
 
@@ -31,7 +31,7 @@ struct EntryLinks {
 
 // Canonical bytes of the entry {links, event, findings}.
 std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
-                        std::span<const rules::Finding> findings = {});
+                        std::span<const Finding> findings = {});
 
 // Canonical bytes of an event alone (for the event-id index digest: "same content").
 std::string CanonicalEvent(schema::Event::Reader event);
@@ -64,6 +64,9 @@ Status CatchEntryDecodeErrors(Read&& read) {
   }
   return s;
 }
+
+// The kind's name as in JSON ("approval"), or "" when no kind is set.
+std::string KindName(schema::Event::Reader event);
 
 // The actor ids an entry is indexed under: the envelope's actorId and every other actor the
 // event names in a field ending in "ActorId" (second official, staff member, new actor).

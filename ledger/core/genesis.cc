@@ -9,12 +9,12 @@ namespace {
 
 using Which = schema::Event::Which;
 
-rules::Policy FromSchema(schema::LedgerPolicy p) {
-  return p == schema::LedgerPolicy::RECORD ? rules::Policy::kRecord : rules::Policy::kEnforce;
+Policy FromSchema(schema::LedgerPolicy p) {
+  return p == schema::LedgerPolicy::RECORD ? Policy::kRecord : Policy::kEnforce;
 }
 
-schema::LedgerPolicy ToSchema(rules::Policy p) {
-  return p == rules::Policy::kRecord ? schema::LedgerPolicy::RECORD : schema::LedgerPolicy::ENFORCE;
+schema::LedgerPolicy ToSchema(Policy p) {
+  return p == Policy::kRecord ? schema::LedgerPolicy::RECORD : schema::LedgerPolicy::ENFORCE;
 }
 
 // A checkpoint key as recorded: none (both empty), or a verifier key named after the origin.
@@ -89,7 +89,7 @@ std::string IdentityMismatch(const LedgerIdentity& logged, uint64_t genesis_seq,
     return fmt::format(
         "the ledger runs under the policy \"{}\" (meta policy), its genesis entry (seq {}) says \"{}\": the policy "
         "row was altered; the policy is fixed for the ledger's life",
-        rules::PolicyName(running.policy), genesis_seq, rules::PolicyName(logged.policy));
+        PolicyName(running.policy), genesis_seq, PolicyName(logged.policy));
   }
   if (running.secret_check != logged.secret_check) {
     return fmt::format(

@@ -22,7 +22,7 @@
 #include <string_view>
 
 #include "ledger/util/hash.h"
-#include "ledger/domain/rules.h"
+#include "ledger/core/state_machine.h"
 #include "ledger/schema/event.capnp.h"
 #include "benefit_ledger/status.h"
 
@@ -44,7 +44,7 @@ Hash SecretCheck(Bytes secret);
 
 // What a ledger runs under, or what its log says it runs under.
 struct LedgerIdentity {
-  rules::Policy policy = rules::Policy::kEnforce;
+  Policy policy = Policy::kEnforce;
   std::string origin;          // "" if no checkpoint key.
   std::string checkpoint_key;  // Verifier key text; "" if none.
   Hash secret_check{};

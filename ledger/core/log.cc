@@ -18,14 +18,8 @@
 
 #include "ledger/util/assert.h"
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
+#include "ledger/core/log_tree.h"
 #include "ledger/util/formats.h"
-#include "ledger/domain/identity.h"
-#include "ledger/domain/projections.h"
-#include "ledger/domain/rules.h"
-#include "ledger/domain/signing.h"
-#include "ledger/domain/state.h"
-#include "ledger/domain/validate.h"
 
 namespace ledger {
 namespace {
@@ -88,7 +82,7 @@ Status SameEvent(schema::Event::Reader event, uint64_t seq, std::string_view ent
 // One group of appended events (or of rebuilt entries) on its way into the database: what its
 // events wrote, which its later events must see, and the batch that writes it. `previous` is the
 // group still being written when this one is built (SubmitGroup): its writes are seen too.
-struct Ledger::Group : state::StateSource {
+struct Ledger::Group : StateSource {
   const Group* previous = nullptr;
   HeadValue head;  // Head of the log including this group's entries so far.
   std::unordered_map<std::string, HouseholdHead> households;
@@ -191,7 +185,7 @@ Ledger::~Ledger() {
   FlushGroups();
 }
 
-Status Ledger::Create(const std::string& dir, rules::Policy policy, const note::Verifier* checkpoint_key) {
+Status Ledger::Create(const StateMachine& machine, const std::string& dir, Policy policy, const note::Verifier* checkpoint_key) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
     return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
@@ -206,7 +200,7 @@ Status Ledger::Create(const std::string& dir, rules::Policy policy, const note::
   rocksdb::WriteBatch batch;
   batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
   batch.Put(store->cf(kMeta), std::string(kMetaHead), HeadValue{}.Encode());
-  batch.Put(store->cf(kMeta), std::string(kMetaPolicy), rules::PolicyName(policy));
+  batch.Put(store->cf(kMeta), std::string(kMetaPolicy), PolicyName(policy));
   batch.Put(store->cf(kMeta), std::string(kMetaStateSeq), SeqKey(0));
   batch.Put(store->cf(kMeta), std::string(kMetaTreeSize), SeqKey(0));
   if (checkpoint_key) {
@@ -218,17 +212,18 @@ Status Ledger::Create(const std::string& dir, rules::Policy policy, const note::
   // The genesis is appended like any entry (tree, indexes); a crash before it leaves an empty
   // ledger without one, which Open refuses to append to and Upgrade completes.
   std::unique_ptr<Ledger> ledger;
-  if (!(s = Open(dir, &ledger)).ok()) return s;
+  if (!(s = Open(machine, dir, &ledger)).ok()) return s;
   AppendResult result;
   return ledger->AppendGenesis(&result);
 }
 
-Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
+Status Ledger::Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Ledger>* out) {
   std::error_code ec;
   if (!fs::exists(DbPath(dir), ec)) {
     return Status::NotFound(fmt::format("no ledger at {} (make one with: ledgerctl init --dir {})", dir, dir));
   }
   auto ledger = std::unique_ptr<Ledger>(new Ledger());
+  ledger->machine_ = &machine;
   ledger->dir_ = dir;
   Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
   if (!s.ok()) return s;
@@ -254,7 +249,7 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   ledger->head_ = *head;
   s = ledger->store_->Get(kMeta, kMetaPolicy, &value, &found);
   if (!s.ok()) return s;
-  if (!found || !rules::ParsePolicy(value, &ledger->policy_)) {
+  if (!found || !ParsePolicy(value, &ledger->policy_)) {
     return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
   }
   ledger->running_.policy = ledger->policy_;
@@ -264,11 +259,11 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
   // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
   // cannot be built (a damaged log) blocks appends but not reading or verifying.
-  if (!(s = evidence::CatchUpLogTree(ledger->store_.get(), ledger->head_.seq)).ok()) {
+  if (!(s = CatchUpLogTree(ledger->store_.get(), ledger->head_.seq)).ok()) {
     if (s.code() == Status::Code::kIOError) return s;
     ledger->write_error_ = s;
   }
-  ledger->tree_reader_ = std::make_unique<evidence::LogTree>(*ledger->store_);
+  ledger->tree_reader_ = std::make_unique<LogTree>(*ledger->store_);
   ledger->tree_ = std::make_unique<merkle::Appender>(ledger->tree_reader_.get(), ledger->head_.seq);
   s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
   if (!s.ok()) return s;
@@ -379,11 +374,9 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
     result.error = std::move(s);
     return result;
   };
-  auto builder = message->getRoot<Event>();
-  Status s = ProtectNumbers(capnp::DynamicStruct::Builder(builder), AsBytes(secret_));
+  Status s = machine_->Admit(message, AsBytes(secret_));
   if (!s.ok()) return fail(s);
-  Event::Reader event = builder.asReader();
-  if (!(s = ValidateEvent(event)).ok()) return fail(s);
+  Event::Reader event = message->getRoot<Event>().asReader();
   if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
     return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (ledgerctl init, setkey, "
                                                 "upgrade), never appended",
@@ -436,20 +429,13 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   EntryReader target_entry;
   bool has_target = event.isCorrection() && target_entry.Init(target.entry_bytes).ok();
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
-  state::StateTxn txn(group);
-  // The actor's signature, under every policy (signing.h): against the key in force now.
-  if (!(s = signing::CheckActorSignature(event, &txn)).ok()) return fail(s);
-  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
-  if (!verdict.structural.ok()) return fail(verdict.structural);
-  auto refusing = std::find_if(verdict.findings.begin(), verdict.findings.end(),
-                               [](const rules::Finding& f) { return rules::Refuses(f.rule); });
-  if (refusing != verdict.findings.end() && policy_ == rules::Policy::kEnforce) {
-    const auto first = *refusing;  // The first finding that refuses (a flag does not).
-    result.findings = std::move(verdict.findings);
+  Decision decision = machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/false);
+  if (!decision.refusal.ok()) return fail(decision.refusal);
+  if (decision.refusing && policy_ == Policy::kEnforce) {
+    const Finding first = decision.findings.at(*decision.refusing);
+    result.findings = std::move(decision.findings);
     return fail(Status::Conflict(first.rule, first.message));
   }
-  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
-  if (!txn.status().ok()) return fail(txn.status());  // A record the projections could not read.
 
   EntryLinks links;
   links.seq = group->head.seq + 1;
@@ -457,11 +443,11 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
   links.prev_hash = group->head.hash;
   links.household_prev_seq = hh.last_seq;
   links.household_prev_hash = hh.last_hash;
-  StagedEntry staged{EncodeEntry(links, event, verdict.findings), {}, links, hh};
+  StagedEntry staged{EncodeEntry(links, event, decision.findings), {}, links, hh};
   staged.hash = LeafHash(AsBytes(staged.bytes));
-  Stage(event, staged, txn.writes(), group);
+  Stage(event, staged, decision.writes, group);
 
-  result.findings = std::move(verdict.findings);
+  result.findings = std::move(decision.findings);
   result.seq = links.seq;
   result.hash = staged.hash;
   result.outcome = AppendResult::Outcome::kCreated;
@@ -623,7 +609,7 @@ Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::Write
     Status s = tree_->Add(r.hash, &writes);
     if (!s.ok()) return s;
   }
-  evidence::PutLogTreeNodes(*store_, writes, tree_->size(), batch);
+  PutLogTreeNodes(*store_, writes, tree_->size(), batch);
   return Status::Ok();
 }
 
@@ -699,7 +685,7 @@ bool Ledger::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
 }
 
 // The rule ids of findings, in order, to compare what the rules say now with what was recorded.
-static std::vector<std::string> RuleIds(const std::vector<rules::Finding>& findings) {
+static std::vector<std::string> RuleIds(const std::vector<Finding>& findings) {
   std::vector<std::string> ids;
   for (const auto& f : findings) ids.push_back(f.rule);
   return ids;
@@ -714,28 +700,25 @@ Status Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* rep
                     group->EventIdOf(event.getCorrection().getTargetEventId(), &found, &target).ok() && found &&
                     target_entry.Init(target.entry_bytes).ok();
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
-  state::StateTxn txn(group);
-  rules::Verdict verdict = rules::Process(event, has_target ? &target_event : nullptr, &txn);
-  // A state record that could not be read stops the rebuild: the rules did not see it.
-  if (txn.status().code() == Status::Code::kIOError) return txn.status();
+  Decision decision = machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/true);
+  // A state record that could not be read stops the rebuild: the domain did not see it.
+  if (decision.refusal.code() == Status::Code::kIOError) return decision.refusal;
   std::vector<std::string> recorded;
   for (auto f : entry.entry().getFindings()) recorded.emplace_back(f.getRule());
   std::string mismatch;
-  if (!verdict.structural.ok()) {
-    mismatch = "the rules now refuse it: " + verdict.structural.ToString();
-  } else if (RuleIds(verdict.findings) != recorded) {
-    mismatch = fmt::format("the rules now find {} finding(s), the entry recorded {}", verdict.findings.size(),
+  if (!decision.refusal.ok()) {
+    mismatch = "the rules now refuse it: " + decision.refusal.ToString();
+  } else if (RuleIds(decision.findings) != recorded) {
+    mismatch = fmt::format("the rules now find {} finding(s), the entry recorded {}", decision.findings.size(),
                            recorded.size());
   }
   if (!mismatch.empty() && report->mismatches++ == 0) {
     report->first_mismatch_seq = entry.entry().getSeq();
     report->first_mismatch = mismatch;
   }
-  if (!verdict.structural.ok()) return Status::Ok();
-  projections::Apply(event, has_target ? &target_event : nullptr, &txn);
-  if (txn.status().code() == Status::Code::kIOError) return txn.status();
+  if (!decision.refusal.ok()) return Status::Ok();
   // Into the batch at the end of the group (CommitRebuilt), each record once, however often it changed.
-  for (const auto& [key, value] : txn.writes()) group->state[key] = value;
+  for (const auto& [key, value] : decision.writes) group->state[key] = value;
   return Status::Ok();
 }
 

@@ -23,10 +23,11 @@
 
 #include "ledger/core/entry.h"
 #include "ledger/core/genesis.h"
+#include "ledger/core/state_machine.h"
 #include "ledger/util/hash.h"
 #include "ledger/util/merkle.h"
 #include "ledger/util/note.h"
-#include "ledger/domain/rules.h"
+#include "ledger/core/state_machine.h"
 #include "benefit_ledger/status.h"
 #include "ledger/core/store.h"
 
@@ -44,7 +45,7 @@ struct AppendResult {
   Status error;
   // Domain rules the event breaks (rules.h): the reason for kRejected under `enforce` (error is
   // then the first of them); recorded with a kCreated event under `record`.
-  std::vector<rules::Finding> findings;
+  std::vector<Finding> findings;
   // GroupMode::kAllOrNothing: acceptable alone, rejected only because another event of the
   // group was (error names it). The rejections without this flag say why the group failed.
   bool dropped_with_group = false;
@@ -65,13 +66,13 @@ class Ledger {
   // appended with its findings (record, for importing an existing system's history). It is fixed
   // for the ledger's life: the genesis records it. `checkpoint_key`, if given, is the checkpoint
   // verifier key (its name is the checkpoints' origin); without one, SetCheckpointKey gives one later.
-  static Status Create(const std::string& dir, rules::Policy policy = rules::Policy::kEnforce,
+  static Status Create(const StateMachine& machine, const std::string& dir, Policy policy = Policy::kEnforce,
                        const note::Verifier* checkpoint_key = nullptr);
   // Opens a ledger of the current layout (store.h kFormatVersion). An older one is refused,
   // naming Upgrade (ledgerctl upgrade). A ledger that does not run under what its log says
   // (identity_error(): a policy row, secret file or checkpoint key unlike the genesis entry's, or
   // no genesis entry at all) opens for reading and verifying, and refuses to append.
-  static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
+  static Status Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Ledger>* out);
 
   // Rewrites a ledger of an older layout into the current one, in place, in synced batches
   // (upgrade.cc). Each row it rewrites is first checked against the log: one that does not match
@@ -86,7 +87,7 @@ class Ledger {
     uint64_t genesis_seq = 0;  // Where upgrade appended the genesis; 0 if it had one.
     double seconds = 0;
   };
-  static Status Upgrade(const std::string& dir, UpgradeReport* report);
+  static Status Upgrade(const StateMachine& machine, const std::string& dir, UpgradeReport* report);
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
   // identity.h) and sets (*results)[i]. A rejected event appends nothing and does not stop the
@@ -154,7 +155,7 @@ class Ledger {
 
   // The head of the log as written (groups in flight are not in it until FlushGroups).
   HeadValue head() const { return head_; }
-  rules::Policy policy() const { return policy_; }
+  Policy policy() const { return policy_; }
   // What the ledger runs under: meta policy, origin and checkpoint_key, and the check value of
   // the secret file (never the secret). Verify compares it with the log.
   const LedgerIdentity& running_identity() const { return running_; }
@@ -198,11 +199,12 @@ class Ledger {
   Status AppendGenesis(AppendResult* result);
   static Status RewriteLayout(const std::string& dir, UpgradeReport* report);  // upgrade.cc
 
+  const StateMachine* machine_ = nullptr;  // The domain (state_machine.h); outlives this object.
   std::string dir_;
   std::string secret_;
   std::unique_ptr<Store> store_;
   HeadValue head_;
-  rules::Policy policy_ = rules::Policy::kEnforce;
+  Policy policy_ = Policy::kEnforce;
   LedgerIdentity running_;
   LogIdentity logged_;
   Status identity_error_;

@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
+#include "ledger/core/log_tree.h"
 #include "ledger/core/log.h"
 
 namespace ledger {
@@ -83,7 +83,7 @@ Status RewriteIndexes(Store* store, bool write, uint64_t* entries) {
 
 }  // namespace
 
-Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
+Status Ledger::Upgrade(const StateMachine& machine, const std::string& dir, UpgradeReport* report) {
   auto start = std::chrono::steady_clock::now();
   *report = UpgradeReport{};
   std::error_code ec;
@@ -91,7 +91,7 @@ Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
   Status s = RewriteLayout(dir, report);
   if (!s.ok()) return s;
   std::unique_ptr<Ledger> ledger;
-  if (!(s = Open(dir, &ledger)).ok()) return s;
+  if (!(s = Open(machine, dir, &ledger)).ok()) return s;
   report->entries = ledger->head().seq;
   if (!ledger->logged_.has_genesis()) {
     AppendResult result;
@@ -133,7 +133,7 @@ Status Ledger::RewriteLayout(const std::string& dir, UpgradeReport* report) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(store->cf(kMerkle), MerkleKey(1, 0), MerkleKey(kMerkleLowestStoredLevel, 0));
   if (!(s = store->WriteSynced(&batch)).ok()) return s;
-  if (!(s = evidence::CatchUpLogTree(store.get(), head->seq)).ok()) return s;
+  if (!(s = CatchUpLogTree(store.get(), head->seq)).ok()) return s;
   batch.Clear();
   batch.Put(store->cf(kMeta), std::string(kMetaFormat), std::string(kFormatVersion));
   if (!(s = store->WriteSynced(&batch)).ok()) return s;

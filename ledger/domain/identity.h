@@ -16,12 +16,11 @@
 #include <string>
 #include <string_view>
 
+#include "ledger/core/state_machine.h"  // kSecretBytes
 #include "ledger/util/hash.h"
 #include "benefit_ledger/status.h"
 
 namespace ledger {
-
-inline constexpr size_t kSecretBytes = 32;
 
 // Finds every PersonId and BankCard in `message` (an event, at any depth) and protects its
 // number. Errors name the field ("householdRegistered.members[1].person.number") and leave the

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "ledger/util/hash.h"
+#include "ledger/util/json_text.h"
 #include "ledger/schema/event.capnp.h"
 #include "benefit_ledger/status.h"
 
@@ -49,11 +50,5 @@ std::string EventToJson(schema::Event::Reader event);
 // Programme code names as in JSON ("urban_dibao") to and from schema::Programme values.
 std::optional<uint16_t> ParseProgramme(std::string_view name);
 std::string ProgrammeName(uint16_t programme);
-
-// `text` as a JSON string literal, quotes included (for tools writing small result objects).
-std::string JsonString(std::string_view text);
-
-// "2026-11-22T09:20:42.123456Z" for microseconds since the Unix epoch.
-std::string FormatTimestampUs(int64_t us);
 
 }  // namespace ledger

@@ -1246,19 +1246,6 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
 
 }  // namespace
 
-const char* PolicyName(Policy p) {
-  return p == Policy::kEnforce ? "enforce" : "record";
-}
-
-bool ParsePolicy(std::string_view name, Policy* out) {
-  if (name == "enforce")
-    *out = Policy::kEnforce;
-  else if (name == "record")
-    *out = Policy::kRecord;
-  else
-    return false;
-  return true;
-}
 
 std::span<const RuleInfo> Catalogue() {
   return kRules;

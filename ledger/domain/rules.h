@@ -23,20 +23,18 @@
 #include <vector>
 
 #include "ledger/schema/event.capnp.h"
+#include "ledger/core/state_machine.h"
 #include "ledger/domain/state.h"
 #include "benefit_ledger/status.h"
 
 namespace ledger::rules {
 
-enum class Policy { kEnforce, kRecord };
-const char* PolicyName(Policy p);
-bool ParsePolicy(std::string_view name, Policy* out);
-
-struct Finding {
-  std::string rule;  // e.g. "notice.period"
-  std::string message;
-  std::vector<std::string> event_ids;  // This event first, then the others involved.
-};
+// The policy and the finding are the core's (core/state_machine.h): the rules produce findings,
+// the log records or refuses them.
+using Policy = ledger::Policy;
+using Finding = ledger::Finding;
+using ledger::ParsePolicy;
+using ledger::PolicyName;
 
 struct Verdict {
   Status structural;

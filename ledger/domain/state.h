@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "benefit_ledger/status.h"
+#include "ledger/core/state_machine.h"
 
 namespace ledger::state {
 
@@ -250,15 +251,8 @@ bool Decode(std::string_view in, CardUse* v);
 // ---------------------------------------------------------------------------------------------
 // Access
 
-// Where committed state comes from (the database and the pending group).
-class StateSource {
- public:
-  virtual ~StateSource() = default;
-  // Reads record `key` into *value, *found false if there is none. A non-ok Status (the
-  // database could not be read) says nothing about the record: it is never "absent", or the
-  // rules would write over a record they did not see.
-  virtual Status Get(const std::string& key, std::string* value, bool* found) = 0;
-};
+// Where committed state comes from: the core defines it (core/state_machine.h).
+using StateSource = ledger::StateSource;
 
 // One event's view of the state: reads see its own writes first. Nothing reaches the source;
 // the caller takes writes() when the event is accepted, and only if status() is ok.

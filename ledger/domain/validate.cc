@@ -492,14 +492,6 @@ Status CheckLedgerOwn(schema::Event::Reader event, capnp::AnyStruct::Reader s, c
 
 }  // namespace
 
-std::string KindName(schema::Event::Reader event) {
-  DynamicStruct::Reader dynamic = event;
-  KJ_IF_MAYBE (active, dynamic.which()) {
-    return active->getProto().getName();
-  }
-  return "";
-}
-
 std::optional<int64_t> AmountFenOf(schema::Event::Reader event) {
   DynamicStruct::Reader dynamic = event;
   KJ_IF_MAYBE (kind_field, dynamic.which()) {

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 
+#include "ledger/core/entry.h"  // KindName
 #include "ledger/schema/event.capnp.h"
 #include "benefit_ledger/status.h"
 
@@ -38,9 +39,6 @@ inline constexpr unsigned kMaxListItems = 1000;
 
 // Checks a protected event (see identity.h). Errors name the field path.
 Status ValidateEvent(schema::Event::Reader event);
-
-// The kind's name as in JSON ("approval"), or "" when no kind is set.
-std::string KindName(schema::Event::Reader event);
 
 // The kind's first money field (*Fen), for summaries; nullopt if the kind has none.
 std::optional<int64_t> AmountFenOf(schema::Event::Reader event);

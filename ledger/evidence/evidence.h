@@ -53,6 +53,7 @@
 
 #include "ledger/util/hash.h"
 #include "ledger/core/log.h"
+#include "ledger/core/log_tree.h"
 #include "ledger/util/merkle.h"
 #include "ledger/util/note.h"
 #include "benefit_ledger/status.h"
@@ -60,38 +61,13 @@
 
 namespace ledger::evidence {
 
-// ---- The log tree, stored -----------------------------------------------------------------------
+// ---- The log tree ---------------------------------------------------------------------------------
 
-// Reads the stored log tree: levels from kMerkleLowestStoredLevel (store.h) from the merkle
-// family, lower ones recomputed from their (at most 8) entries in the log. NotFound for a node
-// that is not stored, or whose entries are not all in the log. `store` (and `snapshot`, if any)
-// must outlive it.
-class LogTree : public merkle::NodeReader {
- public:
-  explicit LogTree(const Store& store, const rocksdb::Snapshot* snapshot = nullptr)
-      : store_(store), snapshot_(snapshot) {}
-  Status Get(merkle::NodeId id, Hash* out) override;
-
- private:
-  Status FromLog(merkle::NodeId id, Hash* out);
-
-  const Store& store_;
-  const rocksdb::Snapshot* snapshot_;
-};
-
-// Puts into `batch` the stored nodes (levels >= 4) that appending `leaves` to the stored tree of
-// `size` leaves completes, and the new tree size in meta. Reads at most popcount(size) stored
-// nodes (merkle::Appender's frontier); never reads the batch.
-Status GrowLogTree(const Store& store, uint64_t size, std::span<const Hash> leaves, rocksdb::WriteBatch* batch);
-// Puts into `batch` the nodes of the stored levels among `writes` (merkle::Appender::Add's) and the
-// tree size `size` in meta.
-void PutLogTreeNodes(const Store& store, std::span<const merkle::Node> writes, uint64_t size,
-                     rocksdb::WriteBatch* batch);
-
-// Brings the merkle family up to `head_seq` from the log where meta tree_size is behind it
-// (absent: a ledger made before the tree was stored, read as 0), in synced batches. Corruption if
-// the tree is past the head or the log has a gap (run verify).
-Status CatchUpLogTree(Store* store, uint64_t head_seq);
+// The stored tree is the core's (core/log_tree.h): the log grows it with every group.
+using ledger::CatchUpLogTree;
+using ledger::GrowLogTree;
+using ledger::LogTree;
+using ledger::PutLogTreeNodes;
 
 // The root of the log tree of `size` leaves (size <= head).
 Status LogRoot(const Ledger& ledger, uint64_t size, Hash* root);

@@ -12,7 +12,7 @@
 #include "ledger/core/entry.h"
 #include "ledger/evidence/evidence.h"
 #include "ledger/util/formats.h"
-#include "ledger/domain/json.h"
+#include "ledger/util/json_text.h"
 
 namespace ledger::evidence {
 namespace {
