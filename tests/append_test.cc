@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ledger/core/entry.h"
+#include "ledger/core/store.h"
 #include "ledger/domain/json.h"
 #include "ledger/reports/verify.h"
 #include "tests/test_util.h"
@@ -348,4 +349,34 @@ TEST_CASE("a second writer is refused while the ledger is open") {
   CHECK(second.exit_code == 2);
   CHECK(second.err.find("open in another process") != std::string::npos);
   CHECK(l->head().seq == 1);  // The genesis alone.
+}
+
+TEST_CASE("only RocksDB's lock errors say another process has the ledger, not a path with \"block\" in it") {
+  testing::TempDir dir;
+  // RocksDB 7.8's words when another process holds the LOCK file, and when this one does.
+  auto busy =
+      FromRocks(rocksdb::Status::IOError("While lock file: /data/block-7/l/LOCK", "Resource temporarily unavailable"),
+                "opening /data/block-7/l");
+  CHECK(busy.code() == Status::Code::kBusy);
+  CHECK(busy.reason().find("open in another process") != std::string::npos);
+  auto held = FromRocks(rocksdb::Status::IOError("lock hold by current process, acquire time 1 acquiring thread 2: "
+                                                 "/data/block-7/l/LOCK",
+                                                 "No locks available"),
+                        "opening /data/block-7/l");
+  CHECK(held.code() == Status::Code::kBusy);
+
+  // Opened twice in this process: RocksDB refuses the second open on its lock.
+  auto first = testing::NewLedger(dir.Sub("blocked"));
+  std::unique_ptr<Ledger> second;
+  CHECK(Ledger::Open(dir.Sub("blocked"), &second).code() == Status::Code::kBusy);
+
+  // Any other I/O error stays one, whatever the path says.
+  std::ofstream(dir.Sub("block")) << "a file, not a directory\n";
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(dir.Sub("block") + "/l", true, &store);
+  CHECK(s.code() == Status::Code::kIOError);
+  CHECK(s.reason().find("another process") == std::string::npos);
+  CHECK(FromRocks(rocksdb::Status::IOError("While open a file for lock: /data/block-7/l/LOCK", "Permission denied"),
+                  "opening /data/block-7/l")
+            .code() == Status::Code::kIOError);
 }

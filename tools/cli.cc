@@ -36,8 +36,23 @@ std::optional<uint64_t> ParseCount(const std::string& text, const char* flag, co
   return v;
 }
 
-int Fail(const char* command, const Status& s) {
-  fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+Status AsOption(const Status& s, std::initializer_list<std::string_view> options) {
+  for (std::string_view option : options) {
+    size_t eq = option.find('=');
+    if (option.substr(0, eq) != s.field()) continue;
+    std::string flag = "--" + std::string(eq == std::string_view::npos ? option : option.substr(eq + 1));
+    switch (s.code()) {
+      case Status::Code::kInvalidArgument: return Status::Invalid(flag, s.reason());
+      case Status::Code::kNotFound: return Status::NotFound(s.reason(), flag);
+      case Status::Code::kConflict: return Status::Conflict(flag, s.reason());
+      default: return s;  // The other codes carry no field.
+    }
+  }
+  return s;
+}
+
+int Fail(const char* command, const Status& s, std::initializer_list<std::string_view> options) {
+  fmt::print(stderr, "ledgerctl {}: {}\n", command, AsOption(s, options).ToString());
   bool no = s.code() == Status::Code::kNotFound || s.code() == Status::Code::kCorruption;
   return no ? kExitNo : kExitCannot;
 }

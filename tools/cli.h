@@ -5,15 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "benefit_ledger/status.h"
 #include "ledger/core/log.h"
 #include "ledger/util/note.h"
-#include "benefit_ledger/status.h"
 
 namespace tools {
 
@@ -34,9 +36,16 @@ std::optional<uint32_t> ParseDateFlag(const Flags& flags, const char* name, cons
 // Today's date (UTC), YYYYMMDD.
 uint32_t Today();
 
+// The library names the parameter at fault in a Status's field ("size", "household"); on the
+// command line it is an option. `options` lists the parameters the command takes as options:
+// "size" (the option --size) or "size2=to" (the option --to). AsOption returns `s` with such a
+// field written as the option ("--size"), any other field as it is.
+ledger::Status AsOption(const ledger::Status& s, std::initializer_list<std::string_view> options);
+
 // Prints "ledgerctl COMMAND: status" and returns the exit code: 1 for NotFound and Corruption
-// (the ledger's answer is no), 2 otherwise.
-int Fail(const char* command, const ledger::Status& s);
+// (the ledger's answer is no), 2 otherwise. The field is printed as an option if it is one of
+// `options` (AsOption).
+int Fail(const char* command, const ledger::Status& s, std::initializer_list<std::string_view> options = {});
 std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
 // Reads a whole file of at most max_bytes; prints why and returns false if it cannot.
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command);

@@ -114,8 +114,8 @@ int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, co
     return kExitCannot;
   }
   if (!WriteCheckpointKeyFiles(dir, plan, command)) return kExitCannot;
-  Status s = evidence::SetCheckpointKey(l.get(), note::VerifierOf(plan.key));
-  if (!s.ok()) return Fail(command, s);
+  Status s = evidence::SetCheckpointKey(l.get(), note::VerifierOf(plan.key), fmt::format("ledgerctl {}", command));
+  if (!s.ok()) return Fail(command, s, {"key"});
   PrintCheckpointKey(dir, plan);
   fmt::print("recorded in the log at seq {} (checkpointKeySet)\n", l->head().seq);
   return kExitOk;
@@ -230,7 +230,9 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   note::Verifier ledger_key;
   Status s = evidence::ReadCheckpointKey(*l, &ledger_key);
   if (!s.ok()) {
-    fmt::print(stderr, "ledgerctl checkpoint: {}\n", s.ToString());
+    bool none = s.code() == Status::Code::kNotFound;
+    fmt::print(stderr, "ledgerctl checkpoint: {}{}\n", s.ToString(),
+               none ? ": add one with ledgerctl setkey --dir D" : "");
     return kExitCannot;
   }
   note::KeyPair key;
@@ -239,7 +241,7 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   evidence::SignedCheckpoint cp;
   bool made = false;
   s = evidence::MakeCheckpoint(l.get(), key, &cp, &made);
-  if (!s.ok()) return Fail(kCheckpoint, s);
+  if (!s.ok()) return Fail(kCheckpoint, s, {"key"});
   fmt::print("{}", cp.note);
   fflush(stdout);
   fmt::print(stderr, "{} checkpoint of size {} ({})\n", made ? "made and stored the" : "already stored: the",
@@ -248,6 +250,25 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
 }
 
 // ---- prove --------------------------------------------------------------------------------------------------
+
+namespace {
+
+// The library's failure as prove words it: where checkpoints are made and listed, and --from
+// against --to.
+Status ProveFailure(const Status& s, const std::string& what, std::optional<uint64_t> size,
+                    std::optional<uint64_t> to) {
+  if (what == "household" && s.code() == Status::Code::kNotFound && s.field() == "size") {
+    const char* hint =
+        size ? " (ledgerctl checkpoint --dir D --list yes lists them)" : ": make one with ledgerctl checkpoint --dir D";
+    return Status::NotFound(s.reason() + hint, s.field());
+  }
+  if (what == "consistency" && s.field() == "size1" && to) {
+    return Status::Invalid(s.field(), fmt::format("must not exceed --to ({})", *to));
+  }
+  return s;
+}
+
+}  // namespace
 
 const char* const kProveUsage =
     "usage: ledgerctl prove inclusion --dir D --seq N [--size M]\n"
@@ -290,7 +311,7 @@ int RunProve(const Flags& flags, const Positional& positional) {
   Status s = what == "inclusion"     ? evidence::ProveInclusion(*l, *seq, size, &proof)
              : what == "consistency" ? evidence::ProveConsistency(*l, *from, *to, &proof)
                                      : evidence::ProveHousehold(*l, flags.at("household"), size, &proof);
-  if (!s.ok()) return Fail(command, s);
+  if (!s.ok()) return Fail(command, ProveFailure(s, what, size, to), {"seq", "size", "size1=from", "size2=to"});
   fmt::print("{}", evidence::ProofToJson(proof));
   return kExitOk;
 }

@@ -712,7 +712,7 @@ int RunRecoveries(const std::map<std::string, std::string>& flags, const std::ve
   std::vector<ledger::recoveries::Row> rows;
   Status s = one ? ledger::recoveries::ForHousehold(l->store(), flags.at("household"), &rows)
                  : ledger::recoveries::ForRegion(l->store(), filter, &rows);
-  if (!s.ok()) return Fail("recoveries", s);
+  if (!s.ok()) return Fail("recoveries", s, {"household"});
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RecoveriesResult>();
   ledger::results::BuildRecoveries(filter, one ? flags.at("household") : "", rows, result);
@@ -924,7 +924,7 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   ledger::reconcile::BankColumns columns;
   if (flags.count("columns")) {
     Status s = ledger::reconcile::ParseColumns(flags.at("columns"), &columns);
-    if (!s.ok()) return Fail("reconcile", s), kExitCannot;
+    if (!s.ok()) return Fail("reconcile", s, {"columns"}), kExitCannot;
   }
   bool apply = flags.count("apply") && flags.at("apply") != "no";
   auto actor = apply ? Required(flags, "actor", "reconcile") : std::optional<std::string>("");
@@ -1038,7 +1038,7 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
   Status s = flags.count("actor")       ? ledger::trace::ForActor(*l, flags.at("actor"), &t)
              : flags.count("household") ? ledger::trace::ForHousehold(*l, flags.at("household"), &t)
                                         : ledger::trace::ForRegion(*l, flags.at("region"), &t);
-  if (!s.ok()) return Fail("trace", s);
+  if (!s.ok()) return Fail("trace", s, {"actor", "region"});
   using Scope = ledger::results::TraceScope;
   Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;
   std::string asked = flags.count("actor")       ? flags.at("actor")

@@ -104,7 +104,7 @@ int RunIssue(const Flags& flags) {
   if (!l) return code;
   payroll::Plan plan;
   Status s = payroll::MakePlan(*l, *request, &plan);
-  if (!s.ok()) return Fail(kCommand, s);
+  if (!s.ok()) return Fail(kCommand, s, {"county", "programme", "period"});
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::PayrollResult>();
   ledger::results::BuildPayroll(*request, dry_run, plan, result);
@@ -167,7 +167,7 @@ int RunExport(const Flags& flags) {
   if (!l) return code;
   payroll::IssuedRoll roll;
   Status s = payroll::ReadRoll(*l, *roll_id, &roll);
-  if (!s.ok()) return Fail(kCommand, s);
+  if (!s.ok()) return Fail(kCommand, s, {"roll_id=roll"});
   if (!WriteFileAtomically(*path, BankFile(roll), kCommand)) return kExitCannot;
   fmt::print("wrote {}: roll {}, {} payments, {} yuan\n", *path, roll.roll_id, roll.lines.size(), Yuan(roll.sum_fen));
   return kExitOk;

@@ -158,10 +158,25 @@ std::optional<EventIdValue> EventIdValue::Decode(std::string_view v) {
   return out;
 }
 
+namespace {
+
+// Whether RocksDB failed to take the database's LOCK file because it is held: by another
+// process ("While lock file: D/LOCK: Resource temporarily unavailable", the fcntl lock refused)
+// or by this one ("lock hold by current process, acquire time ...: D/LOCK: No locks
+// available"), as RocksDB 7.8's PosixFileSystem::LockFile words it. Not any message with "lock"
+// in it: a path such as /data/block-7 is in many.
+bool IsLockHeld(const rocksdb::Status& s) {
+  if (!s.IsIOError() || s.getState() == nullptr) return false;
+  std::string_view state = s.getState();
+  return state.starts_with("While lock file: ") || state.starts_with("lock hold by current process");
+}
+
+}  // namespace
+
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+  if (IsLockHeld(s)) {
     return Status::Busy(std::string(what) + ": the ledger is open in another process (" + s.ToString() + ")");
   }
   if (s.IsCorruption()) return Status::Corruption(msg);

@@ -126,8 +126,7 @@ Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key) {
   if (!s.ok()) return s;
   if (!has_key) {
     return Status::NotFound(
-        "the ledger has no checkpoint key (it was made before checkpoints, or by the library alone): add one with "
-        "ledgerctl setkey --dir D");
+        "the ledger has no checkpoint key (it was made before checkpoints, or by the library alone)");
   }
   if (!(s = note::ParseVerifierKey(text, key)).ok()) {
     return Status::Corruption("the meta checkpoint_key record is not a verifier key: " + s.ToString());
@@ -143,8 +142,8 @@ Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_v
   note::Verifier existing;
   Status s = ReadCheckpointKey(*ledger, &existing);
   if (s.ok()) {
-    return Status::Conflict("--key", fmt::format("the ledger already has the checkpoint key {}: it is set once",
-                                                 note::FormatVerifierKey(existing)));
+    return Status::Conflict("key", fmt::format("the ledger already has the checkpoint key {}: it is set once",
+                                               note::FormatVerifierKey(existing)));
   }
   if (s.code() != Status::Code::kNotFound) return s;
   return ledger->SetCheckpointKey(key, reason);
@@ -174,7 +173,7 @@ Status MakeCheckpoint(Ledger* ledger, const note::KeyPair& key, SignedCheckpoint
   Status s = ReadCheckpointKey(*ledger, &verifier);
   if (!s.ok()) return s;
   if (key.name != verifier.name || key.public_key != verifier.public_key) {
-    return Status::Invalid("--key",
+    return Status::Invalid("key",
                            fmt::format("is not the ledger's checkpoint key {}", note::FormatVerifierKey(verifier)));
   }
   const Store& store = ledger->store();
@@ -230,11 +229,10 @@ Status ReadCheckpoint(const Ledger& ledger, std::optional<uint64_t> size, Signed
   if (!it->status().ok()) return FromRocks(it->status(), "reading the checkpoints");
   bool found = it->Valid() && (!size || ParseSeqKey(it->key().ToStringView()) == size);
   if (!found && !size) {
-    return Status::NotFound("the ledger has no checkpoint yet: make one with ledgerctl checkpoint --dir D", "--size");
+    return Status::NotFound("the ledger has no checkpoint yet", "size");
   }
   if (!found) {
-    return Status::NotFound(
-        fmt::format("no checkpoint of size {} (ledgerctl checkpoint --dir D --list yes lists them)", *size), "--size");
+    return Status::NotFound(fmt::format("no checkpoint of size {}", *size), "size");
   }
   note::Verifier key;
   Status s = ReadCheckpointKey(ledger, &key);
@@ -331,12 +329,12 @@ Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t
   const uint64_t m = size.value_or(ledger.head().seq);
   if (m > ledger.head().seq) {
     return Status::NotFound(fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), m),
-                            "--size");
+                            "size");
   }
   if (seq == 0 || seq > m) {
     return Status::NotFound(
         fmt::format("no entry with seq {} in the tree of {} (seq counts from 1)", seq, Counted(m, "entry", "entries")),
-        "--seq");
+        "seq");
   }
   *out = Proof{};
   out->type = ProofType::kInclusion;
@@ -357,9 +355,9 @@ Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t
 Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Proof* out) {
   if (size2 > ledger.head().seq) {
     return Status::NotFound(
-        fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), size2), "--to");
+        fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), size2), "size2");
   }
-  if (size1 > size2) return Status::Invalid("--from", fmt::format("must not exceed --to ({})", size2));
+  if (size1 > size2) return Status::Invalid("size1", fmt::format("must not exceed size2 ({})", size2));
   *out = Proof{};
   out->type = ProofType::kConsistency;
   out->origin = OriginOf(ledger);

@@ -98,11 +98,11 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
 
 // ---- Checkpoints ----------------------------------------------------------------------------------
 
-// The ledger's checkpoint identity, from meta. NotFound (saying how to add one) if it has none.
+// The ledger's checkpoint identity, from meta. NotFound if it has none (SetCheckpointKey adds one).
 Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key);
 // Sets it, once: Conflict if the ledger has one. The origin is the key's name. Recorded in the
 // log (a checkpointKeySet entry, genesis.h) with the meta rows, in one write.
-Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason = "ledgerctl setkey");
+Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason = "SetCheckpointKey");
 
 struct SignedCheckpoint {
   std::string note;  // the signed note, as stored and printed
@@ -119,7 +119,7 @@ Status OpenCheckpoint(std::string_view note, const note::Verifier& key, SignedCh
 Status MakeCheckpoint(Ledger* ledger, const note::KeyPair& key, SignedCheckpoint* out, bool* made);
 // The stored checkpoints, by size; each opened with the ledger's key.
 Status ListCheckpoints(const Ledger& ledger, std::vector<SignedCheckpoint>* out);
-// The stored checkpoint of `size`, or the latest one without a size. NotFound naming --size.
+// The stored checkpoint of `size`, or the latest one without a size. NotFound naming "size".
 Status ReadCheckpoint(const Ledger& ledger, std::optional<uint64_t> size, SignedCheckpoint* out);
 
 // ---- Proofs -----------------------------------------------------------------------------------------
@@ -175,7 +175,8 @@ struct Proof {
   HouseholdProof household;
 };
 
-// Entry `seq` in the tree of `size` (default: the head). NotFound / InvalidArgument name the flag.
+// Entry `seq` in the tree of `size` (default: the head). NotFound / InvalidArgument name the
+// parameter in the field ("seq", "size"; "size1", "size2").
 Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out);
 Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Proof* out);
 // Household `household` at the stored checkpoint of `size` (default: the latest).

@@ -629,7 +629,7 @@ Status CheckHouseholdEntries(const HouseholdProof& p) {
 
 Status CheckHousehold(const Proof& proof, const SignedCheckpoint* cp, std::string* summary) {
   const HouseholdProof& p = proof.household;
-  if (!cp) return Bad("--checkpoint", "a household proof needs the signed checkpoint: the heads root is in its note");
+  if (!cp) return Bad("checkpoint", "a household proof needs the signed checkpoint: the heads root is in its note");
   Status s = CheckSigned(proof, p.tree_size, p.root, *cp, "treeSize", "root");
   if (s.ok() && p.heads != cp->heads) s = Bad("heads", "is not the household heads map the checkpoint signs");
   if (s.ok()) s = CheckHeadsMap(p);

@@ -19,16 +19,16 @@ Status CheckRequest(const Ledger& ledger, const Request& r) {
   Status s = queries::RegionKnown(ledger.store(), r.county, &known);
   if (!s.ok()) return s;
   if (r.county.size() != 6 || !known) {
-    return Status::NotFound(fmt::format("no household in county \"{}\" (6 digits)", r.county), "--county");
+    return Status::NotFound(fmt::format("no household in county \"{}\" (6 digits)", r.county), "county");
   }
   int months = rules::MonthsPerPayment(r.programme);
   if (months == 0) {
-    return Status::Invalid("--programme", fmt::format("{} is paid once per case, not on a monthly roll",
-                                                      ProgrammeName(static_cast<uint16_t>(r.programme))));
+    return Status::Invalid("programme", fmt::format("{} is paid once per case, not on a monthly roll",
+                                                    ProgrammeName(static_cast<uint16_t>(r.programme))));
   }
   if (months == 3 && (r.period % 100 - 1) % 3 != 0) {
-    return Status::Invalid("--period", fmt::format("{} is paid quarterly, for the first month of a quarter",
-                                                   ProgrammeName(static_cast<uint16_t>(r.programme))));
+    return Status::Invalid("period", fmt::format("{} is paid quarterly, for the first month of a quarter",
+                                                 ProgrammeName(static_cast<uint16_t>(r.programme))));
   }
   return Status::Ok();
 }
@@ -158,7 +158,7 @@ Status ReadRoll(const Ledger& ledger, const std::string& roll_id, IssuedRoll* ro
   bool found = false;
   Status s = queries::LoadState(ledger.store(), state::RollKey(roll_id), &record, &found);
   if (!s.ok()) return s;
-  if (!found) return Status::NotFound(fmt::format("no roll \"{}\"", roll_id), "--roll");
+  if (!found) return Status::NotFound(fmt::format("no roll \"{}\"", roll_id), "roll_id");
   *roll = {roll_id, record.county, record.programme, record.period, {}, 0};
   std::string prefix = state::RollPaymentPrefix(roll_id);
   return queries::ScanState(ledger.store(), prefix, [&](std::string_view key, std::string_view) {

@@ -56,7 +56,8 @@ struct Plan {
 std::string RollIdFor(const std::string& county, schema::Programme programme, uint32_t period);
 
 // Checks the request (county known, programme paid on monthly rolls, a quarter's first month for
-// quarterly ones) and plans the roll. Errors name the option (--county, --programme, --period).
+// quarterly ones) and plans the roll. Errors name the field of the request
+// ("county", "programme", "period").
 Status MakePlan(const Ledger& ledger, const Request& request, Plan* plan);
 
 // The events of a plan that has lines and no roll yet: paymentRollIssued, then one

@@ -600,7 +600,7 @@ Status ParseColumns(std::string_view spec, BankColumns* out) {
     auto it = eq == std::string_view::npos ? keys.end() : keys.find(std::string(pair.substr(0, eq)));
     if (it == keys.end() || eq + 1 >= pair.size()) {
       return Status::Invalid(
-          "--columns",
+          "columns",
           fmt::format("\"{}\" is not KEY=COLUMN with KEY one of id, amount, status, reason, reference, date", pair));
     }
     *it->second = std::string(pair.substr(eq + 1));

@@ -44,7 +44,7 @@ Status ForHousehold(const Store& store, const std::string& household, std::vecto
   bool found = false;
   Status s = queries::LoadState(store, state::HouseholdKey(household), &h, &found);
   if (!s.ok()) return s;
-  if (!found) return Status::NotFound(fmt::format("no household \"{}\"", household), "--household");
+  if (!found) return Status::NotFound(fmt::format("no household \"{}\"", household), "household");
   for (const auto& c : h.cases) {
     Row row;
     if (RowOf(household, h, c, &row)) rows->push_back(std::move(row));

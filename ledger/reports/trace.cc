@@ -142,7 +142,7 @@ Status ForActor(const Ledger& ledger, std::string_view actor, Trace* out) {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the actor index");
   if (seqs.empty())
-    return Status::NotFound(fmt::format("actor \"{}\" has recorded nothing in the ledger", actor), "--actor");
+    return Status::NotFound(fmt::format("actor \"{}\" has recorded nothing in the ledger", actor), "actor");
   for (const auto& h : households) {
     Status s = Fold(ledger, h, out, std::string(actor), &seqs);
     if (!s.ok()) return s;
@@ -169,7 +169,7 @@ Status ForRegion(const Ledger& ledger, std::string_view region_prefix, Trace* ou
     ++households;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the region index");
-  if (households == 0) return Status::NotFound(fmt::format("no household in region {}", region_prefix), "--region");
+  if (households == 0) return Status::NotFound(fmt::format("no household in region {}", region_prefix), "region");
   return Status::Ok();
 }
 
