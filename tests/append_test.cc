@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/store.h"
 #include "ledger/domain/json.h"
@@ -368,7 +369,7 @@ TEST_CASE("only RocksDB's lock errors say another process has the ledger, not a 
   // Opened twice in this process: RocksDB refuses the second open on its lock.
   auto first = testing::NewLedger(dir.Sub("blocked"));
   std::unique_ptr<Ledger> second;
-  CHECK(Ledger::Open(dir.Sub("blocked"), &second).code() == Status::Code::kBusy);
+  CHECK(Ledger::Open(ledger::domain::Rules(), dir.Sub("blocked"), &second).code() == Status::Code::kBusy);
 
   // Any other I/O error stays one, whatever the path says.
   std::ofstream(dir.Sub("block")) << "a file, not a directory\n";
