@@ -1,7 +1,7 @@
 // ledger_bench: the benchmark of issue 6, on one machine in one run.
 //
 // A province-month (testing/province.h) is appended under the `enforce` policy through
-// Ledger::SubmitGroup in groups of --group events (one synced WriteBatch each; each group is
+// Log::SubmitGroup in groups of --group events (one synced WriteBatch each; each group is
 // checked while the one before is written, as `ledgerctl append` does). The batches it
 // wrote are read back from RocksDB's WAL and written again, synced, into a fresh RocksDB with the
 // same column families: the same puts, keys and bytes without the ledger, the reference of the
@@ -38,13 +38,13 @@
 #include <string>
 #include <vector>
 
-#include "ledger/domain/machine.h"
 #include "bench/measure.h"
-#include "ledger/domain/json.h"
 #include "ledger/core/log.h"
+#include "ledger/core/store.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
 #include "ledger/reports/payroll.h"
 #include "ledger/reports/reconcile.h"
-#include "ledger/core/store.h"
 #include "ledger/reports/verify.h"
 #include "testing/history.h"
 #include "testing/province.h"
@@ -197,11 +197,11 @@ std::string Si(double v) {  // 12345678 -> "12.3M"
 // ---------------------------------------------------------------------------------------------
 // Ledgers
 
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::Policy policy) {
+std::unique_ptr<ledger::Log> NewLedger(const std::string& dir, ledger::Policy policy) {
   std::filesystem::remove_all(dir);
-  Check(ledger::Ledger::Create(ledger::domain::Rules(), dir, policy), "creating " + dir);
-  std::unique_ptr<ledger::Ledger> l;
-  Check(ledger::Ledger::Open(ledger::domain::Rules(), dir, &l), "opening " + dir);
+  Check(ledger::Log::Create(ledger::domain::Rules(), dir, policy), "creating " + dir);
+  std::unique_ptr<ledger::Log> l;
+  Check(ledger::Log::Open(ledger::domain::Rules(), dir, &l), "opening " + dir);
   return l;
 }
 
@@ -243,10 +243,10 @@ void CountResults(const std::vector<ledger::AppendResult>& results, std::span<co
   }
 }
 
-// Appends `lines` in groups of `group` as a stream (Ledger::SubmitGroup: each group checked while
+// Appends `lines` in groups of `group` as a stream (Log::SubmitGroup: each group checked while
 // the one before is written), parsing each group just before it is submitted (timed apart), as
 // `ledgerctl append` does: at most two groups of parsed events are held at a time.
-AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines, uint64_t group, bool lawful) {
+AppendFigures AppendLines(ledger::Log* l, const std::vector<std::string>& lines, uint64_t group, bool lawful) {
   AppendFigures f;
   rocksdb::DB* db = l->store().db();
   bench::WriteStats before = bench::ReadWriteStats(db);
@@ -267,7 +267,7 @@ AppendFigures AppendLines(ledger::Ledger* l, const std::vector<std::string>& lin
       Check(write, "writing a group");
       CountResults(*results, std::span(lines).subspan(first, n), *parsed, lawful, &f);
     };
-    Check(l->SubmitGroup(events, ledger::Ledger::GroupMode::kEachOnItsOwn, done), "SubmitGroup");
+    Check(l->SubmitGroup(events, ledger::Log::GroupMode::kEachOnItsOwn, done), "SubmitGroup");
     f.parse_s += std::chrono::duration<double>(t1 - t0).count();
     f.append_s += SecondsSince(t1);
     ++f.groups;
@@ -328,7 +328,7 @@ struct ProvinceRun {
 
 // Appends the province-month county by county (each county generated just before its append,
 // outside the timed part), so that memory holds one county's lines at a time.
-ProvinceRun AppendProvince(ledger::Ledger* l, const testing::ProvinceMonthOptions& o, uint64_t group, bool lawful,
+ProvinceRun AppendProvince(ledger::Log* l, const testing::ProvinceMonthOptions& o, uint64_t group, bool lawful,
                            const std::string& label) {
   ProvinceRun run;
   run.options = o;
@@ -370,7 +370,7 @@ struct VerifyFigures {
 constexpr uint64_t kShaCapBytes = 512ull << 20;
 constexpr uint64_t kCaptureCapBytes = 1ull << 30;  // Batches read back from the WAL for the raw replay.
 
-VerifyFigures Verify(const ledger::Ledger& l) {
+VerifyFigures Verify(const ledger::Log& l) {
   VerifyFigures f;
   ledger::VerifyReport report;
   Check(ledger::Verify(l, &report), "verify");
@@ -381,7 +381,7 @@ VerifyFigures Verify(const ledger::Ledger& l) {
 }
 
 // The log read in order and each entry hashed, nothing else: entries per second.
-double ScanAndHash(const ledger::Ledger& l) {
+double ScanAndHash(const ledger::Log& l) {
   const ledger::Store& store = l.store();
   std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(rocksdb::ReadOptions(), store.cf(ledger::kLog)));
   uint64_t entries = 0;
@@ -397,7 +397,7 @@ double ScanAndHash(const ledger::Ledger& l) {
 }
 
 // SHA-256 over the bytes Verify read, into `f`.
-void ShaOverLog(const ledger::Ledger& l, VerifyFigures* out) {
+void ShaOverLog(const ledger::Log& l, VerifyFigures* out) {
   VerifyFigures& f = *out;
   f.scan_and_hash_per_s = ScanAndHash(l);
   // The same bytes: every entry as stored, each hashed as the verifier must at least hash it.
@@ -438,7 +438,7 @@ struct ReplayFigures {
   double mean_entries = 0;
 };
 
-ReplayFigures Replay(const ledger::Ledger& l, const std::string& name, uint64_t households,
+ReplayFigures Replay(const ledger::Log& l, const std::string& name, uint64_t households,
                      const std::function<std::string(uint64_t)>& household_id, int samples, uint64_t seed) {
   ReplayFigures f;
   f.ledger = name;
@@ -492,7 +492,7 @@ ledger::schema::Programme ProgrammeOf(const std::string& name) {
 }
 
 // Issues every monthly roll of one county for one month, as `ledgerctl payroll issue` does.
-PayrollFigures Payroll(ledger::Ledger* l, const std::string& county, uint32_t period) {
+PayrollFigures Payroll(ledger::Log* l, const std::string& county, uint32_t period) {
   PayrollFigures f;
   f.county = county;
   f.period = period;
@@ -512,8 +512,7 @@ PayrollFigures Payroll(ledger::Ledger* l, const std::string& county, uint32_t pe
     std::vector<capnp::MessageBuilder*> group;
     for (auto& e : events) group.push_back(e.get());
     std::vector<ledger::AppendResult> results;
-    if (!group.empty())
-      Check(l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing), "payroll append");
+    if (!group.empty()) Check(l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing), "payroll append");
     auto t3 = Clock::now();
     for (const auto& res : results) {
       if (res.outcome != ledger::AppendResult::Outcome::kCreated)
@@ -548,8 +547,8 @@ struct ReconcileFigures {
 // with payment ids the ledger does not have. Written line by line as the rolls are read, so that
 // only the text is held (a province-month has 2.5M payments). *real: lines of ledger payments;
 // *payments: the payments the rolls hold.
-std::string BankText(const ledger::Ledger& l, const testing::ProvinceMonthOptions& o,
-                     const std::vector<uint32_t>& periods, uint64_t lines, uint64_t* real, uint64_t* payments) {
+std::string BankText(const ledger::Log& l, const testing::ProvinceMonthOptions& o, const std::vector<uint32_t>& periods,
+                     uint64_t lines, uint64_t* real, uint64_t* payments) {
   std::string text = "end_to_end_id,amount,status,reason,bank_reference,date\n";
   const uint32_t date = periods.front() * 100 + 10;
   uint64_t i = 0;
@@ -594,7 +593,7 @@ std::string FirstLines(const std::string& text, uint64_t lines) {
 
 // Parses and reconciles a bank file of `lines` lines, the first `real` of them payments of the
 // ledger; if there are others, the real lines alone are timed again, for a projection.
-ReconcileFigures Reconcile(const ledger::Ledger& l, const std::string& name, std::string text, uint64_t lines,
+ReconcileFigures Reconcile(const ledger::Log& l, const std::string& name, std::string text, uint64_t lines,
                            uint64_t real, uint64_t ledger_payments) {
   ReconcileFigures f;
   f.ledger = name;
@@ -641,7 +640,7 @@ struct DiskFigures {
   double per_event() const { return events ? static_cast<double>(bytes) / static_cast<double>(events) : 0; }
 };
 
-DiskFigures Disk(ledger::Ledger* l, const std::string& dir) {
+DiskFigures Disk(ledger::Log* l, const std::string& dir) {
   DiskFigures f;
   f.events = l->head().seq;
   rocksdb::DB* db = l->store().db();
@@ -710,13 +709,13 @@ bool ReadMeta(const std::string& dir, testing::ProvinceMonthOptions* o, uint64_t
   return true;
 }
 
-std::unique_ptr<ledger::Ledger> OpenBig(const Options& opt, BigLedger* big) {
+std::unique_ptr<ledger::Log> OpenBig(const Options& opt, BigLedger* big) {
   big->dir = opt.ledger_dir.empty() ? opt.dir + "/big" : opt.ledger_dir;
   uint64_t events = 0;
-  std::unique_ptr<ledger::Ledger> l;
+  std::unique_ptr<ledger::Log> l;
   if (ReadMeta(big->dir, &big->options, &events, &big->payment_events) && events >= opt.replay_events &&
       big->payment_events >= opt.payment_events) {
-    Check(ledger::Ledger::Open(ledger::domain::Rules(), big->dir + "/ledger", &l), "opening " + big->dir);
+    Check(ledger::Log::Open(ledger::domain::Rules(), big->dir + "/ledger", &l), "opening " + big->dir);
     if (l->head().seq != events)
       Die(fmt::format("{} holds {} events, its meta file says {}", big->dir, l->head().seq, events));
     Note(fmt::format("reusing the ledger of {} events in {}", events, big->dir));
@@ -769,7 +768,7 @@ struct Results {
   VerifyFigures verify, big_verify;
   bench::Latency disk_read;  // --drop-caches: one random 4 KiB read of the large ledger's SST files.
   std::vector<ReplayFigures> replays;
-  ledger::Ledger::RebuildReport rebuild;
+  ledger::Log::RebuildReport rebuild;
   PayrollFigures payroll;
   std::vector<ReconcileFigures> reconciles;
   DiskFigures disk, big_disk;
@@ -1193,7 +1192,7 @@ std::string Json(const Results& r, const std::vector<bench::Row>& rows) {
 
 // The record-policy run's check: each planted household flagged with its rule, nobody else
 // flagged but the households whose card a planted one shares.
-void CheckRedFlags(ledger::Ledger& l, Results* r) {
+void CheckRedFlags(ledger::Log& l, Results* r) {
   std::set<std::string> allowed;
   for (const auto& f : r->record.red_flags) {
     allowed.insert(f.household);

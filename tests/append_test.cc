@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/store.h"
 #include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
 #include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
@@ -36,7 +36,7 @@ std::string Apply(const std::string& event_id, const std::string& household, int
          R"(","programme":"urban_dibao","declaredMonthlyIncomeFen":)" + std::to_string(income_fen) + "}}";
 }
 
-void CheckVerifies(const Ledger& l) {
+void CheckVerifies(const Log& l) {
   VerifyReport report;
   REQUIRE(Verify(l, &report).ok());
   CHECK_MESSAGE(report.ok, report.problem);
@@ -225,7 +225,7 @@ TEST_CASE("keyed hashes: the same person matches within a ledger, not across led
   testing::TempDir dir;
   auto a = testing::NewLedger(dir.Sub("a"));
   auto b = testing::NewLedger(dir.Sub("b"));
-  auto keyed_hash = [](Ledger* l, uint64_t seq) {
+  auto keyed_hash = [](Log* l, uint64_t seq) {
     std::string bytes;
     REQUIRE(l->ReadEntry(seq, &bytes).ok());
     EntryReader e;
@@ -368,8 +368,8 @@ TEST_CASE("only RocksDB's lock errors say another process has the ledger, not a 
 
   // Opened twice in this process: RocksDB refuses the second open on its lock.
   auto first = testing::NewLedger(dir.Sub("blocked"));
-  std::unique_ptr<Ledger> second;
-  CHECK(Ledger::Open(ledger::domain::Rules(), dir.Sub("blocked"), &second).code() == Status::Code::kBusy);
+  std::unique_ptr<Log> second;
+  CHECK(Log::Open(ledger::domain::Rules(), dir.Sub("blocked"), &second).code() == Status::Code::kBusy);
 
   // Any other I/O error stays one, whatever the path says.
   std::ofstream(dir.Sub("block")) << "a file, not a directory\n";

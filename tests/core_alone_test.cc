@@ -15,7 +15,7 @@
 namespace {
 
 using ledger::Decision;
-using ledger::Ledger;
+using ledger::Log;
 using Outcome = ledger::AppendResult::Outcome;
 
 class Counter final : public ledger::StateMachine {
@@ -46,7 +46,7 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
-ledger::AppendResult AppendOne(Ledger* l, const std::string& id, const std::string& household) {
+ledger::AppendResult AppendOne(Log* l, const std::string& id, const std::string& household) {
   capnp::MallocMessageBuilder message;
   auto e = message.initRoot<ledger::schema::Event>();
   e.setEventId(id);
@@ -64,9 +64,9 @@ ledger::AppendResult AppendOne(Ledger* l, const std::string& id, const std::stri
 TEST_CASE("the log runs any state machine: sequence, idempotency, refusals by policy, state kept") {
   const Counter counter;
   TempDir dir;
-  REQUIRE(Ledger::Create(counter, dir.path + "/l", ledger::Policy::kEnforce).ok());
-  std::unique_ptr<Ledger> l;
-  REQUIRE(Ledger::Open(counter, dir.path + "/l", &l).ok());
+  REQUIRE(Log::Create(counter, dir.path + "/l", ledger::Policy::kEnforce).ok());
+  std::unique_ptr<Log> l;
+  REQUIRE(Log::Open(counter, dir.path + "/l", &l).ok());
   CHECK(l->head().seq == 1);  // The genesis.
   auto a = AppendOne(l.get(), "e1", "h1");
   CHECK(a.outcome == Outcome::kCreated);
@@ -91,14 +91,14 @@ TEST_CASE("the log runs any state machine: sequence, idempotency, refusals by po
 TEST_CASE("under record, a refusing finding is recorded with its entry instead") {
   const Counter counter;
   TempDir dir;
-  REQUIRE(Ledger::Create(counter, dir.path + "/l", ledger::Policy::kRecord).ok());
-  std::unique_ptr<Ledger> l;
-  REQUIRE(Ledger::Open(counter, dir.path + "/l", &l).ok());
+  REQUIRE(Log::Create(counter, dir.path + "/l", ledger::Policy::kRecord).ok());
+  std::unique_ptr<Log> l;
+  REQUIRE(Log::Open(counter, dir.path + "/l", &l).ok());
   auto r = AppendOne(l.get(), "e1!", "h1");
   CHECK(r.outcome == Outcome::kCreated);
   REQUIRE(r.findings.size() == 1);
   CHECK(r.findings.front().rule == "toy.bang");
-  Ledger::RebuildReport report;
+  Log::RebuildReport report;
   REQUIRE(l->Rebuild(&report).ok());
   CHECK(report.entries == 2);
   CHECK(report.mismatches == 0);

@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "ledger/core/entry.h"
-#include "ledger/util/hash.h"
 #include "ledger/core/log.h"
 #include "ledger/reports/verify.h"
+#include "ledger/util/hash.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -278,7 +278,7 @@ void CheckReportedInOrder(const std::vector<Result>& results) {
 }
 
 // Every reported entry is in the ledger at its seq, with the reported event and hash.
-void CheckReportedEntries(const ledger::Ledger& l, const std::vector<Result>& results) {
+void CheckReportedEntries(const ledger::Log& l, const std::vector<Result>& results) {
   for (const Result& r : results) {
     INFO("line ", r.line, " reported created at seq ", r.seq, " hash ", r.hash_hex);
     std::string bytes;
@@ -293,7 +293,7 @@ void CheckReportedEntries(const ledger::Ledger& l, const std::vector<Result>& re
 }
 
 // `events` appended after the genesis entry.
-void CheckVerifies(const ledger::Ledger& l, uint64_t events) {
+void CheckVerifies(const ledger::Log& l, uint64_t events) {
   ledger::VerifyReport report;
   ledger::Status s = ledger::Verify(l, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());

@@ -64,7 +64,7 @@ std::string Invalid(const std::string& event_id) {
 }
 
 // Appends `lines` as one group; returns how many were created.
-size_t AppendGroup(ledger::Ledger* l, const std::vector<std::string>& lines) {
+size_t AppendGroup(ledger::Log* l, const std::vector<std::string>& lines) {
   size_t created = 0;
   for (const auto& r : testing::AppendLines(l, lines)) created += r.outcome == Outcome::kCreated;
   return created;
@@ -73,7 +73,7 @@ size_t AppendGroup(ledger::Ledger* l, const std::vector<std::string>& lines) {
 // ---- Ledgers --------------------------------------------------------------------------------------------
 
 // The entry hashes of the log, read back, in seq order.
-std::vector<Hash> EntryHashes(const ledger::Ledger& l) {
+std::vector<Hash> EntryHashes(const ledger::Log& l) {
   std::vector<Hash> hashes;
   for (uint64_t seq = 1; seq <= l.head().seq; ++seq) {
     std::string bytes;
@@ -90,7 +90,7 @@ uint64_t CountRows(const Store& store, ledger::Cf cf) {
   return n;
 }
 
-ledger::VerifyReport VerifyLedger(const ledger::Ledger& l) {
+ledger::VerifyReport VerifyLedger(const ledger::Log& l) {
   ledger::VerifyReport report;
   Status s = ledger::Verify(l, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -124,7 +124,7 @@ void Put(const Store& store, ledger::Cf cf, const std::string& key, const std::s
 
 // A ledger of `households` households (ids H000, H001, ...) and some entries of none, appended in
 // groups of varying sizes that each hold rejected events.
-std::vector<size_t> AppendVaried(ledger::Ledger* l, size_t entries_min, uint64_t seed) {
+std::vector<size_t> AppendVaried(ledger::Log* l, size_t entries_min, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const int households = 23;
   std::vector<size_t> group_sizes;
@@ -177,7 +177,7 @@ TEST_CASE("the stored tree of a ledger appended in groups gives the reference's 
     }
     std::vector<ledger::AppendResult> results;
     uint64_t before = l->head().seq;
-    REQUIRE(l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing).ok());
+    REQUIRE(l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing).ok());
     REQUIRE(l->head().seq == before);
   }
   const std::vector<Hash> leaves = EntryHashes(*l);
@@ -427,7 +427,7 @@ struct KeyedLedger {
     REQUIRE(note::GenerateKey("benefit-ledger/test", &key).ok());
     REQUIRE(evidence::SetCheckpointKey(l.get(), note::VerifierOf(key)).ok());
   }
-  void Checkpoint(ledger::Ledger* l) {
+  void Checkpoint(ledger::Log* l) {
     SignedCheckpoint cp;
     bool made = false;
     Status s = evidence::MakeCheckpoint(l, key, &cp, &made);
@@ -935,7 +935,7 @@ void RewriteHeadsMap(const Store& store, uint64_t size, const std::vector<eviden
   Put(store, ledger::kCheckpoint, ledger::SeqKey(size), signed_note);
 }
 
-std::vector<evidence::HeadsLeaf> HeadsNow(const ledger::Ledger& l) {
+std::vector<evidence::HeadsLeaf> HeadsNow(const ledger::Log& l) {
   std::vector<evidence::HeadsLeaf> leaves;
   std::unique_ptr<rocksdb::Iterator> it(
       l.store().db()->NewIterator(rocksdb::ReadOptions(), l.store().cf(ledger::kHouseholdHead)));

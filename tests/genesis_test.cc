@@ -4,7 +4,6 @@
 // own `ldb` (Debian rocksdb-tools), a replaced secret file, an edited checkpoint key. The ledger's
 // own kinds cannot be appended or corrected; setkey records a key in the log; a ledger made before
 // genesis entries gets one from upgrade.
-#include "ledger/domain/machine.h"
 #include "ledger/core/genesis.h"
 
 #include <doctest/doctest.h>
@@ -17,13 +16,14 @@
 #include <string>
 
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
-#include "ledger/util/hash.h"
-#include "ledger/domain/identity.h"
-#include "ledger/domain/json.h"
 #include "ledger/core/log.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/identity.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
+#include "ledger/evidence/evidence.h"
 #include "ledger/reports/verify.h"
+#include "ledger/util/hash.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -83,7 +83,7 @@ std::string Init(const testing::TempDir& tmp, const std::string& policy = "enfor
 }
 
 // Appending `line` is refused as a whole (the group's status, not a result of its own).
-Status AppendRefused(ledger::Ledger* l, const std::string& line) {
+Status AppendRefused(ledger::Log* l, const std::string& line) {
   capnp::MallocMessageBuilder message;
   REQUIRE(ledger::ParseEventJson(line, &message).ok());
   capnp::MessageBuilder* events[] = {&message};
@@ -93,7 +93,7 @@ Status AppendRefused(ledger::Ledger* l, const std::string& line) {
   return s;
 }
 
-ledger::schema::Event::Reader EventAt(const ledger::Ledger& l, uint64_t seq, std::string* bytes,
+ledger::schema::Event::Reader EventAt(const ledger::Log& l, uint64_t seq, std::string* bytes,
                                       ledger::EntryReader* reader) {
   REQUIRE(l.ReadEntry(seq, bytes).ok());
   REQUIRE(reader->Init(*bytes).ok());
@@ -243,7 +243,7 @@ TEST_CASE("the ledger's own kinds are never appended, and its genesis is never c
 TEST_CASE("setkey records a checkpoint key in the log for a ledger made without one, and only once") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("l");
-  REQUIRE(ledger::Ledger::Create(ledger::domain::Rules(), dir, ledger::Policy::kEnforce).ok());  // The library: no key.
+  REQUIRE(ledger::Log::Create(ledger::domain::Rules(), dir, ledger::Policy::kEnforce).ok());  // The library: no key.
   {
     auto l = testing::OpenLedger(dir);
     std::string bytes;

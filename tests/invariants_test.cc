@@ -3,7 +3,7 @@
 //     (RelWithDebInfo, which defines NDEBUG), with where and why on stderr;
 //   - a real invariant of the ledger (an evidence batch touches only evidence families) stops a
 //     process that breaks it, and the ledger is as its last write left it;
-//   - a group larger than Ledger::kGroupEventsMax is refused, naming the limit;
+//   - a group larger than Log::kGroupEventsMax is refused, naming the limit;
 //   - a state record that cannot be read (an injected I/O error of the state family's files)
 //     fails the event with IOError and writes nothing: it is never read as "absent", which
 //     would let the rules write over the record they did not see; one that does not decode
@@ -29,11 +29,11 @@
 #include <string>
 #include <vector>
 
-#include "ledger/domain/machine.h"
-#include "ledger/util/assert.h"
 #include "ledger/core/log.h"
-#include "ledger/domain/state.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/machine.h"
+#include "ledger/domain/state.h"
+#include "ledger/util/assert.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -101,8 +101,8 @@ TEST_CASE("an evidence batch that writes the log stops the process; the ledger i
     head_seq = l->head().seq;
   }
   ChildEnd end = RunInChild([&dir] {
-    std::unique_ptr<ledger::Ledger> l;
-    if (!ledger::Ledger::Open(ledger::domain::Rules(), dir, &l).ok()) ::_exit(2);
+    std::unique_ptr<ledger::Log> l;
+    if (!ledger::Log::Open(ledger::domain::Rules(), dir, &l).ok()) ::_exit(2);
     rocksdb::WriteBatch batch;
     batch.Put(l->store().cf(ledger::kLog), ledger::SeqKey(l->head().seq + 1), "not an entry");
     (void)l->WriteEvidence(&batch);  // Must not return.
@@ -121,7 +121,7 @@ TEST_CASE("a group larger than kGroupEventsMax is refused, naming the limit") {
   auto l = testing::NewLedger(tmp.Sub("l"));
   const uint64_t head_seq = l->head().seq;
   capnp::MallocMessageBuilder one;  // Never read: the size is checked first.
-  std::vector<capnp::MessageBuilder*> events(ledger::Ledger::kGroupEventsMax + 1, &one);
+  std::vector<capnp::MessageBuilder*> events(ledger::Log::kGroupEventsMax + 1, &one);
   std::vector<ledger::AppendResult> results;
   ledger::Status s = l->AppendGroup(events, &results);
   CHECK(s.code() == ledger::Status::Code::kInvalidArgument);
@@ -219,7 +219,7 @@ std::set<std::string> FilesOf(const ledger::Store& store, ledger::Cf cf) {
 
 // Read without filling the block cache, so that the ledger's next read of the state still goes
 // to the (failing) file.
-std::string StateRecord(const ledger::Ledger& l, const std::string& key) {
+std::string StateRecord(const ledger::Log& l, const std::string& key) {
   rocksdb::ReadOptions uncached;
   uncached.fill_cache = false;
   std::string value;
@@ -316,7 +316,7 @@ TEST_CASE("an entry whose text lost its NUL terminator: rebuild reports Corrupti
     REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kLog), ledger::SeqKey(registered_seq), bytes).ok());
   }
   auto l = testing::OpenLedger(dir);
-  ledger::Ledger::RebuildReport report;
+  ledger::Log::RebuildReport report;
   ledger::Status s;
   std::string thrown;
   try {

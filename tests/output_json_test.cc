@@ -1,4 +1,4 @@
-// Typed output (ledger/schema/results.capnp, ledger/json_writer.h): every report's --format json
+// Typed output (include/benefit_ledger/results.capnp, ledger/json_writer.h): every report's --format json
 // is one JSON document, read here by a strict parser of its own (RFC 8259: nothing after the
 // document, no duplicate keys, no bare control characters); money is integer fen equal to the
 // ledger's own figures, hashes are 64 hex digits equal to the entries', dates YYYY-MM-DD; and
@@ -20,11 +20,11 @@
 #include "ledger/core/entry.h"
 #include "ledger/domain/json.h"
 #include "ledger/reports/json_writer.h"
-#include "ledger/util/note.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"
 #include "ledger/reports/results.h"
+#include "ledger/util/note.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 
@@ -331,7 +331,7 @@ std::string Yuan(int64_t fen) {
   return fmt::format("{}.{:02}", fen / 100, fen % 100);
 }
 
-std::string EntryHashHex(const ledger::Ledger& l, uint64_t seq) {
+std::string EntryHashHex(const ledger::Log& l, uint64_t seq) {
   std::string bytes;
   REQUIRE(l.ReadEntry(seq, &bytes).ok());
   return ledger::Hex(ledger::LeafHash(ledger::AsBytes(bytes)));

@@ -54,16 +54,16 @@ Request Feb2026(ledger::schema::Programme p = ledger::schema::Programme::RURAL_D
   return {"341502", p, 202602, std::move(actor), 20260205};
 }
 
-std::vector<AppendResult> Issue(ledger::Ledger* l, const Plan& plan, const Request& r) {
+std::vector<AppendResult> Issue(ledger::Log* l, const Plan& plan, const Request& r) {
   auto owned = ledger::payroll::Events(plan, r);
   std::vector<capnp::MessageBuilder*> group;
   for (auto& m : owned) group.push_back(m.get());
   std::vector<AppendResult> results;
-  REQUIRE(l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing).ok());
+  REQUIRE(l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing).ok());
   return results;
 }
 
-void AppendAll(ledger::Ledger* l, const std::vector<std::string>& lines) {
+void AppendAll(ledger::Log* l, const std::vector<std::string>& lines) {
   auto results = testing::AppendLines(l, lines);
   for (size_t i = 0; i < results.size(); ++i) {
     std::string why = results[i].error.ToString() + (results[i].findings.empty() ? "" : results[i].findings[0].rule);
@@ -124,7 +124,7 @@ TEST_CASE("payroll issues one payment per payable case, for its entitlement, to 
     }
   }
   SUBCASE("the state after a generated roll equals the state rebuilt from the log") {
-    ledger::Ledger::RebuildReport report;
+    ledger::Log::RebuildReport report;
     REQUIRE(l->Rebuild(&report).ok());
     CHECK(report.mismatches == 0);
   }

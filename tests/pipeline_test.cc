@@ -1,4 +1,4 @@
-// Pipelined appending (Ledger::SubmitGroup): each group is checked while the group before it is
+// Pipelined appending (Log::SubmitGroup): each group is checked while the group before it is
 // still being written, so its events must see that group's entries, state, heads, event ids and
 // Merkle nodes as if they were in the database. These tests cut a history into small groups, so
 // that households, approvals and payments continually depend on the group in flight.
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "ledger/domain/machine.h"
 #include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
 #include "ledger/reports/verify.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
@@ -21,7 +21,7 @@ namespace {
 
 using Outcome = ledger::AppendResult::Outcome;
 
-std::map<std::string, std::string> DumpFamily(const ledger::Ledger& l, ledger::Cf cf) {
+std::map<std::string, std::string> DumpFamily(const ledger::Log& l, ledger::Cf cf) {
   std::map<std::string, std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(l.store().db()->NewIterator(rocksdb::ReadOptions(), l.store().cf(cf)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) out[it->key().ToString()] = it->value().ToString();
@@ -44,8 +44,8 @@ struct Reports {
 };
 
 // Submits lines[first, first + n) as group `number`; its report goes into `reports`.
-void Submit(ledger::Ledger* l, std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>* messages, size_t first,
-            size_t n, size_t number, Reports* reports) {
+void Submit(ledger::Log* l, std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>* messages, size_t first, size_t n,
+            size_t number, Reports* reports) {
   std::vector<capnp::MessageBuilder*> group;
   for (size_t i = first; i < first + n; ++i) group.push_back((*messages)[i].get());
   if (reports->results.size() <= number) reports->results.resize(number + 1);
@@ -58,7 +58,7 @@ void Submit(ledger::Ledger* l, std::vector<std::unique_ptr<capnp::MallocMessageB
     }
     reports->results[number] = *results;
   };
-  REQUIRE(l->SubmitGroup(group, ledger::Ledger::GroupMode::kEachOnItsOwn, done).ok());
+  REQUIRE(l->SubmitGroup(group, ledger::Log::GroupMode::kEachOnItsOwn, done).ok());
 }
 
 }  // namespace
@@ -69,7 +69,7 @@ TEST_CASE("a history appended as a stream of small groups equals the same histor
   testing::TempDir dir;
   // Two copies of one new ledger (its genesis alone), closed while copied: the same secret, so
   // that both key identity numbers alike and their states can be compared.
-  REQUIRE(ledger::Ledger::Create(ledger::domain::Rules(), dir.Sub("a"), ledger::Policy::kRecord).ok());
+  REQUIRE(ledger::Log::Create(ledger::domain::Rules(), dir.Sub("a"), ledger::Policy::kRecord).ok());
   std::filesystem::copy(dir.Sub("a"), dir.Sub("b"), std::filesystem::copy_options::recursive);
   auto one_by_one = testing::OpenLedger(dir.Sub("a"));
   auto streamed = testing::OpenLedger(dir.Sub("b"));

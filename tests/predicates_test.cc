@@ -14,13 +14,13 @@
 #include <map>
 #include <set>
 
+#include "ledger/domain/rules.h"
 #include "ledger/reports/household_replay.h"
 #include "ledger/reports/payroll.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"
 #include "ledger/reports/results.h"
-#include "ledger/domain/rules.h"
 #include "tests/test_util.h"
 
 using ledger::rules::Standing;
@@ -113,7 +113,7 @@ Standing Expected(uint32_t m) {
   return Standing::kPaid;  // 202409 and 202410: gradual exit, still paid.
 }
 
-ledger::state::Case LoadCase(const ledger::Ledger& l, const std::string& household, const std::string& id) {
+ledger::state::Case LoadCase(const ledger::Log& l, const std::string& household, const std::string& id) {
   ledger::state::Household h;
   bool found = false;
   REQUIRE(ledger::queries::LoadState(l.store(), ledger::state::HouseholdKey(household), &h, &found).ok());

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "ledger/domain/json.h"
-#include "ledger/reports/queries.h"
 #include "ledger/domain/rules.h"
+#include "ledger/reports/queries.h"
 #include "testing/history.h"
 #include "tests/test_util.h"
 
@@ -17,7 +17,7 @@ using ledger::Policy;
 
 namespace {
 
-std::map<std::string, std::string> DumpState(const ledger::Ledger& l) {
+std::map<std::string, std::string> DumpState(const ledger::Log& l) {
   std::map<std::string, std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(
       l.store().db()->NewIterator(rocksdb::ReadOptions(), l.store().cf(ledger::kState)));
@@ -25,7 +25,7 @@ std::map<std::string, std::string> DumpState(const ledger::Ledger& l) {
   return out;
 }
 
-void AppendAll(ledger::Ledger* l, const std::vector<std::string>& lines) {
+void AppendAll(ledger::Log* l, const std::vector<std::string>& lines) {
   for (size_t first = 0; first < lines.size(); first += 300) {
     std::vector<std::string> chunk(lines.begin() + first, lines.begin() + std::min(lines.size(), first + 300));
     for (const auto& r : testing::AppendLines(l, chunk)) REQUIRE_MESSAGE(r.error.ok(), r.error.ToString());
@@ -77,7 +77,7 @@ TEST_CASE("the state rebuilt from the log equals the state kept on append, byte 
                                                   : testing::ReadDataLines("every_kind.jsonl"));
     auto incremental = DumpState(*l);
     REQUIRE(incremental.size() > (policy == Policy::kEnforce ? 500u : 10u));
-    ledger::Ledger::RebuildReport report;
+    ledger::Log::RebuildReport report;
     REQUIRE(l->Rebuild(&report).ok());
     CHECK(report.entries == l->head().seq);
     CHECK_MESSAGE(report.mismatches == 0, report.first_mismatch);
@@ -163,7 +163,7 @@ TEST_CASE("an interrupted rebuild blocks appends until rebuild runs again") {
   ledger::Status s = l->AppendGroup(group, &results);
   CHECK(!s.ok());
   CHECK(s.reason().find("rebuild") != std::string::npos);
-  ledger::Ledger::RebuildReport report;
+  ledger::Log::RebuildReport report;
   REQUIRE(l->Rebuild(&report).ok());
   CHECK(testing::AppendLine(l.get(), line).error.ok());
 }
@@ -293,7 +293,7 @@ TEST_CASE("rebuild equals incremental state on a multi-year history") {
   CHECK(review_years.count(2025) + review_years.count(2026) == 2);
   auto incremental = DumpState(*l);
   REQUIRE(incremental.size() > 500u);
-  ledger::Ledger::RebuildReport report;
+  ledger::Log::RebuildReport report;
   REQUIRE(l->Rebuild(&report).ok());
   CHECK(report.entries == lines.size() + 1);  // The genesis entry is rebuilt past too.
   CHECK_MESSAGE(report.mismatches == 0, report.first_mismatch);

@@ -284,7 +284,7 @@ bool HasRule(const std::vector<ledger::rules::Finding>& findings, const std::str
 }
 
 // Appends `lines` one group each; every one must be created without findings.
-void AppendLawful(ledger::Ledger* l, const std::vector<std::string>& lines) {
+void AppendLawful(ledger::Log* l, const std::vector<std::string>& lines) {
   for (const auto& line : lines) {
     auto r = testing::AppendLine(l, line);
     std::string why = r.error.ToString();

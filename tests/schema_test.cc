@@ -1,6 +1,6 @@
 // The event schema: every kind round-trips JSON -> Cap'n Proto -> store -> JSON, and entries
 // encoded by earlier versions of the schema still read and hash the same (evolution rule,
-// ledger/schema/event.capnp).
+// include/benefit_ledger/event.capnp).
 #include <capnp/any.h>
 #include <capnp/compat/json.h>
 #include <capnp/dynamic.h>

@@ -16,15 +16,15 @@
 #include <vector>
 
 #include "ledger/core/entry.h"
-#include "ledger/domain/json.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/json.h"
 #include "ledger/reports/verify.h"
 #include "tests/test_util.h"
 
 using ledger::AppendResult;
+using ledger::Policy;
 using ledger::Status;
 using ledger::note::KeyPair;
-using ledger::Policy;
 using Outcome = AppendResult::Outcome;
 
 namespace {
@@ -189,8 +189,7 @@ void CheckRefused(const AppendResult& r, const std::string& field, const std::st
   CHECK(r.findings.empty());  // Refused for the signature, not by a domain rule.
 }
 
-std::unique_ptr<ledger::Ledger> LedgerWith(const std::string& dir, Policy policy,
-                                           const std::vector<std::string>& lines) {
+std::unique_ptr<ledger::Log> LedgerWith(const std::string& dir, Policy policy, const std::vector<std::string>& lines) {
   auto l = testing::NewLedger(dir, policy);
   auto results = testing::AppendLines(l.get(), lines);
   for (size_t i = 0; i < results.size(); ++i) {
@@ -200,7 +199,7 @@ std::unique_ptr<ledger::Ledger> LedgerWith(const std::string& dir, Policy policy
   return l;
 }
 
-ledger::VerifyReport VerifyLedger(const ledger::Ledger& l) {
+ledger::VerifyReport VerifyLedger(const ledger::Log& l) {
   ledger::VerifyReport report;
   Status s = ledger::Verify(l, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -209,7 +208,7 @@ ledger::VerifyReport VerifyLedger(const ledger::Ledger& l) {
 
 // Each way of getting `line`'s signature wrong is refused; then the rightly signed line is
 // created. `other_signed` is another event rightly signed by the same key.
-void CheckOnlyRightSignatureAccepted(ledger::Ledger* l, const std::string& line, const KeyPair& key,
+void CheckOnlyRightSignatureAccepted(ledger::Log* l, const std::string& line, const KeyPair& key,
                                      const std::string& other_signed) {
   CAPTURE(line);
   CheckRefused(testing::AppendLine(l, line), "actorSignature", "required");

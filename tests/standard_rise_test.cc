@@ -24,7 +24,7 @@ using ledger::AppendResult;
 using ledger::schema::Programme;
 
 // Two years of a county (rolls up to January 2026), lawful under enforce.
-std::unique_ptr<ledger::Ledger> TwoYears(const testing::TempDir& dir) {
+std::unique_ptr<ledger::Log> TwoYears(const testing::TempDir& dir) {
   auto l = testing::NewLedger(dir.Sub("l"), ledger::Policy::kEnforce);
   for (const auto& r : testing::AppendLines(l.get(), testing::CountyYear({.seed = 21, .households = 30, .years = 2}))) {
     REQUIRE_MESSAGE(r.outcome == AppendResult::Outcome::kCreated, r.error.ToString());
@@ -39,7 +39,7 @@ std::string Rise(const std::string& id, const std::string& programme, int64_t pe
                                         programme, per_year_fen, from));
 }
 
-ledger::payroll::Plan PlanFor(const ledger::Ledger& l, Programme p, uint32_t period) {
+ledger::payroll::Plan PlanFor(const ledger::Log& l, Programme p, uint32_t period) {
   ledger::payroll::Plan plan;
   REQUIRE(ledger::payroll::MakePlan(l, {"341502", p, period, "fin1", period * 100 + 5}, &plan).ok());
   return plan;
@@ -52,7 +52,7 @@ std::map<std::string, int64_t> Amounts(const ledger::payroll::Plan& plan) {
 }
 
 // Each case of `programme` on the roll on `as_of`: its monthly amount.
-std::map<std::string, int64_t> RollAmounts(const ledger::Ledger& l, Programme programme, uint32_t as_of) {
+std::map<std::string, int64_t> RollAmounts(const ledger::Log& l, Programme programme, uint32_t as_of) {
   std::vector<ledger::queries::RollRow> rows;
   REQUIRE(ledger::queries::Roll(l.store(), {"341502", static_cast<uint16_t>(programme)}, as_of, &rows).ok());
   std::map<std::string, int64_t> by_case;
@@ -61,8 +61,8 @@ std::map<std::string, int64_t> RollAmounts(const ledger::Ledger& l, Programme pr
 }
 
 // What the formula gives each case of a plan under a standard of `monthly_fen` per person.
-std::map<std::string, int64_t> ByFormula(const ledger::Ledger& l, const ledger::payroll::Plan& plan,
-                                         int64_t monthly_fen, bool gap) {
+std::map<std::string, int64_t> ByFormula(const ledger::Log& l, const ledger::payroll::Plan& plan, int64_t monthly_fen,
+                                         bool gap) {
   std::map<std::string, int64_t> expected;
   for (const auto& line : plan.lines) {
     ledger::state::Household h;
@@ -123,7 +123,7 @@ TEST_CASE("a standard rise changes the next roll, the roll and replay from its m
   std::vector<capnp::MessageBuilder*> group;
   for (auto& m : owned) group.push_back(m.get());
   std::vector<AppendResult> results;
-  REQUIRE(l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing).ok());
+  REQUIRE(l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing).ok());
   for (const auto& r : results) CHECK_MESSAGE(r.outcome == AppendResult::Outcome::kCreated, r.error.ToString());
   std::string old_amount =
       R"({"eventId":"P-old","householdId":")" + household +

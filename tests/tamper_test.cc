@@ -4,7 +4,7 @@
 //
 // Every case starts from a fresh ledger holding tests/data/every_kind.jsonl, where input line N
 // is entry seq N + 1 (seq 1 is the ledger's genesis entry; layout below). The database is tampered with through a raw
-// Store while no Ledger has it open (the Ledger holds RocksDB's lock), then the ledger is reopened and verified.
+// Store while no Log has it open (the Log holds RocksDB's lock), then the ledger is reopened and verified.
 #include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
@@ -23,13 +23,13 @@
 #include <vector>
 
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
-#include "ledger/util/hash.h"
-#include "ledger/domain/json.h"
 #include "ledger/core/log.h"
-#include "ledger/domain/signing.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/signing.h"
+#include "ledger/evidence/evidence.h"
 #include "ledger/reports/verify.h"
+#include "ledger/util/hash.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -143,14 +143,14 @@ class EveryKindLedger {
 
   VerifyReport Verify() const { return VerifyLedger(*testing::OpenLedger(dir_)); }
 
-  static VerifyReport VerifyLedger(const ledger::Ledger& l) {
+  static VerifyReport VerifyLedger(const ledger::Log& l) {
     VerifyReport report;
     ledger::Status s = ledger::Verify(l, &report);
     REQUIRE_MESSAGE(s.ok(), s.ToString());  // The database itself must stay readable.
     return report;
   }
 
-  static std::string EventIdAt(const ledger::Ledger& l, uint64_t seq) {
+  static std::string EventIdAt(const ledger::Log& l, uint64_t seq) {
     std::string bytes;
     REQUIRE(l.ReadEntry(seq, &bytes).ok());
     ledger::EntryReader reader;
@@ -228,7 +228,7 @@ TEST_CASE("a flipped byte in the middle of an entry's event is caught at that en
 
 // Verify, with a kj::Exception thrown out of it caught and described in `*exception` (a known
 // library bug: see the test "Verify reports, not throws, ..." below).
-VerifyReport VerifyCatching(const ledger::Ledger& l, std::string* exception) {
+VerifyReport VerifyCatching(const ledger::Log& l, std::string* exception) {
   VerifyReport report;
   ledger::Status s;
   exception->clear();

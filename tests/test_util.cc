@@ -1,4 +1,3 @@
-#include "ledger/domain/machine.h"
 #include "tests/test_util.h"
 
 #include <doctest/doctest.h>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
 
 extern char** environ;
 
@@ -46,20 +46,20 @@ std::vector<std::string> ReadDataLines(const std::string& name) {
   return lines;
 }
 
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir, ledger::Policy policy) {
-  ledger::Status s = ledger::Ledger::Create(ledger::domain::Rules(), dir, policy);
+std::unique_ptr<ledger::Log> NewLedger(const std::string& dir, ledger::Policy policy) {
+  ledger::Status s = ledger::Log::Create(ledger::domain::Rules(), dir, policy);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return OpenLedger(dir);
 }
 
-std::unique_ptr<ledger::Ledger> OpenLedger(const std::string& dir) {
-  std::unique_ptr<ledger::Ledger> l;
-  ledger::Status s = ledger::Ledger::Open(ledger::domain::Rules(), dir, &l);
+std::unique_ptr<ledger::Log> OpenLedger(const std::string& dir) {
+  std::unique_ptr<ledger::Log> l;
+  ledger::Status s = ledger::Log::Open(ledger::domain::Rules(), dir, &l);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return l;
 }
 
-std::vector<ledger::AppendResult> AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines) {
+std::vector<ledger::AppendResult> AppendLines(ledger::Log* l, const std::vector<std::string>& lines) {
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> messages;
   std::vector<capnp::MessageBuilder*> parsed;
   std::vector<ledger::Status> parse_errors;
@@ -86,7 +86,7 @@ std::vector<ledger::AppendResult> AppendLines(ledger::Ledger* l, const std::vect
   return results;
 }
 
-ledger::AppendResult AppendLine(ledger::Ledger* l, const std::string& line) {
+ledger::AppendResult AppendLine(ledger::Log* l, const std::string& line) {
   return AppendLines(l, {line})[0];
 }
 

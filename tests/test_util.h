@@ -28,14 +28,13 @@ std::vector<std::string> ReadDataLines(const std::string& name);
 
 // Creates a ledger at `dir` and opens it; fails the test on error. The default policy is
 // record: most tests are about the core, with histories that do not follow every domain rule.
-std::unique_ptr<ledger::Ledger> NewLedger(const std::string& dir,
-                                          ledger::Policy policy = ledger::Policy::kRecord);
-std::unique_ptr<ledger::Ledger> OpenLedger(const std::string& dir);
+std::unique_ptr<ledger::Log> NewLedger(const std::string& dir, ledger::Policy policy = ledger::Policy::kRecord);
+std::unique_ptr<ledger::Log> OpenLedger(const std::string& dir);
 
 // Parses and appends `lines` as one group. A line that does not parse gets a rejected result
 // carrying the parse error.
-std::vector<ledger::AppendResult> AppendLines(ledger::Ledger* l, const std::vector<std::string>& lines);
-ledger::AppendResult AppendLine(ledger::Ledger* l, const std::string& line);
+std::vector<ledger::AppendResult> AppendLines(ledger::Log* l, const std::vector<std::string>& lines);
+ledger::AppendResult AppendLine(ledger::Log* l, const std::string& line);
 
 struct RunResult {
   int exit_code = -1;

@@ -14,18 +14,18 @@
 #include <set>
 #include <string>
 
-#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
-#include "ledger/util/hash.h"
 #include "ledger/core/log.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/machine.h"
+#include "ledger/evidence/evidence.h"
 #include "ledger/reports/verify.h"
+#include "ledger/util/hash.h"
 #include "tests/test_util.h"
 
 namespace {
 
-using ledger::Ledger;
+using ledger::Log;
 using ledger::Status;
 using ledger::Store;
 
@@ -92,8 +92,8 @@ TEST_CASE(
     "them") {
   testing::TempDir tmp;
   const std::string dir = CopyOfV1(tmp);
-  std::unique_ptr<Ledger> l;
-  Status s = Ledger::Open(ledger::domain::Rules(), dir, &l);
+  std::unique_ptr<Log> l;
+  Status s = Log::Open(ledger::domain::Rules(), dir, &l);
   CHECK(s.code() == Status::Code::kBusy);
   CHECK(s.reason().find("ledgerctl upgrade --dir " + dir) != std::string::npos);
   WithStore(dir, [](const Store& store) {  // The v1 layout, as the fixture holds it.
@@ -102,8 +102,8 @@ TEST_CASE(
     CHECK(Scan(store, ledger::kMerkle).lowest_key_byte == 1);
   });
 
-  Ledger::UpgradeReport report;
-  REQUIRE(Ledger::Upgrade(ledger::domain::Rules(), dir, &report).ok());
+  Log::UpgradeReport report;
+  REQUIRE(Log::Upgrade(ledger::domain::Rules(), dir, &report).ok());
   CHECK(report.upgraded);
   CHECK(report.from == "benefit-ledger/1");
   CHECK(report.entries == kEntries);
@@ -145,7 +145,7 @@ TEST_CASE(
   std::vector<uint64_t> seqs;
   REQUIRE(l->ReadHousehold("H2", [&](const ledger::HouseholdEntry& e) { seqs.push_back(e.seq); }).ok());
   CHECK(seqs == std::vector<uint64_t>{26, 27, 28, 29, 31});
-  ledger::Ledger::UpgradeReport again;  // Appending goes on, and a second upgrade does nothing.
+  ledger::Log::UpgradeReport again;  // Appending goes on, and a second upgrade does nothing.
   auto added = testing::AppendLine(
       l.get(), R"({"eventId":"after-upgrade","householdId":"H2","regionCode":"341502001002","actorId":"cw1",)"
                R"("businessDate":20240903,"reviewRecorded":{"caseId":"C2","nextReviewDate":20250301,"note":"复查"}})");
@@ -153,7 +153,7 @@ TEST_CASE(
   CHECK(added.outcome == ledger::AppendResult::Outcome::kCreated);
   l.reset();
   CHECK(VerifyAt(dir).ok);
-  REQUIRE(Ledger::Upgrade(ledger::domain::Rules(), dir, &again).ok());
+  REQUIRE(Log::Upgrade(ledger::domain::Rules(), dir, &again).ok());
   CHECK_FALSE(again.upgraded);
 }
 
@@ -172,8 +172,8 @@ TEST_CASE("an upgrade stops before writing anything when a row does not match th
       REQUIRE(store.db()->Put({}, store.cf(ledger::kEventId), "h1-rev", ledger::SeqKey(10) + other.substr(8)).ok());
     });
   }
-  Ledger::UpgradeReport report;
-  Status s = Ledger::Upgrade(ledger::domain::Rules(), dir, &report);
+  Log::UpgradeReport report;
+  Status s = Log::Upgrade(ledger::domain::Rules(), dir, &report);
   INFO(s.ToString());
   CHECK(s.code() == Status::Code::kCorruption);
   CHECK(s.reason().rfind("seq 10: ", 0) == 0);
@@ -195,8 +195,8 @@ TEST_CASE("an upgrade cut short completes when run again") {
     REQUIRE(store.db()->Put({}, store.cf(ledger::kEventId), "h1-rev", id.Encode()).ok());
     REQUIRE(store.db()->Put({}, store.cf(ledger::kHousehold), ledger::ScopedSeqKey("H1", 10), "").ok());
   });
-  Ledger::UpgradeReport report;
-  Status s = Ledger::Upgrade(ledger::domain::Rules(), dir, &report);
+  Log::UpgradeReport report;
+  Status s = Log::Upgrade(ledger::domain::Rules(), dir, &report);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   CHECK(report.upgraded);
   ledger::VerifyReport verified = VerifyAt(dir);

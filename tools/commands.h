@@ -32,7 +32,7 @@ extern const char* const kVerifyProofUsage;
 // The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
 // key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
 // anything is made; WriteCheckpointKeyFiles writes a new key to DIR/checkpoint.key (0600) and
-// DIR/checkpoint.pub (init: after Ledger::Create recorded the key in the genesis entry); Adopt
+// DIR/checkpoint.pub (init: after Log::Create recorded the key in the genesis entry); Adopt
 // (setkey) writes them and records the key in the ledger. They print why they fail.
 struct CheckpointKeyPlan {
   ledger::note::KeyPair key;

@@ -10,10 +10,10 @@
 #include <filesystem>
 
 #include "ledger/core/entry.h"
-#include "ledger/util/formats.h"
-#include "ledger/evidence/evidence.h"
 #include "ledger/domain/json.h"
+#include "ledger/evidence/evidence.h"
 #include "ledger/reports/results.h"
+#include "ledger/util/formats.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -167,7 +167,7 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint";
 
-int ListCheckpoints(const ledger::Ledger& l, Format format) {
+int ListCheckpoints(const ledger::Log& l, Format format) {
   std::vector<evidence::SignedCheckpoint> list;
   Status s = evidence::ListCheckpoints(l, &list);
   if (!s.ok()) return Fail(kCheckpoint, s);

@@ -20,20 +20,20 @@
 #include <system_error>
 #include <vector>
 
-#include "ledger/domain/machine.h"
 #include "ledger/core/entry.h"
-#include "ledger/util/formats.h"
-#include "ledger/reports/household_replay.h"
-#include "ledger/domain/json.h"
-#include "ledger/reports/json_writer.h"
 #include "ledger/core/log.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/machine.h"
+#include "ledger/domain/validate.h"
+#include "ledger/reports/household_replay.h"
+#include "ledger/reports/json_writer.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"
 #include "ledger/reports/results.h"
 #include "ledger/reports/trace.h"
-#include "ledger/domain/validate.h"
 #include "ledger/reports/verify.h"
+#include "ledger/util/formats.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/line_reader.h"
@@ -125,7 +125,7 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
   if (!key) return kExitCannot;
   const ledger::note::Verifier verifier = ledger::note::VerifierOf(key->key);
-  Status s = ledger::Ledger::Create(ledger::domain::Rules(), *dir, policy, &verifier);
+  Status s = ledger::Log::Create(ledger::domain::Rules(), *dir, policy, &verifier);
   if (!s.ok()) return Fail("init", s);
   if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
     fmt::print(stderr,
@@ -287,9 +287,9 @@ void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t 
             ledger::Counted(log_entries, "entry", "entries").c_str());
 }
 
-// Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
+// Submits one group (Log::SubmitGroup): it is checked now and written while the next group is
 // read and checked; its results are printed once it is durable. False if a write failed.
-bool SubmitLines(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
+bool SubmitLines(ledger::Log* l, std::vector<PendingLine>* group, AppendCounts* counts) {
   auto lines = std::make_shared<std::vector<PendingLine>>(std::move(*group));
   group->clear();
   std::vector<capnp::MessageBuilder*> messages;
@@ -299,7 +299,7 @@ bool SubmitLines(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCount
   auto done = [lines, counts](std::vector<ledger::AppendResult>* results, const Status& write) {
     PrintResults(*lines, results, write, counts);
   };
-  return l->SubmitGroup(messages, ledger::Ledger::GroupMode::kEachOnItsOwn, done).ok();
+  return l->SubmitGroup(messages, ledger::Log::GroupMode::kEachOnItsOwn, done).ok();
 }
 
 int RunAppend(const std::map<std::string, std::string>& flags, const std::vector<std::string>& positional) {
@@ -307,7 +307,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!dir) return kExitCannot;
   uint64_t group_max = 1000, line_max = 1 << 20;
   if (flags.count("group-size")) {
-    auto v = ParseCount(flags.at("group-size"), "group-size", "append", ledger::Ledger::kGroupEventsMax);
+    auto v = ParseCount(flags.at("group-size"), "group-size", "append", ledger::Log::kGroupEventsMax);
     if (!v) return kExitCannot;
     group_max = *v;
   }
@@ -415,7 +415,7 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // verify
 
 // Verifies an open ledger and prints the result (a line, or the result record); the exit code.
-int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::kTable) {
+int PrintVerify(const ledger::Log& l, tools::Format format = tools::Format::kTable) {
   ledger::VerifyReport report;
   Status s = ledger::Verify(l, &report);
   if (!s.ok()) return Fail("verify", s);
@@ -462,8 +462,8 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
 int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "upgrade");
   if (!dir) return kExitCannot;
-  ledger::Ledger::UpgradeReport report;
-  Status s = ledger::Ledger::Upgrade(ledger::domain::Rules(), *dir, &report);
+  ledger::Log::UpgradeReport report;
+  Status s = ledger::Log::Upgrade(ledger::domain::Rules(), *dir, &report);
   if (!s.ok()) return Fail("upgrade", s);
   if (!report.upgraded) {
     fmt::print("{} is already {} with its genesis entry: nothing to do\n", *dir, report.from);
@@ -498,7 +498,7 @@ std::string AmountCell(std::optional<int64_t> fen) {
 }
 
 // One timeline row of a household replay.
-void AddReplayRow(tools::Report* report, const ledger::Ledger& l, const ledger::HouseholdStep& step) {
+void AddReplayRow(tools::Report* report, const ledger::Log& l, const ledger::HouseholdStep& step) {
   auto event = step.decoded.getEvent();
   uint32_t d = event.getBusinessDate();
   std::string findings;
@@ -616,8 +616,8 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
 }
 
 // Opens the ledger for a report and checks that the region (if one was given) has households.
-std::unique_ptr<ledger::Ledger> OpenForReport(const std::string& dir, const ledger::queries::Filter& filter,
-                                              const char* command, int* exit_code) {
+std::unique_ptr<ledger::Log> OpenForReport(const std::string& dir, const ledger::queries::Filter& filter,
+                                           const char* command, int* exit_code) {
   auto l = OpenOrReport(dir, command, exit_code);
   if (!l || filter.region_prefix.empty()) return l;
   bool known = false;
@@ -778,7 +778,7 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
 // reconcile
 
 constexpr size_t kMaxBankFileBytes = size_t{512} << 20;
-constexpr size_t kApplyGroupEvents = 1000;  // Results recorded per group (Ledger::SubmitGroup).
+constexpr size_t kApplyGroupEvents = 1000;  // Results recorded per group (Log::SubmitGroup).
 
 // The event that records a bank line's result, as a JSON line (ids derived from the payment and
 // status, so that applying a file twice records nothing new).
@@ -815,7 +815,7 @@ struct ApplyCounts {
 // Records the results of matched, failed, returned and paid-after-exit lines, in groups of
 // kApplyGroupEvents: memory stays flat however long the file, and a run that stops half-way is
 // completed by running it again. False on an I/O error (said on stderr).
-bool ApplyBankResults(ledger::Ledger* l, const ledger::reconcile::Reconciliation& matches, const std::string& actor,
+bool ApplyBankResults(ledger::Log* l, const ledger::reconcile::Reconciliation& matches, const std::string& actor,
                       uint32_t date, ApplyCounts* counts) {
   using C = ledger::reconcile::Category;
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
@@ -833,7 +833,7 @@ bool ApplyBankResults(ledger::Ledger* l, const ledger::reconcile::Reconciliation
   auto submit = [&] {  // The events need to live only during the call.
     std::vector<capnp::MessageBuilder*> group;
     for (auto& m : owned) group.push_back(m.get());
-    Status s = l->SubmitGroup(group, ledger::Ledger::GroupMode::kEachOnItsOwn, done);
+    Status s = l->SubmitGroup(group, ledger::Log::GroupMode::kEachOnItsOwn, done);
     owned.clear();
     return s;
   };
@@ -1060,7 +1060,7 @@ int RunRebuild(const std::map<std::string, std::string>& flags, const std::vecto
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "rebuild", &code);
   if (!l) return code;
-  ledger::Ledger::RebuildReport report;
+  ledger::Log::RebuildReport report;
   Status s = l->Rebuild(&report);
   if (!s.ok()) return Fail("rebuild", s);
   double rate = report.seconds > 0 ? report.entries / report.seconds : 0;

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "ledger/util/formats.h"
 #include "ledger/domain/json.h"
+#include "ledger/domain/signing.h"
 #include "ledger/reports/payroll.h"
 #include "ledger/reports/results.h"
-#include "ledger/domain/signing.h"
+#include "ledger/util/formats.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -62,7 +62,7 @@ void PrintPlan(ledger::results::PayrollResult::Reader plan, Format format) {
 // Appends the plan's events as one all-or-nothing group and sets the seqs of the first and last
 // entry appended. With `key` (the actor's, who has one in the ledger), the roll is signed
 // (ledger/signing.h). kExitOk, or the exit code after saying why on stderr.
-int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key,
+int Issue(ledger::Log* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key,
           uint64_t* first_seq, uint64_t* last_seq) {
   auto owned = payroll::Events(plan, r);
   std::vector<capnp::MessageBuilder*> group;
@@ -73,7 +73,7 @@ int Issue(ledger::Ledger* l, const payroll::Plan& plan, const payroll::Request& 
     group.push_back(m.get());
   }
   std::vector<ledger::AppendResult> results;
-  Status s = l->AppendGroup(group, &results, ledger::Ledger::GroupMode::kAllOrNothing);
+  Status s = l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing);
   if (!s.ok()) return Fail(kCommand, s);
   for (const auto& result : results) {
     if (result.outcome != ledger::AppendResult::Outcome::kRejected || result.dropped_with_group) continue;

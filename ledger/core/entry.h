@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/util/hash.h"
-#include "ledger/core/state_machine.h"
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "ledger/core/state_machine.h"
+#include "ledger/util/hash.h"
 
 namespace ledger {
 
@@ -30,8 +30,7 @@ struct EntryLinks {
 };
 
 // Canonical bytes of the entry {links, event, findings}.
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
-                        std::span<const Finding> findings = {});
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings = {});
 
 // Canonical bytes of an event alone (for the event-id index digest: "same content").
 std::string CanonicalEvent(schema::Event::Reader event);
@@ -53,7 +52,7 @@ class EntryReader {
 // returns its Status. Init checks an entry's framing, not each field: a text whose NUL
 // terminator was altered, say, makes Cap'n Proto throw a kj::Exception when it is read. This is
 // where such an exception stops: it becomes Corruption ("the entry does not read: ..."), and the
-// public functions that read stored entries (Ledger::Open, Rebuild, ReplayHousehold) return it
+// public functions that read stored entries (Log::Open, Rebuild, ReplayHousehold) return it
 // instead of letting it reach their caller.
 Status EntryDecodeError(const kj::Exception& e);
 template <class Read>

@@ -1,16 +1,16 @@
 // The ledger's identity in its own log: the genesis entry and the checkpoint key entries.
 //
-// Every ledger's first entry (seq 1, written by Ledger::Create) is a ledgerGenesis event
-// (schema/event.capnp) recording what the ledger runs under: its policy, its checkpoint origin
+// Every ledger's first entry (seq 1, written by Log::Create) is a ledgerGenesis event
+// (benefit_ledger/event.capnp) recording what the ledger runs under: its policy, its checkpoint origin
 // and verifier key, and a check value of its keyed-hash secret (HMAC of a fixed label, so the
 // secret stays secret). A checkpointKeySet entry records a checkpoint key given later (ledgerctl
 // setkey, for a ledger made without one). A ledger made before genesis entries existed gets its
-// genesis appended at its head by Ledger::Upgrade: it is never inserted before existing entries.
+// genesis appended at its head by Log::Upgrade: it is never inserted before existing entries.
 //
 // These kinds are written by the ledger alone: `append` refuses them, corrections cannot target
 // them, the domain rules do not apply to them. What the ledger runs under (meta `policy`,
 // `origin`, `checkpoint_key`, the secret file) is compared with what the log says by one
-// function, IdentityMismatch, used by Ledger::Open (which then refuses to append) and by Verify
+// function, IdentityMismatch, used by Log::Open (which then refuses to append) and by Verify
 // (which fails). Pure functions; thread-safe.
 #pragma once
 
@@ -21,10 +21,10 @@
 #include <string>
 #include <string_view>
 
-#include "ledger/util/hash.h"
-#include "ledger/core/state_machine.h"
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "ledger/core/state_machine.h"
+#include "ledger/util/hash.h"
 
 namespace ledger {
 
@@ -51,7 +51,7 @@ struct LedgerIdentity {
 };
 
 // The identity the log states: its genesis, with the checkpoint key of the last checkpointKeySet
-// after it. Fed the log's entries in seq order (Verify) or the few that matter (Ledger::Open).
+// after it. Fed the log's entries in seq order (Verify) or the few that matter (Log::Open).
 class LogIdentity {
  public:
   // Takes one entry's event at `seq`. Corruption (saying what, not where) if it is a second

@@ -16,9 +16,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "ledger/util/assert.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/log_tree.h"
+#include "ledger/util/assert.h"
 #include "ledger/util/formats.h"
 
 namespace ledger {
@@ -82,7 +82,7 @@ Status SameEvent(schema::Event::Reader event, uint64_t seq, std::string_view ent
 // One group of appended events (or of rebuilt entries) on its way into the database: what its
 // events wrote, which its later events must see, and the batch that writes it. `previous` is the
 // group still being written when this one is built (SubmitGroup): its writes are seen too.
-struct Ledger::Group : StateSource {
+struct Log::Group : StateSource {
   const Group* previous = nullptr;
   HeadValue head;  // Head of the log including this group's entries so far.
   std::unordered_map<std::string, HouseholdHead> households;
@@ -128,7 +128,7 @@ struct Ledger::Group : StateSource {
   }
 };
 
-Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
+Status Log::Group::EventIdOf(const std::string& id, bool* found, PendingId* out) const {
   for (const Group* g = this; g != nullptr; g = g->previous) {
     if (auto it = g->event_ids.find(id); it != g->event_ids.end()) {
       *found = true;
@@ -155,7 +155,7 @@ Status Ledger::Group::EventIdOf(const std::string& id, bool* found, PendingId* o
   return Status::Ok();
 }
 
-Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out) const {
+Status Log::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out) const {
   for (const Group* g = this; g != nullptr; g = g->previous) {
     if (auto it = g->households.find(id); it != g->households.end()) {
       *out = it->second;
@@ -174,18 +174,19 @@ Status Ledger::Group::HouseholdHeadOf(const std::string& id, HouseholdHead* out)
   return Status::Ok();
 }
 
-Ledger::Ledger() = default;
+Log::Log() = default;
 
-std::string Ledger::DbPath(const std::string& dir) {
+std::string Log::DbPath(const std::string& dir) {
   return dir + "/db";
 }
 
 // A group still being written is waited for (and reported) before the database closes.
-Ledger::~Ledger() {
+Log::~Log() {
   FlushGroups();
 }
 
-Status Ledger::Create(const StateMachine& machine, const std::string& dir, Policy policy, const note::Verifier* checkpoint_key) {
+Status Log::Create(const StateMachine& machine, const std::string& dir, Policy policy,
+                   const note::Verifier* checkpoint_key) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
     return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
@@ -211,18 +212,18 @@ Status Ledger::Create(const StateMachine& machine, const std::string& dir, Polic
   store.reset();
   // The genesis is appended like any entry (tree, indexes); a crash before it leaves an empty
   // ledger without one, which Open refuses to append to and Upgrade completes.
-  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<Log> ledger;
   if (!(s = Open(machine, dir, &ledger)).ok()) return s;
   AppendResult result;
   return ledger->AppendGenesis(&result);
 }
 
-Status Ledger::Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Ledger>* out) {
+Status Log::Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out) {
   std::error_code ec;
   if (!fs::exists(DbPath(dir), ec)) {
     return Status::NotFound(fmt::format("no ledger at {} (make one with: ledgerctl init --dir {})", dir, dir));
   }
-  auto ledger = std::unique_ptr<Ledger>(new Ledger());
+  auto ledger = std::unique_ptr<Log>(new Log());
   ledger->machine_ = &machine;
   ledger->dir_ = dir;
   Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
@@ -281,7 +282,7 @@ Status Ledger::Open(const StateMachine& machine, const std::string& dir, std::un
   return Status::Ok();
 }
 
-Status Ledger::CheckIdentity() {
+Status Log::CheckIdentity() {
   logged_ = LogIdentity{};
   identity_error_ = Status::Ok();
   std::string event_id(kGenesisEventId);
@@ -313,7 +314,7 @@ Status Ledger::CheckIdentity() {
   return Status::Ok();
 }
 
-Status Ledger::AppendGenesis(AppendResult* result) {
+Status Log::AppendGenesis(AppendResult* result) {
   if (logged_.has_genesis()) return Status::Conflict("", "the ledger has its genesis entry already");
   capnp::MallocMessageBuilder message;
   BuildGenesis(running_, TodayUtc(), &message);
@@ -321,7 +322,7 @@ Status Ledger::AppendGenesis(AppendResult* result) {
   return s.ok() ? CheckIdentity() : s;
 }
 
-Status Ledger::SetCheckpointKey(const note::Verifier& key, std::string_view reason) {
+Status Log::SetCheckpointKey(const note::Verifier& key, std::string_view reason) {
   if (!identity_error_.ok()) return identity_error_;
   if (!running_.checkpoint_key.empty()) {
     return Status::Conflict(
@@ -340,8 +341,8 @@ Status Ledger::SetCheckpointKey(const note::Verifier& key, std::string_view reas
 }
 
 // Like AppendGroup with one event, which may be a ledger-own kind, and `meta` rows in its batch.
-Status Ledger::AppendOwnEvent(capnp::MessageBuilder* message,
-                              const std::vector<std::pair<std::string, std::string>>& meta, AppendResult* result) {
+Status Log::AppendOwnEvent(capnp::MessageBuilder* message, const std::vector<std::pair<std::string, std::string>>& meta,
+                           AppendResult* result) {
   if (Status s = FlushGroups(); !s.ok()) return s;
   if (!write_error_.ok()) return write_error_;
   Group group;
@@ -368,7 +369,7 @@ Status Ledger::AppendOwnEvent(capnp::MessageBuilder* message,
   return Status::Ok();
 }
 
-AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
+AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
   AppendResult result;
   auto fail = [&](Status s) {
     result.error = std::move(s);
@@ -456,8 +457,8 @@ AppendResult Ledger::AppendOne(capnp::MessageBuilder* message, Group* group) {
 
 // Puts an accepted entry's rows into the group's batch and its state into the group. Nothing
 // here can fail, so an event is staged whole or not at all.
-void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
-                   const std::map<std::string, std::string>& state_writes, Group* group) {
+void Log::Stage(schema::Event::Reader event, const StagedEntry& e,
+                const std::map<std::string, std::string>& state_writes, Group* group) {
   auto& batch = group->batch;
   batch.Put(store_->cf(kLog), SeqKey(e.links.seq), e.bytes);
   std::string household = event.getHouseholdId();
@@ -481,7 +482,7 @@ void Ledger::Stage(schema::Event::Reader event, const StagedEntry& e,
 
 // The group's write is a synced RocksDB write and needs no CPU while it waits on the disk, so
 // the next group is checked meanwhile. Only SubmitGroup and FlushGroups touch in_flight_.
-struct Ledger::InFlight {
+struct Log::InFlight {
   std::unique_ptr<Group> group;
   std::vector<AppendResult> results;
   GroupDone done;
@@ -489,14 +490,14 @@ struct Ledger::InFlight {
   std::thread writer;
 };
 
-Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
-                           GroupMode mode) {
+Status Log::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
+                        GroupMode mode) {
   Status s = SubmitGroup(events, mode, [results](std::vector<AppendResult>* r, const Status&) { *results = *r; });
   Status written = FlushGroups();
   return s.ok() ? written : s;
 }
 
-Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
+Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
   std::vector<AppendResult> results;
   for (const Status* refused : {&write_error_, &identity_error_}) {
     if (refused->ok()) continue;
@@ -540,7 +541,7 @@ Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, Group
   return Status::Ok();
 }
 
-Status Ledger::FlushGroups() {
+Status Log::FlushGroups() {
   if (!in_flight_) return Status::Ok();
   std::unique_ptr<InFlight> f = std::move(in_flight_);
   f->writer.join();
@@ -562,8 +563,8 @@ Status Ledger::FlushGroups() {
 
 // Checks and stages `events` into `group`, and completes its batch (head, state seq, Merkle
 // nodes) if there is anything to write. Non-ok only if the stored tree could not be read.
-Status Ledger::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
-                       std::vector<AppendResult>* results) {
+Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
+                    std::vector<AppendResult>* results) {
   const uint64_t first_seq = group->head.seq + 1;
   results->reserve(events.size());
   for (auto* message : events) {
@@ -601,7 +602,7 @@ Status Ledger::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode
 // loop over the events rather than per event inside its savepoint: a rejected event (or an
 // all-or-nothing group that failed) never gets here. tree_ keeps the tree's frontier in memory,
 // so it never reads a node of a group not yet written.
-Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch) {
+Status Log::GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch) {
   std::vector<merkle::Node> writes;
   for (const auto& r : results) {
     if (r.outcome != AppendResult::Outcome::kCreated) continue;
@@ -615,7 +616,7 @@ Status Ledger::GrowTree(const std::vector<AppendResult>& results, rocksdb::Write
 
 // A group that was not written, or may not have been: each result that would have been created
 // (or found to exist in a group not yet written) becomes an I/O error saying so.
-void Ledger::MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const {
+void Log::MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const {
   for (auto& r : *results) {
     bool pending = r.outcome == AppendResult::Outcome::kCreated ||
                    (r.outcome == AppendResult::Outcome::kExists && r.seq > head_.seq);
@@ -655,7 +656,7 @@ class EvidenceFamiliesOnly : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
-Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
+Status Log::WriteEvidence(rocksdb::WriteBatch* batch) {
   FlushGroups();  // Sets write_error_ if it failed.
   if (!write_error_.ok()) return write_error_;
   if (!identity_error_.ok()) return identity_error_;
@@ -668,7 +669,7 @@ Status Ledger::WriteEvidence(rocksdb::WriteBatch* batch) {
 
 // For an all-or-nothing group: if any event was rejected, turns every other result into a
 // rejection naming it (the batch is then dropped unwritten). True if it did.
-bool Ledger::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
+bool Log::RejectAllIfAnyRejected(std::vector<AppendResult>* results) {
   auto first = std::find_if(results->begin(), results->end(),
                             [](const AppendResult& r) { return r.outcome == AppendResult::Outcome::kRejected; });
   if (first == results->end()) return false;
@@ -691,7 +692,7 @@ static std::vector<std::string> RuleIds(const std::vector<Finding>& findings) {
   return ids;
 }
 
-Status Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
+Status Log::Replay(const EntryReader& entry, Group* group, RebuildReport* report) {
   schema::Event::Reader event = entry.entry().getEvent();
   Group::PendingId target;
   bool found = false;
@@ -723,7 +724,7 @@ Status Ledger::Replay(const EntryReader& entry, Group* group, RebuildReport* rep
 }
 
 // Writes what a group of rebuilt entries left in the state, and how far the rebuild got, synced.
-Status Ledger::CommitRebuilt(Group* group, uint64_t entries) {
+Status Log::CommitRebuilt(Group* group, uint64_t entries) {
   for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
   group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(entries));
   Status s = store_->WriteSynced(&group->batch);
@@ -731,7 +732,7 @@ Status Ledger::CommitRebuilt(Group* group, uint64_t entries) {
   return s;
 }
 
-Status Ledger::Rebuild(RebuildReport* report) {
+Status Log::Rebuild(RebuildReport* report) {
   auto start = std::chrono::steady_clock::now();
   *report = RebuildReport{};
   Status s = FlushGroups();
@@ -774,7 +775,7 @@ Status Ledger::Rebuild(RebuildReport* report) {
   return Status::Ok();
 }
 
-Status Ledger::ReadEntry(uint64_t seq, std::string* bytes) const {
+Status Log::ReadEntry(uint64_t seq, std::string* bytes) const {
   bool found = false;
   Status s = store_->Get(kLog, SeqKey(seq), bytes, &found);
   if (!s.ok()) return s;
@@ -782,7 +783,7 @@ Status Ledger::ReadEntry(uint64_t seq, std::string* bytes) const {
   return Status::Ok();
 }
 
-Status Ledger::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const {
+Status Log::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* bytes) const {
   std::string value;
   bool found = false;
   Status s = store_->Get(kEventId, event_id, &value, &found);
@@ -804,7 +805,7 @@ Status Ledger::ReadEvent(std::string_view event_id, uint64_t* seq, std::string* 
   return s;
 }
 
-Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {
+Status Log::ReadHousehold(std::string_view id, const std::function<void(const HouseholdEntry&)>& visit) const {
   std::string head_value;
   bool found = false;
   Status s = store_->Get(kHouseholdHead, id, &head_value, &found);
@@ -871,7 +872,7 @@ Status Ledger::ReadHousehold(std::string_view id, const std::function<void(const
   return Status::Ok();
 }
 
-bool Ledger::MatchesEventIdRow(const HouseholdEntry& e) const {
+bool Log::MatchesEventIdRow(const HouseholdEntry& e) const {
   EntryReader reader;
   std::string event_id, value;
   bool found = false;
@@ -882,7 +883,7 @@ bool Ledger::MatchesEventIdRow(const HouseholdEntry& e) const {
   return id && id->seq == e.seq && id->Checks(e.hash);
 }
 
-Status Ledger::HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const {
+Status Log::HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const {
   rocksdb::ReadOptions ro;
   std::string limit = ScopedLimit(id);
   rocksdb::Slice upper(limit);

@@ -1,9 +1,9 @@
-// Ledger: the append-only, hash-chained log of benefit-disbursement events.
+// Log: the append-only, hash-chained log of benefit-disbursement events.
 //
 // A ledger is a directory: `db/` (RocksDB, layout in STORAGE.md) and `secret` (the 32-byte key
 // of the keyed hashes, identity.h). Its first entry, the genesis (genesis.h), records what it
 // runs under: policy, checkpoint key, a check value of the secret. Open takes RocksDB's lock, so one process at a time
-// writes; a Ledger object is used from one thread at a time.
+// writes; a Log object is used from one thread at a time.
 //
 // Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
 // RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads, the
@@ -21,15 +21,14 @@
 #include <string_view>
 #include <vector>
 
+#include "benefit_ledger/status.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/genesis.h"
 #include "ledger/core/state_machine.h"
+#include "ledger/core/store.h"
 #include "ledger/util/hash.h"
 #include "ledger/util/merkle.h"
 #include "ledger/util/note.h"
-#include "ledger/core/state_machine.h"
-#include "benefit_ledger/status.h"
-#include "ledger/core/store.h"
 
 namespace ledger {
 
@@ -58,9 +57,9 @@ struct HouseholdEntry {
   std::string bytes;  // Canonical entry bytes (entry.h EntryReader reads them).
 };
 
-class Ledger {
+class Log {
  public:
-  ~Ledger();
+  ~Log();
   // Makes a new ledger in `dir`, which must not exist or be empty, and writes its genesis entry
   // (seq 1). The policy says what an event that breaks a domain rule does: refused (enforce) or
   // appended with its findings (record, for importing an existing system's history). It is fixed
@@ -72,7 +71,7 @@ class Ledger {
   // naming Upgrade (ledgerctl upgrade). A ledger that does not run under what its log says
   // (identity_error(): a policy row, secret file or checkpoint key unlike the genesis entry's, or
   // no genesis entry at all) opens for reading and verifying, and refuses to append.
-  static Status Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Ledger>* out);
+  static Status Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out);
 
   // Rewrites a ledger of an older layout into the current one, in place, in synced batches
   // (upgrade.cc). Each row it rewrites is first checked against the log: one that does not match
@@ -166,7 +165,7 @@ class Ledger {
  private:
   struct Group;     // Per-group state of AppendGroup (ledger.cc).
   struct InFlight;  // A group being written (SubmitGroup).
-  Ledger();
+  Log();
   static std::string DbPath(const std::string& dir);  // dir/db
   struct StagedEntry {
     std::string bytes;

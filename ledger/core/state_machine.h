@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
-#include "ledger/schema/event.capnp.h"
 #include "ledger/util/hash.h"
 
 namespace ledger {

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/util/hash.h"
 #include "benefit_ledger/status.h"
+#include "ledger/util/hash.h"
 
 namespace ledger {
 
@@ -42,7 +42,7 @@ inline constexpr std::string_view kMetaFormat = "format";  // -> kFormatVersion
 inline constexpr std::string_view kMetaHead = "head";      // -> HeadValue
 inline constexpr std::string_view kMetaPolicy = "policy";  // -> "enforce" or "record"
 // -> the seq (8 BE) up to which the state family reflects the log; equals the head's seq
-// except while (or after an interrupted) Ledger::Rebuild.
+// except while (or after an interrupted) Log::Rebuild.
 inline constexpr std::string_view kMetaStateSeq = "state_seq";
 // -> the number of leaves (8 BE) the merkle family holds the nodes of; equals the head's seq
 // after every append. Absent in ledgers made before the tree was stored (see evidence.h).
@@ -51,8 +51,8 @@ inline constexpr std::string_view kMetaTreeSize = "tree_size";
 // set once by ledgerctl init or setkey. Absent in a ledger that signs no checkpoints.
 inline constexpr std::string_view kMetaOrigin = "origin";
 inline constexpr std::string_view kMetaCheckpointKey = "checkpoint_key";
-// The layout this code reads and writes. A ledger of an older layout is refused by Ledger::Open
-// until `ledgerctl upgrade` (Ledger::Upgrade) has rewritten it; the log itself never changes.
+// The layout this code reads and writes. A ledger of an older layout is refused by Log::Open
+// until `ledgerctl upgrade` (Log::Upgrade) has rewritten it; the log itself never changes.
 //   benefit-ledger/1: household rows held the entry hash (32), event-id rows the SHA-256 of the
 //                     canonical event (32), and the merkle family every level from 1.
 //   benefit-ledger/2: household rows are empty (the household chain and head prove each entry),

@@ -1,4 +1,4 @@
-// Ledger::Upgrade: rewrites a benefit-ledger/1 database into the layout of this code
+// Log::Upgrade: rewrites a benefit-ledger/1 database into the layout of this code
 // (store.h kFormatVersion). The log, the state and the checkpoints are not touched; only the rows
 // that version 2 stores differently are rewritten. A first pass checks every one of them against
 // the log and writes nothing, so a ledger that does not match is left as it was. Then a ledger
@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "ledger/core/entry.h"
-#include "ledger/core/log_tree.h"
 #include "ledger/core/log.h"
+#include "ledger/core/log_tree.h"
 
 namespace ledger {
 namespace {
@@ -83,14 +83,14 @@ Status RewriteIndexes(Store* store, bool write, uint64_t* entries) {
 
 }  // namespace
 
-Status Ledger::Upgrade(const StateMachine& machine, const std::string& dir, UpgradeReport* report) {
+Status Log::Upgrade(const StateMachine& machine, const std::string& dir, UpgradeReport* report) {
   auto start = std::chrono::steady_clock::now();
   *report = UpgradeReport{};
   std::error_code ec;
   if (!std::filesystem::exists(DbPath(dir), ec)) return Status::NotFound(fmt::format("no ledger at {}", dir));
   Status s = RewriteLayout(dir, report);
   if (!s.ok()) return s;
-  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<Log> ledger;
   if (!(s = Open(machine, dir, &ledger)).ok()) return s;
   report->entries = ledger->head().seq;
   if (!ledger->logged_.has_genesis()) {
@@ -108,7 +108,7 @@ Status Ledger::Upgrade(const StateMachine& machine, const std::string& dir, Upgr
 }
 
 // From benefit-ledger/1 to the current layout; nothing if it is current.
-Status Ledger::RewriteLayout(const std::string& dir, UpgradeReport* report) {
+Status Log::RewriteLayout(const std::string& dir, UpgradeReport* report) {
   std::unique_ptr<Store> store;
   Status s = Store::Open(DbPath(dir), /*create=*/false, &store);
   if (!s.ok()) return s;

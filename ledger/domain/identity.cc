@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "benefit_ledger/event.capnp.h"
 #include "ledger/util/formats.h"
-#include "ledger/schema/event.capnp.h"
 
 namespace ledger {
 namespace {

@@ -7,7 +7,7 @@
 // integer, got a string"); malformed JSON and what is not text (invalid UTF-8, lone surrogates,
 // NUL) name the byte of the line, counted from 1. Unknown fields and unknown event kinds are
 // errors, not silently dropped.
-// Output: entries as EntryView (schema/event.capnp): the entry with its hash and kind, through
+// Output: entries as EntryView (benefit_ledger/event.capnp): the entry with its hash and kind, through
 // Cap'n Proto's JSON codec (capnp/compat/json.h). 64-bit integers are written as strings (JSON
 // numbers are doubles).
 // Thread-safe.
@@ -20,10 +20,10 @@
 #include <string>
 #include <string_view>
 
+#include "benefit_ledger/event.capnp.h"
+#include "benefit_ledger/status.h"
 #include "ledger/util/hash.h"
 #include "ledger/util/json_text.h"
-#include "ledger/schema/event.capnp.h"
-#include "benefit_ledger/status.h"
 
 namespace ledger {
 

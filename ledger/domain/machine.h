@@ -8,7 +8,7 @@
 
 namespace ledger::domain {
 
-// The state machine every benefit ledger runs: pass it to Ledger::Create, Open and Upgrade.
+// The state machine every benefit ledger runs: pass it to Log::Create, Open and Upgrade.
 const StateMachine& Rules();
 
 }  // namespace ledger::domain

@@ -6,11 +6,11 @@
 //   - funding totals ("t/") per region, programme and month: allocated, issued, settled,
 //     failed, returned, recovered, payments, household-months (户次), person-months (人次).
 // Rolls (在册名单) and reviews due are read from the domain state (state.h) through these
-// indexes by queries.h. Ledger::Rebuild recomputes all of it, with the rules' state, from the
+// indexes by queries.h. Log::Rebuild recomputes all of it, with the rules' state, from the
 // log; a test checks that the rebuilt state equals the incremental one byte for byte.
 #pragma once
 
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
 #include "ledger/domain/state.h"
 
 namespace ledger::projections {

@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
+#include "benefit_ledger/status.h"
 #include "ledger/core/state_machine.h"
 #include "ledger/domain/state.h"
-#include "benefit_ledger/status.h"
 
 namespace ledger::rules {
 

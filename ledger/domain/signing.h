@@ -29,10 +29,10 @@
 #include <string>
 #include <string_view>
 
-#include "ledger/util/note.h"
-#include "ledger/schema/event.capnp.h"
-#include "ledger/domain/state.h"
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "ledger/domain/state.h"
+#include "ledger/util/note.h"
 
 namespace ledger::signing {
 

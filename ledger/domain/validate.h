@@ -1,6 +1,6 @@
 // Structural validation of an event: every field in its format, every required field present.
 //
-// The rules follow the naming conventions of schema/event.capnp, so a new field is checked as
+// The rules follow the naming conventions of benefit_ledger/event.capnp, so a new field is checked as
 // soon as it is named by them:
 //   *Id (Text)          identifier (formats.h IsValidId), required; householdId per event kind
 //   regionCode          12-digit region code, required
@@ -29,9 +29,9 @@
 #include <optional>
 #include <string>
 
-#include "ledger/core/entry.h"  // KindName
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "ledger/core/entry.h"  // KindName
 
 namespace ledger {
 

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <memory>
 
-#include "ledger/util/assert.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/log_tree.h"
+#include "ledger/util/assert.h"
 #include "ledger/util/formats.h"
 
 namespace ledger::evidence {
@@ -66,7 +66,7 @@ bool DecodeHeadsRow(std::string_view id, std::string_view value, HeadsLeafProof*
 
 }  // namespace
 
-Status LogRoot(const Ledger& ledger, uint64_t size, Hash* root) {
+Status LogRoot(const Log& ledger, uint64_t size, Hash* root) {
   LogTree tree(ledger.store());
   return merkle::Root(tree, size, root);
 }
@@ -118,7 +118,7 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
 
 // ---- Checkpoints --------------------------------------------------------------------------------------
 
-Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key) {
+Status ReadCheckpointKey(const Log& ledger, note::Verifier* key) {
   std::string origin, text;
   bool has_origin = false, has_key = false;
   Status s = ReadMeta(ledger.store(), kMetaOrigin, &origin, &has_origin);
@@ -138,7 +138,7 @@ Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key) {
   return Status::Ok();
 }
 
-Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason) {
+Status SetCheckpointKey(Log* ledger, const note::Verifier& key, std::string_view reason) {
   note::Verifier existing;
   Status s = ReadCheckpointKey(*ledger, &existing);
   if (s.ok()) {
@@ -168,7 +168,7 @@ Status OpenCheckpoint(std::string_view note_text, const note::Verifier& key, Sig
   return Status::Ok();
 }
 
-Status MakeCheckpoint(Ledger* ledger, const note::KeyPair& key, SignedCheckpoint* out, bool* made) {
+Status MakeCheckpoint(Log* ledger, const note::KeyPair& key, SignedCheckpoint* out, bool* made) {
   note::Verifier verifier;
   Status s = ReadCheckpointKey(*ledger, &verifier);
   if (!s.ok()) return s;
@@ -197,7 +197,7 @@ Status MakeCheckpoint(Ledger* ledger, const note::KeyPair& key, SignedCheckpoint
   return ReadCheckpoint(*ledger, size, out);  // Read back, opened with the ledger's key.
 }
 
-Status ListCheckpoints(const Ledger& ledger, std::vector<SignedCheckpoint>* out) {
+Status ListCheckpoints(const Log& ledger, std::vector<SignedCheckpoint>* out) {
   out->clear();
   note::Verifier key;
   Status s = ReadCheckpointKey(ledger, &key);
@@ -218,7 +218,7 @@ Status ListCheckpoints(const Ledger& ledger, std::vector<SignedCheckpoint>* out)
   return FromRocks(it->status(), "reading the checkpoints");
 }
 
-Status ReadCheckpoint(const Ledger& ledger, std::optional<uint64_t> size, SignedCheckpoint* out) {
+Status ReadCheckpoint(const Log& ledger, std::optional<uint64_t> size, SignedCheckpoint* out) {
   const Store& store = ledger.store();
   std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(Reading(nullptr), store.cf(kCheckpoint)));
   if (size) {
@@ -245,7 +245,7 @@ Status ReadCheckpoint(const Ledger& ledger, std::optional<uint64_t> size, Signed
 
 namespace {
 
-std::string OriginOf(const Ledger& ledger) {
+std::string OriginOf(const Log& ledger) {
   std::string origin;
   bool found = false;
   return ReadMeta(ledger.store(), kMetaOrigin, &origin, &found).ok() && found ? origin : "";
@@ -299,7 +299,7 @@ Status ProveHeadsLeaf(const Store& store, uint64_t size, const HeadsCommitment& 
 
 // The household's entries up to its head, walked back from the head along the householdPrev
 // links (the chain the verifier will check), with their inclusion proofs in the tree of `size`.
-Status ProveHouseholdEntries(const Ledger& ledger, std::string_view household, const HouseholdHead& head, uint64_t size,
+Status ProveHouseholdEntries(const Log& ledger, std::string_view household, const HouseholdHead& head, uint64_t size,
                              std::vector<EntryProof>* out) {
   out->clear();
   LogTree tree(ledger.store());
@@ -325,7 +325,7 @@ Status ProveHouseholdEntries(const Ledger& ledger, std::string_view household, c
 
 }  // namespace
 
-Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out) {
+Status ProveInclusion(const Log& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out) {
   const uint64_t m = size.value_or(ledger.head().seq);
   if (m > ledger.head().seq) {
     return Status::NotFound(fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), m),
@@ -352,7 +352,7 @@ Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t
   return s;
 }
 
-Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Proof* out) {
+Status ProveConsistency(const Log& ledger, uint64_t size1, uint64_t size2, Proof* out) {
   if (size2 > ledger.head().seq) {
     return Status::NotFound(
         fmt::format("the log has {}, not {}", Counted(ledger.head().seq, "entry", "entries"), size2), "size2");
@@ -371,7 +371,7 @@ Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Pr
   return s;
 }
 
-Status ProveHousehold(const Ledger& ledger, std::string_view household, std::optional<uint64_t> size, Proof* out) {
+Status ProveHousehold(const Log& ledger, std::string_view household, std::optional<uint64_t> size, Proof* out) {
   SignedCheckpoint cp;
   Status s = ReadCheckpoint(ledger, size, &cp);
   if (!s.ok()) return s;

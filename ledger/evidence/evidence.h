@@ -9,7 +9,7 @@
 // (GrowLogTree), so the tree of any size up to the head costs O(log n) node reads to prove, plus
 // the entries under the low nodes it needs (15 for the path of one leaf, at most 15 more at the
 // right edge). A ledger whose tree is behind its log (one made before the family existed) gets
-// it built from the log (CatchUpLogTree, on opening and in Ledger::Upgrade).
+// it built from the log (CatchUpLogTree, on opening and in Log::Upgrade).
 //
 // Checkpoints. A checkpoint is a c2sp.org/tlog-checkpoint note (note.h) signed with the ledger's
 // checkpoint key: origin, size (= head seq), log root, and one extension line
@@ -51,13 +51,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ledger/util/hash.h"
+#include "benefit_ledger/status.h"
 #include "ledger/core/log.h"
 #include "ledger/core/log_tree.h"
+#include "ledger/core/store.h"
+#include "ledger/util/hash.h"
 #include "ledger/util/merkle.h"
 #include "ledger/util/note.h"
-#include "benefit_ledger/status.h"
-#include "ledger/core/store.h"
 
 namespace ledger::evidence {
 
@@ -70,7 +70,7 @@ using ledger::LogTree;
 using ledger::PutLogTreeNodes;
 
 // The root of the log tree of `size` leaves (size <= head).
-Status LogRoot(const Ledger& ledger, uint64_t size, Hash* root);
+Status LogRoot(const Log& ledger, uint64_t size, Hash* root);
 
 // ---- The household heads map --------------------------------------------------------------------
 
@@ -99,10 +99,10 @@ void HeadsRows(uint64_t size, std::span<const HeadsLeaf> leaves, std::vector<std
 // ---- Checkpoints ----------------------------------------------------------------------------------
 
 // The ledger's checkpoint identity, from meta. NotFound if it has none (SetCheckpointKey adds one).
-Status ReadCheckpointKey(const Ledger& ledger, note::Verifier* key);
+Status ReadCheckpointKey(const Log& ledger, note::Verifier* key);
 // Sets it, once: Conflict if the ledger has one. The origin is the key's name. Recorded in the
 // log (a checkpointKeySet entry, genesis.h) with the meta rows, in one write.
-Status SetCheckpointKey(Ledger* ledger, const note::Verifier& key, std::string_view reason = "SetCheckpointKey");
+Status SetCheckpointKey(Log* ledger, const note::Verifier& key, std::string_view reason = "SetCheckpointKey");
 
 struct SignedCheckpoint {
   std::string note;  // the signed note, as stored and printed
@@ -116,11 +116,11 @@ Status OpenCheckpoint(std::string_view note, const note::Verifier& key, SignedCh
 
 // Makes, signs and stores the checkpoint of the ledger's head, or, if one of that size is
 // stored, returns it (*made = false). `key` must be the ledger's checkpoint key.
-Status MakeCheckpoint(Ledger* ledger, const note::KeyPair& key, SignedCheckpoint* out, bool* made);
+Status MakeCheckpoint(Log* ledger, const note::KeyPair& key, SignedCheckpoint* out, bool* made);
 // The stored checkpoints, by size; each opened with the ledger's key.
-Status ListCheckpoints(const Ledger& ledger, std::vector<SignedCheckpoint>* out);
+Status ListCheckpoints(const Log& ledger, std::vector<SignedCheckpoint>* out);
 // The stored checkpoint of `size`, or the latest one without a size. NotFound naming "size".
-Status ReadCheckpoint(const Ledger& ledger, std::optional<uint64_t> size, SignedCheckpoint* out);
+Status ReadCheckpoint(const Log& ledger, std::optional<uint64_t> size, SignedCheckpoint* out);
 
 // ---- Proofs -----------------------------------------------------------------------------------------
 
@@ -177,10 +177,10 @@ struct Proof {
 
 // Entry `seq` in the tree of `size` (default: the head). NotFound / InvalidArgument name the
 // parameter in the field ("seq", "size"; "size1", "size2").
-Status ProveInclusion(const Ledger& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out);
-Status ProveConsistency(const Ledger& ledger, uint64_t size1, uint64_t size2, Proof* out);
+Status ProveInclusion(const Log& ledger, uint64_t seq, std::optional<uint64_t> size, Proof* out);
+Status ProveConsistency(const Log& ledger, uint64_t size1, uint64_t size2, Proof* out);
 // Household `household` at the stored checkpoint of `size` (default: the latest).
-Status ProveHousehold(const Ledger& ledger, std::string_view household, std::optional<uint64_t> size, Proof* out);
+Status ProveHousehold(const Log& ledger, std::string_view household, std::optional<uint64_t> size, Proof* out);
 
 // JSON, hashes and entry bytes in base64 (layout in docs/EVIDENCE.md).
 std::string ProofToJson(const Proof& proof);

@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "ledger/util/formats.h"
-#include "ledger/reports/queries.h"
 #include "ledger/domain/rules.h"
+#include "ledger/reports/queries.h"
+#include "ledger/util/formats.h"
 
 namespace ledger {
 namespace {
@@ -51,7 +51,7 @@ class HouseholdReplaySource : public state::StateSource {
 
 }  // namespace
 
-Status ReplayHousehold(const Ledger& ledger, std::string_view household,
+Status ReplayHousehold(const Log& ledger, std::string_view household,
                        const std::function<void(const HouseholdStep&)>& visit) {
   HouseholdReplaySource source(ledger.store(), household);
   std::map<std::string, std::string> bytes_by_event;  // Earlier events, for corrections.
@@ -91,7 +91,7 @@ Status ReplayHousehold(const Ledger& ledger, std::string_view household,
   return s.ok() ? inner : s;
 }
 
-std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, uint32_t period) {
+std::string DescribeHousehold(const Log& ledger, const state::Household& h, uint32_t period) {
   std::string out = fmt::format("{} member{}", h.members.size(), h.members.size() == 1 ? "" : "s");
   const rules::LoadStandards standards = queries::StandardsOf(ledger.store());
   for (const auto& c : h.cases) {

@@ -1,6 +1,6 @@
 // A household's history with its state after each event, for auditors (ledgerctl replay).
 //
-// The household's entries are read through Ledger::ReadHousehold (each checked against the
+// The household's entries are read through Log::ReadHousehold (each checked against the
 // household chain and index) and run again through the rules (rules.h) against a view of the
 // state in which this household, its cases, payments and people start empty and everything
 // else (actors, standards, rolls) is as the ledger holds it now. The household's own state after
@@ -25,12 +25,12 @@ struct HouseholdStep {
 
 // ReadHousehold's errors, or Corruption naming the seq of an entry that does not read, or
 // IOError if a state record could not be read: the visit stops there.
-Status ReplayHousehold(const Ledger& ledger, std::string_view household,
+Status ReplayHousehold(const Log& ledger, std::string_view household,
                        const std::function<void(const HouseholdStep&)>& visit);
 
 // One line for people: "2 members; C1 approved 1100.00/month; C2 rejected". The amount is the
 // entitlement in force for `period` (rules::MonthlyAmountInForce: standard rises included, from
 // the ledger's standards as `ledger` holds them).
-std::string DescribeHousehold(const Ledger& ledger, const state::Household& h, uint32_t period);
+std::string DescribeHousehold(const Log& ledger, const state::Household& h, uint32_t period);
 
 }  // namespace ledger

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ledger/util/hash.h"
 #include "ledger/domain/json.h"
+#include "ledger/util/hash.h"
 
 namespace ledger::json {
 namespace {
@@ -18,7 +18,7 @@ using capnp::DynamicStruct;
 using capnp::DynamicValue;
 using capnp::StructSchema;
 
-// The annotations of schema/results.capnp (their ids are fixed there) and $Json.name.
+// The annotations of benefit_ledger/results.capnp (their ids are fixed there) and $Json.name.
 constexpr uint64_t kDateId = 0xfd16efd2cc716629ull;
 constexpr uint64_t kPeriodId = 0xfe4a2c85890a5006ull;
 constexpr uint64_t kOptionalId = 0x862f34b900118494ull;

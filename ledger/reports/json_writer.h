@@ -1,4 +1,4 @@
-// JSON out of result records (schema/results.capnp), driven by their schema: one JSON document
+// JSON out of result records (benefit_ledger/results.capnp), driven by their schema: one JSON document
 // (an object) per result, or JSON Lines, one record a line. The schema's annotations say how:
 //   - integers are JSON numbers (exact: a value beyond 2^53 would be written as a string);
 //   - Data is lowercase hex (a SHA-256 hash: 64 characters);

@@ -6,15 +6,15 @@
 
 #include "ledger/core/entry.h"
 #include "ledger/domain/json.h"
-#include "ledger/reports/queries.h"
 #include "ledger/domain/rules.h"
+#include "ledger/reports/queries.h"
 
 namespace ledger::payroll {
 namespace {
 
 using schema::Programme;
 
-Status CheckRequest(const Ledger& ledger, const Request& r) {
+Status CheckRequest(const Log& ledger, const Request& r) {
   bool known = false;
   Status s = queries::RegionKnown(ledger.store(), r.county, &known);
   if (!s.ok()) return s;
@@ -118,7 +118,7 @@ std::string RollIdFor(const std::string& county, Programme programme, uint32_t p
   return fmt::format("R-{}-{}-{}", county, ProgrammeName(static_cast<uint16_t>(programme)), period);
 }
 
-Status MakePlan(const Ledger& ledger, const Request& r, Plan* plan) {
+Status MakePlan(const Log& ledger, const Request& r, Plan* plan) {
   *plan = Plan{};
   Status s = CheckRequest(ledger, r);
   if (!s.ok()) return s;
@@ -152,7 +152,7 @@ std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> Events(const Plan& pla
   return events;
 }
 
-Status ReadRoll(const Ledger& ledger, const std::string& roll_id, IssuedRoll* roll) {
+Status ReadRoll(const Log& ledger, const std::string& roll_id, IssuedRoll* roll) {
   *roll = IssuedRoll{};
   state::Roll record;
   bool found = false;

@@ -10,7 +10,7 @@
 // The roll id is derived from county, programme and month (RollIdFor), and each payment id
 // from the month and case, so issuing twice issues nothing new: once the roll exists, Plan
 // says so and proposes no events. Events appends the roll and its payments as one
-// all-or-nothing group (Ledger::GroupMode::kAllOrNothing): a roll is never half issued.
+// all-or-nothing group (Log::GroupMode::kAllOrNothing): a roll is never half issued.
 #pragma once
 
 #include <capnp/message.h>
@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "ledger/core/log.h"
-#include "ledger/schema/event.capnp.h"
+#include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "ledger/core/log.h"
 
 namespace ledger::payroll {
 
@@ -58,7 +58,7 @@ std::string RollIdFor(const std::string& county, schema::Programme programme, ui
 // Checks the request (county known, programme paid on monthly rolls, a quarter's first month for
 // quarterly ones) and plans the roll. Errors name the field of the request
 // ("county", "programme", "period").
-Status MakePlan(const Ledger& ledger, const Request& request, Plan* plan);
+Status MakePlan(const Log& ledger, const Request& request, Plan* plan);
 
 // The events of a plan that has lines and no roll yet: paymentRollIssued, then one
 // paymentIssued per line, event ids "roll-<roll id>" and the payment ids.
@@ -74,6 +74,6 @@ struct IssuedRoll {
   std::vector<Line> lines;
   int64_t sum_fen = 0;
 };
-Status ReadRoll(const Ledger& ledger, const std::string& roll_id, IssuedRoll* roll);
+Status ReadRoll(const Log& ledger, const std::string& roll_id, IssuedRoll* roll);
 
 }  // namespace ledger::payroll

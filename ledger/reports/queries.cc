@@ -5,8 +5,8 @@
 
 #include <map>
 
+#include "benefit_ledger/event.capnp.h"
 #include "ledger/domain/rules.h"
-#include "ledger/schema/event.capnp.h"
 
 namespace ledger::queries {
 namespace {

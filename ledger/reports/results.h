@@ -1,4 +1,4 @@
-// The result records of schema/results.capnp, built from the library's answers: one builder per
+// The result records of benefit_ledger/results.capnp, built from the library's answers: one builder per
 // report, so that ledgerctl (JSON through json_writer.h, and its tables) and the server send
 // the same records. A new report is a struct in results.capnp and a builder here.
 //
@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "benefit_ledger/results.capnp.h"
 #include "ledger/evidence/evidence.h"
 #include "ledger/reports/household_replay.h"
 #include "ledger/reports/payroll.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"
-#include "ledger/schema/results.capnp.h"
 #include "ledger/reports/trace.h"
 #include "ledger/reports/verify.h"
 

@@ -83,7 +83,7 @@ class HouseholdFold {
   std::vector<RedFlag> flags_;
 };
 
-Status Fold(const Ledger& ledger, std::string_view household, Trace* out, const std::string& only_actor,
+Status Fold(const Log& ledger, std::string_view household, Trace* out, const std::string& only_actor,
             const std::set<uint64_t>* flag_seqs) {
   HouseholdFold fold{std::string(household)};
   Status inner;
@@ -105,12 +105,12 @@ Status Fold(const Ledger& ledger, std::string_view household, Trace* out, const 
 
 }  // namespace
 
-Status ForHousehold(const Ledger& ledger, std::string_view household, Trace* out) {
+Status ForHousehold(const Log& ledger, std::string_view household, Trace* out) {
   *out = Trace{};
   return Fold(ledger, household, out, "", nullptr);
 }
 
-Status ForActor(const Ledger& ledger, std::string_view actor, Trace* out) {
+Status ForActor(const Log& ledger, std::string_view actor, Trace* out) {
   *out = Trace{};
   const Store& store = ledger.store();
   std::string limit = ScopedLimit(actor);
@@ -151,7 +151,7 @@ Status ForActor(const Ledger& ledger, std::string_view actor, Trace* out) {
   return Status::Ok();
 }
 
-Status ForRegion(const Ledger& ledger, std::string_view region_prefix, Trace* out) {
+Status ForRegion(const Log& ledger, std::string_view region_prefix, Trace* out) {
   *out = Trace{};
   const Store& store = ledger.store();
   std::string prefix = state::RegionHouseholdPrefix(region_prefix), limit = prefix + '\xff';

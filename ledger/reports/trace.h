@@ -44,8 +44,8 @@ struct Trace {
   std::vector<RedFlag> flags;
 };
 
-Status ForHousehold(const Ledger& ledger, std::string_view household, Trace* out);
-Status ForActor(const Ledger& ledger, std::string_view actor, Trace* out);
-Status ForRegion(const Ledger& ledger, std::string_view region_prefix, Trace* out);
+Status ForHousehold(const Log& ledger, std::string_view household, Trace* out);
+Status ForActor(const Log& ledger, std::string_view actor, Trace* out);
+Status ForRegion(const Log& ledger, std::string_view region_prefix, Trace* out);
 
 }  // namespace ledger::trace

@@ -13,9 +13,9 @@
 #include <unordered_map>
 
 #include "ledger/core/entry.h"
-#include "ledger/evidence/evidence.h"
 #include "ledger/domain/signing.h"
 #include "ledger/domain/validate.h"
+#include "ledger/evidence/evidence.h"
 
 namespace ledger {
 namespace {
@@ -479,7 +479,7 @@ bool Verifier::CheckIdentity(Problem* problem) {
 }
 
 // One pass over the ledger, on a snapshot of its own.
-Status RunPass(const Ledger& ledger, IndexCheck mode, const Hash& secret, VerifyReport* report) {
+Status RunPass(const Log& ledger, IndexCheck mode, const Hash& secret, VerifyReport* report) {
   Verifier v(ledger.store(), mode, secret, ledger.running_identity());
   Problem problem;
   report->ok = v.Run(&problem);
@@ -494,7 +494,7 @@ Status RunPass(const Ledger& ledger, IndexCheck mode, const Hash& secret, Verify
 
 }  // namespace
 
-Status Verify(const Ledger& ledger, VerifyReport* report) {
+Status Verify(const Log& ledger, VerifyReport* report) {
   auto start = std::chrono::steady_clock::now();
   Hash secret;
   if (!RandomBytes(secret)) return Status::IOError("cannot get random bytes for verify");

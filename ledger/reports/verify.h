@@ -49,6 +49,6 @@ struct VerifyReport {
 
 // Returns non-ok only when the database cannot be read at all; a ledger that does not verify
 // is reported in `report`.
-Status Verify(const Ledger& ledger, VerifyReport* report);
+Status Verify(const Log& ledger, VerifyReport* report);
 
 }  // namespace ledger

@@ -1,5 +1,5 @@
 // The value formats of the event schema, checked in one place: dates, periods, region codes,
-// identifiers and money. Pure functions, thread-safe. The schema (schema/event.capnp) says which
+// identifiers and money. Pure functions, thread-safe. The schema (benefit_ledger/event.capnp) says which
 // field uses which format; validate.cc applies them.
 #pragma once
 
