@@ -19,7 +19,7 @@
 
 #include "ledger/core/entry.h"
 #include "ledger/domain/json.h"
-#include "ledger/reports/json_writer.h"
+#include "benefit_ledger/results.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"

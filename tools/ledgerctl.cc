@@ -26,7 +26,7 @@
 #include "ledger/domain/machine.h"
 #include "ledger/domain/validate.h"
 #include "ledger/reports/household_replay.h"
-#include "ledger/reports/json_writer.h"
+#include "benefit_ledger/results.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "ledger/util/formats.h"
-#include "ledger/reports/json_writer.h"
+#include "benefit_ledger/results.h"
 
 namespace tools {
 

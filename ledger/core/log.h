@@ -32,24 +32,6 @@
 
 namespace ledger {
 
-struct AppendResult {
-  enum class Outcome {
-    kCreated,   // Appended at `seq` with entry hash `hash`.
-    kExists,    // Same event id, same content, already at `seq`: nothing appended.
-    kRejected,  // Not appended; `error` says why (and names the field).
-  };
-  Outcome outcome = Outcome::kRejected;
-  uint64_t seq = 0;
-  Hash hash{};
-  Status error;
-  // Domain rules the event breaks (rules.h): the reason for kRejected under `enforce` (error is
-  // then the first of them); recorded with a kCreated event under `record`.
-  std::vector<Finding> findings;
-  // GroupMode::kAllOrNothing: acceptable alone, rejected only because another event of the
-  // group was (error names it). The rejections without this flag say why the group failed.
-  bool dropped_with_group = false;
-};
-
 // One household entry as read back by ReadHousehold, its chain already checked.
 struct HouseholdEntry {
   uint64_t seq = 0;
@@ -79,13 +61,7 @@ class Log {
   // A ledger without a genesis entry (made before them) gets one appended at its head, recording
   // the policy, checkpoint key and secret it has now: existing entries are never changed, so the
   // entries before it ran under a policy and secret the log does not record (the report says so).
-  struct UpgradeReport {
-    std::string from;       // The format found.
-    bool upgraded = false;  // False: it already was current and had its genesis.
-    uint64_t entries = 0;
-    uint64_t genesis_seq = 0;  // Where upgrade appended the genesis; 0 if it had one.
-    double seconds = 0;
-  };
+  using UpgradeReport = ledger::UpgradeReport;  // benefit_ledger/types.h
   static Status Upgrade(const StateMachine& machine, const std::string& dir, UpgradeReport* report);
 
   // Appends events[i] (each the root schema::Event of its message; protected in place, see
@@ -101,7 +77,7 @@ class Log {
   // A group holds at most kGroupEventsMax events (a larger one is refused, InvalidArgument): the
   // group's batch and its state are held in memory until its write (ledgerctl append's
   // --group-size has the same maximum).
-  enum class GroupMode { kEachOnItsOwn, kAllOrNothing };
+  using GroupMode = ledger::GroupMode;  // benefit_ledger/types.h
   static constexpr size_t kGroupEventsMax = 100000;
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
                      GroupMode mode = GroupMode::kEachOnItsOwn);
@@ -134,13 +110,7 @@ class Log {
   // projections.h), replacing what the state family held. Reports where the rules, run again,
   // do not give the findings recorded in an entry (the rules changed since, or the entry was
   // refused then): such entries are counted and the first is named; the state is rebuilt anyway.
-  struct RebuildReport {
-    uint64_t entries = 0;
-    uint64_t mismatches = 0;
-    uint64_t first_mismatch_seq = 0;
-    std::string first_mismatch;
-    double seconds = 0;
-  };
+  using RebuildReport = ledger::RebuildReport;  // benefit_ledger/types.h
   Status Rebuild(RebuildReport* report);
 
   // Writes rows kept beside the log (evidence.h: checkpoints and their household maps), synced.

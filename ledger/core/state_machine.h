@@ -24,20 +24,10 @@
 
 #include "benefit_ledger/event.capnp.h"
 #include "benefit_ledger/status.h"
+#include "benefit_ledger/types.h"
 #include "ledger/util/hash.h"
 
 namespace ledger {
-
-enum class Policy { kEnforce, kRecord };
-const char* PolicyName(Policy p);  // "enforce", "record": the meta row and the CLI
-bool ParsePolicy(std::string_view name, Policy* out);
-
-// A domain finding recorded in an entry (schema::Finding): a rule the event breaks.
-struct Finding {
-  std::string rule;  // e.g. "notice.period"
-  std::string message;
-  std::vector<std::string> event_ids;  // This event first, then the others involved.
-};
 
 // Where committed state comes from (the database and the groups not yet written).
 class StateSource {

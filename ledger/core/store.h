@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "benefit_ledger/status.h"
+#include "benefit_ledger/types.h"
 #include "ledger/util/hash.h"
 
 namespace ledger {
@@ -93,15 +94,6 @@ struct HeadValue {  // The last entry of the log.
   std::string Encode() const;
   static std::optional<HeadValue> Decode(std::string_view v);
   bool operator==(const HeadValue&) const = default;
-};
-
-struct HouseholdHead {   // The last entry of one household, and how many it has.
-  uint64_t version = 0;  // Number of the household's entries.
-  uint64_t last_seq = 0;
-  Hash last_hash{};
-  std::string Encode() const;
-  static std::optional<HouseholdHead> Decode(std::string_view v);
-  bool operator==(const HouseholdHead&) const = default;
 };
 
 // Where an event is, and a check of the entry found there. The check is no protection against

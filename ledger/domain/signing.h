@@ -30,17 +30,17 @@
 #include <string_view>
 
 #include "benefit_ledger/event.capnp.h"
+#include "benefit_ledger/events.h"
 #include "benefit_ledger/status.h"
 #include "ledger/domain/state.h"
 #include "ledger/util/note.h"
 
 namespace ledger::signing {
 
+// IsSignedKind and SignEvent: benefit_ledger/events.h.
+
 // The first line of every signed message: a signature made for anything else never verifies.
 inline constexpr std::string_view kEventSignatureContext = "benefit-ledger event signature v1\n";
-
-// Approvals, rejections, payment rolls and corrections.
-bool IsSignedKind(schema::Event::Which kind);
 
 // The message an actor signs for `event` (as stored); see above.
 std::string SignedEventBytes(schema::Event::Reader event);
@@ -57,13 +57,6 @@ Status CheckSignature(schema::Event::Reader event, const note::Verifier* key);
 
 // The append path: CheckSignature with the actor's key as the state holds it (state::ActorPublicKey).
 Status CheckActorSignature(schema::Event::Reader event, state::StateTxn* txn);
-
-// Signs the event at the root of `message` with the actor's `key`: sets actorSignature over the
-// event as the ledger will store it (card references marked as on file). The event is left as
-// it was otherwise, so it can be written out and appended. InvalidArgument naming the field if
-// the event is not one the key's actor signs: another actor ("actorId"), a kind that is not
-// signed, an identity or card number, or a field that does not validate.
-Status SignEvent(capnp::MessageBuilder* message, const note::KeyPair& key);
 
 // Verify's view: follows the actors' keys along the log, from the log alone (not the state,
 // which is derived and could be altered). Feed it every entry's event in seq order.

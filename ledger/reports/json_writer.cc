@@ -1,4 +1,4 @@
-#include "ledger/reports/json_writer.h"
+#include "benefit_ledger/results.h"
 
 #include <capnp/schema.h>
 #include <fmt/format.h>

@@ -21,18 +21,13 @@
 #include <vector>
 
 #include "benefit_ledger/event.capnp.h"
+#include "benefit_ledger/results.h"
 #include "benefit_ledger/status.h"
 #include "ledger/core/log.h"
 
 namespace ledger::payroll {
 
-struct Request {
-  std::string county;  // 6 digits.
-  schema::Programme programme = schema::Programme::UNSPECIFIED;
-  uint32_t period = 0;  // YYYYMM.
-  std::string actor_id;
-  uint32_t date = 0;  // YYYYMMDD: the business date of the events.
-};
+using Request = ledger::PayrollRequest;  // benefit_ledger/results.h
 
 struct Line {  // One payment of the roll.
   std::string payment_id, household, case_id;

@@ -11,15 +11,13 @@
 
 #include "ledger/domain/rules.h"
 #include "ledger/domain/state.h"
+#include "benefit_ledger/results.h"
 #include "benefit_ledger/status.h"
 #include "ledger/core/store.h"
 
 namespace ledger::queries {
 
-struct Filter {
-  std::string region_prefix;          // "" for every region.
-  std::optional<uint16_t> programme;  // schema::Programme
-};
+using Filter = ledger::ReportFilter;  // benefit_ledger/results.h
 
 struct RollRow {  // One case on the roll on the date asked.
   std::string household, region, case_id;

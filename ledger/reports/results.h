@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "benefit_ledger/results.capnp.h"
+#include "benefit_ledger/results.h"
 #include "ledger/evidence/evidence.h"
 #include "ledger/reports/household_replay.h"
 #include "ledger/reports/payroll.h"
@@ -41,8 +41,7 @@ void BuildHouseholdState(const state::Household& h, uint32_t period, const rules
 // One event of a replay; the state after it with the amounts of the event's month.
 void BuildReplayStep(const HouseholdStep& step, const rules::LoadStandards& standards, ReplayStep::Builder out);
 
-// `scope` is the one of actor, household and region prefix the trace was asked for.
-enum class TraceScope { kActor, kHousehold, kRegion };
+// `scope` (benefit_ledger/results.h) is the one of actor, household and region prefix the trace was asked for.
 void BuildTrace(TraceScope scope, const std::string& asked, const trace::Trace& t, TraceResult::Builder out);
 
 void BuildReconcileLine(const reconcile::Match& m, ReconcileLine::Builder out);

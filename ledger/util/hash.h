@@ -10,9 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "benefit_ledger/types.h"  // Hash
+
 namespace ledger {
 
-using Hash = std::array<uint8_t, 32>;
 using Bytes = std::span<const uint8_t>;
 
 inline Bytes AsBytes(std::string_view s) {

@@ -35,16 +35,16 @@
 #include <vector>
 
 #include "ledger/util/hash.h"
+#include "benefit_ledger/keys.h"
 #include "benefit_ledger/status.h"
 
 namespace ledger::note {
 
-using Seed = std::array<uint8_t, 32>;
-using PublicKey = std::array<uint8_t, 32>;
+// Keys, their texts, Base64 and the Checkpoint struct: benefit_ledger/keys.h.
+
 using Signature = std::array<uint8_t, 64>;
 
-// Limits on what OpenNote and ParseCheckpoint read. A ledger checkpoint note is under 1 KiB.
-inline constexpr size_t kMaxNoteBytes = 1 << 20;
+// Limits on what OpenNote and ParseCheckpoint read: kMaxNoteBytes (keys.h), and
 inline constexpr size_t kMaxSignatureLines = 100;  // as the Go note package
 
 // --- Raw Ed25519 -------------------------------------------------------------------------------
@@ -54,46 +54,6 @@ Status Sign(const Seed& seed, Bytes message, Signature* signature);
 // True if `signature` is a valid signature of `message` under `public_key` (RFC 8032, with
 // OpenSSL's checks: canonical S, valid point encodings).
 bool VerifySignature(const PublicKey& public_key, Bytes message, const Signature& signature);
-
-// --- Named keys --------------------------------------------------------------------------------
-bool IsValidKeyName(std::string_view name);
-// SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key), first 4 bytes, big-endian.
-uint32_t KeyId(std::string_view name, const PublicKey& public_key);
-
-struct KeyPair {
-  std::string name;
-  Seed seed{};
-  PublicKey public_key{};
-};
-
-// The public half of a key: what a verifier is configured with.
-struct Verifier {
-  std::string name;
-  PublicKey public_key{};
-};
-
-inline Verifier VerifierOf(const KeyPair& key) {
-  return {key.name, key.public_key};
-}
-
-// A new key with a random seed. InvalidArgument for a bad name.
-Status GenerateKey(std::string name, KeyPair* key);
-// The key with the given seed (e.g. read from a secret store).
-Status KeyPairFromSeed(std::string name, const Seed& seed, KeyPair* key);
-
-// The key texts above. Formatting requires a valid name (as the functions above make).
-std::string FormatVerifierKey(const Verifier& key);
-std::string FormatSignerKey(const KeyPair& key);
-// InvalidArgument naming the part at fault ("verifierKey.keyId", "signerKey.key", ...): bad name,
-// key id not 8 hex digits, bad base64, algorithm byte not 0x01, key not 32 bytes, or a key id
-// that does not match the name and key.
-Status ParseVerifierKey(std::string_view text, Verifier* key);
-Status ParseSignerKey(std::string_view text, KeyPair* key);
-
-// --- Base64 (RFC 4648 §4, with padding) --------------------------------------------------------
-std::string Base64(Bytes data);
-// False unless `text` is the canonical base64 text of some bytes; then sets *out to them.
-bool ParseBase64(std::string_view text, std::string* out);
 
 // --- Signed notes ------------------------------------------------------------------------------
 // Signs `text` with `key` and sets *note to the signed note. InvalidArgument unless the text is
@@ -108,12 +68,6 @@ Status SignNote(std::string_view text, const KeyPair& key, std::string* note);
 Status OpenNote(std::string_view note, const Verifier& key, std::string* text);
 
 // --- Checkpoints -------------------------------------------------------------------------------
-struct Checkpoint {
-  std::string origin;                        // the log's identity; by convention its key name
-  uint64_t tree_size = 0;                    // number of leaves
-  Hash root_hash{};                          // RFC 6962 root of the first tree_size leaves
-  std::vector<std::string> extension_lines;  // opaque, without "\n"; usually none
-};
 
 // Sets *body to the checkpoint's note text. InvalidArgument ("checkpoint.origin",
 // "checkpoint.extensionLines[i]") for an empty line, or one with "\n", another control character

@@ -1,5 +1,8 @@
-// JSON out of result records (benefit_ledger/results.capnp), driven by their schema: one JSON document
-// (an object) per result, or JSON Lines, one record a line. The schema's annotations say how:
+// The result records of results.capnp (one per report: what the ledger's report methods fill,
+// what ledgerctl prints and the server sends), and JSON out of them.
+//
+// JSON is driven by the records' schema: one JSON document (an object) per result, or JSON
+// Lines, one record a line. The schema's annotations say how:
 //   - integers are JSON numbers (exact: a value beyond 2^53 would be written as a string);
 //   - Data is lowercase hex (a SHA-256 hash: 64 characters);
 //   - enums by their $Json.name ("urban_dibao"), else their schema name;
@@ -17,9 +20,39 @@
 
 #include <capnp/dynamic.h>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "benefit_ledger/results.capnp.h"
+
+namespace ledger {
+
+// Which cases a report covers.
+struct ReportFilter {
+  std::string region_prefix;          // "" for every region.
+  std::optional<uint16_t> programme;  // schema::Programme
+};
+
+// A county's monthly payment roll, to issue (Ledger::IssuePayroll).
+struct PayrollRequest {
+  std::string county;  // 6 digits.
+  schema::Programme programme = schema::Programme::UNSPECIFIED;
+  uint32_t period = 0;  // YYYYMM.
+  std::string actor_id;
+  uint32_t date = 0;  // YYYYMMDD: the business date of the events.
+};
+
+}  // namespace ledger
+
+namespace ledger::results {
+
+// What a trace was asked for: one actor, one household, or a region prefix.
+enum class TraceScope { kActor, kHousehold, kRegion };
+
+}  // namespace ledger::results
 
 namespace ledger::json {
 
