@@ -7,10 +7,11 @@
 #include <array>
 #include <optional>
 
-#include "ledger/util/formats.h"
 #include "ledger/core/genesis.h"
 #include "ledger/domain/signing.h"
 #include "ledger/domain/validate.h"
+#include "ledger/util/calendar.h"
+#include "ledger/util/formats.h"
 
 namespace ledger::rules {
 namespace {
@@ -21,6 +22,10 @@ using schema::Role;
 using state::Case;
 using state::CaseStatus;
 using Which = Event::Which;
+using calendar::AddMonths;
+using calendar::AddMonthsToDate;
+using calendar::FirstDayOf;
+using calendar::PeriodOf;
 
 // ---------------------------------------------------------------------------------------------
 // The catalogue. Every Flag() names one of these ids.
@@ -156,26 +161,6 @@ bool RoleMay(Role role, Which kind) {
              kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET;
     default: return false;  // Auditors and inspectors read; they record nothing.
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Calendar helpers (dates YYYYMMDD, periods YYYYMM)
-
-uint32_t AddMonths(uint32_t period, int64_t n) {
-  int64_t months = (period / 100) * 12 + (period % 100 - 1) + n;
-  return static_cast<uint32_t>((months / 12) * 100 + months % 12 + 1);
-}
-uint32_t PeriodOf(uint32_t date) {
-  return date / 100;
-}
-uint32_t FirstDayOf(uint32_t period) {
-  return period * 100 + 1;
-}
-// The same day n months later (clamped to the month's end: 20240131 + 1 month -> 20240229).
-uint32_t AddMonthsToDate(uint32_t date, int64_t n) {
-  uint32_t period = AddMonths(PeriodOf(date), n), day = date % 100;
-  while (day > 28 && !IsValidDate(period * 100 + day)) --day;
-  return period * 100 + day;
 }
 
 // The schema name of an enum value ("countyApprover", "urbanDibao").
@@ -1007,7 +992,7 @@ void Checker::OnPaymentIssued() {
          {roll->event_id});
   }
   ProgrammeRules rules = RulesOf(static_cast<Programme>(c->programme));
-  if (rules.frequency == Frequency::kQuarterly && (period % 100 - 1) % 3 != 0) {
+  if (rules.frequency == Frequency::kQuarterly && !calendar::IsFirstMonthOfQuarter(period)) {
     Flag("payment.period", fmt::format("{} is not the first month of a quarter", period));
   }
   // One payment per household, programme and month; one-off help once per case.

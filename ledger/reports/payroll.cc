@@ -6,8 +6,9 @@
 
 #include "ledger/core/entry.h"
 #include "ledger/domain/json.h"
-#include "ledger/reports/queries.h"
 #include "ledger/domain/rules.h"
+#include "ledger/reports/queries.h"
+#include "ledger/util/calendar.h"
 
 namespace ledger::payroll {
 namespace {
@@ -26,7 +27,7 @@ Status CheckRequest(const Ledger& ledger, const Request& r) {
     return Status::Invalid("programme", fmt::format("{} is paid once per case, not on a monthly roll",
                                                     ProgrammeName(static_cast<uint16_t>(r.programme))));
   }
-  if (months == 3 && (r.period % 100 - 1) % 3 != 0) {
+  if (months == 3 && !calendar::IsFirstMonthOfQuarter(r.period)) {
     return Status::Invalid("period", fmt::format("{} is paid quarterly, for the first month of a quarter",
                                                  ProgrammeName(static_cast<uint16_t>(r.programme))));
   }

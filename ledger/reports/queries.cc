@@ -7,6 +7,7 @@
 
 #include "ledger/domain/rules.h"
 #include "ledger/schema/event.capnp.h"
+#include "ledger/util/calendar.h"
 
 namespace ledger::queries {
 namespace {
@@ -17,7 +18,7 @@ namespace {
 std::optional<RollRow> OnRoll(const state::Household& h, const std::string& household, const state::Case& c,
                               uint32_t as_of, const rules::LoadStandards& standards) {
   if (c.approval_date == 0 || c.approval_date > as_of || c.entitlements.empty()) return std::nullopt;
-  uint32_t period = as_of / 100;
+  uint32_t period = calendar::PeriodOf(as_of);
   RollRow row{household, h.region_code, c.id,        c.programme, c.entitlements.front().from_period, 0,
               0,         false,         c.review_due};
   // One-off help (临时救助) is on the roll for its month only.
