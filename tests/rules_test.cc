@@ -303,6 +303,22 @@ TEST_CASE("every rule of the catalogue has a history that breaks it") {
   CHECK(covered == catalogue);
 }
 
+TEST_CASE("each RuleId prints as its catalogue id") {
+  const auto catalogue = ledger::rules::Catalogue();
+  REQUIRE(catalogue.size() == ledger::rules::kRuleCount);
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    auto rule = static_cast<ledger::rules::RuleId>(i);
+    CHECK(catalogue[i].rule == rule);
+    CHECK(std::string(ledger::rules::RuleName(rule)) == catalogue[i].id);
+    CHECK(ledger::rules::Refuses(rule) == ledger::rules::Refuses(catalogue[i].id));
+  }
+  CHECK(std::string(ledger::rules::RuleName(ledger::rules::RuleId::kNoticePeriod)) == "notice.period");
+  CHECK(std::string(ledger::rules::RuleName(ledger::rules::RuleId::kExitOverpayment)) == "exit.overpayment");
+  CHECK_FALSE(ledger::rules::Refuses(ledger::rules::RuleId::kExitOverpayment));
+  CHECK(ledger::rules::Refuses(ledger::rules::RuleId::kPaymentAfterExit));
+  CHECK(ledger::rules::Refuses("no.such_rule"));
+}
+
 TEST_CASE("each broken rule: refused under enforce, recorded under record") {
   for (const auto& c : Cases()) {
     std::string rule = c.rule;

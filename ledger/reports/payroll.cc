@@ -57,7 +57,7 @@ Status PlanCase(const Store& store, const Request& r, const std::string& househo
   rules::Payable pay = rules::PayableFor(c, r.period);
   // Suspended this month (rules::StandingIn): left off, saying so.
   bool suspended = pay.standing == rules::Standing::kSuspended;
-  if (pay.blocked_by != nullptr && !suspended) return Status::Ok();
+  if (pay.blocked_by && !suspended) return Status::Ok();
   bool paid = false;
   Status s = AlreadyPaid(store, household, r, &paid);
   if (!s.ok() || paid) {
