@@ -887,16 +887,16 @@ void Checker::FindOverpayments(Case& c) {
   bool once = RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce;
   uint32_t last = std::max(c.last_paid_period, AddMonths(PeriodOf(event_.getBusinessDate()), 1));
   std::vector<std::string> slots;
-  if (once) slots.push_back("case/" + c.id);
+  if (once) slots.push_back(PaymentSlotName(c, c.paid_until_period));
   for (uint32_t m = AddMonths(c.paid_until_period, 1); !once && m <= last; m = AddMonths(m, 1)) {
-    slots.push_back(fmt::format("{}/{}", c.programme, m));
+    slots.push_back(PaymentSlotName(c, m));
   }
   for (const auto& slot_name : slots) {
     auto slot = txn_.Load<state::PaymentSlot>(state::PaymentSlotKey(household_id_, slot_name));
     for (const auto& payment_id : slot ? slot->payment_ids : std::vector<std::string>{}) {
       auto p = txn_.Load<state::Payment>(state::PaymentKey(payment_id));
-      bool paid_out = p && p->status != state::PaymentStatus::kVoid && p->status != state::PaymentStatus::kFailed;
-      if (!paid_out || p->case_id != c.id || p->period <= c.paid_until_period) continue;
+      bool paid_out = p && PaymentStands(*p) && p->status != state::PaymentStatus::kFailed;
+      if (!paid_out || p->case_id != c.id || StandingIn(c, p->period) != Standing::kExited) continue;
       Flag(RuleId::kExitOverpayment,
            fmt::format("payment \"{}\" of {} for {} is for a month after the exit (the last month that may be paid "
                        "is {}): to be recovered",
@@ -1028,13 +1028,11 @@ void Checker::OnPaymentIssued() {
     Flag(RuleId::kPaymentPeriod, fmt::format("{} is not the first month of a quarter", period));
   }
   // One payment per household, programme and month; one-off help once per case.
-  std::string slot_key = state::PaymentSlotKey(household_id_, rules.frequency == Frequency::kOnce
-                                                                  ? "case/" + c->id
-                                                                  : fmt::format("{}/{}", c->programme, period));
+  std::string slot_key = state::PaymentSlotKey(household_id_, PaymentSlotName(*c, period));
   auto slot = txn_.Load<state::PaymentSlot>(slot_key).value_or(state::PaymentSlot{});
   for (const auto& other_id : slot.payment_ids) {
     auto other = txn_.Load<state::Payment>(state::PaymentKey(other_id));
-    if (other && other->status != state::PaymentStatus::kVoid && p.getSupplementaryReason().size() == 0) {
+    if (other && PaymentStands(*other) && p.getSupplementaryReason().size() == 0) {
       Flag(RuleId::kPaymentDuplicate, fmt::format("payment \"{}\" already pays {} for {}", other->id, period, c->id),
            {other->event_id});
     }
@@ -1220,7 +1218,7 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
   std::string target_id = target.getEventId();
   if (annul && target.isPaymentIssued()) {
     auto p = txn_.Load<state::Payment>(state::PaymentKey(target.getPaymentIssued().getPaymentId().cStr()));
-    if (!p || p->status == state::PaymentStatus::kVoid) return;
+    if (!p || !PaymentStands(*p)) return;
     p->status = state::PaymentStatus::kVoid;
     txn_.Store(state::PaymentKey(p->id), *p);
     auto roll = txn_.Load<state::Roll>(state::RollKey(p->roll_id));
@@ -1292,6 +1290,10 @@ Standing StandingIn(const Case& c, uint32_t period) {
     if (s.from_period <= period && (s.until_period == 0 || period < s.until_period)) return Standing::kSuspended;
   }
   return Standing::kPaid;
+}
+
+uint32_t ShownMonth(const Case& c, uint32_t period) {
+  return c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
 }
 
 const char* StandingName(Standing s) {
@@ -1391,6 +1393,15 @@ std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t
     left_fen -= shares_fen.back();
   }
   return shares_fen;
+}
+
+std::string PaymentSlotName(const Case& c, uint32_t period) {
+  if (RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce) return "case/" + c.id;
+  return fmt::format("{}/{}", c.programme, period);
+}
+
+bool PaymentStands(const state::Payment& p) {
+  return p.status != state::PaymentStatus::kVoid;
 }
 
 int MonthsPerPayment(Programme p) {

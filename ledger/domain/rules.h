@@ -112,6 +112,9 @@ enum class Standing : uint8_t {
 };
 Standing StandingIn(const state::Case& c, uint32_t period);
 const char* StandingName(Standing s);  // "not approved", "paid", "suspended", "exited"
+// The month whose standing (and amount) the roll, replay and household state show for month
+// `period`: `period` itself, or the case's first month if that is still ahead.
+uint32_t ShownMonth(const state::Case& c, uint32_t period);
 
 // What case `c` may be paid for month `period` (YYYYMM) under the payment rules. The append
 // path checks every paymentIssued with it; payroll.h generates rolls with it.
@@ -162,6 +165,14 @@ int64_t PaymentFen(int64_t monthly_fen, schema::Programme p);
 // The funding totals' "recovered" (projections.h) and the recoveries' "ordered" (recoveries.h)
 // both count it so.
 std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen);
+// The payment slot of case `c` for month `period` (state.h PaymentSlotKey): one payment per
+// household, programme and month, "<programme>/<period>"; one-off help once per case,
+// "case/<case id>" (`period` unused). payment.duplicate, the overpayments of an exit and
+// payroll's "already paid" all read it.
+std::string PaymentSlotName(const state::Case& c, uint32_t period);
+// Whether payment `p` still stands, i.e. no correction annulled (voided) it: a payment that stands
+// fills its slot (payment.duplicate, payroll's "already paid") and its roll line.
+bool PaymentStands(const state::Payment& p);
 // Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
 // 0 (one-off help: paid once per case, never on a monthly roll).
 int MonthsPerPayment(schema::Programme p);

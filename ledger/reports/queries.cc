@@ -25,7 +25,7 @@ std::optional<RollRow> OnRoll(const state::Household& h, const std::string& hous
   if (c.programme == static_cast<uint16_t>(schema::Programme::TEMPORARY) && period != row.since_period) {
     return std::nullopt;
   }
-  uint32_t month = std::max(period, row.since_period);
+  uint32_t month = rules::ShownMonth(c, period);
   rules::Standing standing = rules::StandingIn(c, month);
   if (standing == rules::Standing::kExited || standing == rules::Standing::kNotApproved) return std::nullopt;
   row.suspended = standing == rules::Standing::kSuspended;
