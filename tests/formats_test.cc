@@ -3,8 +3,9 @@
 
 #include <doctest/doctest.h>
 
-#include "ledger/util/hash.h"
 #include "ledger/domain/identity.h"
+#include "ledger/util/calendar.h"
+#include "ledger/util/hash.h"
 #include "tests/test_util.h"
 
 using namespace ledger;
@@ -24,6 +25,72 @@ TEST_CASE("dates are real calendar dates") {
   CHECK(DaysSinceEpoch(19700101) == 0);
   CHECK(DaysSinceEpoch(20240122) - DaysSinceEpoch(20240116) == 6);
   CHECK(DaysSinceEpoch(20240301) - DaysSinceEpoch(20240228) == 2);
+}
+
+TEST_CASE("calendar: the parts of a period and a date") {
+  CHECK(calendar::Year(202402) == 2024);
+  CHECK(calendar::Month(202402) == 2);
+  CHECK(calendar::MakePeriod(2024, 2) == 202402);
+  CHECK(calendar::PeriodOf(20240229) == 202402);
+  CHECK(calendar::Day(20240229) == 29);
+  CHECK(calendar::MakeDate(202402, 29) == 20240229);
+  CHECK(calendar::FirstDayOf(202412) == 20241201);
+}
+
+TEST_CASE("calendar: month arithmetic across years") {
+  CHECK(calendar::AddMonths(202412, 1) == 202501);   // December + 1
+  CHECK(calendar::AddMonths(202401, -1) == 202312);  // January - 1
+  CHECK(calendar::AddMonths(202403, 0) == 202403);
+  CHECK(calendar::AddMonths(202403, 12) == 202503);
+  CHECK(calendar::AddMonths(202403, -12) == 202303);
+  CHECK(calendar::AddMonths(202403, -15) == 202212);
+  CHECK(calendar::AddMonths(202411, 26) == 202701);
+  CHECK(calendar::AddMonths(202403, -27) == 202112);
+  CHECK(calendar::MonthsBetween(202401, 202401) == 0);
+  CHECK(calendar::MonthsBetween(202312, 202401) == 1);
+  CHECK(calendar::MonthsBetween(202401, 202312) == -1);
+  CHECK(calendar::MonthsBetween(202203, 202503) == 36);
+  for (int64_t n : {-25, -13, -12, -1, 0, 1, 11, 12, 13, 40}) {
+    CAPTURE(n);
+    CHECK(calendar::MonthsBetween(202406, calendar::AddMonths(202406, n)) == n);
+  }
+}
+
+TEST_CASE("calendar: the same day months later, clamped to the month's end") {
+  CHECK(calendar::AddMonthsToDate(20240131, 1) == 20240229);  // leap year
+  CHECK(calendar::AddMonthsToDate(20230131, 1) == 20230228);
+  CHECK(calendar::AddMonthsToDate(20240229, 12) == 20250228);
+  CHECK(calendar::AddMonthsToDate(20240229, 48) == 20280229);
+  CHECK(calendar::AddMonthsToDate(20240331, -1) == 20240229);
+  CHECK(calendar::AddMonthsToDate(20241231, 1) == 20250131);
+  CHECK(calendar::AddMonthsToDate(20240115, -1) == 20231215);
+  CHECK(calendar::AddMonthsToDate(20240531, 1) == 20240630);
+}
+
+TEST_CASE("calendar: leap years and month lengths") {
+  CHECK(calendar::IsLeapYear(2024));
+  CHECK_FALSE(calendar::IsLeapYear(2023));
+  CHECK_FALSE(calendar::IsLeapYear(2100));
+  CHECK(calendar::IsLeapYear(2000));
+  CHECK(calendar::DaysInMonth(2024, 2) == 29);
+  CHECK(calendar::DaysInMonth(2023, 2) == 28);
+  CHECK(calendar::DaysInMonth(1900, 2) == 28);
+  CHECK(calendar::DaysInMonth(2024, 4) == 30);
+  CHECK(calendar::DaysInMonth(2024, 12) == 31);
+}
+
+TEST_CASE("calendar: quarter starts") {
+  for (uint32_t m = 1; m <= 12; ++m) {
+    CAPTURE(m);
+    CHECK(calendar::IsFirstMonthOfQuarter(calendar::MakePeriod(2024, m)) == (m == 1 || m == 4 || m == 7 || m == 10));
+  }
+}
+
+TEST_CASE("calendar: ISO text") {
+  CHECK(calendar::IsoPeriod(202402) == "2024-02");
+  CHECK(calendar::IsoPeriod(199012) == "1990-12");
+  CHECK(calendar::IsoDate(20240229) == "2024-02-29");
+  CHECK(calendar::IsoDate(20240101) == "2024-01-01");
 }
 
 TEST_CASE("region codes and prefixes") {

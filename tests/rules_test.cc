@@ -303,6 +303,44 @@ TEST_CASE("every rule of the catalogue has a history that breaks it") {
   CHECK(covered == catalogue);
 }
 
+TEST_CASE("each RuleId prints as its catalogue id") {
+  const auto catalogue = ledger::rules::Catalogue();
+  REQUIRE(catalogue.size() == ledger::rules::kRuleCount);
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    auto rule = static_cast<ledger::rules::RuleId>(i);
+    CHECK(catalogue[i].rule == rule);
+    CHECK(std::string(ledger::rules::RuleName(rule)) == catalogue[i].id);
+    CHECK(ledger::rules::Refuses(rule) == ledger::rules::Refuses(catalogue[i].id));
+  }
+  CHECK(std::string(ledger::rules::RuleName(ledger::rules::RuleId::kNoticePeriod)) == "notice.period");
+  CHECK(std::string(ledger::rules::RuleName(ledger::rules::RuleId::kExitOverpayment)) == "exit.overpayment");
+  CHECK_FALSE(ledger::rules::Refuses(ledger::rules::RuleId::kExitOverpayment));
+  CHECK(ledger::rules::Refuses(ledger::rules::RuleId::kPaymentAfterExit));
+  CHECK(ledger::rules::Refuses("no.such_rule"));
+}
+
+TEST_CASE("a case's payment slot, a payment that stands, the month a case is shown in") {
+  ledger::state::Case c;
+  c.id = "C-1";
+  c.programme = static_cast<uint16_t>(ledger::schema::Programme::URBAN_DIBAO);
+  CHECK(ledger::rules::PaymentSlotName(c, 202403) == fmt::format("{}/202403", c.programme));
+  c.programme = static_cast<uint16_t>(ledger::schema::Programme::TEMPORARY);  // One-off: once per case.
+  CHECK(ledger::rules::PaymentSlotName(c, 202403) == "case/C-1");
+  CHECK(ledger::rules::PaymentSlotName(c, 202404) == "case/C-1");
+
+  ledger::state::Payment p;
+  CHECK(ledger::rules::PaymentStands(p));
+  p.status = ledger::state::PaymentStatus::kFailed;
+  CHECK(ledger::rules::PaymentStands(p));
+  p.status = ledger::state::PaymentStatus::kVoid;
+  CHECK_FALSE(ledger::rules::PaymentStands(p));
+
+  CHECK(ledger::rules::ShownMonth(c, 202403) == 202403);  // No entitlement yet.
+  c.entitlements.push_back({202405, 50000, 1, "e1"});
+  CHECK(ledger::rules::ShownMonth(c, 202403) == 202405);  // Its first month is still ahead.
+  CHECK(ledger::rules::ShownMonth(c, 202407) == 202407);
+}
+
 TEST_CASE("each broken rule: refused under enforce, recorded under record") {
   for (const auto& c : Cases()) {
     std::string rule = c.rule;

@@ -122,7 +122,7 @@ void Apply(Event::Reader event, const Event::Reader* corrected, state::StateTxn*
       if (first && corrected->isRecoveryOrdered()) OnRecovery(corrected->getRecoveryOrdered(), -1, txn);
       if (!corrected->isPaymentIssued()) break;
       auto p = PaymentOf(corrected->getPaymentIssued().getPaymentId(), txn);
-      if (first && p && p->status == state::PaymentStatus::kVoid) AddToPayment(*p, txn, IssuedDelta(*p, txn, -1));
+      if (first && p && !rules::PaymentStands(*p)) AddToPayment(*p, txn, IssuedDelta(*p, txn, -1));
       break;
     }
     default: break;

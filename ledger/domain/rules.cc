@@ -7,10 +7,11 @@
 #include <array>
 #include <optional>
 
-#include "ledger/util/formats.h"
 #include "ledger/core/genesis.h"
 #include "ledger/domain/signing.h"
 #include "ledger/domain/validate.h"
+#include "ledger/util/calendar.h"
+#include "ledger/util/formats.h"
 
 namespace ledger::rules {
 namespace {
@@ -21,65 +22,96 @@ using schema::Role;
 using state::Case;
 using state::CaseStatus;
 using Which = Event::Which;
+using calendar::AddMonths;
+using calendar::AddMonthsToDate;
+using calendar::FirstDayOf;
+using calendar::PeriodOf;
 
 // ---------------------------------------------------------------------------------------------
-// The catalogue. Every Flag() names one of these ids.
+// The catalogue: each RuleId with its printed id and what it checks. Every Flag() names a RuleId.
 
-constexpr std::array<RuleInfo, 36> kRules = {{
-    {"actor.registered", "the acting official (and any second official) is a registered actor"},
-    {"actor.role", "the actor's role may record this kind of event"},
-    {"actor.jurisdiction", "the household or region acted on lies within the actor's jurisdiction"},
-    {"approval.level", "a township reviewer approves only where approval is delegated to townships"},
-    {"duty.two_people", "economic checks, home visits and corrections need a second, different official"},
-    {"duty.separation", "the approver did not make the home visit or the township review of the case"},
-    {"relative.acts", "no official acts on a case of a household with a close relative of theirs"},
-    {"relative.undeclared", "an application declares it when a member is a declared relative of staff"},
-    {"relative.county_visit", "a case of a relative of staff has a county-level home visit before approval"},
-    {"procedure.order",
+constexpr std::array<RuleInfo, kRuleCount> kRules = {{
+    {RuleId::kActorRegistered, "actor.registered",
+     "the acting official (and any second official) is a registered actor"},
+    {RuleId::kActorRole, "actor.role", "the actor's role may record this kind of event"},
+    {RuleId::kActorJurisdiction, "actor.jurisdiction",
+     "the household or region acted on lies within the actor's jurisdiction"},
+    {RuleId::kApprovalLevel, "approval.level",
+     "a township reviewer approves only where approval is delegated to townships"},
+    {RuleId::kDutyTwoPeople, "duty.two_people",
+     "economic checks, home visits and corrections need a second, different official"},
+    {RuleId::kDutySeparation, "duty.separation",
+     "the approver did not make the home visit or the township review of the case"},
+    {RuleId::kRelativeActs, "relative.acts",
+     "no official acts on a case of a household with a close relative of theirs"},
+    {RuleId::kRelativeUndeclared, "relative.undeclared",
+     "an application declares it when a member is a declared relative of staff"},
+    {RuleId::kRelativeCountyVisit, "relative.county_visit",
+     "a case of a relative of staff has a county-level home visit before approval"},
+    {RuleId::kProcedureOrder, "procedure.order",
      "application, economic check, home visit, township review (passed), public notice, "
      "decision: each step after the ones its programme requires, none after a decision"},
-    {"notice.period", "a public notice runs at least 7 days"},
-    {"notice.not_ended", "approval comes after the public notice has ended"},
-    {"objection.open", "no objection is left unresolved at approval"},
-    {"objection.renotice", "an upheld objection is followed by a new public notice before approval"},
-    {"approval.first_period", "payments start the month after approval"},
-    {"approval.clock",
+    {RuleId::kNoticePeriod, "notice.period", "a public notice runs at least 7 days"},
+    {RuleId::kNoticeNotEnded, "notice.not_ended", "approval comes after the public notice has ended"},
+    {RuleId::kObjectionOpen, "objection.open", "no objection is left unresolved at approval"},
+    {RuleId::kObjectionRenotice, "objection.renotice",
+     "an upheld objection is followed by a new public notice before approval"},
+    {RuleId::kApprovalFirstPeriod, "approval.first_period", "payments start the month after approval"},
+    {RuleId::kApprovalClock, "approval.clock",
      "a 低保 or 特困 approval comes 10 to 90 days after the application (the legal clock is 18-30 "
      "working days)"},
-    {"application.duplicate", "a household has one open case per programme"},
-    {"rejection.reason", "a rejection gives a reason"},
-    {"standard.missing", "a standard is in force for the region, programme and month"},
-    {"entitlement.above_standard",
+    {RuleId::kApplicationDuplicate, "application.duplicate", "a household has one open case per programme"},
+    {RuleId::kRejectionReason, "rejection.reason", "a rejection gives a reason"},
+    {RuleId::kStandardMissing, "standard.missing", "a standard is in force for the region, programme and month"},
+    {RuleId::kEntitlementAboveStandard, "entitlement.above_standard",
      "an entitlement is at most what the standard allows (低保: standard minus "
      "per-capita income, times members covered; others: standard times members)"},
-    {"programme.exclusive", "no person is covered by two mutually exclusive programmes at once"},
-    {"person.two_households", "no person is a member of two households at once"},
-    {"review.interval", "an approved case has its next review due within 12 months"},
-    {"review.overdue", "no payment for a month after the case's review fell due"},
-    {"case.state", "suspension, resumption, adjustment, review and exit apply to a case in the right state"},
-    {"exit.gradual", "gradual exit (渐退) only for income above the line, for at most 6 months"},
-    {"exit.overpayment",
+    {RuleId::kProgrammeExclusive, "programme.exclusive",
+     "no person is covered by two mutually exclusive programmes at once"},
+    {RuleId::kPersonTwoHouseholds, "person.two_households", "no person is a member of two households at once"},
+    {RuleId::kReviewInterval, "review.interval", "an approved case has its next review due within 12 months"},
+    {RuleId::kReviewOverdue, "review.overdue", "no payment for a month after the case's review fell due"},
+    {RuleId::kCaseState, "case.state",
+     "suspension, resumption, adjustment, review and exit apply to a case in the right state"},
+    {RuleId::kExitGradual, "exit.gradual", "gradual exit (渐退) only for income above the line, for at most 6 months"},
+    {RuleId::kExitOverpayment, "exit.overpayment",
      "an exit (or death) recorded after months it ends were paid: each payment for a month after it "
      "(and its gradual-exit months) is an overpayment to recover (a flag: the exit is accepted under "
      "every policy)",
      false},
-    {"payment.inactive", "payments only for months in which the case is approved and not suspended"},
-    {"payment.after_exit", "no payment for a month after an exit (and its gradual-exit months)"},
-    {"payment.amount",
+    {RuleId::kPaymentInactive, "payment.inactive",
+     "payments only for months in which the case is approved and not suspended"},
+    {RuleId::kPaymentAfterExit, "payment.after_exit",
+     "no payment for a month after an exit (and its gradual-exit months)"},
+    {RuleId::kPaymentAmount, "payment.amount",
      "a payment equals the entitlement in force for its month, standard rises included (times 3 for quarterly)"},
-    {"payment.duplicate", "one payment per household, programme and month, unless supplementary with a reason"},
-    {"payment.period", "quarterly programmes are paid for the first month of a quarter"},
-    {"card.shared", "no bank card is on file for (given or paid to) two households"},
-    {"roll.match",
+    {RuleId::kPaymentDuplicate, "payment.duplicate",
+     "one payment per household, programme and month, unless supplementary with a reason"},
+    {RuleId::kPaymentPeriod, "payment.period", "quarterly programmes are paid for the first month of a quarter"},
+    {RuleId::kCardShared, "card.shared", "no bank card is on file for (given or paid to) two households"},
+    {RuleId::kRollMatch, "roll.match",
      "a payment is on a roll of its county, programme and month, within its line count and "
      "control sum"},
-    {"bank.order",
+    {RuleId::kBankOrder, "bank.order",
      "a bank result follows its payment's state: settled or failed once, returned after settled, "
      "returning at most what was paid; a recovery orders back at most what was paid"},
-    {"correction.valid",
+    {RuleId::kCorrectionValid, "correction.valid",
      "a correction gives a reason, has a second official, corrects an event once, and an "
      "amendment keeps the kind, id and household of what it amends"},
 }};
+
+// Each rule's row stands at its RuleId's place, so that RuleName and Info are a lookup.
+constexpr bool InRuleIdOrder() {
+  for (size_t i = 0; i < kRules.size(); ++i) {
+    if (static_cast<size_t>(kRules[i].rule) != i) return false;
+  }
+  return true;
+}
+static_assert(InRuleIdOrder(), "kRules lists the rules in RuleId order");
+
+const RuleInfo& Info(RuleId rule) {
+  return kRules[static_cast<size_t>(rule)];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Programmes
@@ -158,26 +190,6 @@ bool RoleMay(Role role, Which kind) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Calendar helpers (dates YYYYMMDD, periods YYYYMM)
-
-uint32_t AddMonths(uint32_t period, int64_t n) {
-  int64_t months = (period / 100) * 12 + (period % 100 - 1) + n;
-  return static_cast<uint32_t>((months / 12) * 100 + months % 12 + 1);
-}
-uint32_t PeriodOf(uint32_t date) {
-  return date / 100;
-}
-uint32_t FirstDayOf(uint32_t period) {
-  return period * 100 + 1;
-}
-// The same day n months later (clamped to the month's end: 20240131 + 1 month -> 20240229).
-uint32_t AddMonthsToDate(uint32_t date, int64_t n) {
-  uint32_t period = AddMonths(PeriodOf(date), n), day = date % 100;
-  while (day > 28 && !IsValidDate(period * 100 + day)) --day;
-  return period * 100 + day;
-}
-
 // The schema name of an enum value ("countyApprover", "urbanDibao").
 template <class E>
 std::string NameOf(uint16_t value) {
@@ -201,7 +213,7 @@ class Checker {
 
  private:
   Verdict Finish();
-  void Flag(const char* rule, std::string message, std::vector<std::string> others = {});
+  void Flag(RuleId rule, std::string message, std::vector<std::string> others = {});
   void Refuse(Status s) {
     if (verdict_.structural.ok()) verdict_.structural = std::move(s);
   }
@@ -223,7 +235,8 @@ class Checker {
   // Flags case.state unless the case is in one of `allowed`; true if it is.
   bool InState(const Case& c, std::initializer_list<CaseStatus> allowed, const char* what) {
     if (std::find(allowed.begin(), allowed.end(), c.status) != allowed.end()) return true;
-    Flag("case.state", fmt::format("{} of case \"{}\", which is {}", what, c.id, state::CaseStatusName(c.status)));
+    Flag(RuleId::kCaseState,
+         fmt::format("{} of case \"{}\", which is {}", what, c.id, state::CaseStatusName(c.status)));
     return false;
   }
   void ChangeStatus(Case& c, CaseStatus to) {
@@ -277,12 +290,12 @@ class Checker {
   std::optional<state::Actor> actor_;
 };
 
-void Checker::Flag(const char* rule, std::string message, std::vector<std::string> others) {
+void Checker::Flag(RuleId rule, std::string message, std::vector<std::string> others) {
   std::vector<std::string> ids = {id_};
   for (auto& o : others) {
     if (!o.empty() && std::find(ids.begin(), ids.end(), o) == ids.end()) ids.push_back(std::move(o));
   }
-  verdict_.findings.push_back({rule, std::move(message), std::move(ids)});
+  verdict_.findings.push_back({RuleName(rule), std::move(message), std::move(ids)});
 }
 
 Verdict Checker::Run() {
@@ -374,17 +387,17 @@ void Checker::CheckActor() {
                !txn_.Load<state::Actor>(state::ActorKey("")).has_value();
   if (first) return;
   if (!actor_) {
-    Flag("actor.registered", fmt::format("actor \"{}\" is not registered", actor_id));
+    Flag(RuleId::kActorRegistered, fmt::format("actor \"{}\" is not registered", actor_id));
     return;
   }
   auto role = static_cast<Role>(actor_->role);
   if (!RoleMay(role, event_.which())) {
-    Flag("actor.role", fmt::format("a {} may not record {}", NameOf<Role>(actor_->role), KindName(event_)),
+    Flag(RuleId::kActorRole, fmt::format("a {} may not record {}", NameOf<Role>(actor_->role), KindName(event_)),
          {actor_->event_id});
   }
   std::string region = TargetRegion();
   if (region.rfind(actor_->jurisdiction, 0) != 0) {
-    Flag("actor.jurisdiction",
+    Flag(RuleId::kActorJurisdiction,
          fmt::format("region {} is outside actor \"{}\"'s jurisdiction {}", region, actor_id, actor_->jurisdiction),
          {actor_->event_id});
   }
@@ -392,10 +405,10 @@ void Checker::CheckActor() {
 
 void Checker::CheckSecondActor(const std::string& second, const char* what) {
   if (second == std::string(event_.getActorId())) {
-    Flag(event_.isCorrection() ? "correction.valid" : "duty.two_people",
+    Flag(event_.isCorrection() ? RuleId::kCorrectionValid : RuleId::kDutyTwoPeople,
          fmt::format("the {} must be a second official, not \"{}\" again", what, second));
   } else if (!txn_.Load<state::Actor>(state::ActorKey(second))) {
-    Flag("actor.registered", fmt::format("{} \"{}\" is not registered", what, second));
+    Flag(RuleId::kActorRegistered, fmt::format("{} \"{}\" is not registered", what, second));
   }
 }
 
@@ -409,8 +422,9 @@ void Checker::CheckRelativesActing() {
     if (!person) continue;
     for (const auto& staff : person->staff_relatives) {
       if (std::find(acting.begin(), acting.end(), staff) == acting.end()) continue;
-      Flag("relative.acts", fmt::format("\"{}\" acts on household \"{}\", where {} ({}) is their declared relative",
-                                        staff, household_id_, m.name, m.masked));
+      Flag(RuleId::kRelativeActs,
+           fmt::format("\"{}\" acts on household \"{}\", where {} ({}) is their declared relative", staff,
+                       household_id_, m.name, m.masked));
     }
   }
 }
@@ -466,15 +480,15 @@ void Checker::CheckEntitlement(const Case& c, int64_t monthly_fen, uint32_t memb
   if (RulesOf(programme).frequency == Frequency::kOnce) return;  // One-off help has no monthly standard.
   auto standard = StandardMonthlyFen(c.programme, FirstDayOf(from_period));
   if (!standard) {
-    Flag("standard.missing", fmt::format("no standard for {} in region {} on {}", NameOf<Programme>(c.programme),
-                                         household_->region_code, FirstDayOf(from_period)));
+    Flag(RuleId::kStandardMissing, fmt::format("no standard for {} in region {} on {}", NameOf<Programme>(c.programme),
+                                               household_->region_code, FirstDayOf(from_period)));
     return;
   }
   int64_t cap = FormulaMonthlyFen(c, *standard, members);
   int64_t per_person = FormulaMonthlyFen(c, *standard, 1);
   if (monthly_fen > cap) {
     Flag(
-        "entitlement.above_standard",
+        RuleId::kEntitlementAboveStandard,
         fmt::format("{} a month is above the {} the standard allows for {} people ({} per person{})", Yuan(monthly_fen),
                     Yuan(cap), members, Yuan(per_person), RulesOf(programme).gap_based ? ", after income" : ""),
         {c.check_event});
@@ -488,7 +502,7 @@ void Checker::AddPersonToHousehold(const std::string& person) {
   auto p = txn_.Load<state::Person>(state::PersonKey(person)).value_or(state::Person{});
   for (const auto& other : p.households) {
     if (other != household_id_)
-      Flag("person.two_households", fmt::format("a member is already in household \"{}\"", other));
+      Flag(RuleId::kPersonTwoHouseholds, fmt::format("a member is already in household \"{}\"", other));
   }
   if (std::find(p.households.begin(), p.households.end(), household_id_) == p.households.end())
     p.households.push_back(household_id_);
@@ -565,13 +579,13 @@ void Checker::OnApplication() {
   for (const auto& other : household_->cases) {
     bool open = other.status != CaseStatus::kRejected && other.status != CaseStatus::kExited;
     if (open && other.programme == c.programme) {
-      Flag("application.duplicate",
+      Flag(RuleId::kApplicationDuplicate,
            fmt::format("case \"{}\" for the same programme is still {}", other.id, state::CaseStatusName(other.status)),
            {other.application_event});
     }
   }
   if (!c.relative_declared && IsRelativeCase(c)) {
-    Flag("relative.undeclared", "a covered member is a declared relative of staff, but the application says not");
+    Flag(RuleId::kRelativeUndeclared, "a covered member is a declared relative of staff, but the application says not");
   }
   if (a.hasPayeeCard()) {
     if (!CheckCard(a.getPayeeCard(), "applicationSubmitted.payeeCard")) return;
@@ -583,7 +597,7 @@ void Checker::OnApplication() {
 
 void Checker::Step(Case& c, ::ledger::rules::Step step) {
   if (c.status >= CaseStatus::kApproved) {
-    Flag("procedure.order",
+    Flag(RuleId::kProcedureOrder,
          fmt::format("{} of case \"{}\", which is already {}", StepName(step), c.id, state::CaseStatusName(c.status)),
          {c.approval_event});
     return;
@@ -592,7 +606,8 @@ void Checker::Step(Case& c, ::ledger::rules::Step step) {
   for (auto before : {kCheck, kVisit, kReview}) {
     if (before >= step) break;
     if ((required & before) && c.status < StatusAfter(before)) {
-      Flag("procedure.order", fmt::format("{} of case \"{}\" before its {}", StepName(step), c.id, StepName(before)),
+      Flag(RuleId::kProcedureOrder,
+           fmt::format("{} of case \"{}\" before its {}", StepName(step), c.id, StepName(before)),
            {c.application_event});
       break;
     }
@@ -642,13 +657,13 @@ void Checker::OnNotice() {
   if (c == nullptr) return;
   Step(*c, kNotice);
   if (c->status < CaseStatus::kReviewed) {
-    Flag("procedure.order", fmt::format("public notice of case \"{}\" before a passed township review", c->id),
+    Flag(RuleId::kProcedureOrder, fmt::format("public notice of case \"{}\" before a passed township review", c->id),
          {c->review_event});
   }
   int64_t days = DaysSinceEpoch(n.getToDate()) - DaysSinceEpoch(n.getFromDate()) + 1;
   if (days < kMinNoticeDays) {
-    Flag("notice.period", fmt::format("the notice runs {} days ({} to {}), fewer than {}", days, n.getFromDate(),
-                                      n.getToDate(), kMinNoticeDays));
+    Flag(RuleId::kNoticePeriod, fmt::format("the notice runs {} days ({} to {}), fewer than {}", days, n.getFromDate(),
+                                            n.getToDate(), kMinNoticeDays));
   }
   c->notice_event = id_;
   c->notice_from = n.getFromDate();
@@ -696,32 +711,33 @@ void Checker::OnApproval() {
                       : (rules.steps & kReview) ? CaseStatus::kReviewed
                                                 : CaseStatus::kApplied;
   if (c->status >= CaseStatus::kApproved) {
-    Flag("procedure.order", fmt::format("case \"{}\" is already {}", c->id, state::CaseStatusName(c->status)),
+    Flag(RuleId::kProcedureOrder, fmt::format("case \"{}\" is already {}", c->id, state::CaseStatusName(c->status)),
          {c->approval_event});
   } else if (c->status < needed) {
-    Flag("procedure.order",
+    Flag(RuleId::kProcedureOrder,
          fmt::format("approval of case \"{}\", which is only {} (needs {})", c->id, state::CaseStatusName(c->status),
                      state::CaseStatusName(needed)),
          {c->application_event});
   }
   uint32_t date = event_.getBusinessDate();
   if ((rules.steps & kNotice) && c->notice_to != 0 && date <= c->notice_to) {
-    Flag("notice.not_ended", fmt::format("approved on {}, the notice runs until {}", date, c->notice_to),
+    Flag(RuleId::kNoticeNotEnded, fmt::format("approved on {}, the notice runs until {}", date, c->notice_to),
          {c->notice_event});
   }
   for (const auto& o : c->objections) {
-    if (!o.resolved) Flag("objection.open", fmt::format("objection \"{}\" is not resolved", o.id));
+    if (!o.resolved) Flag(RuleId::kObjectionOpen, fmt::format("objection \"{}\" is not resolved", o.id));
     if (o.upheld && o.resolved_date >= c->notice_posted)
-      Flag("objection.renotice",
+      Flag(RuleId::kObjectionRenotice,
            fmt::format("objection \"{}\" was upheld on {} with no new notice since", o.id, o.resolved_date),
            {c->notice_event});
   }
   std::string approver = event_.getActorId();
   if (std::find(c->visit_actors.begin(), c->visit_actors.end(), approver) != c->visit_actors.end()) {
-    Flag("duty.separation", fmt::format("\"{}\" made the home visit and approves", approver), {c->visit_event});
+    Flag(RuleId::kDutySeparation, fmt::format("\"{}\" made the home visit and approves", approver), {c->visit_event});
   }
   if (approver == c->review_actor)
-    Flag("duty.separation", fmt::format("\"{}\" made the township review and approves", approver), {c->review_event});
+    Flag(RuleId::kDutySeparation, fmt::format("\"{}\" made the township review and approves", approver),
+         {c->review_event});
   if (actor_ && actor_->role == static_cast<uint16_t>(Role::TOWNSHIP_REVIEWER)) {
     bool delegated = false;
     for (size_t len : {2, 4, 6, 9, 12}) {  // The most specific setting wins.
@@ -729,26 +745,27 @@ void Checker::OnApproval() {
       if (level) delegated = level->level == static_cast<uint16_t>(schema::ApprovalLevel::TOWNSHIP);
     }
     if (!delegated)
-      Flag("approval.level",
+      Flag(RuleId::kApprovalLevel,
            fmt::format("approval is not delegated to townships in region {}", household_->region_code));
   }
   if (IsRelativeCase(*c) && !c->visit_county_level) {
-    Flag("relative.county_visit", "a case of a relative of staff approved without a county-level home visit",
+    Flag(RuleId::kRelativeCountyVisit, "a case of a relative of staff approved without a county-level home visit",
          {c->visit_event});
   }
   int64_t days = DaysSinceEpoch(date) - DaysSinceEpoch(c->application_date);
   bool clocked = (rules.steps & kNotice) != 0;  // The legal clock is that of the full procedure.
   if (clocked && c->application_date != 0 && (days < kMinDaysToApproval || days > kMaxDaysToApproval)) {
-    Flag("approval.clock", fmt::format("approved {} days after the application of {}", days, c->application_date),
+    Flag(RuleId::kApprovalClock, fmt::format("approved {} days after the application of {}", days, c->application_date),
          {c->application_event});
   }
   if (a.getFirstPeriod() != AddMonths(PeriodOf(date), 1)) {
-    Flag("approval.first_period",
+    Flag(RuleId::kApprovalFirstPeriod,
          fmt::format("first month {} for an approval on {}: payments start the month after ({})", a.getFirstPeriod(),
                      date, AddMonths(PeriodOf(date), 1)));
   }
   if (rules.reviewed && (a.getReviewDueDate() == 0 || a.getReviewDueDate() > AddMonthsToDate(date, kMaxReviewMonths))) {
-    Flag("review.interval", fmt::format("the next review must be due within {} months of {}", kMaxReviewMonths, date));
+    Flag(RuleId::kReviewInterval,
+         fmt::format("the next review must be due within {} months of {}", kMaxReviewMonths, date));
   }
   CheckEntitlement(*c, a.getMonthlyAmountFen(), a.getMembersCovered(), a.getFirstPeriod());
   c->approver = approver;
@@ -772,7 +789,7 @@ void Checker::SetActive(const Case& c, bool active) {
       for (const auto& other : p.active) {
         if (group != 0 && RulesOf(static_cast<Programme>(other.programme)).exclusive_group == group) {
           const state::Member* m = household_->FindMember(person);
-          Flag("programme.exclusive",
+          Flag(RuleId::kProgrammeExclusive,
                fmt::format("{} is already covered by case \"{}\" of household \"{}\" in an exclusive programme",
                            m ? m->masked : "a member", other.case_id, other.household));
         }
@@ -788,12 +805,12 @@ void Checker::OnRejection() {
   Case* c = CaseOf(r.getCaseId(), "rejection.caseId");
   if (c == nullptr) return;
   if (c->status >= CaseStatus::kApproved) {
-    Flag("procedure.order",
+    Flag(RuleId::kProcedureOrder,
          fmt::format("rejection of case \"{}\", which is already {}", c->id, state::CaseStatusName(c->status)),
          {c->approval_event});
   }
   if (std::string(r.getReason()).find_first_not_of(" \t\n") == std::string::npos)
-    Flag("rejection.reason", "a rejection without a reason");
+    Flag(RuleId::kRejectionReason, "a rejection without a reason");
   if (c->status < CaseStatus::kApproved) ChangeStatus(*c, CaseStatus::kRejected);
 }
 
@@ -819,7 +836,7 @@ void Checker::OnReview() {
   InState(*c, {CaseStatus::kApproved, CaseStatus::kSuspended}, "review");
   uint32_t date = event_.getBusinessDate();
   if (r.getNextReviewDate() <= date || r.getNextReviewDate() > AddMonthsToDate(date, kMaxReviewMonths)) {
-    Flag("review.interval",
+    Flag(RuleId::kReviewInterval,
          fmt::format("next review {} is not within {} months after {}", r.getNextReviewDate(), kMaxReviewMonths, date));
   }
   c->review_due = r.getNextReviewDate();
@@ -850,10 +867,10 @@ void Checker::OnExit() {
   if (!InState(*c, {CaseStatus::kApproved, CaseStatus::kSuspended}, "exit")) return;
   uint32_t months = e.getGradualExitMonths();
   if (months > 0 && e.getReason() != schema::ExitReason::INCOME_ABOVE_LINE) {
-    Flag("exit.gradual", "gradual exit is only for households whose income rose above the line");
+    Flag(RuleId::kExitGradual, "gradual exit is only for households whose income rose above the line");
   }
   if (months > kMaxGradualExitMonths)
-    Flag("exit.gradual", fmt::format("{} months of gradual exit, more than {}", months, kMaxGradualExitMonths));
+    Flag(RuleId::kExitGradual, fmt::format("{} months of gradual exit, more than {}", months, kMaxGradualExitMonths));
   if (c->status == CaseStatus::kSuspended && !c->suspensions.empty()) c->suspensions.back().until_period = 0;
   c->paid_until_period = AddMonths(e.getLastPeriod(), months);
   ChangeStatus(*c, CaseStatus::kExited);
@@ -870,17 +887,17 @@ void Checker::FindOverpayments(Case& c) {
   bool once = RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce;
   uint32_t last = std::max(c.last_paid_period, AddMonths(PeriodOf(event_.getBusinessDate()), 1));
   std::vector<std::string> slots;
-  if (once) slots.push_back("case/" + c.id);
+  if (once) slots.push_back(PaymentSlotName(c, c.paid_until_period));
   for (uint32_t m = AddMonths(c.paid_until_period, 1); !once && m <= last; m = AddMonths(m, 1)) {
-    slots.push_back(fmt::format("{}/{}", c.programme, m));
+    slots.push_back(PaymentSlotName(c, m));
   }
   for (const auto& slot_name : slots) {
     auto slot = txn_.Load<state::PaymentSlot>(state::PaymentSlotKey(household_id_, slot_name));
     for (const auto& payment_id : slot ? slot->payment_ids : std::vector<std::string>{}) {
       auto p = txn_.Load<state::Payment>(state::PaymentKey(payment_id));
-      bool paid_out = p && p->status != state::PaymentStatus::kVoid && p->status != state::PaymentStatus::kFailed;
-      if (!paid_out || p->case_id != c.id || p->period <= c.paid_until_period) continue;
-      Flag("exit.overpayment",
+      bool paid_out = p && PaymentStands(*p) && p->status != state::PaymentStatus::kFailed;
+      if (!paid_out || p->case_id != c.id || StandingIn(c, p->period) != Standing::kExited) continue;
+      Flag(RuleId::kExitOverpayment,
            fmt::format("payment \"{}\" of {} for {} is for a month after the exit (the last month that may be paid "
                        "is {}): to be recovered",
                        p->id, Yuan(p->amount_fen), p->period, c.paid_until_period),
@@ -921,7 +938,7 @@ void Checker::OnRelativeDeclared() {
   auto r = event_.getRelativeDeclared();
   std::string staff = r.getStaffActorId();
   if (!txn_.Load<state::Actor>(state::ActorKey(staff)))
-    Flag("actor.registered", fmt::format("staff member \"{}\" is not registered", staff));
+    Flag(RuleId::kActorRegistered, fmt::format("staff member \"{}\" is not registered", staff));
   auto h = r.getPerson().getKeyedHash();
   std::string key = state::PersonKey(std::string(reinterpret_cast<const char*>(h.begin()), h.size()));
   auto p = txn_.Load<state::Person>(key).value_or(state::Person{});
@@ -996,42 +1013,40 @@ void Checker::OnPaymentIssued() {
   uint32_t period = p.getPeriod();
   if (roll->programme != c->programme || roll->period != period ||
       household_->region_code.rfind(roll->county, 0) != 0) {
-    Flag("roll.match",
+    Flag(RuleId::kRollMatch,
          fmt::format("roll \"{}\" is for county {}, another programme or month", p.getRollId().cStr(), roll->county),
          {roll->event_id});
   }
   if (roll->lines_issued + 1 > roll->line_count || roll->sum_issued_fen + p.getAmountFen() > roll->control_sum_fen) {
-    Flag("roll.match",
+    Flag(RuleId::kRollMatch,
          fmt::format("roll \"{}\" would exceed its {} lines or its control sum {}", p.getRollId().cStr(),
                      roll->line_count, Yuan(roll->control_sum_fen)),
          {roll->event_id});
   }
   ProgrammeRules rules = RulesOf(static_cast<Programme>(c->programme));
-  if (rules.frequency == Frequency::kQuarterly && (period % 100 - 1) % 3 != 0) {
-    Flag("payment.period", fmt::format("{} is not the first month of a quarter", period));
+  if (rules.frequency == Frequency::kQuarterly && !calendar::IsFirstMonthOfQuarter(period)) {
+    Flag(RuleId::kPaymentPeriod, fmt::format("{} is not the first month of a quarter", period));
   }
   // One payment per household, programme and month; one-off help once per case.
-  std::string slot_key = state::PaymentSlotKey(household_id_, rules.frequency == Frequency::kOnce
-                                                                  ? "case/" + c->id
-                                                                  : fmt::format("{}/{}", c->programme, period));
+  std::string slot_key = state::PaymentSlotKey(household_id_, PaymentSlotName(*c, period));
   auto slot = txn_.Load<state::PaymentSlot>(slot_key).value_or(state::PaymentSlot{});
   for (const auto& other_id : slot.payment_ids) {
     auto other = txn_.Load<state::Payment>(state::PaymentKey(other_id));
-    if (other && other->status != state::PaymentStatus::kVoid && p.getSupplementaryReason().size() == 0) {
-      Flag("payment.duplicate", fmt::format("payment \"{}\" already pays {} for {}", other->id, period, c->id),
+    if (other && PaymentStands(*other) && p.getSupplementaryReason().size() == 0) {
+      Flag(RuleId::kPaymentDuplicate, fmt::format("payment \"{}\" already pays {} for {}", other->id, period, c->id),
            {other->event_id});
     }
   }
   Payable pay = PayableFor(*c, period);
-  if (pay.blocked_by != nullptr) Flag(pay.blocked_by, pay.why);
+  if (pay.blocked_by) Flag(*pay.blocked_by, pay.why);
   auto amount = MonthlyAmountInForce(*c, household_->region_code, period, Standards());
   const int64_t due_fen = amount ? PaymentFen(amount->monthly_fen, static_cast<Programme>(c->programme)) : 0;
   if (amount && p.getAmountFen() != due_fen) {
-    Flag("payment.amount",
+    Flag(RuleId::kPaymentAmount,
          fmt::format("{} paid, the entitlement for {} is {}", Yuan(p.getAmountFen()), period, Yuan(due_fen)),
          {amount->event_id});
   }
-  if (!pay.review_overdue.empty()) Flag("review.overdue", pay.review_overdue);
+  if (!pay.review_overdue.empty()) Flag(RuleId::kReviewOverdue, pay.review_overdue);
   if (!CheckCard(p.getCard(), "paymentIssued.card")) return;
   SetCardOnFile(*c, p.getCard(), p.getPayeeName());
   state::Payment payment;
@@ -1069,7 +1084,8 @@ bool Checker::CheckCard(schema::BankCard::Reader card, const char* field) {
   }
   for (const auto& other : use.households) {
     if (other != household_id_) {
-      Flag("card.shared", fmt::format("card {} is also on file for household \"{}\"", card.getMasked().cStr(), other));
+      Flag(RuleId::kCardShared,
+           fmt::format("card {} is also on file for household \"{}\"", card.getMasked().cStr(), other));
     }
   }
   if (!here) {
@@ -1098,13 +1114,13 @@ void Checker::OnBankResult() {
   PS to = event_.isPaymentSettled() ? PS::kSettled : event_.isPaymentFailed() ? PS::kFailed : PS::kReturned;
   PS needed = to == PS::kReturned ? PS::kSettled : PS::kIssued;
   if (p->status != needed) {
-    Flag("bank.order",
+    Flag(RuleId::kBankOrder,
          fmt::format("{} for payment \"{}\", which is not {}", KindName(event_), p->id,
                      needed == PS::kSettled ? "settled" : "awaiting a result"),
          {p->event_id});
   }
   if (to == PS::kReturned && event_.getPaymentReturned().getAmountFen() > p->amount_fen) {
-    Flag("bank.order",
+    Flag(RuleId::kBankOrder,
          fmt::format("{} returned, more than the {} paid", Yuan(event_.getPaymentReturned().getAmountFen()),
                      Yuan(p->amount_fen)),
          {p->event_id});
@@ -1133,7 +1149,7 @@ void Checker::OnRecovery() {
     events.push_back(p->event_id);
   }
   if (r.getAmountFen() > paid)
-    Flag("bank.order", fmt::format("recovery of {}, more than the {} paid", Yuan(r.getAmountFen()), Yuan(paid)),
+    Flag(RuleId::kBankOrder, fmt::format("recovery of {}, more than the {} paid", Yuan(r.getAmountFen()), Yuan(paid)),
          events);
   OrderAgainstOverpayments(r, +1);
 }
@@ -1168,11 +1184,11 @@ void Checker::OnCorrection() {
     return Refuse(Status::NotFound("the corrected event is not in the ledger", "correction.targetEventId"));
   CheckSecondActor(c.getSecondActorId(), "second official of the correction");
   if (std::string(c.getReason()).find_first_not_of(" \t\n") == std::string::npos)
-    Flag("correction.valid", "a correction without a reason");
+    Flag(RuleId::kCorrectionValid, "a correction without a reason");
   std::string target = c.getTargetEventId();
   std::vector<std::string>* corrected = household_ ? &household_->corrected : nullptr;
   bool again = corrected && std::find(corrected->begin(), corrected->end(), target) != corrected->end();
-  if (again) Flag("correction.valid", fmt::format("event \"{}\" was corrected before", target), {target});
+  if (again) Flag(RuleId::kCorrectionValid, fmt::format("event \"{}\" was corrected before", target), {target});
   // An annulled recovery order no longer counts against the overpayments it named (once).
   if (household_ && !again && c.isAnnul() && corrected_->isRecoveryOrdered()) {
     OrderAgainstOverpayments(corrected_->getRecoveryOrdered(), -1);
@@ -1185,7 +1201,7 @@ void Checker::OnCorrection() {
     bool same = amended.which() == corrected_->which() && amended.getEventId() == corrected_->getEventId() &&
                 amended.getHouseholdId() == corrected_->getHouseholdId();
     if (!same)
-      Flag("correction.valid", "an amendment must keep the kind, event id and household of the event it amends",
+      Flag(RuleId::kCorrectionValid, "an amendment must keep the kind, event id and household of the event it amends",
            {target});
   }
   if (corrected) corrected->push_back(target);
@@ -1202,7 +1218,7 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
   std::string target_id = target.getEventId();
   if (annul && target.isPaymentIssued()) {
     auto p = txn_.Load<state::Payment>(state::PaymentKey(target.getPaymentIssued().getPaymentId().cStr()));
-    if (!p || p->status == state::PaymentStatus::kVoid) return;
+    if (!p || !PaymentStands(*p)) return;
     p->status = state::PaymentStatus::kVoid;
     txn_.Store(state::PaymentKey(p->id), *p);
     auto roll = txn_.Load<state::Roll>(state::RollKey(p->roll_id));
@@ -1251,9 +1267,17 @@ std::span<const RuleInfo> Catalogue() {
   return kRules;
 }
 
+const char* RuleName(RuleId rule) {
+  return Info(rule).id;
+}
+
+bool Refuses(RuleId rule) {
+  return Info(rule).refuses;
+}
+
 bool Refuses(std::string_view rule) {
   auto it = std::find_if(kRules.begin(), kRules.end(), [&](const RuleInfo& r) { return rule == r.id; });
-  return it == kRules.end() || it->refuses;
+  return it == kRules.end() || Refuses(it->rule);
 }
 
 Standing StandingIn(const Case& c, uint32_t period) {
@@ -1266,6 +1290,10 @@ Standing StandingIn(const Case& c, uint32_t period) {
     if (s.from_period <= period && (s.until_period == 0 || period < s.until_period)) return Standing::kSuspended;
   }
   return Standing::kPaid;
+}
+
+uint32_t ShownMonth(const Case& c, uint32_t period) {
+  return c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
 }
 
 const char* StandingName(Standing s) {
@@ -1287,15 +1315,15 @@ Payable PayableFor(const Case& c, uint32_t period) {
   pay.standing = StandingIn(c, period);
   switch (pay.standing) {
     case Standing::kExited:
-      pay.blocked_by = "payment.after_exit";
+      pay.blocked_by = RuleId::kPaymentAfterExit;
       pay.why = fmt::format("case \"{}\" exited; the last month that may be paid is {}", c.id, c.paid_until_period);
       break;
     case Standing::kNotApproved:
-      pay.blocked_by = "payment.inactive";
+      pay.blocked_by = RuleId::kPaymentInactive;
       pay.why = fmt::format("case \"{}\" is {} and not approved for {}", c.id, state::CaseStatusName(c.status), period);
       break;
     case Standing::kSuspended:
-      pay.blocked_by = "payment.inactive";
+      pay.blocked_by = RuleId::kPaymentInactive;
       pay.why = fmt::format("case \"{}\" is suspended in {}", c.id, period);
       break;
     case Standing::kPaid: break;
@@ -1365,6 +1393,15 @@ std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t
     left_fen -= shares_fen.back();
   }
   return shares_fen;
+}
+
+std::string PaymentSlotName(const Case& c, uint32_t period) {
+  if (RulesOf(static_cast<Programme>(c.programme)).frequency == Frequency::kOnce) return "case/" + c.id;
+  return fmt::format("{}/{}", c.programme, period);
+}
+
+bool PaymentStands(const state::Payment& p) {
+  return p.status != state::PaymentStatus::kVoid;
 }
 
 int MonthsPerPayment(Programme p) {

@@ -13,13 +13,16 @@
 //     (RuleInfo::refuses false: the event is the truth, learned late, and must be recorded;
 //     exit.overpayment); under `record` the event is appended with its findings in the entry.
 //     Either way the findings of an appended event are stored in its entry.
-// Catalogue() lists every rule id with what it checks; README shows the same table.
+// Catalogue() lists every rule (RuleId) with its id and what it checks; README shows the same table.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "benefit_ledger/event.capnp.h"
@@ -45,7 +48,55 @@ struct Verdict {
 // correction names (the caller looks it up), else null.
 Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn);
 
-// Whether a finding of `rule` refuses its event under the enforce policy (see above).
+// The domain rules, as the rules name them. A finding carries the rule's printed id
+// (RuleName: "notice.period"), since the core that records findings knows no domain enums;
+// kRules in rules.cc is the one table of ids, descriptions and whether a rule refuses.
+enum class RuleId : uint8_t {
+  kActorRegistered,
+  kActorRole,
+  kActorJurisdiction,
+  kApprovalLevel,
+  kDutyTwoPeople,
+  kDutySeparation,
+  kRelativeActs,
+  kRelativeUndeclared,
+  kRelativeCountyVisit,
+  kProcedureOrder,
+  kNoticePeriod,
+  kNoticeNotEnded,
+  kObjectionOpen,
+  kObjectionRenotice,
+  kApprovalFirstPeriod,
+  kApprovalClock,
+  kApplicationDuplicate,
+  kRejectionReason,
+  kStandardMissing,
+  kEntitlementAboveStandard,
+  kProgrammeExclusive,
+  kPersonTwoHouseholds,
+  kReviewInterval,
+  kReviewOverdue,
+  kCaseState,
+  kExitGradual,
+  kExitOverpayment,
+  kPaymentInactive,
+  kPaymentAfterExit,
+  kPaymentAmount,
+  kPaymentDuplicate,
+  kPaymentPeriod,
+  kCardShared,
+  kRollMatch,
+  kBankOrder,
+  kCorrectionValid,
+};
+inline constexpr size_t kRuleCount = static_cast<size_t>(RuleId::kCorrectionValid) + 1;  // The last, plus one.
+
+// The rule's printed id, as findings, refusals and the catalogue name it: "notice.period".
+const char* RuleName(RuleId rule);
+
+// Whether a finding of `rule` refuses its event under the enforce policy (see above); a
+// printed id no rule has refuses.
+bool Refuses(RuleId rule);
 bool Refuses(std::string_view rule);
 
 // The one answer to "is case `c` suspended / exited / payable in month `period` (YYYYMM)", from
@@ -61,17 +112,20 @@ enum class Standing : uint8_t {
 };
 Standing StandingIn(const state::Case& c, uint32_t period);
 const char* StandingName(Standing s);  // "not approved", "paid", "suspended", "exited"
+// The month whose standing (and amount) the roll, replay and household state show for month
+// `period`: `period` itself, or the case's first month if that is still ahead.
+uint32_t ShownMonth(const state::Case& c, uint32_t period);
 
 // What case `c` may be paid for month `period` (YYYYMM) under the payment rules. The append
 // path checks every paymentIssued with it; payroll.h generates rolls with it.
 struct Payable {
   Standing standing = Standing::kNotApproved;
-  const char* blocked_by = nullptr;  // "payment.after_exit" or "payment.inactive": nothing may be paid.
+  std::optional<RuleId> blocked_by;  // kPaymentAfterExit or kPaymentInactive: nothing may be paid.
   std::string why;
   const state::Entitlement* in_force = nullptr;  // Into the case; null if no entitlement yet.
   int64_t amount_fen = 0;                        // Decided entitlement (x3 a quarter); rises: MonthlyAmountInForce.
   std::string review_overdue;                    // Non-empty: the case's review is overdue (review.overdue).
-  bool payable() const { return blocked_by == nullptr && in_force != nullptr && review_overdue.empty(); }
+  bool payable() const { return !blocked_by && in_force != nullptr && review_overdue.empty(); }
 };
 Payable PayableFor(const state::Case& c, uint32_t period);
 // ---- The entitlement in force: standard rises reach it (提标) ----
@@ -111,12 +165,21 @@ int64_t PaymentFen(int64_t monthly_fen, schema::Programme p);
 // The funding totals' "recovered" (projections.h) and the recoveries' "ordered" (recoveries.h)
 // both count it so.
 std::vector<int64_t> RecoveryShares(int64_t order_fen, const std::vector<int64_t>& amounts_fen);
+// The payment slot of case `c` for month `period` (state.h PaymentSlotKey): one payment per
+// household, programme and month, "<programme>/<period>"; one-off help once per case,
+// "case/<case id>" (`period` unused). payment.duplicate, the overpayments of an exit and
+// payroll's "already paid" all read it.
+std::string PaymentSlotName(const state::Case& c, uint32_t period);
+// Whether payment `p` still stands, i.e. no correction annulled (voided) it: a payment that stands
+// fills its slot (payment.duplicate, payroll's "already paid") and its roll line.
+bool PaymentStands(const state::Payment& p);
 // Months one payment covers: 1 (monthly), 3 (quarterly: paid for the quarter's first month) or
 // 0 (one-off help: paid once per case, never on a monthly roll).
 int MonthsPerPayment(schema::Programme p);
 
 struct RuleInfo {
-  const char* id;
+  RuleId rule;
+  const char* id;  // RuleName(rule).
   const char* description;
   bool refuses = true;  // False: a flag, recorded on the event, which is accepted under every policy.
 };

@@ -96,7 +96,7 @@ std::string DescribeHousehold(const Log& ledger, const state::Household& h, uint
   const rules::LoadStandards standards = queries::StandardsOf(ledger.store());
   for (const auto& c : h.cases) {
     // As the roll says it (queries.h): the standing in the month, or in the first month if still ahead.
-    uint32_t month = c.entitlements.empty() ? period : std::max(period, c.entitlements.front().from_period);
+    uint32_t month = rules::ShownMonth(c, period);
     rules::Standing standing = rules::StandingIn(c, month);
     if (standing == rules::Standing::kNotApproved) {  // Applied, in procedure or rejected: its status.
       out += fmt::format("; {} {}", c.id, state::CaseStatusName(c.status));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ledger/domain/json.h"
+#include "ledger/util/calendar.h"
 #include "ledger/util/hash.h"
 
 namespace ledger::json {
@@ -102,9 +103,9 @@ void AppendDate(uint32_t v, bool month, std::string* out) {
   if (v == 0) {
     *out += "null";
   } else if (month) {
-    *out += fmt::format("\"{:04}-{:02}\"", v / 100, v % 100);
+    *out += '"' + calendar::IsoPeriod(v) + '"';
   } else {
-    *out += fmt::format("\"{:04}-{:02}-{:02}\"", v / 10000, v / 100 % 100, v % 100);
+    *out += '"' + calendar::IsoDate(v) + '"';
   }
 }
 

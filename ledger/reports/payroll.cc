@@ -8,6 +8,7 @@
 #include "ledger/domain/json.h"
 #include "ledger/domain/rules.h"
 #include "ledger/reports/queries.h"
+#include "ledger/util/calendar.h"
 
 namespace ledger::payroll {
 namespace {
@@ -26,25 +27,27 @@ Status CheckRequest(const Log& ledger, const Request& r) {
     return Status::Invalid("programme", fmt::format("{} is paid once per case, not on a monthly roll",
                                                     ProgrammeName(static_cast<uint16_t>(r.programme))));
   }
-  if (months == 3 && (r.period % 100 - 1) % 3 != 0) {
+  if (months == 3 && !calendar::IsFirstMonthOfQuarter(r.period)) {
     return Status::Invalid("period", fmt::format("{} is paid quarterly, for the first month of a quarter",
                                                  ProgrammeName(static_cast<uint16_t>(r.programme))));
   }
   return Status::Ok();
 }
 
-// Whether the household has a payment for the month that was not voided.
-Status AlreadyPaid(const Store& store, const std::string& household, const Request& r, bool* paid) {
+// Whether case `c` of the household has a payment for the month that still stands (rules.h
+// PaymentSlotName, PaymentStands).
+Status AlreadyPaid(const Store& store, const std::string& household, const state::Case& c, const Request& r,
+                   bool* paid) {
   *paid = false;
   state::PaymentSlot slot;
   bool found = false;
-  std::string slot_name = fmt::format("{}/{}", static_cast<uint16_t>(r.programme), r.period);
-  Status s = queries::LoadState(store, state::PaymentSlotKey(household, slot_name), &slot, &found);
+  Status s =
+      queries::LoadState(store, state::PaymentSlotKey(household, rules::PaymentSlotName(c, r.period)), &slot, &found);
   for (size_t i = 0; s.ok() && found && i < slot.payment_ids.size() && !*paid; ++i) {
     state::Payment p;
     bool payment_found = false;
     s = queries::LoadState(store, state::PaymentKey(slot.payment_ids[i]), &p, &payment_found);
-    *paid = payment_found && p.status != state::PaymentStatus::kVoid;
+    *paid = payment_found && rules::PaymentStands(p);
   }
   return s;
 }
@@ -56,9 +59,9 @@ Status PlanCase(const Store& store, const Request& r, const std::string& househo
   rules::Payable pay = rules::PayableFor(c, r.period);
   // Suspended this month (rules::StandingIn): left off, saying so.
   bool suspended = pay.standing == rules::Standing::kSuspended;
-  if (pay.blocked_by != nullptr && !suspended) return Status::Ok();
+  if (pay.blocked_by && !suspended) return Status::Ok();
   bool paid = false;
-  Status s = AlreadyPaid(store, household, r, &paid);
+  Status s = AlreadyPaid(store, household, c, r, &paid);
   if (!s.ok() || paid) {
     plan->already_paid += paid ? 1 : 0;
     return s;
@@ -167,7 +170,7 @@ Status ReadRoll(const Log& ledger, const std::string& roll_id, IssuedRoll* roll)
     bool payment_found = false;
     Status st = queries::LoadState(ledger.store(), state::PaymentKey(payment_id), &p, &payment_found);
     if (st.ok() && !payment_found) st = Status::Corruption("payment " + payment_id + " is on a roll but has no record");
-    if (!st.ok() || p.status == state::PaymentStatus::kVoid) return st;
+    if (!st.ok() || !rules::PaymentStands(p)) return st;
     uint64_t seq = 0;
     std::string bytes;
     EntryReader entry;

@@ -7,6 +7,7 @@
 
 #include "benefit_ledger/event.capnp.h"
 #include "ledger/domain/rules.h"
+#include "ledger/util/calendar.h"
 
 namespace ledger::queries {
 namespace {
@@ -17,14 +18,14 @@ namespace {
 std::optional<RollRow> OnRoll(const state::Household& h, const std::string& household, const state::Case& c,
                               uint32_t as_of, const rules::LoadStandards& standards) {
   if (c.approval_date == 0 || c.approval_date > as_of || c.entitlements.empty()) return std::nullopt;
-  uint32_t period = as_of / 100;
+  uint32_t period = calendar::PeriodOf(as_of);
   RollRow row{household, h.region_code, c.id,        c.programme, c.entitlements.front().from_period, 0,
               0,         false,         c.review_due};
   // One-off help (临时救助) is on the roll for its month only.
   if (c.programme == static_cast<uint16_t>(schema::Programme::TEMPORARY) && period != row.since_period) {
     return std::nullopt;
   }
-  uint32_t month = std::max(period, row.since_period);
+  uint32_t month = rules::ShownMonth(c, period);
   rules::Standing standing = rules::StandingIn(c, month);
   if (standing == rules::Standing::kExited || standing == rules::Standing::kNotApproved) return std::nullopt;
   row.suspended = standing == rules::Standing::kSuspended;

@@ -4,6 +4,8 @@
 #include <array>
 #include <ctime>
 
+#include "ledger/util/calendar.h"
+
 namespace ledger {
 
 std::string FormatYuan(int64_t fen) {
@@ -26,15 +28,6 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-bool IsLeapYear(int y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int DaysInMonth(int y, int m) {
-  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
-}
-
 // Province-level codes of GB/T 2260.
 bool IsProvinceCode(std::string_view two) {
   static constexpr std::array<int, 34> kProvinces = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34,
@@ -48,20 +41,23 @@ bool IsProvinceCode(std::string_view two) {
 }  // namespace
 
 bool IsValidDate(uint32_t yyyymmdd, int min_year) {
-  int y = static_cast<int>(yyyymmdd / 10000), m = static_cast<int>(yyyymmdd / 100 % 100),
-      d = static_cast<int>(yyyymmdd % 100);
+  uint32_t period = calendar::PeriodOf(yyyymmdd);
+  int y = static_cast<int>(calendar::Year(period));
+  uint32_t m = calendar::Month(period), d = calendar::Day(yyyymmdd);
   if (y < min_year || y > kMaxYear || m < 1 || m > 12) return false;
-  return d >= 1 && d <= DaysInMonth(y, m);
+  return d >= 1 && d <= calendar::DaysInMonth(calendar::Year(period), m);
 }
 
 bool IsValidPeriod(uint32_t yyyymm) {
-  int y = static_cast<int>(yyyymm / 100), m = static_cast<int>(yyyymm % 100);
+  int y = static_cast<int>(calendar::Year(yyyymm));
+  uint32_t m = calendar::Month(yyyymm);
   return y >= kMinYear && y <= kMaxYear && m >= 1 && m <= 12;
 }
 
 int64_t DaysSinceEpoch(uint32_t yyyymmdd) {
   // Howard Hinnant's days_from_civil.
-  int64_t y = yyyymmdd / 10000, m = yyyymmdd / 100 % 100, d = yyyymmdd % 100;
+  uint32_t period = calendar::PeriodOf(yyyymmdd);
+  int64_t y = calendar::Year(period), m = calendar::Month(period), d = calendar::Day(yyyymmdd);
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;
@@ -74,7 +70,9 @@ uint32_t TodayUtc() {
   std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
-  return static_cast<uint32_t>((utc.tm_year + 1900) * 10000 + (utc.tm_mon + 1) * 100 + utc.tm_mday);
+  return calendar::MakeDate(
+      calendar::MakePeriod(static_cast<uint32_t>(utc.tm_year + 1900), static_cast<uint32_t>(utc.tm_mon + 1)),
+      static_cast<uint32_t>(utc.tm_mday));
 }
 
 bool IsValidRegionCode(std::string_view code) {
