@@ -183,4 +183,16 @@ Status ReadRoll(const Log& ledger, const std::string& roll_id, IssuedRoll* roll)
   });
 }
 
+std::string BankInstructionCsv(const IssuedRoll& roll) {
+  std::string out = "roll_id,county,programme,period,line_count,control_sum\n";
+  out += fmt::format("{},{},{},{},{},{}\n", CsvField(roll.roll_id), roll.county, ProgrammeName(roll.programme),
+                     roll.period, roll.lines.size(), FormatYuan(roll.sum_fen));
+  out += "end_to_end_id,card,payee_name,amount\n";
+  for (const auto& l : roll.lines) {
+    out += fmt::format("{},{},{},{}\n", CsvField(l.payment_id), CsvField(l.card_masked), CsvField(l.payee_name),
+                       FormatYuan(l.amount_fen));
+  }
+  return out;
+}
+
 }  // namespace ledger::payroll

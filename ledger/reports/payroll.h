@@ -71,4 +71,9 @@ struct IssuedRoll {
 };
 Status ReadRoll(const Log& ledger, const std::string& roll_id, IssuedRoll* roll);
 
+// The roll's bank instruction file, CSV: a header record (roll_id, county, programme, period,
+// line_count, control_sum), then end_to_end_id, card (masked), payee_name and amount for each
+// payment. Amounts in yuan.
+std::string BankInstructionCsv(const IssuedRoll& roll);
+
 }  // namespace ledger::payroll

@@ -13,9 +13,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ledger/util/assert.h"
 #include "ledger/util/formats.h"
 #include "ledger/domain/rules.h"
 #include "ledger/domain/state.h"
+#include "benefit_ledger/event.capnp.h"
 
 namespace ledger::reconcile {
 namespace {
@@ -693,6 +695,52 @@ Match Reconciliation::operator[](size_t i) const {
     p.programme = r.programme;
   }
   return m;
+}
+
+bool IsRecorded(const Match& m) {
+  return m.category == Category::kMatched || m.category == Category::kFailed || m.category == Category::kReturned ||
+         m.category == Category::kPaidAfterExit;
+}
+
+void BankResultEvent(const Match& m, std::string_view actor, uint32_t date, capnp::MessageBuilder* out) {
+  LEDGER_ASSERT(IsRecorded(m) && m.line && m.payment, "a bank result to record needs a line and a payment");
+  const BankLine& line = *m.line;
+  const LedgerPayment& p = *m.payment;
+  auto to_text = [](std::string_view v) { return capnp::Text::Reader(v.data(), v.size()); };
+  auto event = out->initRoot<schema::Event>();
+  const char* status = line.status == BankStatus::kSettled ? "settled"
+                       : line.status == BankStatus::kFailed ? "failed"
+                                                             : "returned";
+  event.setEventId(fmt::format("bank-{}-{}", p.id, status));
+  event.setHouseholdId(to_text(p.household));
+  event.setRegionCode(to_text(p.region));
+  event.setActorId(to_text(actor));
+  uint32_t when = line.date ? line.date : date;
+  event.setBusinessDate(when);
+  switch (line.status) {
+    case BankStatus::kSettled: {
+      auto settled = event.initPaymentSettled();
+      settled.setPaymentId(to_text(p.id));
+      settled.setBankReference(to_text(line.reference));
+      settled.setSettledDate(when);
+      break;
+    }
+    case BankStatus::kFailed: {
+      auto failed = event.initPaymentFailed();
+      failed.setPaymentId(to_text(p.id));
+      failed.setReason(to_text(line.reason));
+      failed.setBankReference(to_text(line.reference));
+      break;
+    }
+    case BankStatus::kReturned: {
+      auto returned = event.initPaymentReturned();
+      returned.setPaymentId(to_text(p.id));
+      returned.setAmountFen(line.amount_fen);
+      returned.setReason(to_text(line.reason));
+      returned.setBankReference(to_text(line.reference));
+      break;
+    }
+  }
 }
 
 }  // namespace ledger::reconcile

@@ -21,6 +21,8 @@
 // once made, so any number of threads may read them.
 #pragma once
 
+#include <capnp/message.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -148,6 +150,13 @@ class Reconciliation {
   std::vector<Missing> missing_;  // Then the missing results.
   Names names_;
 };
+
+// Whether a match's result is recorded in the log (matched, failed, returned, paid after exit),
+// and the event that records it: paymentSettled, paymentFailed or paymentReturned by `actor`,
+// dated the line's value date or else `date`, its id "bank-<payment id>-<status>" so that
+// recording a file twice records nothing new. Only for a match that IsRecorded.
+bool IsRecorded(const Match& m);
+void BankResultEvent(const Match& m, std::string_view actor, uint32_t date, capnp::MessageBuilder* out);
 
 // Matches every line of `file` against the ledger. `file` must outlive *out, where it is (*out
 // keeps its address).

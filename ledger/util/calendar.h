@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include "benefit_ledger/format.h"
+
 namespace ledger::calendar {
 
 // ---- Periods (YYYYMM) ----
@@ -55,9 +57,6 @@ uint32_t DaysInMonth(uint32_t year, uint32_t month);  // month 1..12.
 // 20240131 + 1 -> 20240229.
 uint32_t AddMonthsToDate(uint32_t date, int64_t n);
 
-// ---- ISO 8601 text, as the JSON output writes them ----
-
-std::string IsoPeriod(uint32_t period);  // 202402 -> "2024-02"
-std::string IsoDate(uint32_t date);      // 20240229 -> "2024-02-29"
+// ISO 8601 text (IsoPeriod, IsoDate): benefit_ledger/format.h.
 
 }  // namespace ledger::calendar

@@ -162,3 +162,14 @@ bool IsMaskedCardNumber(std::string_view masked) {
 }
 
 }  // namespace ledger
+
+namespace ledger {
+
+std::string CsvField(std::string_view text) {
+  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace ledger

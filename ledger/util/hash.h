@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "benefit_ledger/format.h"  // Hex
 #include "benefit_ledger/types.h"  // Hash
 
 namespace ledger {
@@ -28,7 +29,7 @@ Hash HmacSha256(Bytes key, Bytes data);
 // Fills `out` with cryptographically random bytes; false if the generator failed.
 bool RandomBytes(std::span<uint8_t> out);
 
-std::string Hex(Bytes data);
+// Hex: benefit_ledger/format.h.
 // Parses exactly 64 hex digits; false on anything else.
 bool ParseHexHash(std::string_view text, Hash* out);
 

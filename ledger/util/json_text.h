@@ -6,11 +6,9 @@
 #include <string>
 #include <string_view>
 
-namespace ledger {
+#include "benefit_ledger/format.h"  // JsonString
 
-// `text` as a JSON string literal, quotes included. Text that is not valid UTF-8 (a cut-off
-// quote of input, say) has its non-ASCII bytes written as '?'.
-std::string JsonString(std::string_view text);
+namespace ledger {
 
 // "2026-11-22T09:20:42.123456Z" for microseconds since the Unix epoch.
 std::string FormatTimestampUs(int64_t us);
