@@ -1,4 +1,4 @@
-#include "tools/cli.h"
+#include "cli.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -8,8 +8,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "ledger/domain/machine.h"
-#include "ledger/util/formats.h"
+#include "benefit_ledger/format.h"
+
 
 namespace tools {
 
@@ -57,9 +57,9 @@ int Fail(const char* command, const Status& s, std::initializer_list<std::string
   return no ? kExitNo : kExitCannot;
 }
 
-std::unique_ptr<ledger::Log> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
-  std::unique_ptr<ledger::Log> l;
-  Status s = ledger::Log::Open(ledger::domain::Rules(), dir, &l);
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
+  std::unique_ptr<ledger::Ledger> l;
+  Status s = ledger::Ledger::Open(dir, &l);
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
     *exit_code = kExitCannot;

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "benefit_ledger/keys.h"
+#include "benefit_ledger/ledger.h"
 #include "benefit_ledger/status.h"
-#include "ledger/core/log.h"
-#include "ledger/util/note.h"
 
 namespace tools {
 
@@ -46,7 +46,7 @@ ledger::Status AsOption(const ledger::Status& s, std::initializer_list<std::stri
 // (the ledger's answer is no), 2 otherwise. The field is printed as an option if it is one of
 // `options` (AsOption).
 int Fail(const char* command, const ledger::Status& s, std::initializer_list<std::string_view> options = {});
-std::unique_ptr<ledger::Log> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
 // Reads a whole file of at most max_bytes; prints why and returns false if it cannot.
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command);
 // Writes `text` to `path` through a temporary file renamed into place, synced: a reader never

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "ledger/util/note.h"
-#include "tools/cli.h"
+#include "benefit_ledger/keys.h"
+#include "cli.h"
 
 namespace tools {
 
@@ -13,11 +13,11 @@ namespace tools {
 int RunPayroll(const Flags& flags, const Positional& positional);
 extern const char* const kPayrollUsage;
 
-// sign_cmd.cc: `sign`, an actor's signature on its events (ledger/signing.h).
+// sign_cmd.cc: `sign`, an actor's signature on its events (benefit_ledger/events.h).
 int RunSign(const Flags& flags, const Positional& positional);
 extern const char* const kSignUsage;
 
-// evidence_cmd.cc: `keygen`, `setkey`, `checkpoint`, `prove`, `verify-proof` (ledger/evidence.h).
+// evidence_cmd.cc: `keygen`, `setkey`, `checkpoint`, `prove`, `verify-proof` (benefit_ledger/evidence.h).
 int RunKeygen(const Flags& flags, const Positional& positional);
 int RunSetkey(const Flags& flags, const Positional& positional);
 int RunCheckpoint(const Flags& flags, const Positional& positional);

@@ -1,5 +1,5 @@
 // ledgerctl keygen, setkey, checkpoint, prove and verify-proof: evidence an auditor can check
-// offline (ledger/evidence.h, docs/EVIDENCE.md); and the checkpoint key step of init.
+// offline (benefit_ledger/evidence.h, docs/EVIDENCE.md); and the checkpoint key step of init.
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,13 +9,12 @@
 #include <cstring>
 #include <filesystem>
 
-#include "ledger/core/entry.h"
-#include "ledger/domain/json.h"
-#include "ledger/evidence/evidence.h"
-#include "ledger/reports/results.h"
-#include "ledger/util/formats.h"
-#include "tools/commands.h"
-#include "tools/report.h"
+#include "benefit_ledger/evidence.h"
+#include "benefit_ledger/format.h"
+#include "benefit_ledger/ledger.h"
+#include "benefit_ledger/results.h"
+#include "commands.h"
+#include "report.h"
 
 namespace tools {
 namespace {
@@ -108,16 +107,16 @@ int AdoptCheckpointKey(const std::string& dir, const CheckpointKeyPlan& plan, co
   auto l = OpenOrReport(dir, command, &code);
   if (!l) return code;
   note::Verifier existing;
-  if (evidence::ReadCheckpointKey(*l, &existing).ok()) {
+  if (l->CheckpointKey(&existing).ok()) {
     fmt::print(stderr, "ledgerctl {}: the ledger already has the checkpoint key {}: it is set once\n", command,
                note::FormatVerifierKey(existing));
     return kExitCannot;
   }
   if (!WriteCheckpointKeyFiles(dir, plan, command)) return kExitCannot;
-  Status s = evidence::SetCheckpointKey(l.get(), note::VerifierOf(plan.key), fmt::format("ledgerctl {}", command));
+  Status s = l->SetCheckpointKey(note::VerifierOf(plan.key), fmt::format("ledgerctl {}", command));
   if (!s.ok()) return Fail(command, s, {"key"});
   PrintCheckpointKey(dir, plan);
-  fmt::print("recorded in the log at seq {} (checkpointKeySet)\n", l->head().seq);
+  fmt::print("recorded in the log at seq {} (checkpointKeySet)\n", l->head_seq());
   return kExitOk;
 }
 
@@ -167,29 +166,18 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint";
 
-int ListCheckpoints(const ledger::Log& l, Format format) {
-  std::vector<evidence::SignedCheckpoint> list;
-  Status s = evidence::ListCheckpoints(l, &list);
-  if (!s.ok()) return Fail(kCheckpoint, s);
+int ListCheckpoints(const ledger::Ledger& l, Format format) {
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::CheckpointList>();
-  auto rows = result.initCheckpoints(list.size());
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::string bytes, recorded;
-    ledger::EntryReader reader;
-    uint64_t size = list[i].checkpoint.tree_size;
-    if (size > 0 && l.ReadEntry(size, &bytes).ok() && reader.Init(bytes).ok()) {
-      recorded = ledger::FormatTimestampUs(reader.entry().getRecordedAtUs());
-    }
-    ledger::results::BuildCheckpointRow(list[i], recorded, rows[i]);
-  }
+  Status s = l.ListCheckpoints(result);
+  if (!s.ok()) return Fail(kCheckpoint, s);
   if (IsJson(format)) return PrintResult(result.asReader(), format), kExitOk;
-  if (list.empty() && format == Format::kTable) {
+  if (result.getCheckpoints().size() == 0 && format == Format::kTable) {
     fmt::print("no checkpoints yet (make one with ledgerctl checkpoint --dir D)\n");
     return kExitOk;
   }
   Report report({"size", "root", "households", "heads root", "last entry recorded at"});
-  auto base64 = [](capnp::Data::Reader d) { return note::Base64(ledger::Bytes(d.begin(), d.size())); };
+  auto base64 = [](capnp::Data::Reader d) { return note::Base64({d.begin(), d.size()}); };
   for (auto row : result.asReader().getCheckpoints()) {
     report.Row({std::to_string(row.getSize()), base64(row.getRootHash()), std::to_string(row.getHouseholds()),
                 base64(row.getHeadsRoot()), std::string(row.getLastEntryRecordedAt())},
@@ -228,7 +216,7 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   if (!l) return code;
   if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l, format);
   note::Verifier ledger_key;
-  Status s = evidence::ReadCheckpointKey(*l, &ledger_key);
+  Status s = l->CheckpointKey(&ledger_key);
   if (!s.ok()) {
     bool none = s.code() == Status::Code::kNotFound;
     fmt::print(stderr, "ledgerctl checkpoint: {}{}\n", s.ToString(),
@@ -240,7 +228,7 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
   if (!ReadSignerKeyFile(key_path, &key, kCheckpoint)) return kExitCannot;
   evidence::SignedCheckpoint cp;
   bool made = false;
-  s = evidence::MakeCheckpoint(l.get(), key, &cp, &made);
+  s = l->MakeCheckpoint(key, &cp, &made);
   if (!s.ok()) return Fail(kCheckpoint, s, {"key"});
   fmt::print("{}", cp.note);
   fflush(stdout);
@@ -308,9 +296,9 @@ int RunProve(const Flags& flags, const Positional& positional) {
   auto l = OpenOrReport(*dir, command, &code);
   if (!l) return code;
   evidence::Proof proof;
-  Status s = what == "inclusion"     ? evidence::ProveInclusion(*l, *seq, size, &proof)
-             : what == "consistency" ? evidence::ProveConsistency(*l, *from, *to, &proof)
-                                     : evidence::ProveHousehold(*l, flags.at("household"), size, &proof);
+  Status s = what == "inclusion"     ? l->ProveInclusion(*seq, size, &proof)
+             : what == "consistency" ? l->ProveConsistency(*from, *to, &proof)
+                                     : l->ProveHousehold(flags.at("household"), size, &proof);
   if (!s.ok()) return Fail(command, ProveFailure(s, what, size, to), {"seq", "size", "size1=from", "size2=to"});
   fmt::print("{}", evidence::ProofToJson(proof));
   return kExitOk;

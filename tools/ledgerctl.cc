@@ -1,5 +1,5 @@
 // ledgerctl: the command-line front end of Benefit Ledger. Thin: parsing arguments, reading
-// and printing; everything else is the library's (ledger/).
+// and printing; everything else is the library's, through its public API (include/benefit_ledger).
 //
 // Exit status: 0 all done; 1 the ledger answered "no" (a line rejected, verification failed,
 // nothing found); 2 the command could not run (usage, unreadable input, I/O error).
@@ -20,24 +20,14 @@
 #include <system_error>
 #include <vector>
 
-#include "ledger/core/entry.h"
-#include "ledger/core/log.h"
-#include "ledger/domain/json.h"
-#include "ledger/domain/machine.h"
-#include "ledger/domain/validate.h"
-#include "ledger/reports/household_replay.h"
+#include "benefit_ledger/events.h"
+#include "benefit_ledger/format.h"
+#include "benefit_ledger/ledger.h"
 #include "benefit_ledger/results.h"
-#include "ledger/reports/queries.h"
-#include "ledger/reports/reconcile.h"
-#include "ledger/reports/recoveries.h"
-#include "ledger/reports/results.h"
-#include "ledger/reports/trace.h"
-#include "ledger/reports/verify.h"
-#include "ledger/util/formats.h"
-#include "tools/cli.h"
-#include "tools/commands.h"
-#include "tools/line_reader.h"
-#include "tools/report.h"
+#include "cli.h"
+#include "commands.h"
+#include "line_reader.h"
+#include "report.h"
 
 namespace {
 
@@ -124,8 +114,10 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   }
   auto key = tools::PlanCheckpointKey(flags, *dir, "init");  // Options checked before anything is made.
   if (!key) return kExitCannot;
-  const ledger::note::Verifier verifier = ledger::note::VerifierOf(key->key);
-  Status s = ledger::Log::Create(ledger::domain::Rules(), *dir, policy, &verifier);
+  ledger::CreateOptions options;
+  options.policy = policy;
+  options.checkpoint_key = ledger::note::VerifierOf(key->key);
+  Status s = ledger::Ledger::Create(*dir, options);
   if (!s.ok()) return Fail("init", s);
   if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
     fmt::print(stderr,
@@ -154,7 +146,7 @@ struct PendingLine {
 };
 
 // ,"findings":[{"rule":…,"message":…,"events":[…]},…] or "".
-std::string FindingsJson(const std::vector<ledger::rules::Finding>& findings) {
+std::string FindingsJson(const std::vector<ledger::Finding>& findings) {
   if (findings.empty()) return "";
   std::string out = ",\"findings\":[";
   for (size_t i = 0; i < findings.size(); ++i) {
@@ -287,9 +279,9 @@ void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t 
             ledger::Counted(log_entries, "entry", "entries").c_str());
 }
 
-// Submits one group (Log::SubmitGroup): it is checked now and written while the next group is
+// Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
 // read and checked; its results are printed once it is durable. False if a write failed.
-bool SubmitLines(ledger::Log* l, std::vector<PendingLine>* group, AppendCounts* counts) {
+bool SubmitLines(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
   auto lines = std::make_shared<std::vector<PendingLine>>(std::move(*group));
   group->clear();
   std::vector<capnp::MessageBuilder*> messages;
@@ -299,7 +291,7 @@ bool SubmitLines(ledger::Log* l, std::vector<PendingLine>* group, AppendCounts* 
   auto done = [lines, counts](std::vector<ledger::AppendResult>* results, const Status& write) {
     PrintResults(*lines, results, write, counts);
   };
-  return l->SubmitGroup(messages, ledger::Log::GroupMode::kEachOnItsOwn, done).ok();
+  return l->SubmitGroup(messages, ledger::GroupMode::kEachOnItsOwn, done).ok();
 }
 
 int RunAppend(const std::map<std::string, std::string>& flags, const std::vector<std::string>& positional) {
@@ -307,7 +299,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!dir) return kExitCannot;
   uint64_t group_max = 1000, line_max = 1 << 20;
   if (flags.count("group-size")) {
-    auto v = ParseCount(flags.at("group-size"), "group-size", "append", ledger::Log::kGroupEventsMax);
+    auto v = ParseCount(flags.at("group-size"), "group-size", "append", ledger::Ledger::kGroupEventsMax);
     if (!v) return kExitCannot;
     group_max = *v;
   }
@@ -374,12 +366,12 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!l->FlushGroups().ok()) return kExitCannot;
   if (fd > 0) ::close(fd);
   if (counts.output_errno != 0) {
-    ReportUnprinted(counts, not_read_from, l->head().seq);
+    ReportUnprinted(counts, not_read_from, l->head_seq());
     return kExitCannot;
   }
   fmt::print(stderr, "ledgerctl append: {} created, {} already there, {} rejected; the log now has {}\n",
              counts.all.created, counts.all.exists, counts.all.rejected,
-             ledger::Counted(l->head().seq, "entry", "entries"));
+             ledger::Counted(l->head_seq(), "entry", "entries"));
   if (code != kExitOk) return code;
   return counts.all.rejected == 0 ? kExitOk : kExitNo;
 }
@@ -396,17 +388,9 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "show", &code);
   if (!l) return code;
-  std::string bytes;
-  Status s = l->ReadEntry(*seq, &bytes);
-  ledger::EntryReader reader;
-  if (s.ok()) s = reader.Init(bytes);
-  if (!s.ok()) return Fail("show", s);
   std::string json;
-  KJ_IF_MAYBE (e, kj::runCatchingExceptions(
-                      [&] { json = ledger::EntryToJson(reader.entry(), ledger::LeafHash(ledger::AsBytes(bytes))); })) {
-    return Fail("show", Status::Corruption(fmt::format("entry seq {} is damaged and does not read ({}); run verify",
-                                                       *seq, e->getDescription().cStr())));
-  }
+  Status s = l->ShowEntry(*seq, &json);
+  if (!s.ok()) return Fail("show", s);
   fmt::print("{}\n", json);
   return kExitOk;
 }
@@ -415,30 +399,31 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // verify
 
 // Verifies an open ledger and prints the result (a line, or the result record); the exit code.
-int PrintVerify(const ledger::Log& l, tools::Format format = tools::Format::kTable) {
-  ledger::VerifyReport report;
-  Status s = ledger::Verify(l, &report);
+int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::kTable) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::VerifyResult>();
+  Status s = l.Verify(result);
   if (!s.ok()) return Fail("verify", s);
+  auto report = result.asReader();
   if (tools::IsJson(format)) {
-    capnp::MallocMessageBuilder message;
-    auto result = message.initRoot<ledger::results::VerifyResult>();
-    ledger::results::BuildVerify(report, result);
-    tools::PrintResult(result.asReader(), format);
-    return report.ok ? kExitOk : kExitNo;
+    tools::PrintResult(report, format);
+    return report.getOk() ? kExitOk : kExitNo;
   }
-  if (!report.ok) {
-    fmt::print("FAILED at seq {}: {}\n", report.bad_seq, report.problem);
+  if (!report.getOk()) {
+    fmt::print("FAILED at seq {}: {}\n", report.getBadSeq(), report.getProblem().cStr());
     return kExitNo;
   }
-  double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
-  fmt::print("ok: {}, {}, head {}, {:.3f} s, {:.0f} events/s\n", ledger::Counted(report.entries, "entry", "entries"),
-             ledger::Counted(report.households, "household", "households"), ledger::Hex(report.head_hash),
-             report.seconds, rate);
-  if (report.genesis_seq > 1) {
+  double rate = report.getSeconds() > 0 ? report.getEntries() / report.getSeconds() : 0;
+  auto head = report.getHeadHash();
+  fmt::print("ok: {}, {}, head {}, {:.3f} s, {:.0f} events/s\n",
+             ledger::Counted(report.getEntries(), "entry", "entries"),
+             ledger::Counted(report.getHouseholds(), "household", "households"), ledger::Hex({head.begin(), head.size()}),
+             report.getSeconds(), rate);
+  if (report.getGenesisSeq() > 1) {
     fmt::print(
         "note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
         "appended under are not in the log\n",
-        report.genesis_seq, report.genesis_seq - 1);
+        report.getGenesisSeq(), report.getGenesisSeq() - 1);
   }
   return kExitOk;
 }
@@ -462,15 +447,15 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
 int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "upgrade");
   if (!dir) return kExitCannot;
-  ledger::Log::UpgradeReport report;
-  Status s = ledger::Log::Upgrade(ledger::domain::Rules(), *dir, &report);
+  ledger::UpgradeReport report;
+  Status s = ledger::Ledger::Upgrade(*dir, &report);
   if (!s.ok()) return Fail("upgrade", s);
   if (!report.upgraded) {
     fmt::print("{} is already {} with its genesis entry: nothing to do\n", *dir, report.from);
     return kExitOk;
   }
-  if (report.from != ledger::kFormatVersion) {
-    fmt::print("upgraded {} from {} to {}: {} entries\n", *dir, report.from, ledger::kFormatVersion,
+  if (report.from != report.to) {
+    fmt::print("upgraded {} from {} to {}: {} entries\n", *dir, report.from, report.to,
                report.genesis_seq > 0 ? report.genesis_seq - 1 : report.entries);
   }
   if (report.genesis_seq == 1) {
@@ -492,48 +477,24 @@ int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vecto
 // ---------------------------------------------------------------------------------------------
 // replay
 
-// A kind's money field in yuan, or "" if it has none.
-std::string AmountCell(std::optional<int64_t> fen) {
-  return fen ? tools::Yuan(*fen) : "";
-}
-
 // One timeline row of a household replay.
-void AddReplayRow(tools::Report* report, const ledger::Log& l, const ledger::HouseholdStep& step) {
-  auto event = step.decoded.getEvent();
-  uint32_t d = event.getBusinessDate();
+void AddReplayRow(tools::Report* report, const ledger::ReplayStepView& view) {
+  auto step = view.record;
   std::string findings;
-  for (auto f : step.decoded.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
+  for (auto f : step.getFindings()) findings += (findings.empty() ? "" : " ") + std::string(f.getRule());
   // The first 16 hex digits identify the entry in a table; --format entries has the whole hash.
-  report->Row(
-      {std::to_string(step.entry->seq), fmt::format("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100),
-       ledger::KindName(event), std::string(event.getActorId()), AmountCell(ledger::AmountFenOf(event)),
-       ledger::Hex(step.entry->hash).substr(0, 16), findings, ledger::DescribeHousehold(l, step.after, d / 100)},
-      {true, false, false, false, true, false, false, false});
-}
-
-// Replay's result record: the steps (each built as it was visited), the state on the date.
-void PrintReplayResult(const std::string& household, uint32_t as_of_given, const ledger::state::Household& on_date,
-                       uint32_t on_date_period, const ledger::rules::LoadStandards& standards, size_t events,
-                       const ledger::Hash& last, const std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>& steps,
-                       tools::Format format) {
-  capnp::MallocMessageBuilder message;
-  auto result = message.initRoot<ledger::results::ReplayResult>();
-  result.initQuery().setHousehold(household);
-  result.getQuery().setAsOf(as_of_given);
-  auto list = result.initSteps(steps.size());
-  for (size_t i = 0; i < steps.size(); ++i) {
-    list.setWithCaveats(i, steps[i]->getRoot<ledger::results::ReplayStep>().asReader());
-  }
-  ledger::results::BuildHouseholdState(on_date, on_date_period, standards, result.initOnDate());
-  result.setEvents(events);
-  result.setLastEntryHash(capnp::Data::Reader(last.data(), last.size()));
-  tools::PrintResult(result.asReader(), format);
+  auto hash = step.getEntryHash();
+  bool has_amount = step.getAmountFen() >= 0;  // -1: the kind has no money field.
+  report->Row({std::to_string(step.getSeq()), ledger::calendar::IsoDate(step.getDate()), step.getKind(),
+               step.getActorId(), has_amount ? tools::Yuan(step.getAmountFen()) : "",
+               ledger::Hex({hash.begin(), hash.size()}).substr(0, 16), findings, std::string(view.state)},
+              {true, false, false, false, true, false, false, false});
 }
 
 int RunReplay(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "replay");
   auto household = dir ? Required(flags, "household", "replay") : std::nullopt;
-  auto as_of = household ? ParseDateFlag(flags, "as-of", "replay", 20991231) : std::nullopt;
+  auto as_of = household ? ParseDateFlag(flags, "as-of", "replay", 0) : std::nullopt;
   if (!as_of) return kExitCannot;
   std::string format_name = flags.count("format") ? flags.at("format") : "table";
   bool entries = format_name == "entries";
@@ -546,56 +507,44 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "replay", &code);
   if (!l) return code;
-  const ledger::rules::LoadStandards standards = ledger::queries::StandardsOf(l->store());
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
-  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> steps;  // For JSON.
-  size_t count = 0;
-  ledger::Hash last{};
-  ledger::state::Household on_date;
-  uint32_t last_date = 0;  // Of the last event shown.
-  Status s = ledger::ReplayHousehold(*l, *household, [&](const ledger::HouseholdStep& step) {
-    ++count;
-    last = step.entry->hash;
-    if (step.decoded.getEvent().getBusinessDate() > *as_of) return;
-    on_date = step.after;
-    last_date = step.decoded.getEvent().getBusinessDate();
-    if (entries) {
-      fmt::print("{}\n", ledger::EntryToJson(step.decoded, step.entry->hash));
-    } else if (json) {
-      steps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-      ledger::results::BuildReplayStep(step, standards, steps.back()->initRoot<ledger::results::ReplayStep>());
-    } else {
-      AddReplayRow(&report, *l, step);
-    }
-  });
+  ledger::ReplayOptions options;
+  options.as_of = *as_of;
+  options.keep_steps = json;
+  options.entry_json = entries;
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::ReplayResult>();
+  std::string on_date;
+  Status s = l->ReplayHousehold(
+      *household, options,
+      [&](const ledger::ReplayStepView& view) {
+        if (entries) fmt::print("{}\n", view.entry_json);
+        if (!entries && !json) AddReplayRow(&report, view);
+      },
+      result, &on_date);
   if (!s.ok()) {
     if (s.code() == Status::Code::kCorruption && !json) fmt::print("FAILED: {}\n", s.reason());
     return Fail("replay", s);
   }
-  bool given = flags.count("as-of") > 0;
   if (json) {
-    PrintReplayResult(*household, given ? *as_of : 0, on_date, (given ? *as_of : last_date) / 100, standards, count,
-                      last, steps, format);
+    tools::PrintResult(result.asReader(), format);
   } else if (!entries) {
     report.Print(format);
   }
-  if (given && format == tools::Format::kTable && !entries) {
-    fmt::print("on {}: {}\n", *as_of, ledger::DescribeHousehold(*l, on_date, *as_of / 100));
-  }
+  if (*as_of && format == tools::Format::kTable && !entries) fmt::print("on {}: {}\n", *as_of, on_date);
   fflush(stdout);  // The summary follows the table, also when both go to one pipe.
+  auto last = result.getLastEntryHash();
   fmt::print(stderr, "household {}: {}, household chain verified, last entry hash {}\n", *household,
-             ledger::Counted(count, "event", "events"), ledger::Hex(last));
+             ledger::Counted(result.getEvents(), "event", "events"), ledger::Hex({last.begin(), last.size()}));
   return kExitOk;
 }
-
-// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 // Reports: roll, totals, reviews
 
 // --region, --programme and --format, checked.
 bool ParseReportOptions(const std::map<std::string, std::string>& flags, const char* command,
-                        ledger::queries::Filter* filter, tools::Format* format) {
+                        ledger::ReportFilter* filter, tools::Format* format) {
   if (flags.count("region")) {
     filter->region_prefix = flags.at("region");
     if (!ledger::IsValidRegionPrefix(filter->region_prefix)) {
@@ -615,21 +564,6 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
   return ParseFormatFlag(flags, command, format);
 }
 
-// Opens the ledger for a report and checks that the region (if one was given) has households.
-std::unique_ptr<ledger::Log> OpenForReport(const std::string& dir, const ledger::queries::Filter& filter,
-                                           const char* command, int* exit_code) {
-  auto l = OpenOrReport(dir, command, exit_code);
-  if (!l || filter.region_prefix.empty()) return l;
-  bool known = false;
-  Status s = ledger::queries::RegionKnown(l->store(), filter.region_prefix, &known);
-  if (!s.ok() || !known) {
-    *exit_code =
-        Fail(command,
-             s.ok() ? Status::NotFound(fmt::format("no household in region {}", filter.region_prefix), "--region") : s);
-    return nullptr;
-  }
-  return l;
-}
 
 // roll and reviews: the result record, or a table (or CSV) made from it.
 void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format) {
@@ -653,19 +587,17 @@ void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format)
 
 int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "roll");
-  ledger::queries::Filter filter;
+  ledger::ReportFilter filter;
   tools::Format format = tools::Format::kTable;
   auto as_of = ParseDateFlag(flags, "as-of", "roll", Today());
   if (!dir || !as_of || !ParseReportOptions(flags, "roll", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenForReport(*dir, filter, "roll", &code);
+  auto l = OpenOrReport(*dir, "roll", &code);
   if (!l) return code;
-  std::vector<ledger::queries::RollRow> rows;
-  Status s = ledger::queries::Roll(l->store(), filter, *as_of, &rows);
-  if (!s.ok()) return Fail("roll", s);
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
-  ledger::results::BuildRoll(filter, *as_of, 0, rows, result);
+  Status s = l->Roll(filter, *as_of, result);
+  if (!s.ok()) return Fail("roll", s, {"region"});
   PrintRoll(result.asReader(), format);
   return kExitOk;
 }
@@ -698,7 +630,7 @@ void PrintRecoveries(ledger::results::RecoveriesResult::Reader result, tools::Fo
 
 int RunRecoveries(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "recoveries");
-  ledger::queries::Filter filter;
+  ledger::ReportFilter filter;
   tools::Format format = tools::Format::kTable;
   if (!dir || !ParseReportOptions(flags, "recoveries", &filter, &format)) return kExitCannot;
   bool one = flags.count("household") > 0;
@@ -707,55 +639,48 @@ int RunRecoveries(const std::map<std::string, std::string>& flags, const std::ve
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenForReport(*dir, filter, "recoveries", &code);
+  auto l = OpenOrReport(*dir, "recoveries", &code);
   if (!l) return code;
-  std::vector<ledger::recoveries::Row> rows;
-  Status s = one ? ledger::recoveries::ForHousehold(l->store(), flags.at("household"), &rows)
-                 : ledger::recoveries::ForRegion(l->store(), filter, &rows);
-  if (!s.ok()) return Fail("recoveries", s, {"household"});
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RecoveriesResult>();
-  ledger::results::BuildRecoveries(filter, one ? flags.at("household") : "", rows, result);
+  Status s = l->Recoveries(filter, one ? flags.at("household") : "", result);
+  if (!s.ok()) return Fail("recoveries", s, {"household", "region"});
   PrintRecoveries(result.asReader(), format);
   return kExitOk;
 }
 
 int RunReviews(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "reviews");
-  ledger::queries::Filter filter;
+  ledger::ReportFilter filter;
   tools::Format format = tools::Format::kTable;
   auto as_of = ParseDateFlag(flags, "as-of", "reviews", Today());
   auto due_by = as_of ? ParseDateFlag(flags, "due-by", "reviews", *as_of) : std::nullopt;
   if (!dir || !due_by || !ParseReportOptions(flags, "reviews", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenForReport(*dir, filter, "reviews", &code);
+  auto l = OpenOrReport(*dir, "reviews", &code);
   if (!l) return code;
-  std::vector<ledger::queries::RollRow> rows;
-  Status s = ledger::queries::ReviewsDue(l->store(), filter, *as_of, *due_by, &rows);
-  if (!s.ok()) return Fail("reviews", s);
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
-  ledger::results::BuildRoll(filter, *as_of, *due_by, rows, result);
+  Status s = l->Reviews(filter, *as_of, *due_by, result);
+  if (!s.ok()) return Fail("reviews", s, {"region"});
   PrintRoll(result.asReader(), format);
   return kExitOk;
 }
 
 int RunTotals(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
   auto dir = Required(flags, "dir", "totals");
-  ledger::queries::Filter filter;
+  ledger::ReportFilter filter;
   tools::Format format = tools::Format::kTable;
   auto from = ParseDateFlag(flags, "from", "totals", 199001, true);
   auto to = from ? ParseDateFlag(flags, "to", "totals", 209912, true) : std::nullopt;
   if (!dir || !to || !ParseReportOptions(flags, "totals", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenForReport(*dir, filter, "totals", &code);
+  auto l = OpenOrReport(*dir, "totals", &code);
   if (!l) return code;
-  std::vector<ledger::queries::TotalsRow> rows;
-  Status s = ledger::queries::Totals(l->store(), filter, *from, *to, &rows);
-  if (!s.ok()) return Fail("totals", s);
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TotalsResult>();
-  ledger::results::BuildTotals(filter, *from, *to, rows, result);
+  Status s = l->Totals(filter, *from, *to, result);
+  if (!s.ok()) return Fail("totals", s, {"region"});
   if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
   tools::Report report({"programme", "period", "allocated", "issued", "settled", "failed", "returned", "recovered",
                         "balance", "payments", "household-months", "person-months"});
@@ -769,7 +694,7 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
   for (auto t : result.getRows()) {
     add(t, ledger::ProgrammeName(static_cast<uint16_t>(t.getProgramme())), std::to_string(t.getPeriod()));
   }
-  if (format == tools::Format::kTable && !rows.empty()) add(result.getAll(), "all", "");
+  if (format == tools::Format::kTable && result.getRows().size() > 0) add(result.getAll(), "all", "");
   report.Print(format);
   return kExitOk;
 }
@@ -778,114 +703,46 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
 // reconcile
 
 constexpr size_t kMaxBankFileBytes = size_t{512} << 20;
-constexpr size_t kApplyGroupEvents = 1000;  // Results recorded per group (Log::SubmitGroup).
+// One line's row of the table, from its record.
+std::vector<std::string> LineRow(ledger::results::ReconcileLine::Reader m) {
+  bool bank = m.hasBank(), in_ledger = m.hasLedger();
+  auto b = m.getBank();
+  auto p = m.getLedger();
+  return {bank ? std::to_string(b.getLine()) : "",
+          m.getEndToEndId(),
+          ledger::results::CategoryName(m.getCategory()),
+          bank ? tools::Yuan(b.getAmountFen()) : "",
+          in_ledger ? tools::Yuan(p.getAmountFen()) : "",
+          in_ledger ? ledger::ProgrammeName(static_cast<uint16_t>(p.getProgramme())) : "",
+          in_ledger ? std::to_string(p.getPeriod()) : "",
+          bank ? std::string(b.getReason()) : ""};
+}
 
-// The event that records a bank line's result, as a JSON line (ids derived from the payment and
-// status, so that applying a file twice records nothing new).
-std::string BankResultEvent(const ledger::reconcile::Match& m, const std::string& actor, uint32_t date) {
-  using ledger::JsonString;
-  const auto& line = *m.line;
-  const auto& p = *m.payment;
-  const std::string id(p.id);
-  uint32_t when = line.date ? line.date : date;
-  std::string head = fmt::format(R"("householdId":{},"regionCode":{},"actorId":{},"businessDate":{})",
-                                 JsonString(p.household), JsonString(p.region), JsonString(actor), when);
-  switch (line.status) {
-    case ledger::reconcile::BankStatus::kSettled:
-      return fmt::format(
-          R"({{"eventId":{},{},"paymentSettled":{{"paymentId":{},"bankReference":{},"settledDate":{}}}}})",
-          JsonString("bank-" + id + "-settled"), head, JsonString(id), JsonString(line.reference), when);
-    case ledger::reconcile::BankStatus::kFailed:
-      return fmt::format(R"({{"eventId":{},{},"paymentFailed":{{"paymentId":{},"reason":{},"bankReference":{}}}}})",
-                         JsonString("bank-" + id + "-failed"), head, JsonString(id), JsonString(line.reason),
-                         JsonString(line.reference));
-    default:
-      return fmt::format(
-          R"({{"eventId":{},{},"paymentReturned":{{"paymentId":{},"amountFen":{},"reason":{},"bankReference":{}}}}})",
-          JsonString("bank-" + id + "-returned"), head, JsonString(id), line.amount_fen, JsonString(line.reason),
-          JsonString(line.reference));
+// Calls `each` with the record of every line of the reconciliation, in order, one at a time.
+void ForEachLine(const ledger::Reconciliation& matches,
+                 const std::function<void(ledger::results::ReconcileLine::Reader)>& each) {
+  for (size_t i = 0; i < matches.size(); ++i) {
+    capnp::MallocMessageBuilder message(256);
+    auto line = message.initRoot<ledger::results::ReconcileLine>();
+    matches.Line(i, line);
+    each(line.asReader());
   }
 }
 
-struct ApplyCounts {
-  size_t created = 0, exists = 0, refused = 0;
-  Status write;  // The first write that failed.
-};
-
-// Records the results of matched, failed, returned and paid-after-exit lines, in groups of
-// kApplyGroupEvents: memory stays flat however long the file, and a run that stops half-way is
-// completed by running it again. False on an I/O error (said on stderr).
-bool ApplyBankResults(ledger::Log* l, const ledger::reconcile::Reconciliation& matches, const std::string& actor,
-                      uint32_t date, ApplyCounts* counts) {
-  using C = ledger::reconcile::Category;
-  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> owned;
-  auto done = [counts](std::vector<ledger::AppendResult>* results, const Status& write) {
-    if (!write.ok() && counts->write.ok()) counts->write = write;
-    for (const auto& r : *results) {
-      counts->created += r.outcome == ledger::AppendResult::Outcome::kCreated;
-      counts->exists += r.outcome == ledger::AppendResult::Outcome::kExists;
-      if (r.outcome == ledger::AppendResult::Outcome::kRejected) {
-        ++counts->refused;
-        fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", r.error.ToString());
-      }
-    }
-  };
-  auto submit = [&] {  // The events need to live only during the call.
-    std::vector<capnp::MessageBuilder*> group;
-    for (auto& m : owned) group.push_back(m.get());
-    Status s = l->SubmitGroup(group, ledger::Log::GroupMode::kEachOnItsOwn, done);
-    owned.clear();
-    return s;
-  };
-  Status s;
-  for (size_t i = 0; i < matches.size() && s.ok(); ++i) {
-    ledger::reconcile::Match m = matches[i];
-    bool record = m.category == C::kMatched || m.category == C::kFailed || m.category == C::kReturned ||
-                  m.category == C::kPaidAfterExit;
-    if (!record) continue;
-    owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    Status e = ledger::ParseEventJson(BankResultEvent(m, actor, date), owned.back().get());
-    if (!e.ok()) {
-      fmt::print(stderr, "line {}: cannot make its event: {}\n", m.line->line, e.ToString());
-      owned.pop_back();
-    }
-    if (owned.size() == kApplyGroupEvents) s = submit();
-  }
-  if (s.ok() && !owned.empty()) s = submit();
-  Status flushed = l->FlushGroups();
-  if (s.ok()) s = counts->write.ok() ? flushed : counts->write;
-  if (!s.ok()) return Fail("reconcile", s), false;
-  return true;
-}
-
-// One match's row of the table.
-std::vector<std::string> MatchRow(const ledger::reconcile::Match& m) {
-  const auto& line = m.line;
-  const auto& p = m.payment;
-  return {line ? std::to_string(line->line) : "",      std::string(line ? line->payment_id : p->id),
-          ledger::reconcile::CategoryName(m.category), line ? tools::Yuan(line->amount_fen) : "",
-          p ? tools::Yuan(p->amount_fen) : "",         p ? ledger::ProgrammeName(p->programme) : "",
-          p ? std::to_string(p->period) : "",          std::string(line ? line->reason : "")};
-}
-
-// Prints a row per match (as it goes: a province's file has millions), then, in a table, the
+// Prints a row per line (as it goes: a province's file has millions), then, in a table, the
 // summary record's counts and sums per category and issued against settled per programme.
-void PrintReconciliation(const ledger::reconcile::Reconciliation& matches,
-                         ledger::results::ReconcileResult::Reader summary, tools::Format format) {
+void PrintReconciliation(const ledger::Reconciliation& matches, ledger::results::ReconcileResult::Reader summary,
+                         tools::Format format) {
   tools::Report lines(
       {"line", "end_to_end_id", "category", "bank yuan", "ledger yuan", "programme", "period", "reason"});
   const std::vector<bool> numeric = {true, false, false, true, true, false, true, false};
-  if (format == tools::Format::kTable) {
-    for (size_t i = 0; i < matches.size(); ++i) lines.Fit(MatchRow(matches[i]));
-  }
+  if (format == tools::Format::kTable) ForEachLine(matches, [&](auto m) { lines.Fit(LineRow(m)); });
   lines.PrintHeader(format, matches.size() ? numeric : std::vector<bool>());
-  for (size_t i = 0; i < matches.size(); ++i) lines.PrintRow(MatchRow(matches[i]), numeric, format);
+  ForEachLine(matches, [&](auto m) { lines.PrintRow(LineRow(m), numeric, format); });
   if (format != tools::Format::kTable) return;
   fmt::print("\n");
   std::map<std::string, ledger::results::CategoryTotal::Reader> categories;  // Printed in order of name.
-  for (auto c : summary.getCategories()) {
-    categories.emplace(ledger::reconcile::CategoryName(static_cast<ledger::reconcile::Category>(c.getCategory())), c);
-  }
+  for (auto c : summary.getCategories()) categories.emplace(ledger::results::CategoryName(c.getCategory()), c);
   tools::Report by_category({"category", "lines", "yuan"});
   for (const auto& [name, c] : categories) {
     by_category.Row({name, std::to_string(c.getLines()), tools::Yuan(c.getAmountFen())}, {false, true, true});
@@ -902,18 +759,15 @@ void PrintReconciliation(const ledger::reconcile::Reconciliation& matches,
   by_programme.Print(format);
 }
 
-// The reconciliation as one result record: the lines streamed (a province's file has millions),
-// built one at a time.
-void PrintReconcileResult(const ledger::reconcile::Reconciliation& matches,
-                          ledger::results::ReconcileResult::Reader summary, tools::Format format) {
-  tools::PrintResult(summary, format, "lines", [&](const ledger::json::Emit& emit) {
-    for (size_t i = 0; i < matches.size(); ++i) {
-      capnp::MallocMessageBuilder message(256);
-      auto line = message.initRoot<ledger::results::ReconcileLine>();
-      ledger::results::BuildReconcileLine(matches[i], line);
-      emit(line.asReader());
-    }
-  });
+// Records the results (Ledger::RecordBankResults) into *applied; false after saying why.
+bool ApplyBankResults(ledger::Ledger* l, const ledger::Reconciliation& matches, const std::string& actor,
+                      uint32_t date, capnp::MallocMessageBuilder* applied) {
+  auto refused = [](const Status& why) {
+    fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", why.ToString());
+  };
+  Status s = l->RecordBankResults(matches, actor, date, refused, applied->initRoot<ledger::results::ApplyOutcome>());
+  if (!s.ok()) return Fail("reconcile", s), false;
+  return true;
 }
 
 int RunReconcile(const std::map<std::string, std::string>& flags, const std::vector<std::string>&) {
@@ -921,18 +775,18 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   auto file = dir ? Required(flags, "bank-file", "reconcile") : std::nullopt;
   tools::Format format = tools::Format::kTable;
   if (!file || !ParseFormatFlag(flags, "reconcile", &format)) return kExitCannot;
-  ledger::reconcile::BankColumns columns;
+  std::optional<std::string> columns;
   if (flags.count("columns")) {
-    Status s = ledger::reconcile::ParseColumns(flags.at("columns"), &columns);
+    Status s = ledger::BankFile::CheckColumns(*(columns = flags.at("columns")));
     if (!s.ok()) return Fail("reconcile", s, {"columns"}), kExitCannot;
   }
   bool apply = flags.count("apply") && flags.at("apply") != "no";
   auto actor = apply ? Required(flags, "actor", "reconcile") : std::optional<std::string>("");
   auto date = ParseDateFlag(flags, "date", "reconcile", Today());
   std::string text;
+  std::unique_ptr<ledger::BankFile> bank;
   if (!actor || !date || !ReadFile(*file, kMaxBankFileBytes, &text, "reconcile")) return kExitCannot;
-  ledger::reconcile::BankFile bank;
-  Status s = ledger::reconcile::ParseBankFile(std::move(text), columns, &bank);
+  Status s = ledger::BankFile::Parse(std::move(text), columns, &bank);
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl reconcile: {}: {} (nothing recorded)\n", *file, s.ToString());
     return kExitCannot;
@@ -940,35 +794,35 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "reconcile", &code);
   if (!l) return code;
-  ledger::reconcile::Reconciliation matches;
-  if (!(s = ledger::reconcile::Reconcile(l->store(), bank, &matches)).ok()) return Fail("reconcile", s);
+  std::unique_ptr<ledger::Reconciliation> matches;
+  if (!(s = l->Reconcile(*bank, &matches)).ok()) return Fail("reconcile", s);
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::ReconcileResult>();
   auto query = result.initQuery();
   query.setBankFile(*file);
   query.setApply(apply);
   query.setActor(*actor);
-  ledger::results::BuildReconcileSummary(matches, result);
-  ApplyCounts counts;
+  matches->Summary(result);
+  capnp::MallocMessageBuilder applied;
   // JSON says what was applied in its one document, so the results are recorded first; a table
   // shows the lines first.
-  bool applied = true;
+  bool ok = true;
   if (tools::IsJson(format)) {
-    if (apply && (applied = ApplyBankResults(l.get(), matches, *actor, *date, &counts))) {
-      auto outcome = result.initApplied();
-      outcome.setRecorded(counts.created);
-      outcome.setAlreadyRecorded(counts.exists);
-      outcome.setRefused(counts.refused);
+    if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {
+      result.setApplied(applied.getRoot<ledger::results::ApplyOutcome>().asReader());
     }
-    PrintReconcileResult(matches, result.asReader(), format);
+    tools::PrintResult(result.asReader(), format, "lines", [&](const ledger::json::Emit& emit) {
+      ForEachLine(*matches, [&](auto line) { emit(line); });
+    });
   } else {
-    PrintReconciliation(matches, result.asReader(), format);
-    if (apply && (applied = ApplyBankResults(l.get(), matches, *actor, *date, &counts))) {
-      fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.created, counts.exists,
-                 counts.refused);
+    PrintReconciliation(*matches, result.asReader(), format);
+    if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {
+      auto counts = applied.getRoot<ledger::results::ApplyOutcome>().asReader();
+      fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.getRecorded(),
+                 counts.getAlreadyRecorded(), counts.getRefused());
     }
   }
-  if (!applied) return kExitCannot;
+  if (!ok) return kExitCannot;
   return result.getClean() ? kExitOk : kExitNo;
 }
 
@@ -981,7 +835,7 @@ std::string StepCell(bool has, ledger::results::TraceStep::Reader step) {
   uint32_t d = step.getDate();
   std::string actors;
   for (auto a : step.getActors()) actors += (actors.empty() ? "" : "+") + std::string(a);
-  return fmt::format("{:04}-{:02}-{:02} {}", d / 10000, d / 100 % 100, d % 100, actors);
+  return fmt::format("{} {}", ledger::calendar::IsoDate(d), actors);
 }
 
 // The result record, or tables (or CSV) made from it.
@@ -1034,11 +888,6 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "trace", &code);
   if (!l) return code;
-  ledger::trace::Trace t;
-  Status s = flags.count("actor")       ? ledger::trace::ForActor(*l, flags.at("actor"), &t)
-             : flags.count("household") ? ledger::trace::ForHousehold(*l, flags.at("household"), &t)
-                                        : ledger::trace::ForRegion(*l, flags.at("region"), &t);
-  if (!s.ok()) return Fail("trace", s, {"actor", "region"});
   using Scope = ledger::results::TraceScope;
   Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;
   std::string asked = flags.count("actor")       ? flags.at("actor")
@@ -1046,7 +895,8 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
                                                  : flags.at("region");
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TraceResult>();
-  ledger::results::BuildTrace(scope, asked, t, result);
+  Status s = l->Trace(scope, asked, result);
+  if (!s.ok()) return Fail("trace", s, {"actor", "region"});
   PrintTrace(result.asReader(), format);
   return kExitOk;
 }
@@ -1060,7 +910,7 @@ int RunRebuild(const std::map<std::string, std::string>& flags, const std::vecto
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "rebuild", &code);
   if (!l) return code;
-  ledger::Log::RebuildReport report;
+  ledger::RebuildReport report;
   Status s = l->Rebuild(&report);
   if (!s.ok()) return Fail("rebuild", s);
   double rate = report.seconds > 0 ? report.entries / report.seconds : 0;
@@ -1079,7 +929,7 @@ int RunRules(const std::map<std::string, std::string>& flags, const std::vector<
   if (!ParseFormatFlag(flags, "rules", &format)) return kExitCannot;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RulesResult>();
-  ledger::results::BuildRules(result);
+  ledger::Ledger::Rules(result);
   if (tools::IsJson(format)) return tools::PrintResult(result.asReader(), format), kExitOk;
   if (format == tools::Format::kCsv) fmt::print("rule,description\n");
   for (auto r : result.asReader().getRules()) {

@@ -2,24 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "ledger/domain/json.h"
-#include "ledger/domain/signing.h"
-#include "ledger/reports/payroll.h"
-#include "ledger/reports/results.h"
-#include "ledger/util/formats.h"
-#include "tools/commands.h"
-#include "tools/report.h"
+#include "benefit_ledger/format.h"
+#include "benefit_ledger/ledger.h"
+#include "benefit_ledger/results.h"
+#include "commands.h"
+#include "report.h"
 
 namespace tools {
 namespace {
 
 using ledger::Status;
-namespace payroll = ledger::payroll;
 
 const char* const kCommand = "payroll";
 
-std::optional<payroll::Request> ParseRequest(const Flags& flags) {
-  payroll::Request r;
+std::optional<ledger::PayrollRequest> ParseRequest(const Flags& flags) {
+  ledger::PayrollRequest r;
   auto county = Required(flags, "county", kCommand);
   auto programme = county ? Required(flags, "programme", kCommand) : std::nullopt;
   auto actor = programme ? Required(flags, "actor", kCommand) : std::nullopt;
@@ -59,34 +56,6 @@ void PrintPlan(ledger::results::PayrollResult::Reader plan, Format format) {
   skipped.Print(format);
 }
 
-// Appends the plan's events as one all-or-nothing group and sets the seqs of the first and last
-// entry appended. With `key` (the actor's, who has one in the ledger), the roll is signed
-// (ledger/signing.h). kExitOk, or the exit code after saying why on stderr.
-int Issue(ledger::Log* l, const payroll::Plan& plan, const payroll::Request& r, const ledger::note::KeyPair* key,
-          uint64_t* first_seq, uint64_t* last_seq) {
-  auto owned = payroll::Events(plan, r);
-  std::vector<capnp::MessageBuilder*> group;
-  for (auto& m : owned) {
-    bool signed_kind = ledger::signing::IsSignedKind(m->getRoot<ledger::schema::Event>().which());
-    Status s = key != nullptr && signed_kind ? ledger::signing::SignEvent(m.get(), *key) : Status::Ok();
-    if (!s.ok()) return Fail(kCommand, s);
-    group.push_back(m.get());
-  }
-  std::vector<ledger::AppendResult> results;
-  Status s = l->AppendGroup(group, &results, ledger::Log::GroupMode::kAllOrNothing);
-  if (!s.ok()) return Fail(kCommand, s);
-  for (const auto& result : results) {
-    if (result.outcome != ledger::AppendResult::Outcome::kRejected || result.dropped_with_group) continue;
-    std::string why = result.findings.empty() ? result.error.ToString()
-                                              : result.findings.front().rule + ": " + result.findings.front().message;
-    fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", why);
-    return kExitNo;
-  }
-  *first_seq = results.front().seq;
-  *last_seq = results.back().seq;
-  return kExitOk;
-}
-
 int RunIssue(const Flags& flags) {
   auto dir = Required(flags, "dir", kCommand);
   auto request = dir ? ParseRequest(flags) : std::nullopt;
@@ -102,59 +71,39 @@ int RunIssue(const Flags& flags) {
   int code = kExitOk;
   auto l = OpenOrReport(*dir, kCommand, &code);
   if (!l) return code;
-  payroll::Plan plan;
-  Status s = payroll::MakePlan(*l, *request, &plan);
-  if (!s.ok()) return Fail(kCommand, s, {"county", "programme", "period"});
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::PayrollResult>();
-  ledger::results::BuildPayroll(*request, dry_run, plan, result);
+  std::string refusal;
+  Status s = l->IssuePayroll(*request, dry_run, flags.count("key") ? &key : nullptr, result, &refusal);
+  if (!s.ok()) return Fail(kCommand, s, {"county", "programme", "period"});
   // JSON is one document with the outcome in it: printed once the roll is issued (or not). A
   // table shows the lines first, then what happened.
   bool json = IsJson(format);
   if (!json) PrintPlan(result.asReader(), format);
   auto* out = format == Format::kTable ? stdout : stderr;  // Keep JSON and CSV output clean.
   using Outcome = ledger::results::PayrollOutcome;
-  if (plan.roll_exists) {
-    fmt::print(out, "roll {} was issued before: nothing issued{}\n", plan.roll_id,
-               plan.lines.empty() ? "" : fmt::format(" ({} payable cases above are not on it)", plan.lines.size()));
-    result.setOutcome(Outcome::ISSUED_BEFORE);
-  } else if (plan.already_paid > 0) {
+  Outcome outcome = result.getOutcome();
+  size_t lines = result.getLines().size();
+  if (outcome == Outcome::ISSUED_BEFORE) {
+    fmt::print(out, "roll {} was issued before: nothing issued{}\n", result.getRollId().cStr(),
+               lines == 0 ? "" : fmt::format(" ({} payable cases above are not on it)", lines));
+  } else if (result.getAlreadyPaid() > 0) {
     fmt::print(out, "{} already paid for the month on other rolls\n",
-               ledger::Counted(plan.already_paid, "case", "cases"));
+               ledger::Counted(result.getAlreadyPaid(), "case", "cases"));
   }
-  if (plan.roll_exists) {
-    // Nothing more to do.
-  } else if (plan.lines.empty()) {
-    fmt::print(out, "no payable case: nothing issued\n");
-    result.setOutcome(Outcome::NOTHING_DUE);
-  } else if (dry_run) {
-    fmt::print(out, "dry run: roll {} not issued\n", plan.roll_id);
-    result.setOutcome(Outcome::DRY_RUN);
-  } else {
-    uint64_t first = 0, last = 0;
-    code = Issue(l.get(), plan, *request, flags.count("key") ? &key : nullptr, &first, &last);
-    result.setOutcome(code == kExitOk ? Outcome::ISSUED : Outcome::REFUSED);
-    result.setFirstSeq(first);
-    result.setLastSeq(last);
-    if (code == kExitOk && !json) {
-      fmt::print("issued roll {}: {} payments, {} yuan, by {} on {}, entries {} to {}\n", plan.roll_id,
-                 plan.lines.size(), Yuan(plan.control_sum_fen), request->actor_id, request->date, first, last);
-    }
+  if (outcome == Outcome::NOTHING_DUE) fmt::print(out, "no payable case: nothing issued\n");
+  if (outcome == Outcome::DRY_RUN) fmt::print(out, "dry run: roll {} not issued\n", result.getRollId().cStr());
+  if (outcome == Outcome::REFUSED) {
+    fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", refusal);
+    code = kExitNo;
+  }
+  if (outcome == Outcome::ISSUED && !json) {
+    fmt::print("issued roll {}: {} payments, {} yuan, by {} on {}, entries {} to {}\n", result.getRollId().cStr(),
+               lines, Yuan(result.getControlSumFen()), request->actor_id, request->date, result.getFirstSeq(),
+               result.getLastSeq());
   }
   if (json) PrintResult(result.asReader(), format);
   return code;
-}
-
-std::string BankFile(const payroll::IssuedRoll& roll) {
-  std::string out = "roll_id,county,programme,period,line_count,control_sum\n";
-  out += fmt::format("{},{},{},{},{},{}\n", CsvField(roll.roll_id), roll.county, ledger::ProgrammeName(roll.programme),
-                     roll.period, roll.lines.size(), Yuan(roll.sum_fen));
-  out += "end_to_end_id,card,payee_name,amount\n";
-  for (const auto& l : roll.lines) {
-    out += fmt::format("{},{},{},{}\n", CsvField(l.payment_id), CsvField(l.card_masked), CsvField(l.payee_name),
-                       Yuan(l.amount_fen));
-  }
-  return out;
 }
 
 int RunExport(const Flags& flags) {
@@ -165,11 +114,11 @@ int RunExport(const Flags& flags) {
   int code = kExitOk;
   auto l = OpenOrReport(*dir, kCommand, &code);
   if (!l) return code;
-  payroll::IssuedRoll roll;
-  Status s = payroll::ReadRoll(*l, *roll_id, &roll);
+  ledger::RollFile roll;
+  Status s = l->ExportRoll(*roll_id, &roll);
   if (!s.ok()) return Fail(kCommand, s, {"roll_id=roll"});
-  if (!WriteFileAtomically(*path, BankFile(roll), kCommand)) return kExitCannot;
-  fmt::print("wrote {}: roll {}, {} payments, {} yuan\n", *path, roll.roll_id, roll.lines.size(), Yuan(roll.sum_fen));
+  if (!WriteFileAtomically(*path, roll.csv, kCommand)) return kExitCannot;
+  fmt::print("wrote {}: roll {}, {} payments, {} yuan\n", *path, *roll_id, roll.payments, Yuan(roll.sum_fen));
   return kExitOk;
 }
 

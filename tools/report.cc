@@ -1,19 +1,17 @@
-#include "tools/report.h"
+#include "report.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "ledger/util/formats.h"
+#include "benefit_ledger/format.h"
+
 #include "benefit_ledger/results.h"
 
 namespace tools {
 
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
+  return ledger::CsvField(s);
 }
 
 namespace {

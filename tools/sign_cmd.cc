@@ -1,5 +1,5 @@
 // ledgerctl sign: an actor signs events with its own key before they are appended (see
-// ledger/signing.h and docs/SIGNED_APPROVALS.md). Needs no ledger: it runs where the key is.
+// benefit_ledger/events.h and docs/SIGNED_APPROVALS.md). Needs no ledger: it runs where the key is.
 
 #include <capnp/message.h>
 #include <fcntl.h>
@@ -11,12 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "ledger/util/formats.h"
-#include "ledger/domain/json.h"
-#include "ledger/util/note.h"
-#include "ledger/domain/signing.h"
-#include "tools/commands.h"
-#include "tools/line_reader.h"
+#include "benefit_ledger/events.h"
+#include "benefit_ledger/format.h"
+#include "commands.h"
+#include "line_reader.h"
 
 namespace tools {
 namespace {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "benefit_ledger/keys.h"
+#include "benefit_ledger/results.capnp.h"
 #include "benefit_ledger/status.h"
 #include "benefit_ledger/types.h"
 
@@ -144,3 +145,13 @@ Status ParseProof(std::string_view json, Proof* out);
 Status CheckProof(const Proof& proof, const SignedCheckpoint* checkpoint, std::string* summary);
 
 }  // namespace ledger::evidence
+
+namespace ledger::results {
+
+// The answer of a proof check as a result record (verify-proof): `check` is CheckProof's answer
+// (or why the checkpoint did not open), `summary` what a valid proof shows, `proof` the proof
+// read (its test-vector annotations are echoed), `checkpoint` the one checked against (or null).
+void BuildProofCheck(const Status& check, const std::string& summary, const evidence::Proof* proof,
+                     const evidence::SignedCheckpoint* checkpoint, ProofCheckResult::Builder out);
+
+}  // namespace ledger::results

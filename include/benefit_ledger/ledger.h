@@ -63,9 +63,11 @@ struct ReplayStepView {
 // A bank's result file, parsed and checked (Ledger::Reconcile). Immutable once made.
 class BankFile {
  public:
-  // CSV with a header row; `columns` renames its columns ("id=col,amount=col,..."; "" for the
-  // default names). A malformed file or column spec is an error naming the line (or "columns").
-  static Status Parse(std::string text, std::string_view columns, std::unique_ptr<BankFile>* out);
+  // CSV with a header row; `columns` renames its columns ("id=col,amount=col,..."; keys id
+  // amount status reason reference date), nullopt for the default names. A malformed file is an
+  // error naming the line; a malformed spec, InvalidArgument naming "columns" (CheckColumns).
+  static Status Parse(std::string text, std::optional<std::string_view> columns, std::unique_ptr<BankFile>* out);
+  static Status CheckColumns(std::string_view columns);
   ~BankFile();
   size_t size() const;  // Lines, the header and blank lines aside.
 

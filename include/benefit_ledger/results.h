@@ -52,6 +52,9 @@ namespace ledger::results {
 // What a trace was asked for: one actor, one household, or a region prefix.
 enum class TraceScope { kActor, kHousehold, kRegion };
 
+// A reconciliation category for people: "matched", "amount mismatch", "paid after exit".
+const char* CategoryName(ReconcileCategory category);
+
 }  // namespace ledger::results
 
 namespace ledger::json {

@@ -65,6 +65,7 @@ struct HouseholdHead {
 // What upgrading a ledger did (Ledger::Upgrade).
 struct UpgradeReport {
   std::string from;       // The format found.
+  std::string to;         // The format it is in now (the current one).
   bool upgraded = false;  // False: it already was current and had its genesis.
   uint64_t entries = 0;
   uint64_t genesis_seq = 0;  // Where upgrade appended the genesis; 0 if it had one.

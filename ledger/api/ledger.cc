@@ -56,10 +56,15 @@ size_t BankFile::size() const {
   return rep_->file.size();
 }
 
-Status BankFile::Parse(std::string text, std::string_view columns, std::unique_ptr<BankFile>* out) {
+Status BankFile::CheckColumns(std::string_view columns) {
   reconcile::BankColumns names;
-  if (!columns.empty()) {
-    Status s = reconcile::ParseColumns(columns, &names);
+  return reconcile::ParseColumns(columns, &names);
+}
+
+Status BankFile::Parse(std::string text, std::optional<std::string_view> columns, std::unique_ptr<BankFile>* out) {
+  reconcile::BankColumns names;
+  if (columns) {
+    Status s = reconcile::ParseColumns(*columns, &names);
     if (!s.ok()) return s;
   }
   std::unique_ptr<BankFile> file(new BankFile());
@@ -103,7 +108,9 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
 }
 
 Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
-  return Guarded("upgrade", [&] { return Log::Upgrade(domain::Rules(), dir, report); });
+  Status s = Guarded("upgrade", [&] { return Log::Upgrade(domain::Rules(), dir, report); });
+  report->to = std::string(kFormatVersion);
+  return s;
 }
 
 uint64_t Ledger::head_seq() const {

@@ -214,6 +214,10 @@ void BuildTrace(TraceScope scope, const std::string& asked, const trace::Trace& 
     SetFinding(t.flags[i].finding, t.flags[i].seq, t.flags[i].household, flags[i]);
 }
 
+const char* CategoryName(ReconcileCategory category) {
+  return reconcile::CategoryName(static_cast<reconcile::Category>(category));
+}
+
 void BuildReconcileLine(const reconcile::Match& m, ReconcileLine::Builder out) {
   out.setCategory(static_cast<ReconcileCategory>(m.category));
   if (m.line) {

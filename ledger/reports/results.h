@@ -57,11 +57,7 @@ void BuildVerify(const VerifyReport& report, VerifyResult::Builder out);
 void BuildCheckpointRow(const evidence::SignedCheckpoint& cp, const std::string& recorded_at,
                         CheckpointRow::Builder out);
 
-// verify-proof: `check` is CheckProof's answer (or why the checkpoint did not open), `summary`
-// what a valid proof shows, `proof` the proof read (its test-vector annotations are echoed),
-// `checkpoint` the signed checkpoint checked against (or null).
-void BuildProofCheck(const Status& check, const std::string& summary, const evidence::Proof* proof,
-                     const evidence::SignedCheckpoint* checkpoint, ProofCheckResult::Builder out);
+// BuildProofCheck (verify-proof's record): benefit_ledger/evidence.h.
 
 void BuildRules(RulesResult::Builder out);
 
