@@ -13,6 +13,7 @@
 
 #include "ledger/domain/json.h"
 #include "ledger/domain/state.h"
+#include "ledger/core/entry.h"
 #include "ledger/core/store.h"
 #include "tests/test_util.h"
 
@@ -535,4 +536,33 @@ TEST_CASE("a malformed bank file is refused with its line, and nothing is record
     CHECK(r.err.find("nothing recorded") != std::string::npos);
   }
   CHECK(testing::RunLedgerctl({"verify", "--dir", d}).out.substr(0, 20) == before);
+}
+
+// The library builds the events that record bank results (reconcile::BankResultEvent); before,
+// ledgerctl wrote them as JSON text and parsed it. A file applied then and applied again now must
+// find the same content under the same event id ("already recorded", not a conflict): the events
+// are byte for byte what the JSON made, empty texts included.
+TEST_CASE("bank result events are byte for byte the events their JSON form made") {
+  using ledger::reconcile::BankStatus;
+  const char* kJson[] = {
+      R"({"eventId":"bank-P1-settled","householdId":"H1","regionCode":"341502001001","actorId":"fin1","businessDate":20240305,"paymentSettled":{"paymentId":"P1","bankReference":"B1","settledDate":20240305}})",
+      R"({"eventId":"bank-P1-failed","householdId":"H1","regionCode":"341502001001","actorId":"fin1","businessDate":20240301,"paymentFailed":{"paymentId":"P1","reason":"","bankReference":""}})",
+      R"({"eventId":"bank-P1-returned","householdId":"H1","regionCode":"341502001001","actorId":"fin1","businessDate":20240301,"paymentReturned":{"paymentId":"P1","amountFen":100000,"reason":"closed account","bankReference":"B2"}})",
+  };
+  const BankStatus kStatus[] = {BankStatus::kSettled, BankStatus::kFailed, BankStatus::kReturned};
+  const uint32_t kValueDate[] = {20240305, 0, 0};  // 0: the date given to apply (20240301).
+  const char* kReason[] = {"", "", "closed account"};
+  const char* kReference[] = {"B1", "", "B2"};
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    ledger::reconcile::Match m;
+    m.category = ledger::reconcile::Category::kMatched;
+    m.line = ledger::reconcile::BankLine{2, "P1", 100000, kStatus[i], kReason[i], kReference[i], kValueDate[i]};
+    m.payment = ledger::reconcile::LedgerPayment{"P1", "H1", "341502001001", 100000, 202402, 1};
+    capnp::MallocMessageBuilder built, parsed;
+    ledger::reconcile::BankResultEvent(m, "fin1", 20240301, &built);
+    REQUIRE(ledger::ParseEventJson(kJson[i], &parsed).ok());
+    CHECK(ledger::CanonicalEvent(built.getRoot<ledger::schema::Event>().asReader()) ==
+          ledger::CanonicalEvent(parsed.getRoot<ledger::schema::Event>().asReader()));
+  }
 }

@@ -51,8 +51,36 @@ Status AsOption(const Status& s, std::initializer_list<std::string_view> options
   return s;
 }
 
+namespace {
+std::string ledger_dir = "D";  // SetLedgerDir
+}  // namespace
+
+void SetLedgerDir(std::string dir) {
+  ledger_dir = dir.empty() ? "D" : std::move(dir);
+}
+
+std::string ForCommandLine(std::string_view text) {
+  // Longest first: one name may begin another.
+  const std::pair<std::string, std::string> kCommands[] = {
+      {"Ledger::Create, SetCheckpointKey, Upgrade", "ledgerctl init, setkey, upgrade"},
+      {"Ledger::Create", "ledgerctl init --dir " + ledger_dir},
+      {"Ledger::Upgrade", "ledgerctl upgrade --dir " + ledger_dir},
+      {"Ledger::Rebuild", "ledgerctl rebuild --dir " + ledger_dir},
+      {"Ledger::Verify", "ledgerctl verify --dir " + ledger_dir},
+      {"signing::SignEvent", "ledgerctl sign"},
+      {"note::FormatVerifierKey writes", "ledgerctl keygen writes"},
+  };
+  std::string out(text);
+  for (const auto& [api, command] : kCommands) {
+    for (size_t at = out.find(api); at != std::string::npos; at = out.find(api, at + command.size())) {
+      out.replace(at, api.size(), command);
+    }
+  }
+  return out;
+}
+
 int Fail(const char* command, const Status& s, std::initializer_list<std::string_view> options) {
-  fmt::print(stderr, "ledgerctl {}: {}\n", command, AsOption(s, options).ToString());
+  fmt::print(stderr, "ledgerctl {}: {}\n", command, ForCommandLine(AsOption(s, options).ToString()));
   bool no = s.code() == Status::Code::kNotFound || s.code() == Status::Code::kCorruption;
   return no ? kExitNo : kExitCannot;
 }
@@ -61,11 +89,11 @@ std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char*
   std::unique_ptr<ledger::Ledger> l;
   Status s = ledger::Ledger::Open(dir, &l);
   if (!s.ok()) {
-    fmt::print(stderr, "ledgerctl {}: {}\n", command, s.ToString());
+    fmt::print(stderr, "ledgerctl {}: {}\n", command, ForCommandLine(s.ToString()));
     *exit_code = kExitCannot;
   } else if (!l->identity_error().ok()) {
     // Readable, but not what its log says it is: every command says so, appends are refused.
-    fmt::print(stderr, "ledgerctl {}: WARNING: {}\n", command, l->identity_error().ToString());
+    fmt::print(stderr, "ledgerctl {}: WARNING: {}\n", command, ForCommandLine(l->identity_error().ToString()));
   }
   return l;
 }

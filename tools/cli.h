@@ -42,6 +42,12 @@ uint32_t Today();
 // field written as the option ("--size"), any other field as it is.
 ledger::Status AsOption(const ledger::Status& s, std::initializer_list<std::string_view> options);
 
+// The library's messages name the API operation that helps ("run Ledger::Rebuild"); on the
+// command line that is a command ("run ledgerctl rebuild --dir D", D the ledger of the command
+// running: SetLedgerDir). Every message the commands print from the library goes through it.
+void SetLedgerDir(std::string dir);
+std::string ForCommandLine(std::string_view text);
+
 // Prints "ledgerctl COMMAND: status" and returns the exit code: 1 for NotFound and Corruption
 // (the ledger's answer is no), 2 otherwise. The field is printed as an option if it is one of
 // `options` (AsOption).

@@ -118,7 +118,7 @@ int RunInit(const std::map<std::string, std::string>& flags, const std::vector<s
   options.policy = policy;
   options.checkpoint_key = ledger::note::VerifierOf(key->key);
   Status s = ledger::Ledger::Create(*dir, options);
-  if (!s.ok()) return Fail("init", s);
+  if (!s.ok()) return Fail("init", s, {"dir"});
   if (!tools::WriteCheckpointKeyFiles(*dir, *key, "init")) {
     fmt::print(stderr,
                "ledgerctl init: the ledger {} records a checkpoint key whose signer key is lost: remove {} "
@@ -167,7 +167,7 @@ std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
     std::string field =
         e.field().empty() ? "" : fmt::format(",\"{}\":{}", by_rule ? "rule" : "field", ledger::JsonString(e.field()));
     return fmt::format("{{\"line\":{},\"status\":\"error\"{}{},\"reason\":{}{}}}", p.line, id, field,
-                       ledger::JsonString(e.reason()), by_rule ? FindingsJson(r->findings) : "");
+                       ledger::JsonString(tools::ForCommandLine(e.reason())), by_rule ? FindingsJson(r->findings) : "");
   }
   const char* status = r->outcome == Outcome::kCreated ? "created" : "exists";
   std::string hash = r->outcome == Outcome::kCreated ? fmt::format(",\"hash\":\"{}\"", ledger::Hex(r->hash)) : "";
@@ -256,7 +256,7 @@ void PrintResults(const std::vector<PendingLine>& lines, std::vector<ledger::App
     counts->all.Add(lines[i], line_result[i]);
     if (line_end[i] > written) counts->unprinted.Add(lines[i], line_result[i]);
   }
-  if (!write.ok()) ::fprintf(stderr, "ledgerctl append: %s\n", write.ToString().c_str());
+  if (!write.ok()) ::fprintf(stderr, "ledgerctl append: %s\n", tools::ForCommandLine(write.ToString()).c_str());
 }
 
 // Says what an append whose results could not all be printed did commit, and what it did not do.
@@ -390,7 +390,7 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
   if (!l) return code;
   std::string json;
   Status s = l->ShowEntry(*seq, &json);
-  if (!s.ok()) return Fail("show", s);
+  if (!s.ok()) return Fail("show", s, {"seq"});
   fmt::print("{}\n", json);
   return kExitOk;
 }
@@ -410,7 +410,7 @@ int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::k
     return report.getOk() ? kExitOk : kExitNo;
   }
   if (!report.getOk()) {
-    fmt::print("FAILED at seq {}: {}\n", report.getBadSeq(), report.getProblem().cStr());
+    fmt::print("FAILED at seq {}: {}\n", report.getBadSeq(), tools::ForCommandLine(report.getProblem().cStr()));
     return kExitNo;
   }
   double rate = report.getSeconds() > 0 ? report.getEntries() / report.getSeconds() : 0;
@@ -523,8 +523,8 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
       },
       result, &on_date);
   if (!s.ok()) {
-    if (s.code() == Status::Code::kCorruption && !json) fmt::print("FAILED: {}\n", s.reason());
-    return Fail("replay", s);
+    if (s.code() == Status::Code::kCorruption && !json) fmt::print("FAILED: {}\n", tools::ForCommandLine(s.reason()));
+    return Fail("replay", s, {"household"});
   }
   if (json) {
     tools::PrintResult(result.asReader(), format);
@@ -763,7 +763,7 @@ void PrintReconciliation(const ledger::Reconciliation& matches, ledger::results:
 bool ApplyBankResults(ledger::Ledger* l, const ledger::Reconciliation& matches, const std::string& actor,
                       uint32_t date, capnp::MallocMessageBuilder* applied) {
   auto refused = [](const Status& why) {
-    fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", why.ToString());
+    fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", tools::ForCommandLine(why.ToString()));
   };
   Status s = l->RecordBankResults(matches, actor, date, refused, applied->initRoot<ledger::results::ApplyOutcome>());
   if (!s.ok()) return Fail("reconcile", s), false;
@@ -896,7 +896,7 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TraceResult>();
   Status s = l->Trace(scope, asked, result);
-  if (!s.ok()) return Fail("trace", s, {"actor", "region"});
+  if (!s.ok()) return Fail("trace", s, {"actor", "household", "region"});
   PrintTrace(result.asReader(), format);
   return kExitOk;
 }
@@ -1158,6 +1158,7 @@ void PrintUsage(FILE* out) {
 int RunCommand(const Command& c, const Args& args) {
   ::signal(SIGPIPE, SIG_IGN);  // A reader that went away is a write error (EPIPE), reported below.
   int code = kExitOk;
+  tools::SetLedgerDir(args.flags.count("dir") ? args.flags.at("dir") : "");
   try {
     code = c.run(args.flags, args.positional);
   } catch (const std::system_error& e) {  // fmt::print on a failed write.

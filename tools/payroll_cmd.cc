@@ -94,7 +94,7 @@ int RunIssue(const Flags& flags) {
   if (outcome == Outcome::NOTHING_DUE) fmt::print(out, "no payable case: nothing issued\n");
   if (outcome == Outcome::DRY_RUN) fmt::print(out, "dry run: roll {} not issued\n", result.getRollId().cStr());
   if (outcome == Outcome::REFUSED) {
-    fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", refusal);
+    fmt::print(stderr, "ledgerctl payroll: nothing issued: {}\n", ForCommandLine(refusal));
     code = kExitNo;
   }
   if (outcome == Outcome::ISSUED && !json) {

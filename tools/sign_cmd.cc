@@ -72,7 +72,7 @@ void SignOrRefuse(LineReader::Result r, const std::string& text, size_t line, co
   if (s.ok()) return out->lines.push_back(std::move(json));
   ++out->refused;
   std::string id = event_id.empty() ? "" : fmt::format(" ({})", event_id);
-  fmt::print(stderr, "ledgerctl sign: line {}{}: {}\n", line, id, s.ToString());
+  fmt::print(stderr, "ledgerctl sign: line {}{}: {}\n", line, id, ForCommandLine(s.ToString()));
 }
 
 // Signs every line of `reader` (blank lines are skipped). False if the input could not be read

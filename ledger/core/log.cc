@@ -189,7 +189,7 @@ Status Log::Create(const StateMachine& machine, const std::string& dir, Policy p
                    const note::Verifier* checkpoint_key) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    return Status::Invalid("--dir", fmt::format("{} exists and is not empty", dir));
+    return Status::Invalid("dir", fmt::format("{} exists and is not empty", dir));
   }
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
@@ -221,7 +221,7 @@ Status Log::Create(const StateMachine& machine, const std::string& dir, Policy p
 Status Log::Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out) {
   std::error_code ec;
   if (!fs::exists(DbPath(dir), ec)) {
-    return Status::NotFound(fmt::format("no ledger at {} (make one with: ledgerctl init --dir {})", dir, dir));
+    return Status::NotFound(fmt::format("no ledger at {} (make one with: Ledger::Create)", dir));
   }
   auto ledger = std::unique_ptr<Log>(new Log());
   ledger->machine_ = &machine;
@@ -236,9 +236,9 @@ Status Log::Open(const StateMachine& machine, const std::string& dir, std::uniqu
   if (!s.ok()) return s;
   if (found && value == kFormatVersion1) {
     return Status::Busy(
-        fmt::format("{} is a {} ledger: upgrade it first with ledgerctl upgrade --dir {} (its indexes "
+        fmt::format("{} is a {} ledger: upgrade it first with Ledger::Upgrade (its indexes "
                     "are rewritten, its log is not)",
-                    dir, value, dir));
+                    dir, value));
   }
   if (!found || value != kFormatVersion) {
     return Status::Corruption(fmt::format("{} is not a {} ledger (format: \"{}\")", dir, kFormatVersion, value));
@@ -273,9 +273,7 @@ Status Log::Open(const StateMachine& machine, const std::string& dir, std::uniqu
   if (!state_seq || *state_seq != ledger->head_.seq) {
     // Appending needs the state; reading and verifying do not.
     ledger->write_error_ = Status::Busy(
-        "the domain state is behind the log (an interrupted rebuild?): run "
-        "ledgerctl rebuild --dir " +
-        dir);
+        "the domain state is behind the log (an interrupted rebuild?): run Ledger::Rebuild");
   }
   if (!(s = ledger->CheckIdentity()).ok()) return s;
   *out = std::move(ledger);
@@ -297,7 +295,7 @@ Status Log::CheckIdentity() {
     if (s.code() == Status::Code::kIOError) return s;
     if (!s.ok()) {
       identity_error_ = Status::Corruption(
-          fmt::format("seq {}: {}: appends refused (run ledgerctl verify --dir {})", seq, s.reason(), dir_));
+          fmt::format("seq {}: {}: appends refused (run Ledger::Verify)", seq, s.reason()));
       return Status::Ok();
     }
     event_id = fmt::format("{}{}", kCheckpointKeyEventIdPrefix, n + 1);
@@ -305,8 +303,7 @@ Status Log::CheckIdentity() {
   if (!logged_.has_genesis()) {
     identity_error_ = Status::Busy(
         "the ledger has no genesis entry recording its policy, checkpoint key and keyed-hash secret (it was made "
-        "by an older version, or its init was cut short): add it with ledgerctl upgrade --dir " +
-        dir_);
+        "by an older version, or its init was cut short): add it with Ledger::Upgrade");
     return Status::Ok();
   }
   std::string mismatch = IdentityMismatch(logged_.identity(), logged_.genesis_seq(), running_);
@@ -326,7 +323,7 @@ Status Log::SetCheckpointKey(const note::Verifier& key, std::string_view reason)
   if (!identity_error_.ok()) return identity_error_;
   if (!running_.checkpoint_key.empty()) {
     return Status::Conflict(
-        "--key", fmt::format("the ledger already has the checkpoint key {}: it is set once", running_.checkpoint_key));
+        "key", fmt::format("the ledger already has the checkpoint key {}: it is set once", running_.checkpoint_key));
   }
   capnp::MallocMessageBuilder message;
   std::string key_text = note::FormatVerifierKey(key);
@@ -379,8 +376,8 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
   if (!s.ok()) return fail(s);
   Event::Reader event = message->getRoot<Event>().asReader();
   if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
-    return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (ledgerctl init, setkey, "
-                                                "upgrade), never appended",
+    return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (Ledger::Create, "
+                                                "SetCheckpointKey, Upgrade), never appended",
                                                 KindName(event))));
   }
   std::string event_id = event.getEventId();
@@ -779,7 +776,7 @@ Status Log::ReadEntry(uint64_t seq, std::string* bytes) const {
   bool found = false;
   Status s = store_->Get(kLog, SeqKey(seq), bytes, &found);
   if (!s.ok()) return s;
-  if (!found) return Status::NotFound(fmt::format("no entry with seq {} (the log has {})", seq, head_.seq), "--seq");
+  if (!found) return Status::NotFound(fmt::format("no entry with seq {} (the log has {})", seq, head_.seq), "seq");
   return Status::Ok();
 }
 
@@ -810,7 +807,7 @@ Status Log::ReadHousehold(std::string_view id, const std::function<void(const Ho
   bool found = false;
   Status s = store_->Get(kHouseholdHead, id, &head_value, &found);
   if (!s.ok()) return s;
-  if (!found) return Status::NotFound(fmt::format("no household \"{}\" in the ledger", id), "--household");
+  if (!found) return Status::NotFound(fmt::format("no household \"{}\" in the ledger", id), "household");
   auto head = HouseholdHead::Decode(head_value);
   if (!head) return Status::Corruption(fmt::format("household head of {} is malformed", id));
   std::vector<uint64_t> seqs;

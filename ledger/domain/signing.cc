@@ -86,7 +86,7 @@ Status CheckSigned(Event::Reader event, const note::Verifier& key) {
   std::string actor = event.getActorId();
   if (!HasSignature(event)) {
     return Status::Invalid("actorSignature", fmt::format("required: actor \"{}\" has a public key, so their {} must be "
-                                                         "signed with it (ledgerctl sign)",
+                                                         "signed with it (signing::SignEvent)",
                                                          actor, KindName(event)));
   }
   auto bytes = event.getActorSignature();

@@ -468,7 +468,7 @@ bool Verifier::CheckIdentity(Problem* problem) {
   if (!identity_.has_genesis()) {
     *problem = {seq_ == 0 ? 1 : seq_,
                 "the log has no genesis entry: the policy, checkpoint key and keyed-hash secret the ledger runs "
-                "under are not in it (a ledger made by an older version, or an init cut short: ledgerctl upgrade "
+                "under are not in it (a ledger made by an older version, or an init cut short: Ledger::Upgrade "
                 "adds it)"};
     return false;
   }
