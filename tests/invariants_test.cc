@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "benefit_ledger/ledger.h"
 #include "ledger/core/log.h"
 #include "ledger/core/store.h"
 #include "ledger/domain/machine.h"
@@ -344,4 +345,72 @@ TEST_CASE("a state record that does not decode refuses the event with Corruption
   CHECK(r.error.code() == ledger::Status::Code::kCorruption);
   CHECK(r.error.ToString().find("state record " + key + " does not read; rebuild the state") != std::string::npos);
   CHECK(l->head().seq == head_seq);
+}
+
+// The public API is the one boundary where Cap'n Proto exceptions stop (ledger/api/ledger.cc
+// Guarded): with one entry that frames as canonical but does not read, every public read that
+// meets it answers with a Status (Corruption for the reports that must read it), none throws.
+TEST_CASE("through the public API, an entry that does not read gives Corruption from every reader, no exception") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("l");
+  std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
+  {
+    auto l = testing::NewLedger(dir);
+    auto results = testing::AppendLines(l.get(), lines);
+    uint64_t registered_seq = results[4].seq;  // h1-reg, by cw1.
+    std::string bytes;
+    REQUIRE(l->ReadEntry(registered_seq, &bytes).ok());
+    const size_t at = bytes.find(std::string("H1\0", 3));
+    REQUIRE(at != std::string::npos);
+    bytes[at + 2] = 'A';  // Its householdId's NUL: still canonical, throws when read.
+    REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kLog), ledger::SeqKey(registered_seq), bytes).ok());
+  }
+  std::unique_ptr<ledger::Ledger> l;
+  REQUIRE(ledger::Ledger::Open(dir, &l).ok());
+  using Scope = ledger::results::TraceScope;
+  const std::pair<const char*, std::function<ledger::Status()>> kReaders[] = {
+      {"trace household",
+       [&] {
+         capnp::MallocMessageBuilder m;
+         return l->Trace(Scope::kHousehold, "H1", m.initRoot<ledger::results::TraceResult>());
+       }},
+      {"trace actor",
+       [&] {
+         capnp::MallocMessageBuilder m;
+         return l->Trace(Scope::kActor, "cw1", m.initRoot<ledger::results::TraceResult>());
+       }},
+      {"trace region",
+       [&] {
+         capnp::MallocMessageBuilder m;
+         return l->Trace(Scope::kRegion, "341502", m.initRoot<ledger::results::TraceResult>());
+       }},
+      {"replay",
+       [&] {
+         capnp::MallocMessageBuilder m;
+         return l->ReplayHousehold("H1", {}, [](const ledger::ReplayStepView&) {},
+                                   m.initRoot<ledger::results::ReplayResult>());
+       }},
+      {"show",
+       [&] {
+         std::string json;
+         return l->ShowEntry(5 + 1, &json);  // Seq 1 is the genesis: h1-reg is the fifth line.
+       }},
+  };
+  for (const auto& [name, read] : kReaders) {
+    CAPTURE(name);
+    ledger::Status s;
+    std::string thrown;
+    try {
+      s = read();
+    } catch (const kj::Exception& e) {
+      thrown = e.getDescription().cStr();
+    }
+    CHECK_MESSAGE(thrown.empty(), "threw: ", thrown);
+    CHECK(s.code() == ledger::Status::Code::kCorruption);
+  }
+  // Verify reads it too, and says the ledger fails rather than failing itself.
+  capnp::MallocMessageBuilder m;
+  auto verify = m.initRoot<ledger::results::VerifyResult>();
+  CHECK(l->Verify(verify).ok());
+  CHECK(!verify.getOk());
 }
