@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "benefit_ledger/evidence.h"
 #include "benefit_ledger/events.h"
+#include "benefit_ledger/evidence.h"
 #include "benefit_ledger/format.h"
 #include "benefit_ledger/keys.h"
 #include "benefit_ledger/ledger.h"
@@ -113,13 +113,12 @@ TEST_CASE("the public API: create, append, report, replay, verify, prove and che
                  CHECK(step.entry_json.find("\"householdId\":\"H1\"") != std::string_view::npos);
                },
                replay)
-            .ok());
+              .ok());
   CHECK(visited == replay.getEvents());
   CHECK(visited > 5);
   capnp::MallocMessageBuilder missing_message;
-  Status missing =
-      l->ReplayHousehold("H404", {}, [](const ledger::ReplayStepView&) {},
-                         missing_message.initRoot<ledger::results::ReplayResult>());
+  Status missing = l->ReplayHousehold(
+      "H404", {}, [](const ledger::ReplayStepView&) {}, missing_message.initRoot<ledger::results::ReplayResult>());
   CHECK(missing.code() == Status::Code::kNotFound);
   CHECK(missing.field() == "household");
 

@@ -294,8 +294,8 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   auto none = testing::RunLedgerctl({"verify", "--dir", dir.Sub("none")});
   CHECK(none.exit_code == 2);
   // The library names the API operation (Ledger::Create); the command line names its command.
-  CHECK(none.err == fmt::format("ledgerctl verify: no ledger at {0} (make one with: ledgerctl init --dir {0})\n",
-                                dir.Sub("none")));
+  CHECK(none.err ==
+        fmt::format("ledgerctl verify: no ledger at {0} (make one with: ledgerctl init --dir {0})\n", dir.Sub("none")));
   CHECK(testing::RunLedgerctl({"verify", "--dir", d, "--bogus", "1"}).exit_code == 2);
 }
 

@@ -387,8 +387,8 @@ TEST_CASE("through the public API, an entry that does not read gives Corruption 
       {"replay",
        [&] {
          capnp::MallocMessageBuilder m;
-         return l->ReplayHousehold("H1", {}, [](const ledger::ReplayStepView&) {},
-                                   m.initRoot<ledger::results::ReplayResult>());
+         return l->ReplayHousehold(
+             "H1", {}, [](const ledger::ReplayStepView&) {}, m.initRoot<ledger::results::ReplayResult>());
        }},
       {"show",
        [&] {

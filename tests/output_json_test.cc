@@ -17,9 +17,9 @@
 #include <set>
 #include <sstream>
 
+#include "benefit_ledger/results.h"
 #include "ledger/core/entry.h"
 #include "ledger/domain/json.h"
-#include "benefit_ledger/results.h"
 #include "ledger/reports/queries.h"
 #include "ledger/reports/reconcile.h"
 #include "ledger/reports/recoveries.h"

@@ -11,10 +11,10 @@
 #include <fstream>
 #include <map>
 
-#include "ledger/domain/json.h"
-#include "ledger/domain/state.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/json.h"
+#include "ledger/domain/state.h"
 #include "tests/test_util.h"
 
 namespace {

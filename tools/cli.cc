@@ -10,7 +10,6 @@
 
 #include "benefit_ledger/format.h"
 
-
 namespace tools {
 
 using ledger::Status;

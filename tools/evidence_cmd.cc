@@ -299,7 +299,8 @@ int RunProve(const Flags& flags, const Positional& positional) {
   Status s = what == "inclusion"     ? l->ProveInclusion(*seq, size, &proof)
              : what == "consistency" ? l->ProveConsistency(*from, *to, &proof)
                                      : l->ProveHousehold(flags.at("household"), size, &proof);
-  if (!s.ok()) return Fail(command, ProveFailure(s, what, size, to), {"seq", "size", "size1=from", "size2=to", "household"});
+  if (!s.ok())
+    return Fail(command, ProveFailure(s, what, size, to), {"seq", "size", "size1=from", "size2=to", "household"});
   fmt::print("{}", evidence::ProofToJson(proof));
   return kExitOk;
 }

@@ -417,8 +417,8 @@ int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::k
   auto head = report.getHeadHash();
   fmt::print("ok: {}, {}, head {}, {:.3f} s, {:.0f} events/s\n",
              ledger::Counted(report.getEntries(), "entry", "entries"),
-             ledger::Counted(report.getHouseholds(), "household", "households"), ledger::Hex({head.begin(), head.size()}),
-             report.getSeconds(), rate);
+             ledger::Counted(report.getHouseholds(), "household", "households"),
+             ledger::Hex({head.begin(), head.size()}), report.getSeconds(), rate);
   if (report.getGenesisSeq() > 1) {
     fmt::print(
         "note: the genesis entry is seq {} (added by upgrade): the policy and secret entries 1 to {} were "
@@ -563,7 +563,6 @@ bool ParseReportOptions(const std::map<std::string, std::string>& flags, const c
   }
   return ParseFormatFlag(flags, command, format);
 }
-
 
 // roll and reviews: the result record, or a table (or CSV) made from it.
 void PrintRoll(ledger::results::RollResult::Reader result, tools::Format format) {
@@ -760,8 +759,8 @@ void PrintReconciliation(const ledger::Reconciliation& matches, ledger::results:
 }
 
 // Records the results (Ledger::RecordBankResults) into *applied; false after saying why.
-bool ApplyBankResults(ledger::Ledger* l, const ledger::Reconciliation& matches, const std::string& actor,
-                      uint32_t date, capnp::MallocMessageBuilder* applied) {
+bool ApplyBankResults(ledger::Ledger* l, const ledger::Reconciliation& matches, const std::string& actor, uint32_t date,
+                      capnp::MallocMessageBuilder* applied) {
   auto refused = [](const Status& why) {
     fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", tools::ForCommandLine(why.ToString()));
   };
@@ -811,9 +810,8 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
     if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {
       result.setApplied(applied.getRoot<ledger::results::ApplyOutcome>().asReader());
     }
-    tools::PrintResult(result.asReader(), format, "lines", [&](const ledger::json::Emit& emit) {
-      ForEachLine(*matches, [&](auto line) { emit(line); });
-    });
+    tools::PrintResult(result.asReader(), format, "lines",
+                       [&](const ledger::json::Emit& emit) { ForEachLine(*matches, [&](auto line) { emit(line); }); });
   } else {
     PrintReconciliation(*matches, result.asReader(), format);
     if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {

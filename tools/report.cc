@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "benefit_ledger/format.h"
-
 #include "benefit_ledger/results.h"
 
 namespace tools {

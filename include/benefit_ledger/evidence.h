@@ -63,7 +63,7 @@ std::string HeadsLeafBytes(std::string_view household, const HouseholdHead& head
 
 // What a checkpoint's extension line commits to.
 struct HeadsCommitment {
-  uint64_t count = 0;                   // households in the map
+  uint64_t count = 0;          // households in the map
   Hash root = kEmptyTreeRoot;  // RFC 6962 root over their leaves, sorted by id
   bool operator==(const HeadsCommitment&) const = default;
 };

@@ -149,8 +149,8 @@ Status Ledger::ShowEntry(uint64_t seq, std::string* json) const {
   if (s.ok()) s = reader.Init(bytes);
   if (!s.ok()) return s;
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { *json = EntryToJson(reader.entry(), LeafHash(AsBytes(bytes))); })) {
-    return Status::Corruption(fmt::format("entry seq {} is damaged and does not read ({}); run verify", seq,
-                                          e->getDescription().cStr()));
+    return Status::Corruption(
+        fmt::format("entry seq {} is damaged and does not read ({}); run verify", seq, e->getDescription().cStr()));
   }
   return Status::Ok();
 }
@@ -217,7 +217,8 @@ Status Ledger::CheckRegion(const ReportFilter& filter) const {
   if (filter.region_prefix.empty()) return Status::Ok();
   bool known = false;
   Status s = queries::RegionKnown(log_->store(), filter.region_prefix, &known);
-  if (s.ok() && !known) return Status::NotFound(fmt::format("no household in region {}", filter.region_prefix), "region");
+  if (s.ok() && !known)
+    return Status::NotFound(fmt::format("no household in region {}", filter.region_prefix), "region");
   return s;
 }
 

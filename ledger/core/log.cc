@@ -272,8 +272,8 @@ Status Log::Open(const StateMachine& machine, const std::string& dir, std::uniqu
   ledger->state_seq_ = state_seq.value_or(0);
   if (!state_seq || *state_seq != ledger->head_.seq) {
     // Appending needs the state; reading and verifying do not.
-    ledger->write_error_ = Status::Busy(
-        "the domain state is behind the log (an interrupted rebuild?): run Ledger::Rebuild");
+    ledger->write_error_ =
+        Status::Busy("the domain state is behind the log (an interrupted rebuild?): run Ledger::Rebuild");
   }
   if (!(s = ledger->CheckIdentity()).ok()) return s;
   *out = std::move(ledger);
@@ -294,8 +294,8 @@ Status Log::CheckIdentity() {
     if (s.ok()) s = CatchEntryDecodeErrors([&] { return logged_.Add(seq, reader.entry().getEvent()); });
     if (s.code() == Status::Code::kIOError) return s;
     if (!s.ok()) {
-      identity_error_ = Status::Corruption(
-          fmt::format("seq {}: {}: appends refused (run Ledger::Verify)", seq, s.reason()));
+      identity_error_ =
+          Status::Corruption(fmt::format("seq {}: {}: appends refused (run Ledger::Verify)", seq, s.reason()));
       return Status::Ok();
     }
     event_id = fmt::format("{}{}", kCheckpointKeyEventIdPrefix, n + 1);

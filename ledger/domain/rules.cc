@@ -1262,7 +1262,6 @@ void Checker::UndoByCorrection(const Event::Reader& target, bool annul, const Ev
 
 }  // namespace
 
-
 std::span<const RuleInfo> Catalogue() {
   return kRules;
 }

@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/util/formats.h"
 #include "ledger/core/genesis.h"
+#include "ledger/util/formats.h"
 #include "ledger/util/note.h"
 
 namespace ledger {
@@ -294,7 +294,8 @@ Status CheckPublicKey(std::string_view value) {
   note::Verifier key;
   Status s = value.empty() ? Status::Ok() : note::ParseVerifierKey(value, &key);
   if (s.ok()) return s;
-  return Status::Invalid("", "not a verifier key (name+keyid+base64, as note::FormatVerifierKey writes): " + s.ToString());
+  return Status::Invalid("",
+                         "not a verifier key (name+keyid+base64, as note::FormatVerifierKey writes): " + s.ToString());
 }
 
 // Signatures (fields named *Signature): absent, or 64 bytes of Ed25519.

@@ -1,5 +1,3 @@
-#include "benefit_ledger/results.h"
-
 #include <capnp/schema.h>
 #include <fmt/format.h>
 
@@ -8,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "benefit_ledger/results.h"
 #include "ledger/domain/json.h"
 #include "ledger/util/calendar.h"
 #include "ledger/util/hash.h"

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "ledger/domain/rules.h"
-#include "ledger/domain/state.h"
 #include "benefit_ledger/results.h"
 #include "benefit_ledger/status.h"
 #include "ledger/core/store.h"
+#include "ledger/domain/rules.h"
+#include "ledger/domain/state.h"
 
 namespace ledger::queries {
 

@@ -13,11 +13,11 @@
 #include <unordered_map>
 #include <utility>
 
-#include "ledger/util/assert.h"
-#include "ledger/util/formats.h"
+#include "benefit_ledger/event.capnp.h"
 #include "ledger/domain/rules.h"
 #include "ledger/domain/state.h"
-#include "benefit_ledger/event.capnp.h"
+#include "ledger/util/assert.h"
+#include "ledger/util/formats.h"
 
 namespace ledger::reconcile {
 namespace {
@@ -708,9 +708,9 @@ void BankResultEvent(const Match& m, std::string_view actor, uint32_t date, capn
   const LedgerPayment& p = *m.payment;
   auto to_text = [](std::string_view v) { return capnp::Text::Reader(v.data(), v.size()); };
   auto event = out->initRoot<schema::Event>();
-  const char* status = line.status == BankStatus::kSettled ? "settled"
+  const char* status = line.status == BankStatus::kSettled  ? "settled"
                        : line.status == BankStatus::kFailed ? "failed"
-                                                             : "returned";
+                                                            : "returned";
   event.setEventId(fmt::format("bank-{}-{}", p.id, status));
   event.setHouseholdId(to_text(p.household));
   event.setRegionCode(to_text(p.region));

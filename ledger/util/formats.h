@@ -18,7 +18,6 @@ int64_t DaysSinceEpoch(uint32_t yyyymmdd);
 // city 2, county 2, township 3, village 3 digits) is all zeros, every later level is too.
 bool IsValidRegionCode(std::string_view code);
 
-
 // Free text: valid UTF-8 of at most kMaxTextBytes, no control characters but tab and newline.
 inline constexpr size_t kMaxTextBytes = 4096;
 bool IsValidText(std::string_view text);

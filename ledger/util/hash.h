@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "benefit_ledger/format.h"  // Hex
-#include "benefit_ledger/types.h"  // Hash
+#include "benefit_ledger/types.h"   // Hash
 
 namespace ledger {
 

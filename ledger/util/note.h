@@ -34,9 +34,9 @@
 #include <string_view>
 #include <vector>
 
-#include "ledger/util/hash.h"
 #include "benefit_ledger/keys.h"
 #include "benefit_ledger/status.h"
+#include "ledger/util/hash.h"
 
 namespace ledger::note {
 
