@@ -764,7 +764,8 @@ struct Results {
     bench::WriteStats written;
     double rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   };
-  Raw raw_replay, raw_in_order, raw_random;
+  Raw raw_entries, raw_replay, raw_in_order, raw_random;
+  uint64_t entry_bytes = 0;  // The province-month's entries as stored (raw_entries wrote them).
   VerifyFigures verify, big_verify;
   bench::Latency disk_read;  // --drop-caches: one random 4 KiB read of the large ledger's SST files.
   std::vector<ReplayFigures> replays;
@@ -798,7 +799,7 @@ struct Results {
 };
 
 double RawRate(const Results& r) {
-  return r.raw_replay.rate();
+  return r.raw_entries.rate();
 }
 
 std::string Status(bool met, bool at_size = true) {
@@ -859,8 +860,19 @@ std::vector<bench::Row> DefaultTable(const Results& r) {
   const AppendFigures& a = r.province.append;
   double raw = RawRate(r), ratio = raw > 0 ? a.rate() / raw : 0;
   rows.push_back({fmt::format("append, enforce, groups of {}", r.options.group), fmt::format("{:.0f} ev/s", a.rate()),
-                  fmt::format("raw RocksDB, the same batches {:.0f} ev/s", raw), fmt::format("{:.3f}", ratio),
-                  "≥ 0.50 of raw", Status(ratio >= 0.5)});
+                  fmt::format("raw RocksDB, the entries alone {:.0f} ev/s", raw), fmt::format("{:.3f}", ratio),
+                  "≥ 0.25 of raw (JSON in)", Status(ratio >= 0.25)});
+  const double same = r.raw_replay.rate();
+  rows.push_back({"  raw RocksDB, the ledger's own batches again", "",
+                  fmt::format("{:.0f} ev/s (its write amplification included)", same),
+                  fmt::format("{:.3f}", same > 0 ? a.rate() / same : 0), "", ""});
+  const double events = static_cast<double>(a.events);
+  const double keys = a.written.keys / events, bytes = a.written.bytes / events;
+  const double entry = r.entry_bytes / std::max(1.0, static_cast<double>(r.raw_entries.events));
+  const double amplification = r.entry_bytes > 0 ? a.written.bytes / static_cast<double>(r.entry_bytes) : 0;
+  rows.push_back({"  write amplification", fmt::format("{:.1f} keys, {:.0f} B / event", keys, bytes),
+                  fmt::format("the entry alone: 1 key, {:.0f} B", entry), fmt::format("{:.2f}x", amplification),
+                  "≤ 2x", Status(amplification <= 2)});
   rows.push_back({"  raw RocksDB, same count/keys/bytes, 16 B keys", "",
                   fmt::format("in order {:.0f} ev/s; random {:.0f} ev/s", r.raw_in_order.rate(), r.raw_random.rate()),
                   fmt::format("{:.3f} / {:.3f}", a.rate() / r.raw_in_order.rate(), a.rate() / r.raw_random.rate()), "",
@@ -1026,9 +1038,16 @@ void WriteDefault(bench::JsonWriter& j, const Results& r) {
       .Field("events_per_cpu_s", r.parse_alone.cpu_rate())
       .Field("mb_per_cpu_s", r.parse_alone.cpu_mbps())
       .End();
+  j.Begin("write_amplification")
+      .Field("keys_per_event", static_cast<double>(r.province.append.written.keys) / r.province.append.events)
+      .Field("bytes_per_event", static_cast<double>(r.province.append.written.bytes) / r.province.append.events)
+      .Field("entries", r.raw_entries.events)
+      .Field("entry_bytes_per_entry", static_cast<double>(r.entry_bytes) / std::max<uint64_t>(1, r.raw_entries.events))
+      .Field("ratio", r.entry_bytes > 0 ? static_cast<double>(r.province.append.written.bytes) / r.entry_bytes : 0.0)
+      .End();
   j.Begin("raw_rocksdb");
   for (const auto& [name, raw] :
-       {std::pair{"same_batches_replayed", &r.raw_replay}, std::pair{"sixteen_byte_keys_in_order", &r.raw_in_order},
+       {std::pair{"entries_alone", &r.raw_entries}, std::pair{"same_batches_replayed", &r.raw_replay}, std::pair{"sixteen_byte_keys_in_order", &r.raw_in_order},
         std::pair{"sixteen_byte_keys_random", &r.raw_random}}) {
     j.Begin(name)
         .Field("seconds", raw->seconds)
@@ -1236,7 +1255,9 @@ void RunDefault(const Options& opt, Results* out) {
   rocksdb::DB* db = l->store().db();
   const uint64_t since = db->GetLatestSequenceNumber() + 1;
   if (!opt.append_only && !db->DisableFileDeletions().ok()) Die("cannot keep the WAL");
+  const uint64_t month_first_seq = l->head().seq + 1;
   r.province = AppendProvince(l.get(), po, opt.group, true, "province-month");
+  const uint64_t month_last_seq = l->head().seq;
   r.Phase("province-month append");
   Note("JSON parse alone");
   r.parse_alone = MeasureParse(testing::ProvinceMonthCounty(po, 0).lines);
@@ -1280,6 +1301,25 @@ void RunDefault(const Options& opt, Results* out) {
 
   const bench::WriteStats& w = r.province.append.written;
   if (w.batches == 0) Die("RocksDB counted no writes");
+  {
+    // The floor: the province-month's entries alone, in batches of the append's size.
+    const uint64_t per_batch = std::max<uint64_t>(1, r.province.append.events / w.batches);
+    uint64_t seq = month_first_seq - 1;
+    Note(fmt::format("raw RocksDB: the {} entries alone, one key each, synced batches of {}",
+                     r.province.append.events, per_batch));
+    r.raw_entries.seconds = bench::EntriesAloneSeconds(
+        opt.dir + "/raw",
+        [&] {
+          std::vector<std::string> batch;
+          for (; batch.size() < per_batch && seq < month_last_seq;) {
+            Check(l->ReadEntry(++seq, &batch.emplace_back()), "reading the log");
+            r.entry_bytes += batch.back().size();
+          }
+          return batch;
+        },
+        &r.raw_entries.written);
+    r.raw_entries.events = month_last_seq - month_first_seq + 1;
+  }
   {
     std::vector<std::string> batches, families;
     std::string error;

@@ -104,6 +104,45 @@ WriteStats ReadWriteStats(rocksdb::DB* db) {
   return s;
 }
 
+double EntriesAloneSeconds(const std::string& path, const std::function<std::vector<std::string>()>& next_batch,
+                           WriteStats* written) {
+  std::filesystem::remove_all(path);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) {
+    fmt::print(stderr, "ledger_bench: raw RocksDB at {}: {}\n", path, s.ToString());
+    std::exit(1);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  WriteStats before = ReadWriteStats(db.get());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  uint64_t seq = 0;
+  double seconds = 0;
+  for (std::vector<std::string> entries = next_batch(); !entries.empty(); entries = next_batch()) {
+    auto start = Clock::now();
+    rocksdb::WriteBatch batch;
+    for (const auto& entry : entries) {
+      ++seq;
+      char key[8];
+      for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(seq >> (56 - 8 * i));
+      batch.Put(rocksdb::Slice(key, sizeof key), entry);
+    }
+    s = db->Write(wo, &batch);
+    seconds += SecondsSince(start);
+    if (!s.ok()) {
+      fmt::print(stderr, "ledger_bench: raw RocksDB write: {}\n", s.ToString());
+      std::exit(1);
+    }
+  }
+  *written = ReadWriteStats(db.get()) - before;
+  db.reset();
+  std::filesystem::remove_all(path);
+  return seconds;
+}
+
 double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
                          bool random_keys, WriteStats* written) {
   std::filesystem::remove_all(path);

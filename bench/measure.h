@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,14 @@ WriteStats ReadWriteStats(rocksdb::DB* db);
 // RocksDB's own count of them.
 double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
                          bool random_keys, WriteStats* written);
+
+// The physical floor of appending: the entries alone, as raw RocksDB would store a log of them.
+// Each batch of `next_batch` (called until it gives an empty one) is put under 8-byte big-endian
+// sequence keys, one key per entry, in one synced WriteBatch, into a new database at `path`
+// (default options, one column family). Only the writes are timed, not producing the batches.
+// Returns the seconds; `written` gets RocksDB's own count.
+double EntriesAloneSeconds(const std::string& path, const std::function<std::vector<std::string>()>& next_batch,
+                           WriteStats* written);
 
 // The WriteBatches `db` committed with sequence numbers from `since` to `until`, as their byte
 // representation, read back from its WAL (file deletions must have been disabled since before
