@@ -859,9 +859,15 @@ std::vector<bench::Row> DefaultTable(const Results& r) {
   std::vector<bench::Row> rows;
   const AppendFigures& a = r.province.append;
   double raw = RawRate(r), ratio = raw > 0 ? a.rate() / raw : 0;
-  rows.push_back({fmt::format("append, enforce, groups of {}", r.options.group), fmt::format("{:.0f} ev/s", a.rate()),
-                  fmt::format("raw RocksDB, the entries alone {:.0f} ev/s", raw), fmt::format("{:.3f}", ratio),
-                  "≥ 0.25 of raw (JSON in)", Status(ratio >= 0.25)});
+  // a.rate() times SubmitGroup and FlushGroups alone: the events reach it as Cap'n Proto messages
+  // (parsed before, timed apart), as a server's binary clients hand them over.
+  rows.push_back({fmt::format("append, enforce, groups of {}, events as messages", r.options.group),
+                  fmt::format("{:.0f} ev/s", a.rate()), fmt::format("raw RocksDB, the entries alone {:.0f} ev/s", raw),
+                  fmt::format("{:.3f}", ratio), "≥ 0.50 of raw", Status(ratio >= 0.5)});
+  const double json_rate = a.events / (a.parse_s + a.append_s), json_ratio = raw > 0 ? json_rate / raw : 0;
+  rows.push_back({"  the same from JSON Lines, parse included (not overlapped)", fmt::format("{:.0f} ev/s", json_rate),
+                  "raw RocksDB, the entries alone", fmt::format("{:.3f}", json_ratio), "≥ 0.25 of raw",
+                  Status(json_ratio >= 0.25)});
   const double same = r.raw_replay.rate();
   rows.push_back({"  raw RocksDB, the ledger's own batches again", "",
                   fmt::format("{:.0f} ev/s (its write amplification included)", same),
@@ -1057,6 +1063,10 @@ void WriteDefault(bench::JsonWriter& j, const Results& r) {
         .Field("keys", raw->written.keys)
         .Field("bytes", raw->written.bytes)
         .Field("append_ratio", raw->rate() > 0 ? r.province.append.rate() / raw->rate() : 0.0)
+        .Field("json_append_ratio",
+               raw->rate() > 0 ? r.province.append.events / (r.province.append.parse_s + r.province.append.append_s) /
+                                     raw->rate()
+                               : 0.0)
         .End();
   }
   j.End();
