@@ -1,5 +1,5 @@
 // The output of ledgerctl's reports. JSON (one document) and JSON Lines are the result
-// records of include/benefit_ledger/results.capnp, written by ledger/json_writer.h (PrintResult); tables
+// records of include/benefit_ledger/results.capnp, written by benefit_ledger/results.h (PrintResult); tables
 // and CSV are rows of named columns (Report), made from the same records where they can be.
 #pragma once
 

@@ -1,6 +1,6 @@
-// The public handle (benefit_ledger/ledger.h) over the library: each method opens no new logic,
-// it wires the layers below (core's Log, the domain's state machine, the reports and the
-// evidence) and is the one place where a kj::Exception becomes a Status.
+// The public handle (benefit_ledger/ledger.h) over the library. Each method adds no logic of its
+// own: it wires the layers below (core's Log, the domain's state machine, the reports and the
+// evidence), and it is the one place where a kj::Exception becomes a Status.
 
 #include "benefit_ledger/ledger.h"
 

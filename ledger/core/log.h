@@ -133,7 +133,7 @@ class Log {
   const Store& store() const { return *store_; }
 
  private:
-  struct Group;     // Per-group state of AppendGroup (ledger.cc).
+  struct Group;     // Per-group state of AppendGroup (log.cc).
   struct InFlight;  // A group being written (SubmitGroup).
   Log();
   static std::string DbPath(const std::string& dir);  // dir/db

@@ -3,7 +3,7 @@
 //
 // A broken invariant means the code is wrong, not the input: bad input gets a Status (status.h),
 // never an assertion. When one fails, the process prints where, the condition and the message to
-// stderr and aborts, rather than writing on: every write is a synced batch (ledger.h), so
+// stderr and aborts, rather than writing on: every write is a synced batch (core/log.h), so
 // stopping between batches leaves the ledger as its last durable write left it.
 //
 // The condition is evaluated once; the message arguments (an fmt format string and its
