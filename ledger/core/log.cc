@@ -460,20 +460,15 @@ void Log::Stage(schema::Event::Reader event, const StagedEntry& e,
   batch.Put(store_->cf(kLog), SeqKey(e.links.seq), e.bytes);
   std::string household = event.getHouseholdId();
   if (!household.empty()) {
-    HouseholdHead hh{e.household_before.version + 1, e.links.seq, e.hash};
     batch.Put(store_->cf(kHousehold), ScopedSeqKey(household, e.links.seq), "");
-    batch.Put(store_->cf(kHouseholdHead), household, hh.Encode());
-    group->households[household] = hh;
+    group->households[household] = {e.household_before.version + 1, e.links.seq, e.hash};
   }
   for (const auto& actor : ActorIdsOf(event)) batch.Put(store_->cf(kActor), ScopedSeqKey(actor, e.links.seq), "");
   std::string event_id = event.getEventId();
   EventIdValue id = EventIdValue::For(e.links.seq, e.hash);
   batch.Put(store_->cf(kEventId), event_id, id.Encode());
   group->event_ids[event_id] = {id, household, e.bytes};
-  for (const auto& [key, value] : state_writes) {
-    batch.Put(store_->cf(kState), key, value);
-    group->state[key] = value;
-  }
+  for (const auto& [key, value] : state_writes) group->state[key] = value;  // Put once per group: PutGroupRecords.
   group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
 }
 
@@ -583,6 +578,7 @@ Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mo
   }));
   LEDGER_ASSERT(group->head.seq + 1 == first_seq + created,
                 "the group's head is seq {}: {} entries created from seq {}", group->head.seq, created, first_seq);
+  PutGroupRecords(group);
   group->batch.Put(store_->cf(kMeta), std::string(kMetaHead), group->head.Encode());
   group->state_seq = group->head.seq;  // The state below reflects the log up to the head.
   group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group->state_seq));
@@ -593,6 +589,17 @@ Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mo
   }
   group->to_write = s.ok();
   return s;
+}
+
+// Puts the household heads and state records the group's entries wrote into its batch, each once
+// at its last value: the events of a group often write the same record (a household's head and
+// its record for each of its events, a county's funding totals for each payment), and RocksDB
+// would keep only the last anyway. After the events, so that a rejected one adds nothing.
+void Log::PutGroupRecords(Group* group) {
+  for (const auto& [household, head] : group->households) {
+    group->batch.Put(store_->cf(kHouseholdHead), household, head.Encode());
+  }
+  for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
 }
 
 // Puts the Merkle nodes of the group's created entries into its batch, in seq order, after the

@@ -147,6 +147,7 @@ class Log {
                  std::vector<AppendResult>* results);
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
   Status GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch);
+  void PutGroupRecords(Group* group);
   void MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const;
   static bool RejectAllIfAnyRejected(std::vector<AppendResult>* results);
   // Rebuild's step for one entry: the rules and projections into `group`.
