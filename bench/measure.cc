@@ -104,8 +104,11 @@ WriteStats ReadWriteStats(rocksdb::DB* db) {
   return s;
 }
 
-double EntriesAloneSeconds(const std::string& path, const std::function<std::vector<std::string>()>& next_batch,
-                           WriteStats* written) {
+namespace {
+
+// A new RocksDB at `path` (default options, one column family), for the raw references. Exits
+// if it cannot be made.
+std::unique_ptr<rocksdb::DB> NewRawDb(const std::string& path) {
   std::filesystem::remove_all(path);
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -115,7 +118,15 @@ double EntriesAloneSeconds(const std::string& path, const std::function<std::vec
     fmt::print(stderr, "ledger_bench: raw RocksDB at {}: {}\n", path, s.ToString());
     std::exit(1);
   }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+}  // namespace
+
+double EntriesAloneSeconds(const std::string& path, const std::function<std::vector<std::string>()>& next_batch,
+                           WriteStats* written) {
+  std::unique_ptr<rocksdb::DB> db = NewRawDb(path);
+  rocksdb::Status s;
   WriteStats before = ReadWriteStats(db.get());
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -145,16 +156,8 @@ double EntriesAloneSeconds(const std::string& path, const std::function<std::vec
 
 double RawRocksDbSeconds(const std::string& path, uint64_t batches, uint64_t keys_per_batch, uint64_t bytes_per_batch,
                          bool random_keys, WriteStats* written) {
-  std::filesystem::remove_all(path);
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
-  if (!s.ok()) {
-    fmt::print(stderr, "ledger_bench: raw RocksDB at {}: {}\n", path, s.ToString());
-    std::exit(1);
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::DB> db = NewRawDb(path);
+  rocksdb::Status s;
   keys_per_batch = std::max<uint64_t>(1, keys_per_batch);
   // A put record is a tag byte, the key and the value with their varint lengths; a batch has a
   // 12-byte header.
