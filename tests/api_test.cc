@@ -105,6 +105,7 @@ TEST_CASE("the public API: create, append, report, replay, verify, prove and che
   size_t visited = 0;
   ledger::ReplayOptions replay_options;
   replay_options.entry_json = true;
+  replay_options.state_text = true;
   REQUIRE(l->ReplayHousehold(
                "H1", replay_options,
                [&](const ledger::ReplayStepView& step) {

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "benefit_ledger/evidence.h"
 #include "tests/merkle_reference.h"
 
 using namespace ledger;
@@ -188,6 +189,7 @@ TEST_CASE("known answers: the certificate-transparency test vectors") {
     CHECK(Hex(ref.Mth(0, size)) == roots[size]);
   }
   CHECK(EmptyTreeRoot() == FromHex(roots[0]));
+  CHECK(ledger::evidence::kEmptyTreeRoot == EmptyTreeRoot());  // The public constant (evidence.h) is it.
 
   struct Vector {
     uint64_t a, b;  // leaf index and size, or size1 and size2

@@ -512,6 +512,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   options.as_of = *as_of;
   options.keep_steps = json;
   options.entry_json = entries;
+  options.state_text = !entries && !json;  // The table's "state after" column.
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::ReplayResult>();
   std::string on_date;

@@ -53,10 +53,11 @@ struct ReplayOptions {
   uint32_t as_of = 0;       // YYYYMMDD: visit the events dated up to it; 0 for all.
   bool keep_steps = false;  // Also put every step visited in the result record.
   bool entry_json = false;  // Also give each step's entry as JSON (ReplayStepView::entry_json).
+  bool state_text = false;  // Also describe each step's state for people (ReplayStepView::state).
 };
 struct ReplayStepView {
   results::ReplayStep::Reader record;  // The step, with the state after it.
-  std::string_view state;              // That state for people: "2 members; C1 approved ...".
+  std::string_view state;              // That state for people ("2 members; C1 approved ..."), with state_text.
   std::string_view entry_json;         // The entry as JSON, with ReplayOptions::entry_json.
 };
 

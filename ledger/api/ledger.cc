@@ -176,7 +176,7 @@ Status Ledger::ReplayHousehold(std::string_view household, const ReplayOptions& 
       auto message = std::make_unique<capnp::MallocMessageBuilder>();
       auto record = message->initRoot<results::ReplayStep>();
       results::BuildReplayStep(step, standards, record);
-      std::string state = DescribeHousehold(*log_, step.after, calendar::PeriodOf(date));
+      std::string state = options.state_text ? DescribeHousehold(*log_, step.after, calendar::PeriodOf(date)) : "";
       std::string entry = options.entry_json ? EntryToJson(step.decoded, step.entry->hash) : "";
       visit({record.asReader(), state, entry});
       if (options.keep_steps) kept.push_back(std::move(message));
