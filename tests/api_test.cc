@@ -168,3 +168,43 @@ TEST_CASE("the public API's text helpers are the ledger's: money, hex, CSV, date
   CHECK(ledger::IsValidRegionPrefix("341502"));
   CHECK(!ledger::IsValidRegionPrefix("34150"));
 }
+
+TEST_CASE("the public API says who an actor is and where a household and an entry are") {
+  ScratchDir tmp;
+  const std::string dir = tmp.Sub("who");
+  ledger::CreateOptions options;
+  options.policy = ledger::Policy::kRecord;
+  REQUIRE(ledger::Ledger::Create(dir, options).ok());
+  std::unique_ptr<ledger::Ledger> l;
+  REQUIRE(ledger::Ledger::Open(dir, &l).ok());
+  auto results = Append(l.get(), DataLines("every_kind.jsonl"));
+  REQUIRE(!results.empty());
+
+  ledger::ActorInfo actor;
+  REQUIRE(l->LookupActor("cw1", &actor).ok());
+  CHECK(actor.id == "cw1");
+  CHECK(actor.role == ledger::schema::Role::CASEWORKER);
+  CHECK(actor.jurisdiction == "341502001");
+  Status missing = l->LookupActor("nobody", &actor);
+  CHECK(missing.code() == Status::Code::kNotFound);
+  CHECK(missing.field() == "actor");
+  CHECK(l->LookupActor("", &actor).field() == "actor");
+
+  std::string region, household;
+  REQUIRE(l->HouseholdRegion("H1", &region).ok());
+  CHECK(region == "341502001001");
+  CHECK(l->HouseholdRegion("H404", &region).field() == "household");
+
+  REQUIRE(l->EntryScope(1, &household, &region).ok());  // The genesis: about no household.
+  CHECK(household.empty());
+  CHECK(region.empty());
+  const auto lines = DataLines("every_kind.jsonl");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find(R"("eventId":"h1-reg")") == std::string::npos) continue;
+    REQUIRE(results[i].outcome == ledger::AppendResult::Outcome::kCreated);
+    REQUIRE(l->EntryScope(results[i].seq, &household, &region).ok());
+    CHECK(household == "H1");
+    CHECK(region == "341502001001");
+  }
+  CHECK(l->EntryScope(l->head_seq() + 1, &household, &region).field() == "seq");
+}

@@ -61,6 +61,15 @@ struct ReplayStepView {
   std::string_view entry_json;         // The entry as JSON, with ReplayOptions::entry_json.
 };
 
+// A registered actor, as the log last set it (Ledger::LookupActor): what a server needs to
+// decide what an authenticated caller may do.
+struct ActorInfo {
+  std::string id;
+  schema::Role role = schema::Role::UNSPECIFIED;
+  std::string jurisdiction;  // Region prefix the actor acts in ("" for everywhere).
+  std::string verifier_key;  // The actor's Ed25519 verifier key text (keys.h); "" if it has none.
+};
+
 // A bank's result file, parsed and checked (Ledger::Reconcile). Immutable once made.
 class BankFile {
  public:
@@ -151,6 +160,15 @@ class Ledger {
   Status ReplayHousehold(std::string_view household, const ReplayOptions& options,
                          const std::function<void(const ReplayStepView&)>& visit, results::ReplayResult::Builder out,
                          std::string* state_on_date = nullptr) const;
+
+  // ---- Who and where (for a server's access checks) ----
+  // The actor `actor_id` as registered. NotFound (field "actor") if it is not registered.
+  Status LookupActor(std::string_view actor_id, ActorInfo* out) const;
+  // The region code of household `household`. NotFound (field "household") if there is none.
+  Status HouseholdRegion(std::string_view household, std::string* region) const;
+  // The household and region code of entry `seq`'s event ("" for an event about none, such as
+  // the ledger's own). NotFound (field "seq") if there is no such entry.
+  Status EntryScope(uint64_t seq, std::string* household, std::string* region) const;
 
   // ---- Whole-ledger checks ----
   // Checks every entry, index, chain, the Merkle tree, the checkpoints and the signatures against

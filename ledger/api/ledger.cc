@@ -196,6 +196,52 @@ Status Ledger::ReplayHousehold(std::string_view household, const ReplayOptions& 
   });
 }
 
+// ---- Who and where ------------------------------------------------------------------------------
+
+Status Ledger::LookupActor(std::string_view actor_id, ActorInfo* out) const {
+  if (actor_id.empty()) return Status::NotFound("no actor id given", "actor");  // "" is the ledger's marker row.
+  return Guarded("actor", [&] {
+    state::Actor actor;
+    bool found = false;
+    Status s = queries::LoadState(log_->store(), state::ActorKey(actor_id), &actor, &found);
+    if (!s.ok()) return s;
+    if (!found) return Status::NotFound(fmt::format("actor \"{}\" is not registered", actor_id), "actor");
+    state::ActorPublicKey key;
+    s = queries::LoadState(log_->store(), state::ActorPublicKeyKey(actor_id), &key, &found);
+    if (!s.ok()) return s;
+    *out = {std::string(actor_id), static_cast<schema::Role>(actor.role), actor.jurisdiction,
+            found ? key.verifier_key : ""};
+    return Status::Ok();
+  });
+}
+
+Status Ledger::HouseholdRegion(std::string_view household, std::string* region) const {
+  return Guarded("household", [&] {
+    state::Household h;
+    bool found = false;
+    Status s = queries::LoadState(log_->store(), state::HouseholdKey(household), &h, &found);
+    if (!s.ok()) return s;
+    if (!found) return Status::NotFound(fmt::format("no household \"{}\"", household), "household");
+    *region = h.region_code;
+    return Status::Ok();
+  });
+}
+
+Status Ledger::EntryScope(uint64_t seq, std::string* household, std::string* region) const {
+  std::string bytes;
+  Status s = log_->ReadEntry(seq, &bytes);
+  if (s.code() == Status::Code::kNotFound) return Status::NotFound(s.reason(), "seq");
+  EntryReader reader;
+  if (s.ok()) s = reader.Init(bytes);
+  if (!s.ok()) return s;
+  return CatchEntryDecodeErrors([&] {
+    auto event = reader.entry().getEvent();
+    *household = event.getHouseholdId();
+    *region = event.getRegionCode();
+    return Status::Ok();
+  });
+}
+
 // ---- Whole-ledger checks -------------------------------------------------------------------------
 
 Status Ledger::Verify(results::VerifyResult::Builder out) const {
