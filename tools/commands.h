@@ -29,6 +29,10 @@ extern const char* const kCheckpointUsage;
 extern const char* const kProveUsage;
 extern const char* const kVerifyProofUsage;
 
+// credential_cmd.cc: `credential issue`, an actor's credential for ledgerd (tools/ledgerd/tls_ca.h).
+int RunCredential(const Flags& flags, const Positional& positional);
+extern const char* const kCredentialUsage;
+
 // The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
 // key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
 // anything is made; WriteCheckpointKeyFiles writes a new key to DIR/checkpoint.key (0600) and

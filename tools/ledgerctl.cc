@@ -1134,6 +1134,11 @@ const std::vector<Command>& Commands() {
        tools::kVerifyProofUsage,
        {"checkpoint", "key", "format"},
        tools::RunVerifyProof},
+      {"credential",
+       "issue an actor's credential for connecting to ledgerd",
+       tools::kCredentialUsage,
+       {"dir", "actor", "out", "tls-dir"},
+       tools::RunCredential},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules [--format table|json|jsonl|csv]\n\n"

@@ -1,0 +1,418 @@
+// ledgerd end to end (issue 16): each test makes a ledger with ledgerctl, issues credentials,
+// starts the ledgerd binary on 127.0.0.1 with a port the system chooses, talks to it over mutual
+// TLS with the client library (tools/ledgerd/client.h), and stops it by its process id. What is
+// shown: 32 writers and 8 readers at once with every acknowledged event present once and the
+// ledger verifying; an impersonating append refused; an auditor refused outside its
+// jurisdiction and refused any write; garbage on a socket closing that connection only;
+// SIGKILL under load then restart losing nothing acknowledged; SIGTERM draining and exiting 0.
+#include <arpa/inet.h>
+#include <capnp/message.h>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benefit_ledger/events.h"
+#include "benefit_ledger/ledger.h"
+#include "ledgerd/client.h"
+#include "ledgerd/wire.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace {
+
+using ledger::Status;
+using Outcome = ledger::AppendResult::Outcome;
+using namespace std::chrono_literals;
+
+constexpr const char* kCounty = "341502";
+constexpr const char* kTownIn = "341502001001";   // Inside the auditor's township 341502001.
+constexpr const char* kTownOut = "341502002001";  // Outside it.
+
+std::string Writer(int i) {
+  return fmt::format("cw{:02}", i);
+}
+
+// A householdRegistered by `actor` for household `household` in `region`, its one member's
+// identity number made unique by `n`.
+std::string Registration(const std::string& actor, const std::string& household, const std::string& region, int n) {
+  std::string body =
+      fmt::format("{}{:04}{:02}{:02}{:03}", kCounty, 1930 + n / 300, 1 + (n / 25) % 12, 1 + n % 25, n % 1000);
+  std::string person = testing::IdentityNumber(body.substr(0, 17));
+  return testing::EventLine("reg-" + household, household, region, actor, 20240105, "householdRegistered",
+                            testing::HouseholdMembers({testing::Member(person, "m", "head")}));
+}
+
+// The ledger of every test: an administrator, 32 caseworkers, an auditor of one township, an
+// inspector of the county, and a household inside and one outside the auditor's township.
+struct Fixture {
+  testing::TempDir tmp;
+  std::string dir = tmp.Sub("ledger");
+  std::map<std::string, std::string> creds;  // Actor -> credential file.
+
+  Fixture() {
+    std::vector<std::string> lines = {
+        testing::EventLine("act-admin1", "", kTownIn, "admin1", 20240102, "actorRegistered",
+                           R"("newActorId":"admin1","name":"a","role":"administrator","jurisdiction":"341502")")};
+    for (int i = 0; i < 32; ++i) {
+      lines.push_back(testing::ActorRegistered(kTownIn, "admin1",
+                                               {.id = Writer(i), .role = "caseworker", .jurisdiction = kCounty}));
+    }
+    lines.push_back(
+        testing::ActorRegistered(kTownIn, "admin1", {.id = "aud1", .role = "auditor", .jurisdiction = "341502001"}));
+    lines.push_back(
+        testing::ActorRegistered(kTownIn, "admin1", {.id = "insp1", .role = "inspector", .jurisdiction = kCounty}));
+    lines.push_back(Registration("cw00", "H-IN", kTownIn, 9990));
+    lines.push_back(Registration("cw00", "H-OUT", kTownOut, 9991));
+    testing::LedgerctlLedger(dir, lines);
+    for (int i = 0; i < 32; ++i) Issue(Writer(i));
+    for (const char* a : {"admin1", "aud1", "insp1"}) Issue(a);
+  }
+  void Issue(const std::string& actor) {
+    std::string out = tmp.Sub(actor + ".cred");
+    auto r = testing::RunLedgerctl({"credential", "issue", "--dir", dir, "--actor", actor, "--out", out});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    creds[actor] = out;
+  }
+};
+
+// A ledgerd process on 127.0.0.1, port chosen by the system; SIGKILLed if the test leaves it.
+class Server {
+ public:
+  explicit Server(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir) {
+    port_file_ = dir + ".port";
+    ::unlink(port_file_.c_str());
+    std::vector<std::string> args = {LEDGERD_PATH, "--dir", dir, "--listen", "127.0.0.1:0", "--port-file", port_file_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    log_ = dir + ".log";
+    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    REQUIRE(posix_spawn(&pid_, LEDGERD_PATH, &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < 400 && port_ == 0; ++i) {  // At most 20 s to start.
+      std::ifstream in(port_file_);
+      if (!(in >> port_)) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_MESSAGE(port_ != 0, "ledgerd did not start: " << Log());
+  }
+  ~Server() {
+    if (std::uncaught_exceptions() > 0) MESSAGE("ledgerd's log:\n" << Log());  // The test threw: say why.
+    if (pid_ > 0) Stop(SIGKILL);
+  }
+  std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
+  int port() const { return port_; }
+  // Sends `signo` and waits (at most 30 s) for the exit; the wait status.
+  int Stop(int signo) {
+    ::kill(pid_, signo);
+    int status = 0;
+    for (int i = 0; i < 3000; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return status;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    FAIL("ledgerd did not exit within 30 s of signal " << signo);
+    return status;
+  }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string dir_, port_file_, log_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+std::unique_ptr<ledgerd::Client> Connect(const Server& server, const std::string& cred) {
+  std::unique_ptr<ledgerd::Client> c;
+  Status s = ledgerd::Client::Connect(server.address(), cred, &c);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return c;
+}
+
+// Appends `lines` in one call; throws (kj::Exception) if the call fails.
+std::vector<ledger::AppendResult> Append(ledgerd::Client& c, const std::vector<std::string>& lines) {
+  auto request = c.session().appendRequest();
+  auto events = request.initEvents(static_cast<unsigned>(lines.size()));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    capnp::MallocMessageBuilder m;
+    REQUIRE(ledger::ParseEventJson(lines[i], &m).ok());
+    events.setWithCaveats(static_cast<unsigned>(i), m.getRoot<ledger::schema::Event>().asReader());
+  }
+  auto response = request.send().wait(c.wait_scope());
+  std::vector<ledger::AppendResult> out;
+  for (auto o : response.getOutcomes()) out.push_back(ledgerd::FromWire(o));
+  return out;
+}
+
+// What the writers were told: event id -> seq, for every "created".
+struct Acked {
+  std::mutex mu;
+  std::map<std::string, uint64_t> seqs;
+  void Add(const std::vector<std::string>& ids, const std::vector<ledger::AppendResult>& results) {
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i].outcome == Outcome::kCreated) seqs[ids[i]] = results[i].seq;
+    }
+  }
+};
+
+// Writer `w` appends `batches` calls of `per_call` new households (or until `stop`), recording
+// what it was told; a broken connection ends it.
+void RunWriter(const Server& server, const Fixture& f, int w, int batches, int per_call, Acked* acked,
+               std::atomic<bool>* stop, std::atomic<int>* failures) {
+  std::unique_ptr<ledgerd::Client> c;
+  if (!ledgerd::Client::Connect(server.address(), f.creds.at(Writer(w)), &c).ok()) return (void)++*failures;
+  for (int b = 0; b < batches && !stop->load(); ++b) {
+    std::vector<std::string> lines, ids;
+    for (int j = 0; j < per_call; ++j) {
+      std::string h = fmt::format("W{}-{}-{}", w, b, j);
+      lines.push_back(Registration(Writer(w), h, kTownIn, (w * batches + b) * per_call + j));
+      ids.push_back("reg-" + h);
+    }
+    std::vector<ledger::AppendResult> results;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { results = Append(*c, lines); })) {
+      ++*failures;
+      return;
+    }
+    acked->Add(ids, results);
+  }
+}
+
+// After the server is gone: the ledger verifies, and every acknowledged event is at its seq,
+// each at a seq of its own.
+void CheckAcked(const std::string& dir, const Acked& acked) {
+  std::unique_ptr<ledger::Ledger> l;
+  REQUIRE(ledger::Ledger::Open(dir, &l).ok());
+  capnp::MallocMessageBuilder m;
+  auto verify = m.initRoot<ledger::results::VerifyResult>();
+  REQUIRE(l->Verify(verify).ok());
+  CHECK_MESSAGE(verify.getOk(), verify.getProblem().cStr());
+  std::set<uint64_t> seqs;
+  size_t missing = 0;
+  for (const auto& [id, seq] : acked.seqs) {
+    seqs.insert(seq);
+    std::string json;
+    if (!l->ShowEntry(seq, &json).ok() || json.find(fmt::format(R"("eventId":"{}")", id)) == std::string::npos) {
+      ++missing;
+    }
+  }
+  CHECK(missing == 0);
+  CHECK(seqs.size() == acked.seqs.size());
+}
+
+// The most append calls the server's log shows merged into one group ("event":"group").
+int MostCallsInOneGroup(const std::string& log) {
+  int most = 0;
+  const std::string key = R"("event":"group","jobs":)";
+  for (size_t at = log.find(key); at != std::string::npos; at = log.find(key, at + 1)) {
+    most = std::max(most, std::atoi(log.c_str() + at + key.size()));
+  }
+  return most;
+}
+
+}  // namespace
+
+TEST_CASE("ledgerd: 32 writers and 8 readers at once; every acknowledged event is there once; it verifies") {
+  Fixture f;
+  Server server(f.dir);
+  Acked acked;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, reads{0}, read_failures{0};
+  constexpr int kBatches = 10, kPerCall = 5;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 32; ++w) {
+    threads.emplace_back([&, w] { RunWriter(server, f, w, kBatches, kPerCall, &acked, &stop, &failures); });
+  }
+  std::atomic<bool> writers_done{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 8; ++r) {
+    readers.emplace_back([&, r] {
+      auto c = Connect(server, f.creds.at(r % 2 ? "aud1" : "insp1"));
+      while (!writers_done.load()) {
+        auto request = c->session().rollRequest();
+        request.setAsOf(20240301);
+        auto response = request.send().wait(c->wait_scope());
+        (response.hasFailure() ? read_failures : reads)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  writers_done = true;
+  for (auto& t : readers) t.join();
+  CHECK(failures == 0);
+  CHECK(read_failures == 0);
+  CHECK(reads >= 8);
+  CHECK(acked.seqs.size() == 32 * kBatches * kPerCall);
+  int status = server.Stop(SIGTERM);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // Group commit: the writer merged calls of several connections into one synced write.
+  CHECK(MostCallsInOneGroup(server.Log()) > 1);
+  CheckAcked(f.dir, acked);
+}
+
+TEST_CASE("ledgerd: impersonation refused; an auditor reads only its jurisdiction and writes nothing") {
+  Fixture f;
+  Server server(f.dir);
+  auto cw = Connect(server, f.creds.at("cw00"));
+  // cw00 sends an event as cw01, and one of its own: the first is refused, the second created.
+  auto results = Append(*cw, {Registration("cw01", "H-IMP", kTownIn, 1), Registration("cw00", "H-OWN", kTownIn, 2)});
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].outcome == Outcome::kRejected);
+  CHECK(results[0].error.field() == "actorId");
+  CHECK(results[0].error.reason().find("authenticated as \"cw00\"") != std::string::npos);
+  CHECK(results[1].outcome == Outcome::kCreated);
+
+  auto aud = Connect(server, f.creds.at("aud1"));
+  auto who = aud->session().whoAmIRequest().send().wait(aud->wait_scope());
+  CHECK(std::string(who.getActorId()) == "aud1");
+  CHECK(who.getRole() == ledger::schema::Role::AUDITOR);
+  // No write, not even its own event.
+  auto own = Append(*aud, {Registration("aud1", "H-AUD", kTownIn, 3)});
+  CHECK(own[0].outcome == Outcome::kRejected);
+  CHECK(own[0].error.reason().find("auditors and inspectors read, never write") != std::string::npos);
+  auto replay = [&](const char* household) {
+    auto request = aud->session().replayRequest();
+    request.setHousehold(household);
+    auto r = request.send().wait(aud->wait_scope());
+    return r.hasFailure() ? ledgerd::FromWire(r.getFailure()) : Status::Ok();
+  };
+  CHECK(replay("H-IN").ok());
+  Status out = replay("H-OUT");
+  CHECK(out.field() == "household");
+  CHECK(out.reason().find("outside actor \"aud1\"'s jurisdiction 341502001") != std::string::npos);
+  // A report over the county is wider than the township: refused; over its own township, served.
+  auto roll = [&](const char* region) {
+    auto request = aud->session().rollRequest();
+    request.initFilter().setRegionPrefix(region);
+    request.setAsOf(20240301);
+    auto r = request.send().wait(aud->wait_scope());
+    return r.hasFailure() ? ledgerd::FromWire(r.getFailure()) : Status::Ok();
+  };
+  CHECK(roll("341502").field() == "region");
+  CHECK(roll("").ok());
+  CHECK(roll("341502001").ok());
+  CHECK(server.Stop(SIGTERM) == 0);
+  CHECK(server.Log().find("\"event\":\"append_refused\"") != std::string::npos);
+  // An unknown actor gets no credential (issued with the server stopped: it holds the ledger).
+  auto r = testing::RunLedgerctl(
+      {"credential", "issue", "--dir", f.dir, "--actor", "nobody", "--out", f.tmp.Sub("nobody.cred")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("not registered") != std::string::npos);
+}
+
+TEST_CASE("ledgerd: garbage on a socket, or too many events in a call, harms no other connection") {
+  Fixture f;
+  Server server(f.dir, {"--max-events-per-call", "10"});
+  auto c = Connect(server, f.creds.at("cw00"));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string garbage(4096, '\0');
+    for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 2654435761u) >> 13);
+    if (attempt == 1) garbage.replace(0, 5, "\x16\x03\x01\xff\xff");  // A TLS record header, then nonsense.
+    CHECK(::write(fd, garbage.data(), garbage.size()) > 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    }
+    CHECK(n == 0);  // Closed by the server (not a timeout).
+    ::close(fd);
+  }
+  // More events than --max-events-per-call: the call fails, naming the limit; the connection lives.
+  std::vector<std::string> many;
+  for (int i = 0; i < 11; ++i) many.push_back(Registration("cw00", fmt::format("H-M{}", i), kTownIn, 100 + i));
+  std::string error;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { Append(*c, many); })) {
+    error = e->getDescription().cStr();
+  }
+  CHECK(error.find("--max-events-per-call") != std::string::npos);
+  auto after = Append(*c, {Registration("cw00", "H-AFTER", kTownIn, 200)});
+  CHECK(after[0].outcome == Outcome::kCreated);
+  CHECK(server.Stop(SIGTERM) == 0);
+  CHECK(server.Log().find("\"event\":\"connection_closed\"") != std::string::npos);
+}
+
+TEST_CASE("ledgerd: SIGKILL under load, restart: every acknowledged event is there and the chain verifies") {
+  Fixture f;
+  Acked acked;
+  {
+    Server server(f.dir);
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 8; ++w) {
+      threads.emplace_back([&, w] { RunWriter(server, f, w, 1000, 5, &acked, &stop, &failures); });
+    }
+    std::this_thread::sleep_for(1500ms);
+    server.Stop(SIGKILL);
+    stop = true;
+    for (auto& t : threads) t.join();
+    CHECK(!acked.seqs.empty());
+  }
+  {
+    Server again(f.dir);  // Restarts on the same ledger.
+    auto c = Connect(again, f.creds.at("cw00"));
+    auto more = Append(*c, {Registration("cw00", "H-RESTART", kTownIn, 9000)});
+    CHECK(more[0].outcome == Outcome::kCreated);
+    CHECK(again.Stop(SIGTERM) == 0);
+  }
+  CheckAcked(f.dir, acked);
+}
+
+TEST_CASE("ledgerd: SIGTERM drains: what was acknowledged is there, and it exits 0") {
+  Fixture f;
+  Acked acked;
+  Server server(f.dir);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 8; ++w) {
+    threads.emplace_back([&, w] { RunWriter(server, f, w, 1000, 5, &acked, &stop, &failures); });
+  }
+  std::this_thread::sleep_for(1000ms);
+  int status = server.Stop(SIGTERM);
+  stop = true;
+  for (auto& t : threads) t.join();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(!acked.seqs.empty());
+  CHECK(server.Log().find("\"event\":\"stopped\"") != std::string::npos);
+  CheckAcked(f.dir, acked);
+}

@@ -1,0 +1,67 @@
+# ledgerd's interface: one ledger served over Cap'n Proto RPC on mutual TLS (README "Running a
+# server"). The connection is the authentication: the server's bootstrap capability is a
+# LedgerSession bound to the actor named by the client certificate's common name, checked
+# against the ledger's registered actors. There is no anonymous session.
+#
+# Events go in as the binary Event of event.capnp (no JSON on the wire); reports come back as
+# the result records of results.capnp, the same records `ledgerctl --dir` prints. Errors about
+# the request are values (Failure), worded as the library words them; a request that breaks a
+# limit (too many events, a message too large) fails the call, or closes the connection.
+#
+# Evolution: as event.capnp's rule, fields and methods are only added, with new ordinals.
+
+@0xf7db22853fd6f0d7;
+
+using Cxx = import "/capnp/c++.capnp";
+using Event = import "/benefit_ledger/event.capnp";
+using Results = import "/benefit_ledger/results.capnp";
+$Cxx.namespace("ledgerd::rpc");
+
+struct Failure {
+  # A Status (benefit_ledger/status.h) that is not ok: code 0 (ok) means no failure.
+  code @0 :UInt8;                  # ledger::Status::Code: 1 invalid argument, 2 not found,
+                                   # 3 conflict, 4 corruption, 5 I/O error, 6 busy.
+  field @1 :Text;                  # The input field or parameter concerned, if any.
+  reason @2 :Text;
+}
+
+enum AppendStatus { created @0; exists @1; error @2; }
+
+struct AppendOutcome {
+  # One event's answer, as ledger::AppendResult and `ledgerctl append`'s result line.
+  status @0 :AppendStatus;
+  seq @1 :UInt64;                  # created, exists: where the event is.
+  hash @2 :Data;                   # created: the entry hash (32 bytes).
+  error @3 :Failure;               # error: why nothing was appended.
+  findings @4 :List(Event.Finding);
+  droppedWithGroup @5 :Bool;
+}
+
+struct Filter {
+  regionPrefix @0 :Text;           # "" for the caller's whole jurisdiction.
+  programme @1 :Event.Programme;   # unspecified: every programme.
+}
+
+enum TraceScope { actor @0; household @1; region @2; }
+
+interface LedgerSession {
+  whoAmI @0 () -> (actorId :Text, role :Event.Role, jurisdiction :Text, headSeq :UInt64);
+
+  # Appends the events in order, each on its own (a rejected one does not stop the others), and
+  # answers once they are durable (one synced write, merged with other callers' events). At most
+  # the server's --max-events-per-call events; every actorId must be the caller's.
+  append @1 (events :List(Event.Event)) -> (outcomes :List(AppendOutcome));
+
+  show @2 (seq :UInt64) -> (failure :Failure, json :Text);
+  replay @3 (household :Text, asOf :UInt32, entries :Bool)
+      -> (failure :Failure, result :Results.ReplayResult, states :List(Text), entries :List(Text),
+          stateOnDate :Text);
+  # states[i]: step i's state for people (the table's "state after"); entries[i] its entry as
+  # JSON, when asked for.
+  roll @4 (filter :Filter, asOf :UInt32) -> (failure :Failure, result :Results.RollResult);
+  reviews @5 (filter :Filter, asOf :UInt32, dueBy :UInt32) -> (failure :Failure, result :Results.RollResult);
+  totals @6 (filter :Filter, fromPeriod :UInt32, toPeriod :UInt32)
+      -> (failure :Failure, result :Results.TotalsResult);
+  trace @7 (scope :TraceScope, asked :Text) -> (failure :Failure, result :Results.TraceResult);
+  verify @8 () -> (failure :Failure, result :Results.VerifyResult);
+}

@@ -1,0 +1,128 @@
+#include "writer.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <utility>
+
+namespace ledgerd {
+
+using ledger::Status;
+
+Writer::Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log)
+    : options_(options), log_(std::move(log)), ledger_(std::move(ledger)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Writer::~Writer() {
+  Stop();
+}
+
+bool Writer::Full(size_t more) const {
+  return !appends_.empty() && queued_events_ + more > options_.queue_events_max;
+}
+
+bool Writer::TryEnqueue(AppendJob* job) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || Full(job->events.size())) return false;
+  queued_events_ += job->events.size();
+  appends_.push_back(std::move(*job));
+  wake_.notify_one();
+  return true;
+}
+
+void Writer::EnqueueRead(ReadJob job) {
+  std::lock_guard lock(mu_);
+  reads_.push_back(std::move(job));
+  wake_.notify_one();
+}
+
+void Writer::ArmSpaceWaiter(std::function<void()> fire) {
+  std::unique_lock lock(mu_);
+  if (!Full(1)) {  // Room already (the writer took jobs since the caller's attempt).
+    lock.unlock();
+    fire();
+    return;
+  }
+  space_waiter_ = std::move(fire);
+}
+
+bool Writer::Idle() const {
+  std::lock_guard lock(mu_);
+  return !busy_ && appends_.empty() && reads_.empty();
+}
+
+size_t Writer::QueuedEvents() const {
+  std::lock_guard lock(mu_);
+  return queued_events_;
+}
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  thread_.join();
+  ledger_.reset();  // Closes the database: every acknowledged group was already synced.
+}
+
+void Writer::Run() {
+  for (;;) {
+    std::vector<AppendJob> appends;
+    std::deque<ReadJob> reads;
+    std::function<void()> waiter;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !appends_.empty() || !reads_.empty(); });
+      if (appends_.empty() && reads_.empty()) return;  // Stopping, and everything queued is done.
+      // Take the waiting appends, up to a group's bound; the rest wait for the next group.
+      size_t events = 0;
+      while (!appends_.empty() &&
+             (appends.empty() || events + appends_.front().events.size() <= options_.group_events_max)) {
+        events += appends_.front().events.size();
+        appends.push_back(std::move(appends_.front()));
+        appends_.pop_front();
+      }
+      queued_events_ -= events;
+      reads.swap(reads_);
+      busy_ = true;
+      if (!appends.empty()) waiter = std::move(space_waiter_), space_waiter_ = nullptr;
+    }
+    if (waiter) waiter();
+    if (!appends.empty()) RunAppends(&appends);
+    for (auto& read : reads) read(*ledger_);
+    std::lock_guard lock(mu_);
+    busy_ = false;
+  }
+}
+
+// One group for every job whose actor is still registered: one synced write (group commit).
+void Writer::RunAppends(std::vector<AppendJob>* jobs) {
+  std::vector<capnp::MessageBuilder*> group;
+  std::vector<Status> refused(jobs->size());
+  for (size_t j = 0; j < jobs->size(); ++j) {
+    ledger::ActorInfo actor;  // Looked up now: an actor removed since the call was queued writes nothing.
+    refused[j] = ledger_->LookupActor((*jobs)[j].actor_id, &actor);
+    if (!refused[j].ok()) continue;
+    for (auto& e : (*jobs)[j].events) group.push_back(e.get());
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::vector<ledger::AppendResult> results;
+  Status write = group.empty() ? Status::Ok() : ledger_->AppendGroup(group, &results);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log_("group", fmt::format("\"jobs\":{},\"events\":{},\"commit_ms\":{:.2f},\"ok\":{}", jobs->size(), group.size(), ms,
+                            write.ok()));
+  size_t next = 0;
+  for (size_t j = 0; j < jobs->size(); ++j) {
+    AppendJob& job = (*jobs)[j];
+    std::vector<ledger::AppendResult> mine;
+    if (refused[j].ok() && write.ok()) {
+      for (size_t i = 0; i < job.events.size(); ++i) mine.push_back(std::move(results[next++]));
+    }
+    job.done(&mine, refused[j], write);
+  }
+}
+
+}  // namespace ledgerd
