@@ -416,3 +416,64 @@ TEST_CASE("ledgerd: SIGTERM drains: what was acknowledged is there, and it exits
   CHECK(server.Log().find("\"event\":\"stopped\"") != std::string::npos);
   CheckAcked(f.dir, acked);
 }
+
+TEST_CASE("ledgerctl --server prints what ledgerctl --dir prints, and appends as the credential's actor") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("ledger");
+  std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
+  lines.push_back(testing::ActorRegistered(kTownIn, "cw1", {.id = "aud0", .role = "auditor", .jurisdiction = kCounty}));
+  lines.push_back(
+      testing::ActorRegistered(kTownIn, "cw1", {.id = "cwS", .role = "caseworker", .jurisdiction = kCounty}));
+  testing::LedgerctlLedger(dir, lines, "record");
+  for (const char* actor : {"aud0", "cwS"}) {
+    auto r = testing::RunLedgerctl(
+        {"credential", "issue", "--dir", dir, "--actor", actor, "--out", tmp.Sub(std::string(actor) + ".cred")});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  const std::vector<std::vector<std::string>> commands = {
+      {"show", "--seq", "5"},
+      {"replay", "--household", "H1"},
+      {"replay", "--household", "H1", "--format", "json"},
+      {"replay", "--household", "H1", "--format", "entries"},
+      {"roll", "--as-of", "20241231"},
+      {"reviews", "--as-of", "20241231", "--due-by", "20251231", "--format", "csv"},
+      {"totals", "--from", "202401", "--to", "202412"},
+      {"trace", "--household", "H1", "--format", "jsonl"},
+      {"trace", "--region", "341502001"},
+  };
+  std::vector<testing::RunResult> local;
+  for (auto c : commands) {
+    c.insert(c.begin() + 1, {"--dir", dir});
+    local.push_back(testing::RunLedgerctl(c));
+    REQUIRE_MESSAGE(local.back().exit_code == 0, local.back().err);
+  }
+  Server server(dir);
+  auto remote = [&](const char* actor, std::vector<std::string> c, const std::string& input = "") {
+    c.insert(c.begin(), {"--server", server.address(), "--credential", tmp.Sub(std::string(actor) + ".cred")});
+    return testing::RunLedgerctl(c, input);
+  };
+  for (size_t i = 0; i < commands.size(); ++i) {
+    auto r = remote("aud0", commands[i]);
+    CAPTURE(commands[i][0]);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == local[i].out);
+  }
+  auto verify = remote("aud0", {"verify"});
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.rfind("ok: ", 0) == 0);
+  // Appending: created, then exists on resending; another actor's event is refused.
+  std::string mine = Registration("cwS", "H-CLI", kTownIn, 42), theirs = Registration("cw1", "H-CLI2", kTownIn, 43);
+  auto first = remote("cwS", {"append"}, mine + "\n");
+  CHECK(first.exit_code == 0);
+  CHECK(first.out.find(R"({"line":1,"status":"created","eventId":"reg-H-CLI","seq":)") == 0);
+  auto again = remote("cwS", {"append"}, mine + "\n" + theirs + "\n");
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find(R"({"line":1,"status":"exists","eventId":"reg-H-CLI","seq":)") == 0);
+  CHECK(again.out.find(R"({"line":2,"status":"error","eventId":"reg-H-CLI2","field":"actorId","reason":"refused: )") !=
+        std::string::npos);
+  // What the server does not serve yet says so; an auditor may not append.
+  CHECK(remote("aud0", {"rebuild"}).err.find("not available with --server") != std::string::npos);
+  CHECK(remote("aud0", {"append"}, Registration("aud0", "H-A", kTownIn, 44) + "\n").out.find("never write") !=
+        std::string::npos);
+  CHECK(server.Stop(SIGTERM) == 0);
+}

@@ -9,12 +9,14 @@
 #include <ctime>
 
 #include "benefit_ledger/format.h"
+#include "source.h"
 
 namespace tools {
 
 using ledger::Status;
 
 std::optional<std::string> Required(const Flags& flags, const char* name, const char* command) {
+  if (std::string_view(name) == "dir" && HasServer()) return std::string();  // The server has the ledger.
   auto it = flags.find(name);
   if (it == flags.end() || it->second.empty()) {
     fmt::print(stderr, "ledgerctl {}: --{} is required (see ledgerctl {} --help)\n", command, name, command);

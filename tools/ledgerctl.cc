@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "line_reader.h"
 #include "report.h"
+#include "source.h"
 
 namespace {
 
@@ -281,7 +282,7 @@ void ReportUnprinted(const AppendCounts& counts, size_t not_read_from, uint64_t 
 
 // Submits one group (Ledger::SubmitGroup): it is checked now and written while the next group is
 // read and checked; its results are printed once it is durable. False if a write failed.
-bool SubmitLines(ledger::Ledger* l, std::vector<PendingLine>* group, AppendCounts* counts) {
+bool SubmitLines(tools::Source* l, std::vector<PendingLine>* group, AppendCounts* counts) {
   auto lines = std::make_shared<std::vector<PendingLine>>(std::move(*group));
   group->clear();
   std::vector<capnp::MessageBuilder*> messages;
@@ -322,7 +323,7 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   }
   int code = kExitOk;
   AppendCounts counts;  // Before the ledger: a group still in flight reports into it when the ledger closes.
-  auto l = OpenOrReport(*dir, "append", &code);
+  auto l = tools::OpenSource(*dir, "append", &code);
   if (!l) return code;
 
   tools::LineReader reader(fd, line_max);
@@ -386,7 +387,7 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
   auto seq = ParseCount(*seq_text, "seq", "show", UINT64_MAX / 2);
   if (!seq) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "show", &code);
+  auto l = tools::OpenSource(*dir, "show", &code);
   if (!l) return code;
   std::string json;
   Status s = l->ShowEntry(*seq, &json);
@@ -399,7 +400,7 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // verify
 
 // Verifies an open ledger and prints the result (a line, or the result record); the exit code.
-int PrintVerify(const ledger::Ledger& l, tools::Format format = tools::Format::kTable) {
+int PrintVerify(tools::Source& l, tools::Format format = tools::Format::kTable) {
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::VerifyResult>();
   Status s = l.Verify(result);
@@ -437,7 +438,7 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "verify", &code);
+  auto l = tools::OpenSource(*dir, "verify", &code);
   return l ? PrintVerify(*l, format) : code;
 }
 
@@ -471,7 +472,7 @@ int RunUpgrade(const std::map<std::string, std::string>& flags, const std::vecto
   fmt::print("done in {:.3f} s; verifying\n", report.seconds);
   int code = kExitOk;
   auto l = OpenOrReport(*dir, "upgrade", &code);
-  return l ? PrintVerify(*l) : code;
+  return l ? PrintVerify(*tools::LocalSource(std::move(l))) : code;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +506,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   }
   bool json = !entries && tools::IsJson(format);
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "replay", &code);
+  auto l = tools::OpenSource(*dir, "replay", &code);
   if (!l) return code;
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
   ledger::ReplayOptions options;
@@ -592,7 +593,7 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   auto as_of = ParseDateFlag(flags, "as-of", "roll", Today());
   if (!dir || !as_of || !ParseReportOptions(flags, "roll", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "roll", &code);
+  auto l = tools::OpenSource(*dir, "roll", &code);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
@@ -657,7 +658,7 @@ int RunReviews(const std::map<std::string, std::string>& flags, const std::vecto
   auto due_by = as_of ? ParseDateFlag(flags, "due-by", "reviews", *as_of) : std::nullopt;
   if (!dir || !due_by || !ParseReportOptions(flags, "reviews", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "reviews", &code);
+  auto l = tools::OpenSource(*dir, "reviews", &code);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
@@ -675,7 +676,7 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
   auto to = from ? ParseDateFlag(flags, "to", "totals", 209912, true) : std::nullopt;
   if (!dir || !to || !ParseReportOptions(flags, "totals", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "totals", &code);
+  auto l = tools::OpenSource(*dir, "totals", &code);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TotalsResult>();
@@ -885,7 +886,7 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "trace", &code);
+  auto l = tools::OpenSource(*dir, "trace", &code);
   if (!l) return code;
   using Scope = ledger::results::TraceScope;
   Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;
@@ -1155,6 +1156,35 @@ void PrintUsage(FILE* out) {
              "ledgerctl: Benefit Ledger, a tamper-evident ledger of social-assistance payments\n\n"
              "usage: ledgerctl COMMAND [options]   (ledgerctl COMMAND --help for more)\n\ncommands:\n");
   for (const auto& c : Commands()) fmt::print(out, "  {:12}  {}\n", c.name, c.summary);
+  fmt::print(out,
+             "\nagainst a server (ledgerd), as the actor of a credential (ledgerctl credential issue), without --dir:\n"
+             "  ledgerctl --server HOST:PORT --credential A.cred COMMAND [options]\n"
+             "  for append, show, verify, replay, roll, reviews, totals and trace\n");
+}
+
+// Takes --server HOST:PORT and --credential FILE from before the command out of *args.
+bool ServerOptions(std::vector<char*>* args) {
+  std::string server, credential;
+  while (args->size() >= 3 && (std::string((*args)[1]) == "--server" || std::string((*args)[1]) == "--credential")) {
+    (std::string((*args)[1]) == "--server" ? server : credential) = (*args)[2];
+    args->erase(args->begin() + 1, args->begin() + 3);
+  }
+  if (server.empty() != credential.empty()) {
+    fmt::print(stderr,
+               "ledgerctl: --server and --credential go together (ledgerctl --server HOST:PORT --credential "
+               "A.cred COMMAND ...)\n");
+    return false;
+  }
+  if (!server.empty()) tools::SetServer(server, credential);
+  return true;
+}
+
+// The commands ledgerd serves so far (tools/ledgerd/ledgerd.capnp).
+bool RunsOnServer(std::string_view command) {
+  for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace"}) {
+    if (command == c) return true;
+  }
+  return false;
 }
 
 // Runs a command and makes sure its output reached standard output: a report cut short by a full
@@ -1184,6 +1214,11 @@ int main(int argc, char** argv) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (::fcntl(fd, F_GETFD) == -1 && ::open("/dev/null", O_RDONLY) != fd) return kExitCannot;
   }
+  // ledgerctl --server HOST:PORT --credential A.cred COMMAND ...: the command runs against ledgerd.
+  std::vector<char*> words(argv, argv + argc);
+  if (!ServerOptions(&words)) return kExitCannot;
+  argc = static_cast<int>(words.size());
+  argv = words.data();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage(argc < 2 ? stderr : stdout);
     return argc < 2 ? kExitCannot : kExitOk;
@@ -1195,6 +1230,11 @@ int main(int argc, char** argv) {
     if (args->help) {
       fmt::print("{}", c.usage);
       return kExitOk;
+    }
+    if (tools::HasServer() && !RunsOnServer(c.name)) {
+      fmt::print(stderr, "ledgerctl {}: not available with --server (yet): run it with --dir on the server's host\n",
+                 c.name);
+      return kExitCannot;
     }
     return RunCommand(c, *args);
   }
