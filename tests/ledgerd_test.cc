@@ -31,6 +31,7 @@
 #include "benefit_ledger/events.h"
 #include "benefit_ledger/ledger.h"
 #include "ledgerd/client.h"
+#include "ledgerd/tls_ca.h"
 #include "ledgerd/wire.h"
 #include "tests/test_util.h"
 
@@ -230,6 +231,41 @@ void CheckAcked(const std::string& dir, const Acked& acked) {
   CHECK(seqs.size() == acked.seqs.size());
 }
 
+// Connects as the credential's actor over TLS, sends what is not a Cap'n Proto message, and
+// expects the server to close the connection within 10 s.
+void SendGarbageOverTls(const Server& server, const std::string& cred_path) {
+  std::ifstream in(cred_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  ledgerd::Credential cred;
+  REQUIRE(ledgerd::ParseCredential(text.str(), &cred).ok());
+  auto io = kj::setupAsyncIo();
+  kj::TlsKeypair keypair{kj::TlsPrivateKey(cred.key_pem.c_str()), kj::TlsCertificate(cred.cert_pem.c_str())};
+  kj::TlsCertificate ca(cred.ca_pem.c_str());
+  kj::TlsContext::Options options;
+  options.useSystemTrustStore = false;
+  options.trustedCertificates = kj::arrayPtr(&ca, 1);
+  options.defaultKeypair = keypair;
+  kj::TlsContext tls(kj::mv(options));
+  auto raw = io.provider->getNetwork().parseAddress(server.address()).wait(io.waitScope)->connect().wait(io.waitScope);
+  auto stream = tls.wrapClient(kj::mv(raw), ledgerd::kServerName).wait(io.waitScope);
+  const uint32_t header[2] = {0, 0x0fffffff};  // One segment of 2^28 words: over any traversal limit.
+  stream->write(header, sizeof header).wait(io.waitScope);
+  std::string junk(1024, 'x');
+  stream->write(junk.data(), junk.size()).wait(io.waitScope);
+  // The server may say why (an RPC abort message) before it closes: read to the end, 10 s at most.
+  char buf[256];
+  size_t n = 1;
+  for (int reads = 0; n > 0 && reads < 100; ++reads) {
+    auto read = io.provider->getTimer().timeoutAfter(10 * kj::SECONDS, stream->tryRead(buf, 1, sizeof buf));
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { n = read.wait(io.waitScope); })) {
+      CHECK_MESSAGE(e->getType() == kj::Exception::Type::DISCONNECTED, e->getDescription().cStr());
+      n = 0;  // A reset is a close too; a timeout is not.
+    }
+  }
+  CHECK(n == 0);
+}
+
 // The most append calls the server's log shows merged into one group ("event":"group").
 int MostCallsInOneGroup(const std::string& log) {
   int most = 0;
@@ -242,7 +278,7 @@ int MostCallsInOneGroup(const std::string& log) {
 
 }  // namespace
 
-TEST_CASE("ledgerd: 32 writers and 8 readers at once; every acknowledged event is there once; it verifies") {
+TEST_CASE("ledgerd: 32 writers and 8 readers at once, every acknowledged event there once, and it verifies") {
   Fixture f;
   Server server(f.dir);
   Acked acked;
@@ -281,7 +317,7 @@ TEST_CASE("ledgerd: 32 writers and 8 readers at once; every acknowledged event i
   CheckAcked(f.dir, acked);
 }
 
-TEST_CASE("ledgerd: impersonation refused; an auditor reads only its jurisdiction and writes nothing") {
+TEST_CASE("ledgerd: impersonation refused, and an auditor reads only its jurisdiction and writes nothing") {
   Fixture f;
   Server server(f.dir);
   auto cw = Connect(server, f.creds.at("cw00"));
@@ -355,6 +391,9 @@ TEST_CASE("ledgerd: garbage on a socket, or too many events in a call, harms no 
     CHECK(n == 0);  // Closed by the server (not a timeout).
     ::close(fd);
   }
+  // Inside an authenticated TLS session: a message whose segment table claims 2 GiB, then
+  // bytes that are no message. The server drops that connection (logged), and no other.
+  std::thread([&] { SendGarbageOverTls(server, f.creds.at("cw01")); }).join();  // Its own event loop.
   // More events than --max-events-per-call: the call fails, naming the limit; the connection lives.
   std::vector<std::string> many;
   for (int i = 0; i < 11; ++i) many.push_back(Registration("cw00", fmt::format("H-M{}", i), kTownIn, 100 + i));
