@@ -176,15 +176,15 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
     auto l = testing::NewLedger(dir.Sub("l"));
     testing::AppendLines(l.get(), testing::ReadDataLines("every_kind.jsonl"));
     head = l->head();
-    REQUIRE(head.seq == 33);  // The genesis and the file's 32 lines.
+    REQUIRE(head.seq == 35);  // The genesis and the file's 34 lines.
   }
   auto l = testing::OpenLedger(dir.Sub("l"));
   CHECK(l->head() == head);
   auto r = testing::AppendLine(l.get(), Apply("more", "H1", 3));
   REQUIRE(r.outcome == Outcome::kCreated);
-  CHECK(r.seq == 34);
+  CHECK(r.seq == 36);
   std::string bytes;
-  REQUIRE(l->ReadEntry(34, &bytes).ok());
+  REQUIRE(l->ReadEntry(36, &bytes).ok());
   EntryReader e;
   REQUIRE(e.Init(bytes).ok());
   CHECK(e.entry().getPrevHash() == capnp::Data::Reader(head.hash.data(), 32));
@@ -194,7 +194,7 @@ TEST_CASE("what is appended survives reopening, and the chain continues") {
   std::vector<uint64_t> seqs;
   REQUIRE(l->ReadHousehold("H1", [&](const HouseholdEntry& he) { seqs.push_back(he.seq); }).ok());
   CHECK(seqs.size() == 21);  // 20 in the sample file, and one more
-  CHECK(seqs.back() == 34);
+  CHECK(seqs.back() == 36);
   CHECK(std::is_sorted(seqs.begin(), seqs.end()));
   CHECK(l->ReadHousehold("H404", [](const HouseholdEntry&) {}).code() == Status::Code::kNotFound);
 }
@@ -260,7 +260,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   for (const auto& line : testing::ReadDataLines("every_kind.jsonl")) input += line + "\n";
   auto append = testing::RunLedgerctl({"append", "--dir", d, "--group-size", "7"}, input);
   CHECK(append.exit_code == 0);
-  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 32);
+  CHECK(std::count(append.out.begin(), append.out.end(), '\n') == 34);
   CHECK(append.out.find(R"({"line":29,"status":"created","eventId":"h2-ann","seq":30,"hash":")") != std::string::npos);
   auto again = testing::RunLedgerctl({"append", "--dir", d, "-"}, input);
   CHECK(again.exit_code == 0);
@@ -270,7 +270,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
   CHECK(show.exit_code == 0);
   CHECK(show.out.find(R"("kind":"householdRegistered")") != std::string::npos);
   CHECK(show.out.find("341502********1236") != std::string::npos);
-  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "34"}).exit_code == 1);
+  CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "36"}).exit_code == 1);
   CHECK(testing::RunLedgerctl({"show", "--dir", d, "--seq", "x"}).exit_code == 2);
 
   auto replay = testing::RunLedgerctl({"replay", "--dir", d, "--household", "H2"});
@@ -281,7 +281,7 @@ TEST_CASE("ledgerctl: init, append, show, replay, verify, help") {
 
   auto verify = testing::RunLedgerctl({"verify", "--dir", d});
   CHECK(verify.exit_code == 0);
-  CHECK(verify.out.rfind("ok: 33 entries, 2 households, head ", 0) == 0);
+  CHECK(verify.out.rfind("ok: 35 entries, 2 households, head ", 0) == 0);
 
   for (const char* cmd : {"init", "append", "show", "verify", "replay", "rules"}) {
     auto help = testing::RunLedgerctl({cmd, "--help"});
@@ -321,7 +321,7 @@ TEST_CASE("append with standard output full: exit 2, what was committed is said,
   const uint64_t not_appended_from = NumberAfter(full.err, "Input from line ");
   const uint64_t log_entries = NumberAfter(full.err, "The log now has ");
   REQUIRE(not_appended_from > 1);
-  REQUIRE(not_appended_from <= lines.size());  // It stopped: the file is 32 lines, groups of 7.
+  REQUIRE(not_appended_from <= lines.size());  // It stopped: the file is 34 lines, groups of 7.
   const uint64_t committed = not_appended_from - 1;
   CHECK(log_entries == head_before + committed);
   CHECK(full.err.find(fmt::format("input lines 1 to {}: {} events created (seq {} to {})", committed, committed,

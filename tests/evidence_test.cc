@@ -312,8 +312,12 @@ note::Verifier VerifierFile(const std::string& path) {
   return key;
 }
 
+// The file's first 32 lines (seq 2 to 33): the tree sizes and seqs these tests name were written
+// for that ledger; the lines added later (an actor's deactivation) change nothing for evidence.
 std::vector<std::string> EveryKindLines() {
-  return testing::ReadDataLines("every_kind.jsonl");
+  auto lines = testing::ReadDataLines("every_kind.jsonl");
+  lines.resize(32);
+  return lines;
 }
 
 TEST_CASE("ledgerctl init makes a checkpoint key; checkpoint signs, stores, repeats and lists") {

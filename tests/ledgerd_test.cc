@@ -516,3 +516,105 @@ TEST_CASE("ledgerctl --server prints what ledgerctl --dir prints, and appends as
         std::string::npos);
   CHECK(server.Stop(SIGTERM) == 0);
 }
+
+TEST_CASE("ledgerd: a deactivated actor is cut off at once, its open connection too, and gets no credential") {
+  Fixture f;
+  {
+    Server server(f.dir);
+    auto cw = Connect(server, f.creds.at("cw05"));
+    REQUIRE(Append(*cw, {Registration("cw05", "H-D1", kTownIn, 1)})[0].outcome == Outcome::kCreated);
+    auto admin = Connect(server, f.creds.at("admin1"));
+    auto off = Append(*admin, {testing::EventLine("off-cw05", "", kTownIn, "admin1", 20240301, "actorDeactivated",
+                                                  R"("targetActorId":"cw05","reason":"retired")")});
+    REQUIRE_MESSAGE(off[0].outcome == Outcome::kCreated, off[0].error.ToString());
+    // cw05's connection, opened before, is closed: its next call fails.
+    std::string error;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { Append(*cw, {Registration("cw05", "H-D2", kTownIn, 2)}); })) {
+      error = e->getDescription().cStr();
+    }
+    CHECK(!error.empty());
+    // A new connection with its credential gets nothing either.
+    std::unique_ptr<ledgerd::Client> again;
+    bool served = false;
+    if (ledgerd::Client::Connect(server.address(), f.creds.at("cw05"), &again).ok()) {
+      KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
+                     again->session().whoAmIRequest().send().wait(again->wait_scope());
+                     served = true;
+                   })) {
+        CHECK(std::string(e->getDescription().cStr()).size() > 0);
+      }
+    }
+    CHECK(!served);
+    // The others go on.
+    CHECK(Append(*admin, {testing::ActorRegistered(kTownIn, "admin1",
+                                                   {.id = "cw99", .role = "caseworker", .jurisdiction = kCounty})})[0]
+              .outcome == Outcome::kCreated);
+    CHECK(server.Stop(SIGTERM) == 0);
+    CHECK(server.Log().find("\"event\":\"connection_cut\",\"conn\":") != std::string::npos);
+  }
+  auto r = testing::RunLedgerctl(
+      {"credential", "issue", "--dir", f.dir, "--actor", "cw05", "--out", f.tmp.Sub("cw05-new.cred")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("was deactivated (off-cw05: retired)") != std::string::npos);
+  // Without a server too, its events are refused (rule actor.registered).
+  auto local = testing::RunLedgerctl({"append", "--dir", f.dir}, Registration("cw05", "H-D3", kTownIn, 3) + "\n");
+  CHECK(local.exit_code == 1);
+  CHECK(local.out.find("was deactivated") != std::string::npos);
+}
+
+namespace {
+
+// GET `path` from 127.0.0.1:`port` over plain HTTP; the whole response, headers included.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // Read the headers, then Content-Length bytes of body (the server may keep the connection open).
+  std::string response;
+  char buf[4096];
+  size_t want = std::string::npos;
+  while (want == std::string::npos || response.size() < want) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+    size_t end = response.find("\r\n\r\n"), length = response.find("Content-Length: ");
+    if (end != std::string::npos && length != std::string::npos && length < end) {
+      want = end + 4 + std::stoul(response.substr(length + 16));
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+}  // namespace
+
+TEST_CASE("ledgerd: /metrics in Prometheus text and /healthz on the metrics address") {
+  Fixture f;
+  Server server(f.dir, {"--metrics-listen", "127.0.0.1:0"});
+  auto cw = Connect(server, f.creds.at("cw00"));
+  auto results =
+      Append(*cw, {Registration("cw00", "H-M1", kTownIn, 1), Registration("cw01", "H-M2", kTownIn, 2)});  // 1 refused.
+  REQUIRE(results[0].outcome == Outcome::kCreated);
+  std::string log = server.Log();
+  const std::string key = R"("event":"metrics_listening","port":)";
+  REQUIRE(log.find(key) != std::string::npos);
+  int port = std::atoi(log.c_str() + log.find(key) + key.size());
+  std::string metrics = HttpGet(port, "/metrics");
+  CHECK(metrics.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(metrics.find("ledgerd_append_events_total{outcome=\"created\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("ledgerd_append_events_total{outcome=\"error\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("ledgerd_errors_total{kind=\"append_refused\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("ledgerd_connections_open 1\n") != std::string::npos);
+  CHECK(metrics.find("ledgerd_commit_seconds_count 1\n") != std::string::npos);
+  CHECK(metrics.find("# TYPE ledgerd_commit_seconds histogram\n") != std::string::npos);
+  CHECK(HttpGet(port, "/healthz").find("\r\n\r\nok\n") != std::string::npos);
+  CHECK(HttpGet(port, "/nothing").rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(server.Stop(SIGTERM) == 0);
+}

@@ -203,6 +203,10 @@ std::vector<RuleCase> Cases() {
   };
   return {
       {"actor.registered", {}, members_changed("ghost")},
+      {"actor.registered",  // Deactivated: registered, but it records nothing more.
+       {Actor("cw9", "caseworker", "341502"), E("off-cw9", "", kCountyRegion, "admin1", 20240104, "actorDeactivated",
+                                                R"("targetActorId":"cw9","reason":"retired")")},
+       members_changed("cw9")},
       {"actor.role", {}, members_changed("aud1")},
       {"actor.jurisdiction", {Actor("cw9", "caseworker", "341502002")}, members_changed("cw9")},
       {"approval.level", h2_to_notice, c2.Approve(110000 / 2, 20240122, "tr1", 202402, 20250122, 1)},
@@ -393,6 +397,8 @@ TEST_CASE("structural errors are refused under both policies") {
                                    R"("newActorId":"cw1","name":"x","role":"caseworker","jurisdiction":"341502001")")},
       {"no such objection", E("x4", "H1", kH1Region, "tr1", 20240201, "objectionResolved",
                               R"("caseId":"C1","objectionId":"O9","upheld":false)")},
+      {"no such actor to deactivate", E("off-x", "", kCountyRegion, "admin1", 20240201, "actorDeactivated",
+                                        R"("targetActorId":"nobody","reason":"x")")},
   };
   for (const auto& [name, line] : cases) {
     std::string what = name;

@@ -40,7 +40,7 @@ using ledger::Store;
 using ledger::VerifyReport;
 
 // The entries of every_kind.jsonl the cases tamper with (line N of the file is seq N + 1).
-constexpr uint64_t kLineCount = 32;
+constexpr uint64_t kLineCount = 34;
 constexpr uint64_t kEntryCount = kLineCount + 1;  // With the genesis entry, seq 1.
 constexpr uint64_t kReviewSeq = 11;               // "h1-rev": household H1, a township review by actor tr1.
 constexpr uint64_t kNoticeSeq = 12;               // "h1-ntc": household H1, the entry after the review.
@@ -52,12 +52,13 @@ constexpr uint64_t kH1LastSeq = 26;               // "h1-exit": the last entry o
 constexpr uint64_t kH2FirstSeq = 27;              // "h2-reg": the first entry of household H2.
 constexpr uint64_t kH2AppSeq = 28;                // "h2-app": household H2.
 constexpr uint64_t kH2LastSeq = 32;               // "h2-rvw": the last entry of household H2.
-                                                  // kEntryCount, "key-cw1": an actor's key set, in no household.
+constexpr uint64_t kKeySetSeq = 33;               // "key-cw1": an actor's key set, in no household.
+                                                  // kEntryCount, "off-cw9": an actor deactivated, in no household.
 
 const std::map<uint64_t, std::string> kEventIdAt = {
     {kReviewSeq, "h1-rev"}, {kNoticeSeq, "h1-ntc"},  {kObjectionSeq, "h1-obj"}, {kApprovalSeq, "h1-apr"},
     {kRollSeq, "roll-1"},   {kFailedSeq, "h1-fail"}, {kH1LastSeq, "h1-exit"},   {kH2FirstSeq, "h2-reg"},
-    {kH2AppSeq, "h2-app"},  {kH2LastSeq, "h2-rvw"},  {kEntryCount, "key-cw1"}};
+    {kH2AppSeq, "h2-app"},  {kH2LastSeq, "h2-rvw"},  {kKeySetSeq, "key-cw1"},   {kEntryCount, "off-cw9"}};
 
 bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -189,7 +190,9 @@ TEST_CASE("an untouched ledger verifies, and ledgerctl verify says ok") {
   auto run = testing::RunLedgerctl({"verify", "--dir", ledger.dir()});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 0);
-  CHECK(run.out.rfind("ok: 33 entries, 2 households, head " + ledger::Hex(ledger.original_head_hash()), 0) == 0);
+  CHECK(run.out.rfind(
+            fmt::format("ok: {} entries, 2 households, head ", kEntryCount) + ledger::Hex(ledger.original_head_hash()),
+            0) == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,9 +342,11 @@ TEST_CASE("a log entry deleted in the middle is caught as a gap") {
 TEST_CASE("a deleted last entry (truncation) is caught by the ledger head") {
   EveryKindLedger ledger;
   ledger.Tamper([](const Store& store) { Delete(store, ledger::kLog, ledger::SeqKey(kEntryCount)); });
-  // The log itself is a valid chain 1..32; only the meta head remembers seq 33.
+  // The log itself is a valid chain 1..34; only the meta head remembers seq 35.
   VerifyReport report = ledger.Verify();
-  CheckFailsAt(report, kEntryCount, "entry seq 33 is missing: the ledger head says seq 33, the log ends at seq 32");
+  CheckFailsAt(report, kEntryCount,
+               fmt::format("entry seq {0} is missing: the ledger head says seq {0}, the log ends at seq {1}",
+                           kEntryCount, kEntryCount - 1));
   CHECK(report.entries == kEntryCount - 1);
 }
 
@@ -351,7 +356,7 @@ TEST_CASE("several entries cut off the end are caught by the ledger head") {
     for (uint64_t seq = kH2AppSeq; seq <= kEntryCount; ++seq) Delete(store, ledger::kLog, ledger::SeqKey(seq));
   });
   // Names the first missing seq; the problem text gives both ends.
-  CheckFailsAt(ledger.Verify(), kH2AppSeq, "entries seq 28 to 33 are missing");
+  CheckFailsAt(ledger.Verify(), kH2AppSeq, fmt::format("entries seq 28 to {} are missing", kEntryCount));
 }
 
 TEST_CASE("a truncation that also rewrites the ledger head is caught by the household head") {
@@ -493,7 +498,7 @@ TEST_CASE("a ledger head with the wrong hash is caught at the last entry") {
     head->hash = LeafHashOf(LogEntry(store, kEntryCount - 1));
     Put(store, ledger::kMeta, ledger::kMetaHead, head->Encode());
   });
-  CheckFailsAt(ledger.Verify(), kEntryCount, "the ledger head holds another hash for seq 33");
+  CheckFailsAt(ledger.Verify(), kEntryCount, fmt::format("the ledger head holds another hash for seq {}", kEntryCount));
 }
 
 // ---------------------------------------------------------------------------------------------

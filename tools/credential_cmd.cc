@@ -18,8 +18,8 @@ const char* const kCredentialUsage =
     "Writes A.cred (mode 0600): a TLS client certificate for actor A issued by the ledger's CA, its\n"
     "private key and the CA's certificate, which is how the client recognises the server. The CA\n"
     "and the server's certificate live in T (default D/tls), made on first use; ledgerd reads them\n"
-    "from there. A must be registered in the ledger (exit 1 if not). The ledger is opened to check,\n"
-    "so issue credentials while ledgerd is not running on D. Connect with\n"
+    "from there. A must be registered in the ledger, and not deactivated (exit 1 if not). The\n"
+    "ledger is opened to check, so issue credentials while ledgerd is not running on D. Connect with\n"
     "ledgerctl --server HOST:PORT --credential A.cred COMMAND ...\n";
 
 namespace {
@@ -55,6 +55,12 @@ int RunCredential(const Flags& flags, const Positional& positional) {
   ledger::ActorInfo info;
   ledger::Status s = l->LookupActor(*actor, &info);
   if (!s.ok()) return Fail("credential", s, {"actor"});
+  if (!info.active) {
+    // The ledger's answer is no (exit 1), as for an actor it never registered.
+    return Fail("credential", ledger::Status::NotFound(fmt::format("actor \"{}\" was deactivated ({}: {})", *actor,
+                                                                   info.deactivated_by, info.deactivation_reason),
+                                                       "actor"));
+  }
   l.reset();
   std::string tls_dir = ledgerd::TlsDir(*dir, flags.count("tls-dir") ? flags.at("tls-dir") : "");
   bool made = false;

@@ -289,6 +289,15 @@ struct ActorKeySet {
   reason @2 :Text;                     # Why, e.g. "key lost", "yearly rotation".
 }
 
+struct ActorDeactivated {
+  # Ends a registered actor's access from this entry on: its later events are refused (rule
+  # actor.registered) and a server (ledgerd) serves it nothing, open connections included. Its
+  # earlier events stand. Recorded by an administrator whose jurisdiction covers the actor's.
+  # There is no reactivation: register the person again under a new id.
+  targetActorId @0 :Text;              # The actor deactivated.
+  reason @1 :Text;                     # Why, e.g. "retired", "moved to another bureau", "credential lost".
+}
+
 struct Correction {
   targetEventId @0 :Text;              # The earlier event corrected; it stays in the log.
   reason @1 :Text;
@@ -401,6 +410,7 @@ struct Event {
     actorKeySet @35 :ActorKeySet;
     ledgerGenesis @37 :LedgerGenesis;  # The ledger's own entries (see above).
     checkpointKeySet @38 :CheckpointKeySet;
+    actorDeactivated @39 :ActorDeactivated;
   }
   actorSignature @36 :Data $Json.hex;  # Ed25519 signature (64 bytes) by the actor's key over the
                                        # event with this field cleared (ledger/signing.h). Required on

@@ -68,6 +68,10 @@ struct ActorInfo {
   schema::Role role = schema::Role::UNSPECIFIED;
   std::string jurisdiction;  // Region prefix the actor acts in ("" for everywhere).
   std::string verifier_key;  // The actor's Ed25519 verifier key text (keys.h); "" if it has none.
+  // False once the log has deactivated the actor (actorDeactivated): it may do nothing more.
+  bool active = true;
+  std::string deactivated_by;  // The actorDeactivated's event id, and its reason.
+  std::string deactivation_reason;
 };
 
 // A bank's result file, parsed and checked (Ledger::Reconcile). Immutable once made.
@@ -162,7 +166,8 @@ class Ledger {
                          std::string* state_on_date = nullptr) const;
 
   // ---- Who and where (for a server's access checks) ----
-  // The actor `actor_id` as registered. NotFound (field "actor") if it is not registered.
+  // The actor `actor_id` as registered (and whether deactivated since). NotFound (field "actor")
+  // if it is not registered.
   Status LookupActor(std::string_view actor_id, ActorInfo* out) const;
   // The region code of household `household`. NotFound (field "household") if there is none.
   Status HouseholdRegion(std::string_view household, std::string* region) const;

@@ -209,9 +209,20 @@ Status Ledger::LookupActor(std::string_view actor_id, ActorInfo* out) const {
     state::ActorPublicKey key;
     s = queries::LoadState(log_->store(), state::ActorPublicKeyKey(actor_id), &key, &found);
     if (!s.ok()) return s;
-    *out = {std::string(actor_id), static_cast<schema::Role>(actor.role), actor.jurisdiction,
-            found ? key.verifier_key : ""};
-    return Status::Ok();
+    ActorInfo info;
+    info.id = actor_id;
+    info.role = static_cast<schema::Role>(actor.role);
+    info.jurisdiction = actor.jurisdiction;
+    info.verifier_key = found ? key.verifier_key : "";
+    state::ActorDeactivation off;
+    s = queries::LoadState(log_->store(), state::ActorDeactivationKey(actor_id), &off, &found);
+    if (s.ok() && found) {
+      info.active = false;
+      info.deactivated_by = off.event_id;
+      info.deactivation_reason = off.reason;
+    }
+    if (s.ok()) *out = std::move(info);
+    return s;
   });
 }
 

@@ -32,7 +32,7 @@ using calendar::PeriodOf;
 
 constexpr std::array<RuleInfo, kRuleCount> kRules = {{
     {RuleId::kActorRegistered, "actor.registered",
-     "the acting official (and any second official) is a registered actor"},
+     "the acting official (and any second official) is a registered actor, not deactivated"},
     {RuleId::kActorRole, "actor.role", "the actor's role may record this kind of event"},
     {RuleId::kActorJurisdiction, "actor.jurisdiction",
      "the household or region acted on lies within the actor's jurisdiction"},
@@ -185,7 +185,8 @@ bool RoleMay(Role role, Which kind) {
              kind == Which::FUNDS_ALLOCATED;
     case Role::ADMINISTRATOR:
       return kind == Which::ACTOR_REGISTERED || kind == Which::STANDARD_CHANGED || kind == Which::RELATIVE_DECLARED ||
-             kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET;
+             kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET ||
+             kind == Which::ACTOR_DEACTIVATED;
     default: return false;  // Auditors and inspectors read; they record nothing.
   }
 }
@@ -273,6 +274,7 @@ class Checker {
   void OnRelativeDeclared();
   void OnActorRegistered();
   void OnActorKeySet();
+  void OnActorDeactivated();
   void SetPublicKey(const std::string& actor, const capnp::Text::Reader& text, const char* field);
   void OnApprovalLevelSet();
   void OnCorrection();
@@ -343,6 +345,7 @@ Verdict Checker::Run() {
     case Which::RELATIVE_DECLARED: OnRelativeDeclared(); break;
     case Which::ACTOR_REGISTERED: OnActorRegistered(); break;
     case Which::ACTOR_KEY_SET: OnActorKeySet(); break;
+    case Which::ACTOR_DEACTIVATED: OnActorDeactivated(); break;
     case Which::APPROVAL_LEVEL_SET: OnApprovalLevelSet(); break;
     case Which::CORRECTION: OnCorrection(); break;
     case Which::FUNDS_ALLOCATED: break;  // Recorded for the funding totals; no rule of its own.
@@ -375,6 +378,10 @@ std::string Checker::TargetRegion() const {
       auto target = txn_.Load<state::Actor>(state::ActorKey(event_.getActorKeySet().getTargetActorId().cStr()));
       return target ? target->jurisdiction : std::string(event_.getRegionCode());
     }
+    case Which::ACTOR_DEACTIVATED: {
+      auto target = txn_.Load<state::Actor>(state::ActorKey(event_.getActorDeactivated().getTargetActorId().cStr()));
+      return target ? target->jurisdiction : std::string(event_.getRegionCode());
+    }
     default: return event_.getRegionCode();
   }
 }
@@ -388,6 +395,11 @@ void Checker::CheckActor() {
   if (first) return;
   if (!actor_) {
     Flag(RuleId::kActorRegistered, fmt::format("actor \"{}\" is not registered", actor_id));
+    return;
+  }
+  if (auto off = txn_.Load<state::ActorDeactivation>(state::ActorDeactivationKey(actor_id))) {
+    Flag(RuleId::kActorRegistered, fmt::format("actor \"{}\" was deactivated ({})", actor_id, off->reason),
+         {off->event_id});
     return;
   }
   auto role = static_cast<Role>(actor_->role);
@@ -966,6 +978,18 @@ void Checker::OnActorKeySet() {
   if (!txn_.Load<state::Actor>(state::ActorKey(id)))
     return Refuse(Status::NotFound(fmt::format("no actor \"{}\"", id), "actorKeySet.targetActorId"));
   SetPublicKey(id, event_.getActorKeySet().getPublicKey(), "actorKeySet.publicKey");
+}
+
+// An actor deactivated records nothing more (CheckActor); deactivating twice is a conflict.
+void Checker::OnActorDeactivated() {
+  auto d = event_.getActorDeactivated();
+  std::string id = d.getTargetActorId();
+  if (!txn_.Load<state::Actor>(state::ActorKey(id)))
+    return Refuse(Status::NotFound(fmt::format("no actor \"{}\"", id), "actorDeactivated.targetActorId"));
+  if (txn_.Load<state::ActorDeactivation>(state::ActorDeactivationKey(id)))
+    return Refuse(
+        Status::Conflict("actorDeactivated.targetActorId", fmt::format("actor \"{}\" is already deactivated", id)));
+  txn_.Store(state::ActorDeactivationKey(id), state::ActorDeactivation{id_, d.getReason()});
 }
 
 // Structural: a key that is not the actor's own verifier key text is refused.

@@ -249,6 +249,9 @@ std::string ActorKey(std::string_view id) {
 std::string ActorPublicKeyKey(std::string_view actor_id) {
   return "v/" + std::string(actor_id);
 }
+std::string ActorDeactivationKey(std::string_view actor_id) {
+  return "x/" + std::string(actor_id);
+}
 std::string StandardsKey(uint16_t programme, std::string_view prefix) {
   return "s/" + std::to_string(programme) + "/" + std::string(prefix);
 }
@@ -396,6 +399,20 @@ bool Decode(std::string_view in, ActorPublicKey* v) {
   Reader r(in);
   v->verifier_key = r.Str();
   v->event_id = r.Str();
+  return r.Done();
+}
+
+std::string Encode(const ActorDeactivation& v) {
+  Writer w;
+  w.Str(v.event_id);
+  w.Str(v.reason);
+  return w.Take();
+}
+
+bool Decode(std::string_view in, ActorDeactivation* v) {
+  Reader r(in);
+  v->event_id = r.Str();
+  v->reason = r.Str();
   return r.Done();
 }
 

@@ -138,6 +138,13 @@ struct ActorPublicKey {
   std::string event_id;      // The actorRegistered or actorKeySet that set it.
 };
 
+// An actor's deactivation (actorDeactivated). Kept apart from Actor, as ActorPublicKey is: an
+// actor without this record is active.
+struct ActorDeactivation {
+  std::string event_id;  // The actorDeactivated.
+  std::string reason;
+};
+
 struct StandardStep {  // One standard from a date on.
   uint32_t effective_date = 0;
   int64_t amount_fen = 0;
@@ -198,6 +205,7 @@ struct Totals {
 std::string HouseholdKey(std::string_view id);
 std::string ActorKey(std::string_view id);
 std::string ActorPublicKeyKey(std::string_view actor_id);
+std::string ActorDeactivationKey(std::string_view actor_id);
 std::string StandardsKey(uint16_t programme, std::string_view region_prefix);
 std::string RollKey(std::string_view id);
 std::string PersonKey(std::string_view keyed_hash);
@@ -226,6 +234,7 @@ bool ParseTotalsKey(std::string_view key, std::string* region, uint16_t* program
 std::string Encode(const Household& v);
 std::string Encode(const Actor& v);
 std::string Encode(const ActorPublicKey& v);
+std::string Encode(const ActorDeactivation& v);
 std::string Encode(const Standards& v);
 std::string Encode(const Roll& v);
 std::string Encode(const Person& v);
@@ -238,6 +247,7 @@ std::string Encode(const CardUse& v);
 bool Decode(std::string_view in, Household* v);
 bool Decode(std::string_view in, Actor* v);
 bool Decode(std::string_view in, ActorPublicKey* v);
+bool Decode(std::string_view in, ActorDeactivation* v);
 bool Decode(std::string_view in, Standards* v);
 bool Decode(std::string_view in, Roll* v);
 bool Decode(std::string_view in, Person* v);

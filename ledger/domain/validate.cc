@@ -450,9 +450,9 @@ Status CheckStruct(capnp::AnyStruct::Reader s, const StructPlan& plan) {
 }
 
 // Kinds that are not about one household.
-constexpr std::array<Which, 7> kLedgerWideKinds = {
+constexpr std::array<Which, 8> kLedgerWideKinds = {
     Which::STANDARD_CHANGED, Which::PAYMENT_ROLL_ISSUED, Which::FUNDS_ALLOCATED, Which::RELATIVE_DECLARED,
-    Which::ACTOR_REGISTERED, Which::APPROVAL_LEVEL_SET,  Which::ACTOR_KEY_SET};
+    Which::ACTOR_REGISTERED, Which::APPROVAL_LEVEL_SET,  Which::ACTOR_KEY_SET,   Which::ACTOR_DEACTIVATED};
 
 Status CheckHouseholdScope(schema::Event::Reader event) {
   std::string_view hid = event.getHouseholdId().cStr();

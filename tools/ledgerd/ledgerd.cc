@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
+#include <kj/compat/http.h>
 #include <kj/compat/tls.h>
 #include <kj/debug.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@
 
 #include "benefit_ledger/format.h"
 #include "benefit_ledger/ledger.h"
+#include "metrics.h"
 #include "tls_ca.h"
 #include "tools/ledgerd/ledgerd.capnp.h"
 #include "wire.h"
@@ -74,7 +76,7 @@ void Log(const char* level, const std::string& event, const std::string& fields 
 // Options
 
 struct Options {
-  std::string dir, listen, tls_dir, port_file;
+  std::string dir, listen, tls_dir, port_file, metrics_listen;
   size_t max_connections = 256;
   size_t max_events_per_call = 10000;
   size_t max_message_bytes = 64 << 20;    // Cap'n Proto traversal limit of one incoming message.
@@ -83,13 +85,14 @@ struct Options {
 };
 
 const char* const kUsage =
-    "usage: ledgerd --dir D --listen HOST:PORT [--tls-dir T] [--port-file F]\n"
+    "usage: ledgerd --dir D --listen HOST:PORT [--tls-dir T] [--port-file F] [--metrics-listen HOST:PORT]\n"
     "               [--max-connections N] [--max-events-per-call N] [--max-message-bytes N]\n"
     "               [--max-inflight-bytes N] [--queue-events N]\n\n"
     "Serves ledger D over Cap'n Proto RPC on mutual TLS. Clients connect with a credential from\n"
     "ledgerctl credential issue --dir D --actor A --out A.cred. The CA and the server's key and\n"
     "certificate are in T (default D/tls), made on first use. PORT 0 lets the system choose; the\n"
-    "port is logged and written to F. SIGTERM drains and exits 0.\n";
+    "port is logged and written to F. --metrics-listen serves GET /metrics (Prometheus text) and\n"
+    "GET /healthz over plain HTTP: keep it on a local address. SIGTERM drains and exits 0.\n";
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
@@ -98,8 +101,11 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
                                            {"max-message-bytes", &o.max_message_bytes},
                                            {"max-inflight-bytes", &o.max_inflight_bytes},
                                            {"queue-events", &o.queue_events_max}};
-  std::map<std::string, std::string*> texts = {
-      {"dir", &o.dir}, {"listen", &o.listen}, {"tls-dir", &o.tls_dir}, {"port-file", &o.port_file}};
+  std::map<std::string, std::string*> texts = {{"dir", &o.dir},
+                                               {"listen", &o.listen},
+                                               {"tls-dir", &o.tls_dir},
+                                               {"port-file", &o.port_file},
+                                               {"metrics-listen", &o.metrics_listen}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") return std::nullopt;
@@ -161,6 +167,13 @@ Status ScopeHousehold(ledger::Ledger& l, const ledger::ActorInfo& me, std::strin
   return Status::Ok();
 }
 
+// Ok for an actor the log has not deactivated.
+Status Active(const ledger::ActorInfo& a) {
+  if (a.active) return Status::Ok();
+  return Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", a.id, a.deactivated_by,
+                                              a.deactivation_reason));
+}
+
 bool ReadsOnly(Role role) {
   return role == Role::AUDITOR || role == Role::INSPECTOR;
 }
@@ -190,11 +203,16 @@ class LedgerServer {
       : options_(options),
         io_(io),
         tls_(tls),
-        writer_(std::move(ledger), {options.queue_events_max, options.queue_events_max},
-                [](const std::string& e, const std::string& f) { Log("info", e, f); }),
+        writer_(
+            std::move(ledger), {options.queue_events_max, options.queue_events_max},
+            [](const std::string& e, const std::string& f) { Log("info", e, f); }, &metrics_),
         tasks_(handler_) {}
 
   const Options& options() const { return options_; }
+  Metrics& metrics() { return metrics_; }
+  // The body of /metrics and of /healthz (false: not healthy, 503).
+  std::string MetricsText() const { return metrics_.Text(writer_.QueuedEvents()); }
+  bool Healthy() const { return !draining_; }
   bool draining() const { return draining_; }
   void Listen(kj::Own<kj::ConnectionReceiver> receiver);
   kj::Promise<void> Drain();
@@ -204,6 +222,8 @@ class LedgerServer {
   // registered gets a refusal, not a result).
   kj::Promise<std::shared_ptr<Reply>> Read(const std::string& actor, ReadFn fn);
   kj::Promise<std::shared_ptr<AppendReply>> Append(AppendJob job);
+  // Closes every open connection of `actor` (just deactivated).
+  void CutOff(const std::string& actor);
 
  private:
   struct ErrorHandler : kj::TaskSet::ErrorHandler {
@@ -221,15 +241,22 @@ class LedgerServer {
   const Options options_;
   kj::AsyncIoContext& io_;
   kj::TlsContext& tls_;
+  Metrics metrics_;  // Before writer_, which reports into it.
   Writer writer_;
   ErrorHandler handler_;
-  kj::TaskSet tasks_;
   kj::Own<kj::ConnectionReceiver> receiver_;
   kj::Maybe<kj::Promise<void>> accepting_;
   std::deque<AppendJob> parked_;  // Waiting for room in the writer's queue, in arrival order.
   bool space_armed_ = false, draining_ = false;
   size_t open_ = 0;
   uint64_t next_id_ = 0;
+  struct Live {
+    std::string actor;
+    kj::Own<kj::PromiseFulfiller<void>> cut;  // Fulfilled: the connection is closed.
+  };
+  std::map<uint64_t, Live> live_;  // Authenticated connections, by id.
+  // Last: destroyed first, while what its tasks touch when cancelled (live_, open_) still is.
+  kj::TaskSet tasks_;
 };
 
 // The capability a connection's client gets: every call runs as `actor_`.
@@ -272,6 +299,7 @@ kj::Promise<void> LedgerServer::AcceptLoop() {
   return receiver_->acceptAuthenticated().then([this](kj::AuthenticatedStream raw) {
     uint64_t id = ++next_id_;
     if (open_ >= options_.max_connections) {
+      metrics_.Failed(Metrics::kConnectionRefused);
       Log("warn", "connection_refused",
           fmt::format("\"conn\":{},\"reason\":\"{} connections open, the limit (--max-connections)\"", id, open_));
     } else {
@@ -288,7 +316,8 @@ kj::Promise<void> LedgerServer::Serve(uint64_t id, kj::AuthenticatedStream raw) 
   // A peer that never completes the handshake (or sends garbage) is cut off here, alone.
   auto handshake = io_.provider->getTimer().timeoutAfter(10 * kj::SECONDS, tls_.wrapServer(kj::mv(raw)));
   return handshake.then([this, id](kj::AuthenticatedStream tls) { return Authenticated(id, kj::mv(tls)); })
-      .catch_([id](kj::Exception&& e) {
+      .catch_([this, id](kj::Exception&& e) {
+        metrics_.Failed(Metrics::kHandshakeFailed);
         Log("warn", "connection_closed",
             fmt::format("\"conn\":{},\"reason\":{}", id, ledger::JsonString(e.getDescription().cStr())));
       });
@@ -314,7 +343,8 @@ kj::Promise<void> LedgerServer::Authenticated(uint64_t id, kj::AuthenticatedStre
   std::string actor = identity.getCommonName().cStr();
   auto found = Read(actor, [](ledger::Ledger&, const ledger::ActorInfo&, Reply*) {});
   return found.then([this, id, actor, stream = kj::mv(tls.stream)](std::shared_ptr<Reply> r) mutable {
-    if (!r->status.ok()) {  // A certificate of the CA, for an actor the ledger does not know.
+    if (!r->status.ok()) {  // A certificate of the CA, for an actor the ledger does not know (or no more).
+      metrics_.Failed(Metrics::kConnectionRefused);
       Log("warn", "connection_refused",
           fmt::format("\"conn\":{},\"actor\":{},\"reason\":{}", id, ledger::JsonString(actor),
                       ledger::JsonString(r->status.ToString())));
@@ -328,10 +358,19 @@ kj::Promise<void> LedgerServer::Authenticated(uint64_t id, kj::AuthenticatedStre
     reader.nestingLimit = 64;
     auto conn = kj::heap<Connection>(kj::mv(stream), reader, kj::heap<Session>(*this, id, r->actor),
                                      options_.max_inflight_bytes / sizeof(capnp::word));
-    auto done = conn->network.onDisconnect();
-    return done.attach(kj::mv(conn)).then([id, actor]() {
-      Log("info", "connection_closed", fmt::format("\"conn\":{},\"actor\":{}", id, ledger::JsonString(actor)));
-    });
+    metrics_.ConnectionOpened();
+    auto cut = kj::newPromiseAndFulfiller<void>();
+    live_[id] = {actor, kj::mv(cut.fulfiller)};
+    // Ends when the peer goes or the actor is cut off; either way the connection is destroyed.
+    auto done = conn->network.onDisconnect().exclusiveJoin(kj::mv(cut.promise));
+    return done.attach(kj::mv(conn))
+        .then([id, actor]() {
+          Log("info", "connection_closed", fmt::format("\"conn\":{},\"actor\":{}", id, ledger::JsonString(actor)));
+        })
+        .attach(kj::defer([this, id]() {
+          live_.erase(id);
+          metrics_.ConnectionClosed();
+        }));
   });
 }
 
@@ -341,6 +380,7 @@ kj::Promise<std::shared_ptr<Reply>> LedgerServer::Read(const std::string& actor,
   auto reply = std::make_shared<Reply>();
   writer_.EnqueueRead([actor, fn = std::move(fn), fulfiller, reply](ledger::Ledger& l) {
     reply->status = l.LookupActor(actor, &reply->actor);
+    if (reply->status.ok()) reply->status = Active(reply->actor);
     if (reply->status.ok()) fn(l, reply->actor, reply.get());
     (*fulfiller)->fulfill();
   });
@@ -364,6 +404,15 @@ kj::Promise<std::shared_ptr<AppendReply>> LedgerServer::Append(AppendJob job) {
     ArmSpace();
   }
   return pair.promise.then([reply]() { return reply; });
+}
+
+void LedgerServer::CutOff(const std::string& actor) {
+  for (auto& [id, live] : live_) {
+    if (live.actor != actor || !live.cut->isWaiting()) continue;
+    Log("warn", "connection_cut",
+        fmt::format("\"conn\":{},\"actor\":{},\"reason\":\"deactivated\"", id, ledger::JsonString(actor)));
+    live.cut->fulfill();
+  }
 }
 
 void LedgerServer::ArmSpace() {
@@ -437,6 +486,7 @@ Status Session::MayAppend(ledger::schema::Event::Reader e) const {
 kj::Promise<void> Session::append(AppendContext context) {
   auto events = context.getParams().getEvents();
   const size_t max = server_.options().max_events_per_call;
+  if (events.size() > max || server_.draining()) server_.metrics().Failed(Metrics::kCallFailed);
   KJ_REQUIRE(events.size() <= max, "append: more events in one call than the limit (--max-events-per-call)",
              events.size(), max);
   KJ_REQUIRE(!server_.draining(), "ledgerd is shutting down: nothing of this call was appended");
@@ -450,15 +500,18 @@ kj::Promise<void> Session::append(AppendContext context) {
     job.events.push_back(std::make_unique<capnp::MallocMessageBuilder>());
     job.events.back()->setRoot(events[i]);
   }
+  size_t refused = std::count_if(early->begin(), early->end(), [](const Status& s) { return !s.ok(); });
+  if (refused > 0) server_.metrics().Appended(0, 0, refused);
   for (const auto& s : *early) {
     if (!s.ok()) {
+      server_.metrics().Failed(Metrics::kAppendRefused);
       Log("warn", "append_refused",
           fmt::format("\"conn\":{},\"actor\":{},\"reason\":{}", conn_, ledger::JsonString(me_.id),
                       ledger::JsonString(s.reason())));
       break;
     }
   }
-  auto answer = [context, early](std::shared_ptr<AppendReply> reply) mutable {
+  auto answer = [context, early, server = &server_](std::shared_ptr<AppendReply> reply) mutable {
     auto outcomes = context.getResults().initOutcomes(static_cast<unsigned>(early->size()));
     size_t next = 0;
     for (size_t i = 0; i < early->size(); ++i) {
@@ -471,6 +524,11 @@ kj::Promise<void> Session::append(AppendContext context) {
         r = std::move(reply->results[next++]);
       }
       ToWire(r, outcomes[static_cast<unsigned>(i)]);
+      // A deactivation takes effect at once: the actor's open connections are closed.
+      auto e = context.getParams().getEvents()[static_cast<unsigned>(i)];
+      if (r.outcome == ledger::AppendResult::Outcome::kCreated && e.isActorDeactivated()) {
+        server->CutOff(e.getActorDeactivated().getTargetActorId());
+      }
     }
   };
   if (job.events.empty()) {
@@ -625,6 +683,38 @@ kj::Promise<void> Session::verify(VerifyContext context) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// /metrics and /healthz (plain HTTP, on --metrics-listen)
+
+class MetricsService final : public kj::HttpService {
+ public:
+  MetricsService(const kj::HttpHeaderTable& table, const LedgerServer& server) : table_(table), server_(server) {}
+
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders&, kj::AsyncInputStream&,
+                            Response& response) override {
+    if (method != kj::HttpMethod::GET) return Send(response, 405, "Method Not Allowed", "GET only\n");
+    if (url == "/metrics") return Send(response, 200, "OK", server_.MetricsText());
+    if (url == "/healthz") {
+      bool ok = server_.Healthy();
+      return Send(response, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", ok ? "ok\n" : "draining\n");
+    }
+    return Send(response, 404, "Not Found", "GET /metrics or /healthz\n");
+  }
+
+ private:
+  kj::Promise<void> Send(Response& response, uint status, kj::StringPtr text, const std::string& body) {
+    kj::HttpHeaders headers(table_);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    auto copy = kj::heapString(body.data(), body.size());
+    auto stream = response.send(status, text, headers, copy.size());
+    auto written = stream->write(copy.begin(), copy.size());
+    return written.attach(kj::mv(stream), kj::mv(copy));
+  }
+
+  const kj::HttpHeaderTable& table_;
+  const LedgerServer& server_;
+};
+
+// ---------------------------------------------------------------------------------------------
 // main
 
 kj::Own<kj::TlsContext> MakeTls(kj::Timer& timer, kj::TlsKeypair* keypair, kj::TlsCertificate* ca) {
@@ -670,6 +760,18 @@ int Run(const Options& o) {
       fmt::format("\"address\":{},\"port\":{},\"head_seq\":{},\"tls_dir\":{}", ledger::JsonString(o.listen), port, head,
                   ledger::JsonString(tls_dir)));
   server.Listen(kj::mv(receiver));
+  kj::HttpHeaderTable table;
+  MetricsService service(table, server);
+  kj::HttpServer http(io.provider->getTimer(), table, service);
+  kj::Own<kj::ConnectionReceiver> metrics_receiver;
+  kj::Promise<void> metrics_served = kj::NEVER_DONE;
+  if (!o.metrics_listen.empty()) {
+    metrics_receiver = io.provider->getNetwork().parseAddress(o.metrics_listen).wait(io.waitScope)->listen();
+    Log("info", "metrics_listening", fmt::format("\"port\":{}", metrics_receiver->getPort()));
+    metrics_served = http.listenHttp(*metrics_receiver).eagerlyEvaluate([](kj::Exception&& e) {
+      Log("error", "metrics_failed", fmt::format("\"reason\":{}", ledger::JsonString(e.getDescription().cStr())));
+    });
+  }
   if (!o.port_file.empty()) {
     std::string tmp = o.port_file + ".tmp";
     FILE* f = ::fopen(tmp.c_str(), "w");

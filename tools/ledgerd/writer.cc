@@ -9,8 +9,8 @@ namespace ledgerd {
 
 using ledger::Status;
 
-Writer::Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log)
-    : options_(options), log_(std::move(log)), ledger_(std::move(ledger)) {
+Writer::Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log, Metrics* metrics)
+    : options_(options), log_(std::move(log)), metrics_(metrics), ledger_(std::move(ledger)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -98,6 +98,19 @@ void Writer::Run() {
   }
 }
 
+void Writer::Count(size_t calls, size_t events, double seconds, const std::vector<ledger::AppendResult>& results,
+                   const Status& write) {
+  using Outcome = ledger::AppendResult::Outcome;
+  if (!write.ok()) return metrics_->Failed(Metrics::kWriteFailed);
+  uint64_t created = 0, exists = 0;
+  for (const auto& r : results) {
+    created += r.outcome == Outcome::kCreated;
+    exists += r.outcome == Outcome::kExists;
+  }
+  metrics_->Appended(created, exists, results.size() - created - exists);
+  if (events > 0) metrics_->Committed(calls, events, seconds);
+}
+
 // One group for every job whose actor is still registered: one synced write (group commit).
 void Writer::RunAppends(std::vector<AppendJob>* jobs) {
   std::vector<capnp::MessageBuilder*> group;
@@ -105,6 +118,10 @@ void Writer::RunAppends(std::vector<AppendJob>* jobs) {
   for (size_t j = 0; j < jobs->size(); ++j) {
     ledger::ActorInfo actor;  // Looked up now: an actor removed since the call was queued writes nothing.
     refused[j] = ledger_->LookupActor((*jobs)[j].actor_id, &actor);
+    if (refused[j].ok() && !actor.active) {
+      refused[j] = Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", actor.id,
+                                                        actor.deactivated_by, actor.deactivation_reason));
+    }
     if (!refused[j].ok()) continue;
     for (auto& e : (*jobs)[j].events) group.push_back(e.get());
   }
@@ -112,6 +129,7 @@ void Writer::RunAppends(std::vector<AppendJob>* jobs) {
   std::vector<ledger::AppendResult> results;
   Status write = group.empty() ? Status::Ok() : ledger_->AppendGroup(group, &results);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  Count(jobs->size(), group.size(), ms / 1000, results, write);
   log_("group", fmt::format("\"jobs\":{},\"events\":{},\"commit_ms\":{:.2f},\"ok\":{}", jobs->size(), group.size(), ms,
                             write.ok()));
   size_t next = 0;

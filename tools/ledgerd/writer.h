@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "benefit_ledger/ledger.h"
+#include "metrics.h"
 
 namespace ledgerd {
 
@@ -56,7 +57,8 @@ class Writer {
     size_t queue_events_max = 20000;  // Events queued and not yet taken by the writer.
     size_t group_events_max = 20000;  // Events merged into one group (<= Ledger::kGroupEventsMax).
   };
-  Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log);
+  // `metrics` (which must outlive the Writer) hears of every group.
+  Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log, Metrics* metrics);
   ~Writer();  // Stop()s.
 
   // Queues *job (moving it) and returns true; false, leaving *job, if the queue holds jobs and
@@ -78,9 +80,12 @@ class Writer {
   void Run();
   void RunAppends(std::vector<AppendJob>* jobs);
   bool Full(size_t more) const;  // Under mu_.
+  void Count(size_t calls, size_t events, double seconds, const std::vector<ledger::AppendResult>& results,
+             const ledger::Status& write);
 
   const Options options_;
   LogFn log_;
+  Metrics* const metrics_;
   std::unique_ptr<ledger::Ledger> ledger_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
