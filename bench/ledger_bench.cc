@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "bench/measure.h"
+#include "benefit_ledger/events.h"
 #include "ledger/core/log.h"
 #include "ledger/core/store.h"
 #include "ledger/domain/json.h"
@@ -264,7 +265,7 @@ AppendFigures AppendLines(ledger::Log* l, const std::vector<std::string>& lines,
     for (size_t first = run; first < run_end; first += group) {
       parsed.push_back(std::make_shared<std::vector<std::unique_ptr<capnp::MallocMessageBuilder>>>());
       for (size_t i = first; i < std::min<size_t>(run_end, first + group); ++i) {
-        parsed.back()->push_back(std::make_unique<capnp::MallocMessageBuilder>());
+        parsed.back()->push_back(std::make_unique<capnp::MallocMessageBuilder>(ledger::kEventMessageWords));
         Check(ledger::ParseEventJson(lines[i], parsed.back()->back().get()), fmt::format("parsing {}", lines[i]));
         f.parse_bytes += lines[i].size();
       }
@@ -317,7 +318,7 @@ ParseFigures MeasureParse(const std::vector<std::string>& lines) {
   auto t0 = Clock::now();
   while (f.passes < 2 || SecondsSince(t0) < 1.0) {
     for (const auto& line : lines) {
-      capnp::MallocMessageBuilder message;
+      capnp::MallocMessageBuilder message(ledger::kEventMessageWords);
       Check(ledger::ParseEventJson(line, &message), "parsing " + line);
       f.bytes += line.size();
     }

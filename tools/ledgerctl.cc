@@ -180,7 +180,7 @@ std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
 PendingLine ParseLine(size_t line_number, const std::string& text) {
   PendingLine p;
   p.line = line_number;
-  p.message = std::make_unique<capnp::MallocMessageBuilder>();
+  p.message = std::make_unique<capnp::MallocMessageBuilder>(ledger::kEventMessageWords);
   p.early_error = ledger::ParseEventJson(text, p.message.get(), &p.event_id);
   if (!p.early_error.ok()) p.message.reset();
   // An id that is not an identifier is not echoed: the error is about it.
