@@ -92,7 +92,7 @@ struct Log::Group : StateSource {
     std::string entry_bytes;  // Set for events of this group (not yet readable from the log).
   };
   std::unordered_map<std::string, PendingId> event_ids;
-  std::map<std::string, std::string> state;  // State records written by this group's events.
+  StateRecords state;  // State records written by this group's events.
   // The committed state in memory (state_cache.h): what no group in flight wrote is read there,
   // then, if the cache does not know it, from the database. Nothing else writes the database
   // while a group is built (one writer; the groups' own writes are in `state`), so what is read
@@ -455,7 +455,7 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
   links.household_prev_hash = hh.last_hash;
   StagedEntry staged{EncodeEntry(links, event, decision.findings), {}, links, hh};
   staged.hash = LeafHash(AsBytes(staged.bytes));
-  Stage(event, staged, decision.writes, group);
+  Stage(event, staged, std::move(decision.writes), group);
 
   result.findings = std::move(decision.findings);
   result.seq = links.seq;
@@ -466,8 +466,8 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
 
 // Puts an accepted entry's rows into the group's batch and its state into the group. Nothing
 // here can fail, so an event is staged whole or not at all.
-void Log::Stage(schema::Event::Reader event, const StagedEntry& e,
-                const std::map<std::string, std::string>& state_writes, Group* group) {
+void Log::Stage(schema::Event::Reader event, const StagedEntry& e, std::map<std::string, std::string>&& state_writes,
+                Group* group) {
   auto& batch = group->batch;
   batch.Put(store_->cf(kLog), SeqKey(e.links.seq), e.bytes);
   std::string household = event.getHouseholdId();
@@ -480,7 +480,7 @@ void Log::Stage(schema::Event::Reader event, const StagedEntry& e,
   EventIdValue id = EventIdValue::For(e.links.seq, e.hash);
   batch.Put(store_->cf(kEventId), event_id, id.Encode());
   group->event_ids[event_id] = {id, household, e.bytes};
-  for (const auto& [key, value] : state_writes) group->state[key] = value;  // Put once per group: PutGroupRecords.
+  for (auto& [key, value] : state_writes) group->state[key] = std::move(value);  // Put once per group: PutGroupRecords.
   group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
 }
 
@@ -608,6 +608,20 @@ Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mo
   return s;
 }
 
+namespace {
+
+// Puts `records` into `batch` in key order: the memtable inserts a run of ascending keys at about
+// half the cost of the same keys in the hash table's order (FindSpliceForLevel, measured in rebuild).
+void PutStateInOrder(const StateRecords& records, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* batch) {
+  std::vector<const StateRecords::value_type*> sorted;
+  sorted.reserve(records.size());
+  for (const auto& record : records) sorted.push_back(&record);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* record : sorted) batch->Put(cf, record->first, record->second);
+}
+
+}  // namespace
+
 // Puts the household heads and state records the group's entries wrote into its batch, each once
 // at its last value: the events of a group often write the same record (a household's head and
 // its record for each of its events, a county's funding totals for each payment), and RocksDB
@@ -616,7 +630,7 @@ void Log::PutGroupRecords(Group* group) {
   for (const auto& [household, head] : group->households) {
     group->batch.Put(store_->cf(kHouseholdHead), household, head.Encode());
   }
-  for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
+  PutStateInOrder(group->state, store_->cf(kState), &group->batch);
 }
 
 // Puts the Merkle nodes of the group's created entries into its batch, in seq order, after the
@@ -740,13 +754,13 @@ Status Log::Replay(const EntryReader& entry, Group* group, RebuildReport* report
   }
   if (!decision.refusal.ok()) return Status::Ok();
   // Into the batch at the end of the group (CommitRebuilt), each record once, however often it changed.
-  for (const auto& [key, value] : decision.writes) group->state[key] = value;
+  for (auto& [key, value] : decision.writes) group->state[key] = std::move(value);
   return Status::Ok();
 }
 
 // Writes what a group of rebuilt entries left in the state, and how far the rebuild got, synced.
 Status Log::CommitRebuilt(Group* group, uint64_t entries) {
-  for (const auto& [key, value] : group->state) group->batch.Put(store_->cf(kState), key, value);
+  PutStateInOrder(group->state, store_->cf(kState), &group->batch);
   group->batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(entries));
   Status s = store_->WriteSynced(&group->batch);
   if (s.ok()) {

@@ -161,8 +161,8 @@ class Log {
   Status HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const;
   // Whether the event-id row of entry `e` points at it and checks its hash.
   bool MatchesEventIdRow(const HouseholdEntry& e) const;
-  void Stage(schema::Event::Reader event, const StagedEntry& entry,
-             const std::map<std::string, std::string>& state_writes, Group* group);
+  void Stage(schema::Event::Reader event, const StagedEntry& entry, std::map<std::string, std::string>&& state_writes,
+             Group* group);
   // The identity the log states (its genesis and checkpoint key entries, found by event id) and
   // whether the ledger runs under it: sets identity_error_.
   Status CheckIdentity();

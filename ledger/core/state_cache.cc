@@ -34,7 +34,7 @@ void StateCache::Fill(const std::string& key, const std::optional<std::string>& 
   EvictIfOver();
 }
 
-void StateCache::Commit(std::map<std::string, std::string>&& records) {
+void StateCache::Commit(StateRecords&& records) {
   for (auto& [key, value] : records) Put(key, std::move(value));
   EvictIfOver();
 }

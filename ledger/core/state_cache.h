@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -29,6 +28,10 @@
 namespace ledger {
 
 class Store;
+
+// State records by key, as a group writes them (log.cc): hashed, for a group of 20,000 entries in a
+// rebuild holds thousands, and a sorted map's string compares were an eighth of the rebuild.
+using StateRecords = std::unordered_map<std::string, std::string>;
 
 class StateCache {
  public:
@@ -44,7 +47,7 @@ class StateCache {
   // What the database said of a key Lookup did not know (partial mode only).
   void Fill(const std::string& key, const std::optional<std::string>& value);
   // The records a durable group wrote, each at its last value.
-  void Commit(std::map<std::string, std::string>&& records);
+  void Commit(StateRecords&& records);
   // Loads the whole state family if its estimated size fits half the budget: the cache is then
   // complete. Otherwise it stays partial. Called once, before the first append.
   Status Prime(const Store& store);
