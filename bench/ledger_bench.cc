@@ -790,6 +790,7 @@ struct Results {
   };
   Raw raw_entries, raw_replay, raw_in_order, raw_random;
   uint64_t entry_bytes = 0;  // The province-month's entries as stored (raw_entries wrote them).
+  std::vector<bench::FamilyWrites> family_writes;  // Of the batches raw_replay wrote, by family id.
   bench::PostgresChain postgres;  // Its error says why it was not run, or that it failed.
   VerifyFigures verify, big_verify;
   bench::Latency disk_read;  // --drop-caches: one random 4 KiB read of the large ledger's SST files.
@@ -879,6 +880,22 @@ void AddDiskRow(const DiskFigures& d, std::vector<bench::Row>* rows) {
        "", "≤ 200 B", Status(d.per_event() <= 200)});
 }
 
+// "log 379, state 190, ..." per event, largest first, of the families written at all.
+std::string FamilyWritesText(const Results& r) {
+  std::vector<std::pair<double, std::string>> parts;
+  for (size_t c = 0; c < r.family_writes.size() && r.raw_replay.events > 0; ++c) {
+    if (r.family_writes[c].keys == 0) continue;
+    const double events = static_cast<double>(r.raw_replay.events);
+    parts.emplace_back(r.family_writes[c].bytes / events,
+                       fmt::format("{} {:.0f} ({:.2f} keys)", ledger::CfName(static_cast<ledger::Cf>(c)),
+                                   r.family_writes[c].bytes / events, r.family_writes[c].keys / events));
+  }
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string text;
+  for (const auto& [bytes, part] : parts) text += (text.empty() ? "" : "; ") + part;
+  return text;
+}
+
 void AddPostgresRow(const Results& r, std::vector<bench::Row>* rows) {
   const bench::PostgresChain& p = r.postgres;
   const std::string measure =
@@ -920,6 +937,7 @@ std::vector<bench::Row> DefaultTable(const Results& r) {
   rows.push_back({"  write amplification", fmt::format("{:.1f} keys, {:.0f} B / event", keys, bytes),
                   fmt::format("the entry alone: 1 key, {:.0f} B", entry), fmt::format("{:.2f}x", amplification),
                   "≤ 2x", Status(amplification <= 2)});
+  rows.push_back({"    by family, key + value bytes / event", "", FamilyWritesText(r), "", "", ""});
   rows.push_back({"  raw RocksDB, same count/keys/bytes, 16 B keys", "",
                   fmt::format("in order {:.0f} ev/s; random {:.0f} ev/s", r.raw_in_order.rate(), r.raw_random.rate()),
                   fmt::format("{:.3f} / {:.3f}", a.rate() / r.raw_in_order.rate(), a.rate() / r.raw_random.rate()), "",
@@ -1113,6 +1131,15 @@ void WriteDefault(bench::JsonWriter& j, const Results& r) {
       .Field("events_per_cpu_s", r.parse_alone.cpu_rate())
       .Field("mb_per_cpu_s", r.parse_alone.cpu_mbps())
       .End();
+  j.Begin("write_amplification_by_family");
+  for (size_t c = 0; c < r.family_writes.size() && r.raw_replay.events > 0; ++c) {
+    const double events = static_cast<double>(r.raw_replay.events);
+    j.Begin(ledger::CfName(static_cast<ledger::Cf>(c)))
+        .Field("keys_per_event", r.family_writes[c].keys / events)
+        .Field("bytes_per_event", r.family_writes[c].bytes / events)
+        .End();
+  }
+  j.End();
   j.Begin("write_amplification")
       .Field("keys_per_event", static_cast<double>(r.province.append.written.keys) / r.province.append.events)
       .Field("bytes_per_event", static_cast<double>(r.province.append.written.bytes) / r.province.append.events)
@@ -1433,6 +1460,7 @@ void RunDefault(const Options& opt, Results* out) {
     Note(fmt::format("raw RocksDB: the {} batches written again", batches.size()));
     r.raw_replay.seconds = bench::ReplayBatchesSeconds(opt.dir + "/raw", families, batches, &r.raw_replay.written);
     r.raw_replay.events = r.province.append.events * batches.size() / w.batches;
+    r.family_writes = bench::WritesByFamily(batches, ledger::kCfCount);
   }
   Note(fmt::format("raw RocksDB: {} synced batches of {} keys, {} bytes, 16-byte keys in order, then at random",
                    w.batches, w.keys / w.batches, w.bytes / w.batches));

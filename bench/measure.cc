@@ -234,6 +234,32 @@ bool CaptureBatches(rocksdb::DB* db, uint64_t since, uint64_t until, uint64_t ma
   return s.ok();
 }
 
+namespace {
+class FamilyCounter : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit FamilyCounter(std::vector<FamilyWrites>* out) : out_(out) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    if (cf >= out_->size()) out_->resize(cf + 1);
+    (*out_)[cf].keys += 1;
+    (*out_)[cf].bytes += key.size() + value.size();
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  std::vector<FamilyWrites>* out_;
+};
+}  // namespace
+
+std::vector<FamilyWrites> WritesByFamily(const std::vector<std::string>& batches, size_t families) {
+  std::vector<FamilyWrites> out(families);
+  FamilyCounter counter(&out);
+  for (const auto& bytes : batches) {
+    rocksdb::WriteBatch batch(bytes);
+    if (!batch.Iterate(&counter).ok()) break;
+  }
+  return out;
+}
+
 double ReplayBatchesSeconds(const std::string& path, const std::vector<std::string>& families,
                             const std::vector<std::string>& batches, WriteStats* written) {
   std::filesystem::remove_all(path);

@@ -64,6 +64,13 @@ double EntriesAloneSeconds(const std::string& path, const std::function<std::vec
 bool CaptureBatches(rocksdb::DB* db, uint64_t since, uint64_t until, uint64_t max_bytes,
                     std::vector<std::string>* batches, std::string* error);
 
+// Keys and bytes (key plus value, without the batch's framing) that `batches` put into each column
+// family, by family id: where the append's write amplification comes from.
+struct FamilyWrites {
+  uint64_t keys = 0, bytes = 0;
+};
+std::vector<FamilyWrites> WritesByFamily(const std::vector<std::string>& batches, size_t families);
+
 // Writes `batches` again, each synced, into a new database at `path` with the column families
 // `families` (in the order of their ids: the batches name families by id). Returns the seconds.
 double ReplayBatchesSeconds(const std::string& path, const std::vector<std::string>& families,
