@@ -16,11 +16,13 @@ test: build
 
 # The benchmark of issue 6 (bench/ledger_bench.cc) at its default size, about a minute on 2 cores:
 # prints the table and writes bench/results.json. BENCH_ARGS passes options (ledger_bench --help).
-# The province-size run is bench-large, below. `openssl speed` gives a reference figure: the
-# openssl command is installed if missing.
+# The province-size run is bench-large, below. `openssl speed` gives a reference figure, and
+# bench/pg_chain.sh the PostgreSQL hash chain of issue 15 (a throwaway cluster, removed after):
+# the openssl command and Debian's postgresql (with pgcrypto) are installed if missing.
 BENCH_ARGS ?=
 bench: configure
 	@command -v openssl >/dev/null || $(MAKE) --no-print-directory deps PACKAGES=openssl
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || $(MAKE) --no-print-directory deps PACKAGES=postgresql
 	cmake --build $(BUILD) -j $(JOBS) --target ledger_bench
 	$(BUILD)/ledger_bench --dir $(BUILD)/bench-data --json bench/results.json $(BENCH_ARGS)
 

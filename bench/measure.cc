@@ -7,11 +7,13 @@
 #include <rocksdb/write_batch.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -232,6 +234,32 @@ bool CaptureBatches(rocksdb::DB* db, uint64_t since, uint64_t until, uint64_t ma
   return s.ok();
 }
 
+namespace {
+class FamilyCounter : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit FamilyCounter(std::vector<FamilyWrites>* out) : out_(out) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    if (cf >= out_->size()) out_->resize(cf + 1);
+    (*out_)[cf].keys += 1;
+    (*out_)[cf].bytes += key.size() + value.size();
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  std::vector<FamilyWrites>* out_;
+};
+}  // namespace
+
+std::vector<FamilyWrites> WritesByFamily(const std::vector<std::string>& batches, size_t families) {
+  std::vector<FamilyWrites> out(families);
+  FamilyCounter counter(&out);
+  for (const auto& bytes : batches) {
+    rocksdb::WriteBatch batch(bytes);
+    if (!batch.Iterate(&counter).ok()) break;
+  }
+  return out;
+}
+
 double ReplayBatchesSeconds(const std::string& path, const std::vector<std::string>& families,
                             const std::vector<std::string>& batches, WriteStats* written) {
   std::filesystem::remove_all(path);
@@ -291,6 +319,66 @@ double OpensslSpeedSha256Mbps(std::string* raw_output) {
       return std::strtod(v1024.c_str(), nullptr) / 1000.0;
   }
   return -1;
+}
+
+namespace {
+
+// The value of "key" in a flat JSON object of strings and numbers (no escapes in them), or "".
+std::string FlatJsonValue(const std::string& line, const std::string& key) {
+  const std::string quoted = "\"" + key + "\":";
+  size_t at = line.find(quoted);
+  if (at == std::string::npos) return "";
+  at += quoted.size();
+  if (at < line.size() && line[at] == '"') {
+    size_t end = line.find('"', at + 1);
+    return end == std::string::npos ? "" : line.substr(at + 1, end - at - 1);
+  }
+  return line.substr(at, line.find_first_of(",}", at) - at);
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+bool PostgresInstalled() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+    if (access((entry.path() / "bin/postgres").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+PostgresChain RunPostgresChain(const std::string& script, const std::string& workdir, uint64_t events, uint64_t batch,
+                               uint64_t body_bytes) {
+  PostgresChain p;
+  const std::string command = fmt::format("{} --events {} --batch {} --body-bytes {} --dir {}", ShellQuote(script),
+                                          events, batch, body_bytes, ShellQuote(workdir));
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return PostgresChain::NotRun("cannot run " + script);
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe) != nullptr) {
+    if (buffer[0] == '{') p.line = buffer;
+    while (!p.line.empty() && (p.line.back() == '\n' || p.line.back() == '\r')) p.line.pop_back();
+  }
+  const int status = pclose(pipe);
+  if (status != 0) {
+    p.error = fmt::format("{} failed (exit {})", script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return p;
+  }
+  auto number = [&](const char* key) { return std::strtod(FlatJsonValue(p.line, key).c_str(), nullptr); };
+  p.events = static_cast<uint64_t>(number("events")), p.batch = static_cast<uint64_t>(number("batch"));
+  p.body_bytes = static_cast<uint64_t>(number("body_bytes")), p.commits = static_cast<uint64_t>(number("commits"));
+  p.seconds = number("seconds"), p.events_per_s = number("events_per_s");
+  p.version = FlatJsonValue(p.line, "postgres_version"), p.fsync = FlatJsonValue(p.line, "fsync");
+  p.synchronous_commit = FlatJsonValue(p.line, "synchronous_commit");
+  p.wal_sync_method = FlatJsonValue(p.line, "wal_sync_method");
+  p.shared_buffers = FlatJsonValue(p.line, "shared_buffers");
+  if (p.events != events || p.events_per_s <= 0) p.error = fmt::format("{}: unexpected output: {}", script, p.line);
+  return p;
 }
 
 Latency Percentiles(std::vector<double> us) {

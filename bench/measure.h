@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -63,6 +64,13 @@ double EntriesAloneSeconds(const std::string& path, const std::function<std::vec
 bool CaptureBatches(rocksdb::DB* db, uint64_t since, uint64_t until, uint64_t max_bytes,
                     std::vector<std::string>* batches, std::string* error);
 
+// Keys and bytes (key plus value, without the batch's framing) that `batches` put into each column
+// family, by family id: where the append's write amplification comes from.
+struct FamilyWrites {
+  uint64_t keys = 0, bytes = 0;
+};
+std::vector<FamilyWrites> WritesByFamily(const std::vector<std::string>& batches, size_t families);
+
 // Writes `batches` again, each synced, into a new database at `path` with the column families
 // `families` (in the order of their ids: the batches name families by id). Returns the seconds.
 double ReplayBatchesSeconds(const std::string& path, const std::vector<std::string>& families,
@@ -75,6 +83,27 @@ double Sha256EachSeconds(const std::vector<std::string>& items);
 
 // `openssl speed -seconds 3 sha256`: the 1024-byte column in MB/s (10^6 bytes), or -1.
 double OpensslSpeedSha256Mbps(std::string* raw_output);
+
+// The PostgreSQL reference of issue 15, bench/pg_chain.sh: a throwaway cluster (Debian's
+// binaries) with an append-only table hash-chained by a BEFORE INSERT trigger (pgcrypto's
+// digest), `events` rows of `body_bytes` random bytes inserted in transactions of `batch` rows,
+// each COMMIT durable (fsync=on, synchronous_commit=on). `error` is empty when it ran; its figures
+// come from the script's one JSON line (kept in `line`).
+struct PostgresChain {
+  std::string error;  // Why there are no figures (the script failed, or its output was not read).
+  uint64_t events = 0, batch = 0, body_bytes = 0, commits = 0;
+  double seconds = 0, events_per_s = 0;
+  std::string version, fsync, synchronous_commit, wal_sync_method, shared_buffers, line;
+  static PostgresChain NotRun(std::string why) {
+    PostgresChain p;
+    p.error = std::move(why);
+    return p;
+  }
+};
+bool PostgresInstalled();  // Debian's server binaries: /usr/lib/postgresql/*/bin/postgres.
+// Runs `script` (its progress to stderr) with its cluster in `workdir`, which it removes.
+PostgresChain RunPostgresChain(const std::string& script, const std::string& workdir, uint64_t events, uint64_t batch,
+                               uint64_t body_bytes);
 
 struct Latency {
   uint64_t samples = 0;

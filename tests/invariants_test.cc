@@ -332,13 +332,19 @@ TEST_CASE("an entry whose text lost its NUL terminator: rebuild reports Corrupti
 
 TEST_CASE("a state record that does not decode refuses the event with Corruption naming it") {
   testing::TempDir tmp;
-  auto l = testing::NewLedger(tmp.Sub("l"));
+  const std::string dir = tmp.Sub("l");
   std::vector<std::string> lines = testing::ReadDataLines("every_kind.jsonl");
-  for (const auto& r : testing::AppendLines(l.get(), {lines.begin(), lines.begin() + 5})) {
-    REQUIRE(r.outcome == ledger::AppendResult::Outcome::kCreated);
-  }
   const std::string key = ledger::state::HouseholdKey("H1");
-  REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kState), key, "not a household record").ok());
+  {
+    auto l = testing::NewLedger(dir);
+    for (const auto& r : testing::AppendLines(l.get(), {lines.begin(), lines.begin() + 5})) {
+      REQUIRE(r.outcome == ledger::AppendResult::Outcome::kCreated);
+    }
+    REQUIRE(l->store().db()->Put({}, l->store().cf(ledger::kState), key, "not a household record").ok());
+  }
+  // Reopened: the damaged record is what the ledger reads (an open ledger holds its state in
+  // memory, state_cache.h, and would not see a write behind its back).
+  auto l = testing::OpenLedger(dir);
   const uint64_t head_seq = l->head().seq;
   ledger::AppendResult r = testing::AppendLine(l.get(), lines[5]);  // H1's membersChanged.
   CHECK(r.outcome == ledger::AppendResult::Outcome::kRejected);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "line_reader.h"
+#include "ordered_worker.h"
 #include "report.h"
 #include "source.h"
 
@@ -181,12 +183,36 @@ std::string ResultJson(const PendingLine& p, const ledger::AppendResult* r) {
 PendingLine ParseLine(size_t line_number, const std::string& text) {
   PendingLine p;
   p.line = line_number;
-  p.message = std::make_unique<capnp::MallocMessageBuilder>();
+  p.message = std::make_unique<capnp::MallocMessageBuilder>(ledger::kEventMessageWords);
   p.early_error = ledger::ParseEventJson(text, p.message.get(), &p.event_id);
   if (!p.early_error.ok()) p.message.reset();
   // An id that is not an identifier is not echoed: the error is about it.
   if (!ledger::IsValidId(p.event_id)) p.event_id.clear();
   return p;
+}
+
+// An input line as read, before it is parsed (ParseGroup, on the parser's thread).
+struct RawLine {
+  size_t line = 0;
+  std::string text;
+  bool too_long = false;  // Longer than --max-line-bytes: not kept.
+};
+using RawGroup = std::vector<RawLine>;
+
+std::vector<PendingLine> ParseGroup(RawGroup* raw, size_t line_max) {
+  std::vector<PendingLine> parsed;
+  parsed.reserve(raw->size());
+  for (const RawLine& r : *raw) {
+    if (!r.too_long) {
+      parsed.push_back(ParseLine(r.line, r.text));
+      continue;
+    }
+    PendingLine p;
+    p.line = r.line;
+    p.early_error = Status::Invalid("", fmt::format("line longer than {} bytes (--max-line-bytes)", line_max));
+    parsed.push_back(std::move(p));
+  }
+  return parsed;
 }
 
 // What happened to the lines of one append: all of them, and those whose result line could not
@@ -327,8 +353,26 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
   if (!l) return code;
 
   tools::LineReader reader(fd, line_max);
+  // Each group is parsed on a thread of its own while the ledger checks the group before it.
+  tools::OrderedWorker<RawGroup, std::vector<PendingLine>> parser(
+      [line_max](RawGroup& raw) { return ParseGroup(&raw, line_max); }, 2);
+  std::deque<size_t> parsing;  // The first input line of each group given to the parser, not submitted.
+  // Submits the parsed groups, oldest first, until `keep` are left with the parser.
+  auto submit_parsed = [&](size_t keep) {
+    while (parser.given() > keep && counts.output_errno == 0) {
+      std::vector<PendingLine> parsed = parser.Take();
+      parsing.pop_front();
+      if (!SubmitLines(l.get(), &parsed, &counts)) return false;
+    }
+    return true;
+  };
+  auto give = [&](RawGroup* group) {
+    parsing.push_back(group->front().line);
+    parser.Push(std::move(*group));
+    group->clear();
+  };
   bool input_ended = false;
-  std::vector<PendingLine> group;
+  RawGroup group;
   size_t group_bytes = 0;  // Input bytes of the lines in `group`.
   std::string text;
   for (;;) {
@@ -344,26 +388,28 @@ int RunAppend(const std::map<std::string, std::string>& flags, const std::vector
       break;
     }
     if (r == tools::LineReader::Result::kTooLong) {
-      PendingLine p;
-      p.line = reader.line_number();
-      p.early_error = Status::Invalid("", fmt::format("line longer than {} bytes (--max-line-bytes)", line_max));
-      group.push_back(std::move(p));
+      group.push_back({reader.line_number(), "", true});
     } else if (text.find_first_not_of(" \t") != std::string::npos) {  // Blank lines are skipped.
-      group.push_back(ParseLine(reader.line_number(), text));
       group_bytes += text.size();
+      group.push_back({reader.line_number(), std::move(text), false});
     }
     // Close the group when full (in lines or bytes), or when the writer pauses (so that an
     // interactive writer gets its answers without waiting for a full group).
     bool full = group.size() >= group_max || group_bytes >= kGroupBytesMax;
     bool pause = !group.empty() && !reader.MoreReadyNow();
     if (full || pause) {
-      if (!SubmitLines(l.get(), &group, &counts)) return kExitCannot;
-      if (pause && !l->FlushGroups().ok()) return kExitCannot;
+      give(&group);
       group_bytes = 0;
+      if (!submit_parsed(pause ? 0 : 1)) return kExitCannot;
+      if (pause && !l->FlushGroups().ok()) return kExitCannot;
     }
   }
-  size_t not_read_from = !group.empty() ? group.front().line : input_ended ? 0 : reader.line_number() + 1;
-  if (counts.output_errno == 0 && !group.empty() && !SubmitLines(l.get(), &group, &counts)) return kExitCannot;
+  if (counts.output_errno == 0 && !group.empty()) give(&group);
+  if (!submit_parsed(0)) return kExitCannot;
+  size_t not_read_from = !parsing.empty() ? parsing.front()
+                         : !group.empty() ? group.front().line
+                         : input_ended    ? 0
+                                          : reader.line_number() + 1;
   if (!l->FlushGroups().ok()) return kExitCannot;
   if (fd > 0) ::close(fd);
   if (counts.output_errno != 0) {

@@ -20,6 +20,12 @@ namespace ledger {
 // Most nested JSON accepted in an event (objects and arrays).
 inline constexpr size_t kMaxJsonDepth = 24;
 
+// The first segment, in words, of a message builder for one event: most events take under 1 KB,
+// and Cap'n Proto's default first segment (1,024 words) is 8 KB that calloc zeroes per message,
+// which was a tenth of an append's instructions (bench/PERFORMANCE.md). A larger event grows the
+// message by further segments.
+inline constexpr unsigned kEventMessageWords = 128;
+
 // Parses `line` into a new Event, the root of `out`. Does not protect or validate the values
 // (the ledger does, on append), but refuses strings that are not text. If `event_id` is
 // given, it is set to the line's "eventId" whenever the line is a JSON object with one (read

@@ -8,6 +8,8 @@
 
 #include <utility>
 
+#include "benefit_ledger/events.h"
+
 #include "ledger/core/entry.h"
 #include "ledger/core/log.h"
 #include "ledger/domain/json.h"
@@ -436,7 +438,7 @@ Status Ledger::RecordBankResults(const Reconciliation& matches, std::string_view
     for (size_t i = 0; i < all.size() && submitted.ok(); ++i) {
       reconcile::Match m = all[i];
       if (!reconcile::IsRecorded(m)) continue;
-      owned.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      owned.push_back(std::make_unique<capnp::MallocMessageBuilder>(kEventMessageWords));
       reconcile::BankResultEvent(m, actor, date, owned.back().get());
       if (owned.size() == kBankResultsPerGroup) submitted = submit();
     }

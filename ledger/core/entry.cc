@@ -20,9 +20,11 @@ capnp::Data::Reader AsData(const Hash& h) {
 
 }  // namespace
 
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event,
-                        std::span<const Finding> findings) {
-  capnp::MallocMessageBuilder message;
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings) {
+  // Sized for the entry (its first segment is zeroed): the event, the links and a little for findings.
+  constexpr uint64_t kLinksWords = 16, kFindingWords = 16;
+  const uint64_t words = event.totalSize().wordCount + kLinksWords + kFindingWords * findings.size();
+  capnp::MallocMessageBuilder message(static_cast<unsigned>(std::min<uint64_t>(words, 1u << 16)));
   auto entry = message.initRoot<schema::Entry>();
   entry.setSeq(links.seq);
   entry.setRecordedAtUs(links.recorded_at_us);

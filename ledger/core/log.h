@@ -24,6 +24,7 @@
 #include "benefit_ledger/status.h"
 #include "ledger/core/entry.h"
 #include "ledger/core/genesis.h"
+#include "ledger/core/state_cache.h"
 #include "ledger/core/state_machine.h"
 #include "ledger/core/store.h"
 #include "ledger/util/hash.h"
@@ -131,6 +132,7 @@ class Log {
   // Why appends are refused: the identity differs from the log's, or the log has no genesis.
   const Status& identity_error() const { return identity_error_; }
   const Store& store() const { return *store_; }
+  const StateCache& state_cache() const { return state_cache_; }  // For tests and the bench.
 
  private:
   struct Group;     // Per-group state of AppendGroup (log.cc).
@@ -145,6 +147,7 @@ class Log {
   };
   Status Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
                  std::vector<AppendResult>* results);
+  void PrimeStateCache();
   AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
   Status GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch);
   void PutGroupRecords(Group* group);
@@ -158,8 +161,8 @@ class Log {
   Status HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) const;
   // Whether the event-id row of entry `e` points at it and checks its hash.
   bool MatchesEventIdRow(const HouseholdEntry& e) const;
-  void Stage(schema::Event::Reader event, const StagedEntry& entry,
-             const std::map<std::string, std::string>& state_writes, Group* group);
+  void Stage(schema::Event::Reader event, const StagedEntry& entry, std::map<std::string, std::string>&& state_writes,
+             Group* group);
   // The identity the log states (its genesis and checkpoint key entries, found by event id) and
   // whether the ledger runs under it: sets identity_error_.
   Status CheckIdentity();
@@ -185,6 +188,9 @@ class Log {
   // The state cursor (meta state_seq) as last written: how far the state family reflects the
   // log. Appends need it at the head (LEDGER_ASSERT in SubmitGroup; write_error_ refuses otherwise).
   uint64_t state_seq_ = 0;
+  // The committed state records in memory, which the rules read through (state_cache.h). Primed
+  // before the first append; emptied by a rebuild; forgotten when a write fails.
+  StateCache state_cache_;
   std::unique_ptr<InFlight> in_flight_;
 };
 
