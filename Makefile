@@ -17,7 +17,8 @@ test: build
 # The benchmark of issue 6 (bench/ledger_bench.cc) at its default size, about a minute on 2 cores:
 # prints the table and writes bench/results.json. BENCH_ARGS passes options (ledger_bench --help).
 # The province-size run is bench-large, below. `openssl speed` gives a reference figure, and
-# bench/pg_chain.sh the PostgreSQL hash chain of issue 15 (a throwaway cluster, removed after):
+# bench/pg_chain.sh the PostgreSQL hash chain of issue 15 (a throwaway cluster, removed after);
+# then bench/server_bench, the server run of issue 16 (ledgerd on 127.0.0.1, bench/results-server.json):
 # the openssl command and Debian's postgresql (with pgcrypto) are installed if missing.
 BENCH_ARGS ?=
 bench: configure
@@ -25,6 +26,8 @@ bench: configure
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || $(MAKE) --no-print-directory deps PACKAGES=postgresql
 	cmake --build $(BUILD) -j $(JOBS) --target ledger_bench
 	$(BUILD)/ledger_bench --dir $(BUILD)/bench-data --json bench/results.json $(BENCH_ARGS)
+	cmake --build $(BUILD) -j $(JOBS) --target server_bench
+	$(BUILD)/server_bench --dir $(BUILD)/bench-server --json bench/results-server.json
 
 # Issue 6 at a province's size, in a process of its own so that its peak memory is its own: a
 # province-month of 5M payment events (about 19M events, at least the 10M the replay target asks)
