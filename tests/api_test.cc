@@ -73,7 +73,8 @@ TEST_CASE("the public API: create, append, report, replay, verify, prove and che
   REQUIRE(ledger::Ledger::Open(dir, &l).ok());
   CHECK(l->identity_error().ok());
   CHECK(l->policy() == ledger::Policy::kRecord);
-  CHECK(l->head_seq() == 1);  // The genesis entry.
+  CHECK(l->head_seq() == 1);   // The genesis entry.
+  CHECK(l->LoadState().ok());  // The state in memory before the first append, as a server does.
 
   const std::vector<std::string> lines = DataLines("every_kind.jsonl");
   REQUIRE(lines.size() > 20);

@@ -342,3 +342,28 @@ TEST_CASE("a state cache much smaller than the state changes nothing of the stat
     CHECK(DumpState(*l) == appended);
   }
 }
+
+TEST_CASE("LoadState holds the whole state in memory when it fits the budget, and none of it when not") {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("l");
+  {
+    auto l = testing::NewLedger(path, Policy::kEnforce);
+    AppendAll(l.get(), testing::CountyYear({.seed = 19, .households = 20}));
+  }
+  struct Case {
+    const char* budget;
+    bool complete;
+  };
+  for (Case c : {Case{"", true}, Case{"20000", false}}) {
+    CAPTURE(c.budget);
+    setenv("LEDGER_STATE_CACHE_BYTES", c.budget, 1);
+    auto l = testing::OpenLedger(path);
+    unsetenv("LEDGER_STATE_CACHE_BYTES");
+    CHECK_FALSE(l->state_cache().primed());  // Opening reads nothing of the state.
+    REQUIRE(l->LoadState().ok());
+    CHECK(l->state_cache().primed());
+    CHECK(l->state_cache().complete() == c.complete);
+    CHECK((l->state_cache().records() == DumpState(*l).size()) == c.complete);
+    CHECK(l->state_cache().bytes() <= l->state_cache().budget_bytes());
+  }
+}

@@ -152,6 +152,10 @@ class Ledger {
   // during the call. FlushGroups waits for the write in flight: call it when the stream pauses.
   Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done);
   Status FlushGroups();
+  // Loads the domain state into memory, as the first append otherwise does (a server calls it
+  // at start, so that its first caller does not wait for it). Within a memory budget: a state
+  // too large for it is read as appends need it.
+  Status LoadState();
 
   // ---- Entries and households ----
   // Entry `seq` as one line of JSON (its hash and kind with it). NotFound if there is none.

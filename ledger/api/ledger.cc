@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "benefit_ledger/events.h"
-
 #include "ledger/core/entry.h"
 #include "ledger/core/log.h"
 #include "ledger/domain/json.h"
@@ -140,6 +139,10 @@ Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, Group
 
 Status Ledger::FlushGroups() {
   return Guarded("append", [&] { return log_->FlushGroups(); });
+}
+
+Status Ledger::LoadState() {
+  return Guarded("append", [&] { return log_->LoadState(); });
 }
 
 // ---- Entries and households ----------------------------------------------------------------------

@@ -373,9 +373,14 @@ Status Log::AppendOwnEvent(capnp::MessageBuilder* message, const std::vector<std
 // Before the first append: the state in memory (state_cache.h). A read error leaves the cache
 // partial, so the rules read through to the database, which reports the error to the event.
 void Log::PrimeStateCache() {
-  if (state_cache_.primed()) return;
+  if (!state_cache_.primed()) (void)LoadState();
+}
+
+Status Log::LoadState() {
+  if (state_cache_.primed()) return Status::Ok();
   Status s = state_cache_.Prime(*store_);
   LEDGER_ASSERT(s.ok() || !state_cache_.complete(), "a state cache that failed to load is complete");
+  return s;
 }
 
 AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {

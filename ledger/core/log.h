@@ -95,6 +95,9 @@ class Log {
   using GroupDone = std::function<void(std::vector<AppendResult>* results, const Status& write)>;
   Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done);
   Status FlushGroups();
+  // Primes the state cache (state_cache.h) now rather than at the first append. Non-ok only if
+  // the state could not be read; the cache is then partial and appends read through.
+  Status LoadState();
 
   // The canonical bytes of entry `seq`; NotFound if there is none.
   Status ReadEntry(uint64_t seq, std::string* bytes) const;
