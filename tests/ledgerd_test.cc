@@ -294,12 +294,12 @@ TEST_CASE("ledgerd: 32 writers and 8 readers at once, every acknowledged event t
   for (int r = 0; r < 8; ++r) {
     readers.emplace_back([&, r] {
       auto c = Connect(server, f.creds.at(r % 2 ? "aud1" : "insp1"));
-      while (!writers_done.load()) {
+      do {  // At least one read each, however fast the writers are.
         auto request = c->session().rollRequest();
         request.setAsOf(20240301);
         auto response = request.send().wait(c->wait_scope());
         (response.hasFailure() ? read_failures : reads)++;
-      }
+      } while (!writers_done.load());
     });
   }
   for (auto& t : threads) t.join();
@@ -314,6 +314,76 @@ TEST_CASE("ledgerd: 32 writers and 8 readers at once, every acknowledged event t
   CHECK(WEXITSTATUS(status) == 0);
   // Group commit: the writer merged calls of several connections into one synced write.
   CHECK(MostCallsInOneGroup(server.Log()) > 1);
+  CheckAcked(f.dir, acked);
+}
+
+namespace {
+
+// GET `path` from 127.0.0.1:`port` over plain HTTP; the whole response, headers included.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // Read the headers, then Content-Length bytes of body (the server may keep the connection open).
+  std::string response;
+  char buf[4096];
+  size_t want = std::string::npos;
+  while (want == std::string::npos || response.size() < want) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+    size_t end = response.find("\r\n\r\n"), length = response.find("Content-Length: ");
+    if (end != std::string::npos && length != std::string::npos && length < end) {
+      want = end + 4 + std::stoul(response.substr(length + 16));
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+// The port the server's log says its metrics listen on.
+int MetricsPort(const Server& server) {
+  std::string log = server.Log();
+  const std::string key = R"("event":"metrics_listening","port":)";
+  REQUIRE(log.find(key) != std::string::npos);
+  return std::atoi(log.c_str() + log.find(key) + key.size());
+}
+
+// The value of metric `name` (a line "name value") in a /metrics response; "" if absent.
+std::string Metric(const std::string& text, const std::string& name) {
+  size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  at += name.size() + 2;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+}  // namespace
+
+TEST_CASE("ledgerd: a queue smaller than what 16 writers send parks their calls, and drops nothing") {
+  Fixture f;
+  Server server(f.dir, {"--queue-events", "10", "--max-events-per-call", "5", "--metrics-listen", "127.0.0.1:0"});
+  Acked acked;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 16; ++w) {
+    threads.emplace_back([&, w] { RunWriter(server, f, w, 8, 5, &acked, &stop, &failures); });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(acked.seqs.size() == 16 * 8 * 5);
+  // No group holds more than the queue: at most two calls of five events; the others waited.
+  CHECK(MostCallsInOneGroup(server.Log()) <= 2);
+  std::string parked = Metric(HttpGet(MetricsPort(server), "/metrics"), "ledgerd_parked_calls_total");
+  CHECK(std::stoi(parked) > 0);
+  CHECK(server.Stop(SIGTERM) == 0);
   CheckAcked(f.dir, acked);
 }
 
@@ -562,39 +632,6 @@ TEST_CASE("ledgerd: a deactivated actor is cut off at once, its open connection 
   CHECK(local.out.find("was deactivated") != std::string::npos);
 }
 
-namespace {
-
-// GET `path` from 127.0.0.1:`port` over plain HTTP; the whole response, headers included.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  // Read the headers, then Content-Length bytes of body (the server may keep the connection open).
-  std::string response;
-  char buf[4096];
-  size_t want = std::string::npos;
-  while (want == std::string::npos || response.size() < want) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
-    size_t end = response.find("\r\n\r\n"), length = response.find("Content-Length: ");
-    if (end != std::string::npos && length != std::string::npos && length < end) {
-      want = end + 4 + std::stoul(response.substr(length + 16));
-    }
-  }
-  ::close(fd);
-  return response;
-}
-
-}  // namespace
-
 TEST_CASE("ledgerd: /metrics in Prometheus text and /healthz on the metrics address") {
   Fixture f;
   Server server(f.dir, {"--metrics-listen", "127.0.0.1:0"});
@@ -602,10 +639,7 @@ TEST_CASE("ledgerd: /metrics in Prometheus text and /healthz on the metrics addr
   auto results =
       Append(*cw, {Registration("cw00", "H-M1", kTownIn, 1), Registration("cw01", "H-M2", kTownIn, 2)});  // 1 refused.
   REQUIRE(results[0].outcome == Outcome::kCreated);
-  std::string log = server.Log();
-  const std::string key = R"("event":"metrics_listening","port":)";
-  REQUIRE(log.find(key) != std::string::npos);
-  int port = std::atoi(log.c_str() + log.find(key) + key.size());
+  int port = MetricsPort(server);
   std::string metrics = HttpGet(port, "/metrics");
   CHECK(metrics.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(metrics.find("ledgerd_append_events_total{outcome=\"created\"} 1\n") != std::string::npos);

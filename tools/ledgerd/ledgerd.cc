@@ -400,6 +400,7 @@ kj::Promise<std::shared_ptr<AppendReply>> LedgerServer::Append(AppendJob job) {
   };
   // Behind parked calls, or into a full queue: park (the caller waits; nothing is dropped).
   if (!parked_.empty() || !writer_.TryEnqueue(&job)) {
+    metrics_.Parked();
     parked_.push_back(std::move(job));
     ArmSpace();
   }
