@@ -398,6 +398,18 @@ TEST_CASE("ledgerd: impersonation refused, and an auditor reads only its jurisdi
   CHECK(results[0].error.field() == "actorId");
   CHECK(results[0].error.reason().find("authenticated as \"cw00\"") != std::string::npos);
   CHECK(results[1].outcome == Outcome::kCreated);
+  // Binary events are held to what JSON input is: a name with a NUL in it is refused, naming it.
+  {
+    auto request = cw->session().appendRequest();
+    capnp::MallocMessageBuilder m;
+    REQUIRE(ledger::ParseEventJson(Registration("cw00", "H-NUL", kTownIn, 5), &m).ok());
+    m.getRoot<ledger::schema::Event>().getHouseholdRegistered().getMembers()[0].setName(capnp::Text::Reader("a\0b", 3));
+    request.initEvents(1).setWithCaveats(0, m.getRoot<ledger::schema::Event>().asReader());
+    auto outcome = ledgerd::FromWire(request.send().wait(cw->wait_scope()).getOutcomes()[0]);
+    CHECK(outcome.outcome == Outcome::kRejected);
+    CHECK(outcome.error.field() == "householdRegistered.members[0].name");
+    CHECK(outcome.error.reason().find("NUL") != std::string::npos);
+  }
 
   auto aud = Connect(server, f.creds.at("aud1"));
   auto who = aud->session().whoAmIRequest().send().wait(aud->wait_scope());
@@ -585,6 +597,9 @@ TEST_CASE("ledgerctl --server prints what ledgerctl --dir prints, and appends as
   CHECK(remote("aud0", {"append"}, Registration("aud0", "H-A", kTownIn, 44) + "\n").out.find("never write") !=
         std::string::npos);
   CHECK(server.Stop(SIGTERM) == 0);
+  // What went in as binary is what JSON makes: the same line appended locally is there already.
+  auto local_again = testing::RunLedgerctl({"append", "--dir", dir}, mine + "\n");
+  CHECK(local_again.out.find(R"({"line":1,"status":"exists","eventId":"reg-H-CLI","seq":)") == 0);
 }
 
 TEST_CASE("ledgerd: a deactivated actor is cut off at once, its open connection too, and gets no credential") {
