@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +91,9 @@ struct Fixture {
     std::string out = tmp.Sub(actor + ".cred");
     auto r = testing::RunLedgerctl({"credential", "issue", "--dir", dir, "--actor", actor, "--out", out});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    struct stat st {};
+    REQUIRE(::stat(out.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);  // It holds the actor's private key.
     creds[actor] = out;
   }
 };
