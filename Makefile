@@ -8,7 +8,7 @@ JOBS     := $(shell nproc 2>/dev/null || echo 2)
 .PHONY: demo test bench bench-large build configure deps clean
 
 demo: configure
-	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl gen_history
+	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl ledgerd gen_history
 	tools/demo/demo.sh $(BUILD)
 
 test: build
