@@ -442,6 +442,7 @@ TEST_CASE("ledgerd: impersonation refused, and an auditor reads only its jurisdi
     return r.hasFailure() ? ledgerd::FromWire(r.getFailure()) : Status::Ok();
   };
   CHECK(roll("341502").field() == "region");
+  CHECK(roll("3415020019").reason().find("not a region prefix") != std::string::npos);
   CHECK(roll("").ok());
   CHECK(roll("341502001").ok());
   CHECK(server.Stop(SIGTERM) == 0);

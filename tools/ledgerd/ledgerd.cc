@@ -156,6 +156,10 @@ Status ScopeRegion(const ledger::ActorInfo& me, std::string* region_prefix) {
     *region_prefix = me.jurisdiction;
     return Status::Ok();
   }
+  if (!ledger::IsValidRegionPrefix(*region_prefix)) {
+    return Status::Invalid("region",
+                           fmt::format("\"{}\" is not a region prefix (2, 4, 6, 9 or 12 digits)", *region_prefix));
+  }
   if (!Within(*region_prefix, me.jurisdiction)) return Refused("region", me, "region " + *region_prefix);
   return Status::Ok();
 }
