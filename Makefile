@@ -5,7 +5,7 @@ PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-d
             doctest-dev rocksdb-tools libsimdjson-dev
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: demo test bench bench-large build configure deps clean
+.PHONY: demo test bench bench-large bench-server build configure deps clean
 
 demo: configure
 	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl ledgerd gen_history
@@ -23,6 +23,12 @@ bench: configure
 	@command -v openssl >/dev/null || $(MAKE) --no-print-directory deps PACKAGES=openssl
 	cmake --build $(BUILD) -j $(JOBS) --target ledger_bench
 	$(BUILD)/ledger_bench --dir $(BUILD)/bench-data --json bench/results.json $(BENCH_ARGS)
+
+# ledgerd over loopback (issue 16, bench/server_bench.cc): events/s and ack latency p50/p99 for
+# 1, 8 and 32 clients sending binary events, beside the embedded append rate. A few seconds.
+bench-server: configure
+	cmake --build $(BUILD) -j $(JOBS) --target server_bench
+	$(BUILD)/server_bench --dir $(BUILD)/server-bench
 
 # Issue 6 at a province's size, in a process of its own so that its peak memory is its own: a
 # province-month of 5M payment events (about 19M events, at least the 10M the replay target asks)
