@@ -164,9 +164,9 @@ bool ReadVerifierKeyFile(const std::string& path, ledger::note::Verifier* key, c
   return s.ok();
 }
 
-bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command) {
+bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command, int mode) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
   bool ok = fd >= 0;
   for (size_t done = 0; ok && done < text.size();) {
     ssize_t n = ::write(fd, text.data() + done, text.size() - done);

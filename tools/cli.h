@@ -55,9 +55,9 @@ int Fail(const char* command, const ledger::Status& s, std::initializer_list<std
 std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
 // Reads a whole file of at most max_bytes; prints why and returns false if it cannot.
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command);
-// Writes `text` to `path` through a temporary file renamed into place, synced: a reader never
-// sees half a file. Prints why and returns false if it cannot.
-bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command);
+// Writes `text` to `path` (with `mode`) through a temporary file renamed into place, synced: a
+// reader never sees half a file. Prints why and returns false if it cannot.
+bool WriteFileAtomically(const std::string& path, const std::string& text, const char* command, int mode = 0644);
 // Reads a signer key file (ledgerctl keygen's PREFIX.key); prints why and returns false if it
 // cannot or the text is not a signer key.
 bool ReadSignerKeyFile(const std::string& path, ledger::note::KeyPair* key, const char* command);

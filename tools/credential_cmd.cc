@@ -1,12 +1,7 @@
 // ledgerctl credential issue: what an actor needs to connect to ledgerd (tools/ledgerd/tls_ca.h):
 // a certificate for the actor issued by the ledger's own CA, its key, and the CA certificate
 // that identifies the server. Refuses actors the ledger has not registered.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "commands.h"
 #include "ledgerd/tls_ca.h"
@@ -21,24 +16,6 @@ const char* const kCredentialUsage =
     "from there. A must be registered in the ledger, and not deactivated (exit 1 if not). The\n"
     "ledger is opened to check, so issue credentials while ledgerd is not running on D. Connect with\n"
     "ledgerctl --server HOST:PORT --credential A.cred COMMAND ...\n";
-
-namespace {
-
-bool WritePrivateFile(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ok && ::fsync(fd) == 0;
-  if (fd >= 0) ok = ::close(fd) == 0 && ok;
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    fmt::print(stderr, "ledgerctl credential: cannot write {}: {}\n", path, strerror(errno));
-    ::unlink(tmp.c_str());
-  }
-  return ok;
-}
-
-}  // namespace
 
 int RunCredential(const Flags& flags, const Positional& positional) {
   if (positional.size() != 1 || positional[0] != "issue") {
@@ -68,7 +45,7 @@ int RunCredential(const Flags& flags, const Positional& positional) {
   s = ledgerd::EnsureCa(tls_dir, &made);
   if (s.ok()) s = ledgerd::IssueCredential(tls_dir, *actor, &credential);
   if (!s.ok()) return Fail("credential", s);
-  if (!WritePrivateFile(*out, credential)) return kExitCannot;
+  if (!WriteFileAtomically(*out, credential, "credential", 0600)) return kExitCannot;  // It holds a key.
   if (made) fmt::print("made the ledger's TLS CA and ledgerd's certificate in {} (keep ca.key private)\n", tls_dir);
   fmt::print("issued {} for actor {} (certificate by the CA in {}): keep it private\n", *out, *actor, tls_dir);
   return kExitOk;

@@ -4,7 +4,8 @@
 # payroll issued, exported to the bank and the bank's results reconciled, a death learned of late
 # and what is to be recovered, an old system's history
 # imported under the record policy and traced by an inspector, a ledger of the previous storage
-# layout upgraded, a tampered copy caught, and a copy whose policy row was rewritten refused.
+# layout upgraded, a tampered copy caught, a copy whose policy row was rewritten refused, and a
+# copy served by ledgerd to two officials at once, one refused for impersonation.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
@@ -204,4 +205,34 @@ step "Someone rewrites the policy row (enforce -> record) on disk; verify names 
 echo '{"eventId":"demo-exit","householdId":"H0000","regionCode":"341502000000","actorId":"ca1","businessDate":20250115,"exit":{"caseId":"C-H0000","reason":"death","lastPeriod":202501,"gradualExitMonths":3}}' |
   "$ctl" append --dir "$copy" - 2>&1 | grep -v WARNING | cut -c1-200 || echo "(exit status $?)"
 rm -rf "$copy"
+# A server: ledgerd serves a copy of the sample ledger to two officials at once over mutual TLS.
+served="$build/demo-ledger-served"
+rm -rf "$served" "$served.port" && cp -r "$dir" "$served"
+step "Credentials for a caseworker and a county approver, from the ledger's own CA (made in $served/tls)" \
+  "ledgerctl credential issue --dir $served --actor cw1-1 --out cw1-1.cred; ... --actor ca1 --out ca1.cred"
+"$ctl" credential issue --dir "$served" --actor cw1-1 --out "$build/demo-cw1-1.cred"
+"$ctl" credential issue --dir "$served" --actor ca1 --out "$build/demo-ca1.cred"
+step "ledgerd serves it on 127.0.0.1; the caseworker appends while the approver reads the roll" \
+  "ledgerd --dir $served --listen 127.0.0.1:0 --port-file $served.port &; ledgerctl --server ... append; ... roll"
+"$build/ledgerd" --dir "$served" --listen 127.0.0.1:0 --port-file "$served.port" 2>"$served.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$served.port" ] && break; sleep 0.1; done
+address="127.0.0.1:$(cat "$served.port")"
+as_cw="--server $address --credential $build/demo-cw1-1.cred"
+as_ca="--server $address --credential $build/demo-ca1.cred"
+echo '{"eventId":"D1-reg","householdId":"D1","regionCode":"341502001001","actorId":"cw1-1","businessDate":20260105,"householdRegistered":{"members":[{"person":{"number":"341502195203141236"},"name":"张三","relation":"head","birthDate":19520314}]}}' |
+  "$ctl" $as_cw append - 2>&1 &
+append_pid=$!
+"$ctl" $as_ca roll --as-of 20251231 --region 341502001 | tail -1
+wait "$append_pid" || true
+step "The caseworker sends an approval in the approver's name: refused, the connection is cw1-1's" \
+  "ledgerctl --server $address --credential cw1-1.cred append -"
+echo '{"eventId":"D1-apr","householdId":"D1","regionCode":"341502000000","actorId":"ca1","businessDate":20260110,"approval":{"caseId":"C-D1","programme":"urban_dibao","monthlyAmountFen":50000,"membersCovered":1,"firstPeriod":202602,"reviewDueDate":20270110}}' |
+  "$ctl" $as_cw append - 2>&1 || echo "(exit status $?)"
+step "SIGTERM: ledgerd drains and exits 0; its log is JSON, a line per event" "kill -TERM <pid>; tail -3 $served.log"
+kill -TERM "$server_pid"
+wait "$server_pid" && echo "(exit status 0)"
+tail -3 "$served.log"
+rm -rf "$served" "$served.port" "$build/demo-cw1-1.cred" "$build/demo-ca1.cred"
+
 printf '\nThe sample ledger is in %s; try: %s --help\n' "$dir" "$ctl"

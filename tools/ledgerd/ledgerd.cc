@@ -19,6 +19,7 @@
 
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
+#include <capnp/schema.h>
 #include <fmt/format.h>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
@@ -155,6 +156,10 @@ Status ScopeRegion(const ledger::ActorInfo& me, std::string* region_prefix) {
     *region_prefix = me.jurisdiction;
     return Status::Ok();
   }
+  if (!ledger::IsValidRegionPrefix(*region_prefix)) {
+    return Status::Invalid("region",
+                           fmt::format("\"{}\" is not a region prefix (2, 4, 6, 9 or 12 digits)", *region_prefix));
+  }
   if (!Within(*region_prefix, me.jurisdiction)) return Refused("region", me, "region " + *region_prefix);
   return Status::Ok();
 }
@@ -172,6 +177,13 @@ Status Active(const ledger::ActorInfo& a) {
   if (a.active) return Status::Ok();
   return Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", a.id, a.deactivated_by,
                                               a.deactivation_reason));
+}
+
+// The role's schema name ("countyApprover"), for the log.
+std::string RoleName(Role role) {
+  auto enumerants = capnp::Schema::from<Role>().getEnumerants();
+  auto i = static_cast<unsigned>(role);
+  return i < enumerants.size() ? std::string(enumerants[i].getProto().getName()) : std::to_string(i);
 }
 
 bool ReadsOnly(Role role) {
@@ -351,8 +363,8 @@ kj::Promise<void> LedgerServer::Authenticated(uint64_t id, kj::AuthenticatedStre
       return kj::Promise<void>(kj::READY_NOW);
     }
     Log("info", "authenticated",
-        fmt::format("\"conn\":{},\"actor\":{},\"role\":{}", id, ledger::JsonString(actor),
-                    static_cast<int>(r->actor.role)));
+        fmt::format("\"conn\":{},\"actor\":{},\"role\":\"{}\"", id, ledger::JsonString(actor),
+                    RoleName(r->actor.role)));
     capnp::ReaderOptions reader;
     reader.traversalLimitInWords = options_.max_message_bytes / sizeof(capnp::word);
     reader.nestingLimit = 64;
@@ -400,6 +412,7 @@ kj::Promise<std::shared_ptr<AppendReply>> LedgerServer::Append(AppendJob job) {
   };
   // Behind parked calls, or into a full queue: park (the caller waits; nothing is dropped).
   if (!parked_.empty() || !writer_.TryEnqueue(&job)) {
+    metrics_.Parked();
     parked_.push_back(std::move(job));
     ArmSpace();
   }
@@ -497,8 +510,9 @@ kj::Promise<void> Session::append(AppendContext context) {
   for (unsigned i = 0; i < events.size(); ++i) {
     (*early)[i] = MayAppend(events[i]);
     if (!(*early)[i].ok()) continue;
-    job.events.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    job.events.back()->setRoot(events[i]);
+    auto message = std::make_unique<capnp::MallocMessageBuilder>();
+    (*early)[i] = CopyEvent(events[i], message.get());
+    if ((*early)[i].ok()) job.events.push_back(std::move(message));
   }
   size_t refused = std::count_if(early->begin(), early->end(), [](const Status& s) { return !s.ok(); });
   if (refused > 0) server_.metrics().Appended(0, 0, refused);

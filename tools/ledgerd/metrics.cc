@@ -48,6 +48,8 @@ std::string Metrics::Text(uint64_t queued_events) const {
   out += fmt::format("ledgerd_commit_seconds_bucket{{le=\"+Inf\"}} {}\n", commit_count_.load());
   out += fmt::format("ledgerd_commit_seconds_sum {:.6f}\n", commit_us_sum_.load() / 1e6);
   out += fmt::format("ledgerd_commit_seconds_count {}\n", commit_count_.load());
+  metric("ledgerd_parked_calls_total", "counter", "Append calls that waited for room in the queue.");
+  out += fmt::format("ledgerd_parked_calls_total {}\n", parked_.load());
   metric("ledgerd_queue_events", "gauge", "Events waiting for the writer.");
   out += fmt::format("ledgerd_queue_events {}\n", queued_events);
   metric("ledgerd_connections_open", "gauge", "Authenticated connections open.");

@@ -23,13 +23,14 @@ class Metrics {
   void ConnectionOpened() { ++connections_total_, ++connections_open_; }
   void ConnectionClosed() { --connections_open_; }
   void Failed(Error kind) { ++errors_[kind]; }
+  void Parked() { ++parked_; }  // A call waited for room in the queue (backpressure).
 
   // Everything, as /metrics serves it; `queued_events` is the writer's queue now.
   std::string Text(uint64_t queued_events) const;
 
  private:
   std::atomic<uint64_t> created_{0}, exists_{0}, rejected_{0};
-  std::atomic<uint64_t> calls_{0}, groups_{0}, group_events_{0};
+  std::atomic<uint64_t> calls_{0}, groups_{0}, group_events_{0}, parked_{0};
   std::array<std::atomic<uint64_t>, kCommitBuckets.size()> commit_buckets_{};  // Not cumulative.
   std::atomic<uint64_t> commit_count_{0}, commit_us_sum_{0};
   std::atomic<int64_t> connections_open_{0};

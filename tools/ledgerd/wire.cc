@@ -1,6 +1,12 @@
 #include "wire.h"
 
+#include <capnp/dynamic.h>
+#include <fmt/format.h>
+
+#include <cstring>
 #include <string>
+
+#include "benefit_ledger/format.h"
 
 namespace ledgerd {
 
@@ -63,6 +69,68 @@ ledger::AppendResult FromWire(rpc::AppendOutcome::Reader outcome) {
   }
   r.dropped_with_group = outcome.getDroppedWithGroup();
   return r;
+}
+
+namespace {
+
+Status CheckText(capnp::Text::Reader text) {
+  if (std::strlen(text.cStr()) != text.size()) {
+    return Status::Invalid("", fmt::format("holds a NUL byte (at byte {})", std::strlen(text.cStr()) + 1));
+  }
+  size_t bad = 0;
+  if (!ledger::IsValidUtf8(std::string_view(text.cStr(), text.size()), &bad)) {
+    return Status::Invalid("", fmt::format("is not valid UTF-8 (byte {})", bad + 1));
+  }
+  return Status::Ok();
+}
+
+Status CopyKnown(capnp::DynamicStruct::Reader in, capnp::DynamicStruct::Builder out);
+
+Status CopyValue(capnp::StructSchema::Field field, capnp::DynamicStruct::Reader in, capnp::DynamicStruct::Builder out) {
+  auto type = field.getType();
+  if (type.isStruct()) {
+    return CopyKnown(in.get(field).as<capnp::DynamicStruct>(), out.init(field).as<capnp::DynamicStruct>());
+  }
+  if (type.isText()) {
+    Status s = CheckText(in.get(field).as<capnp::Text>());
+    if (!s.ok()) return s;
+  }
+  if (type.isList()) {
+    auto from = in.get(field).as<capnp::DynamicList>();
+    auto element = type.asList().getElementType();
+    if (element.isStruct() || element.isText()) {
+      auto to = out.init(field, from.size()).as<capnp::DynamicList>();
+      for (unsigned i = 0; i < from.size(); ++i) {
+        Status s = element.isText() ? CheckText(from[i].as<capnp::Text>())
+                                    : CopyKnown(from[i].as<capnp::DynamicStruct>(), to[i].as<capnp::DynamicStruct>());
+        if (!s.ok()) return s.WithFieldPrefix(fmt::format("[{}]", i));
+        if (element.isText()) to.set(i, from[i]);
+      }
+      return Status::Ok();
+    }
+  }
+  out.set(field, in.get(field));  // Numbers, enums, Data, lists of those: no room for hidden data.
+  return Status::Ok();
+}
+
+// Every field of `in` that the schema knows and that is set (the active union member included).
+Status CopyKnown(capnp::DynamicStruct::Reader in, capnp::DynamicStruct::Builder out) {
+  for (auto field : in.getSchema().getFields()) {
+    if (!in.has(field)) continue;  // A pointer that is null, or a union member that is not the one set.
+    Status s = CopyValue(field, in, out);
+    if (!s.ok()) return s.WithFieldPrefix(field.getProto().getName());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CopyEvent(ledger::schema::Event::Reader event, capnp::MessageBuilder* out) {
+  Status s;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { s = CopyKnown(event, out->initRoot<ledger::schema::Event>()); })) {
+    return Status::Invalid("", fmt::format("the event does not read: {}", e->getDescription().cStr()));
+  }
+  return s;
 }
 
 }  // namespace ledgerd

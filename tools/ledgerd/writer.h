@@ -7,6 +7,10 @@
 //    keep their order.
 //  - reads (reports, replay, verify), run between groups on the same handle.
 //
+// Appends use Ledger::AppendGroup, not the pipelined SubmitGroup: SubmitGroup answers a group
+// only when the next one has been checked (or on FlushGroups), which delays every ack for
+// clients that wait for their answers; it was tried and showed no gain (README, bench-server).
+//
 // Reads therefore wait for the write in flight, and a long verify holds up appends. What
 // remains (issue 16): reads on RocksDB snapshots or a secondary instance on threads of their own,
 // which needs the library to offer a read-only handle beside the writing one.
