@@ -238,11 +238,8 @@ void CheckAcked(const std::string& dir, const Acked& acked) {
 // Connects as the credential's actor over TLS, sends what is not a Cap'n Proto message, and
 // expects the server to close the connection within 10 s.
 void SendGarbageOverTls(const Server& server, const std::string& cred_path) {
-  std::ifstream in(cred_path);
-  std::stringstream text;
-  text << in.rdbuf();
   ledgerd::Credential cred;
-  REQUIRE(ledgerd::ParseCredential(text.str(), &cred).ok());
+  REQUIRE(ledgerd::ReadCredential(cred_path, &cred).ok());
   auto io = kj::setupAsyncIo();
   kj::TlsKeypair keypair{kj::TlsPrivateKey(cred.key_pem.c_str()), kj::TlsCertificate(cred.cert_pem.c_str())};
   kj::TlsCertificate ca(cred.ca_pem.c_str());
