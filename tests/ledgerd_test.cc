@@ -563,6 +563,8 @@ TEST_CASE("ledgerctl --server prints what ledgerctl --dir prints, and appends as
       {"totals", "--from", "202401", "--to", "202412"},
       {"trace", "--household", "H1", "--format", "jsonl"},
       {"trace", "--region", "341502001"},
+      {"recoveries", "--region", "341502"},
+      {"recoveries", "--household", "H1", "--format", "json"},
   };
   std::vector<testing::RunResult> local;
   for (auto c : commands) {
