@@ -238,11 +238,8 @@ void CheckAcked(const std::string& dir, const Acked& acked) {
 // Connects as the credential's actor over TLS, sends what is not a Cap'n Proto message, and
 // expects the server to close the connection within 10 s.
 void SendGarbageOverTls(const Server& server, const std::string& cred_path) {
-  std::ifstream in(cred_path);
-  std::stringstream text;
-  text << in.rdbuf();
   ledgerd::Credential cred;
-  REQUIRE(ledgerd::ParseCredential(text.str(), &cred).ok());
+  REQUIRE(ledgerd::ReadCredential(cred_path, &cred).ok());
   auto io = kj::setupAsyncIo();
   kj::TlsKeypair keypair{kj::TlsPrivateKey(cred.key_pem.c_str()), kj::TlsCertificate(cred.cert_pem.c_str())};
   kj::TlsCertificate ca(cred.ca_pem.c_str());
@@ -566,6 +563,8 @@ TEST_CASE("ledgerctl --server prints what ledgerctl --dir prints, and appends as
       {"totals", "--from", "202401", "--to", "202412"},
       {"trace", "--household", "H1", "--format", "jsonl"},
       {"trace", "--region", "341502001"},
+      {"recoveries", "--region", "341502"},
+      {"recoveries", "--household", "H1", "--format", "json"},
   };
   std::vector<testing::RunResult> local;
   for (auto c : commands) {

@@ -686,7 +686,7 @@ int RunRecoveries(const std::map<std::string, std::string>& flags, const std::ve
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "recoveries", &code);
+  auto l = tools::OpenSource(*dir, "recoveries", &code);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RecoveriesResult>();
@@ -1205,7 +1205,7 @@ void PrintUsage(FILE* out) {
   fmt::print(out,
              "\nagainst a server (ledgerd), as the actor of a credential (ledgerctl credential issue), without --dir:\n"
              "  ledgerctl --server HOST:PORT --credential A.cred COMMAND [options]\n"
-             "  for append, show, verify, replay, roll, reviews, totals and trace\n");
+             "  for append, show, verify, replay, roll, reviews, totals, trace and recoveries\n");
 }
 
 // Takes --server HOST:PORT and --credential FILE from before the command out of *args.
@@ -1227,7 +1227,7 @@ bool ServerOptions(std::vector<char*>* args) {
 
 // The commands ledgerd serves so far (tools/ledgerd/ledgerd.capnp).
 bool RunsOnServer(std::string_view command) {
-  for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace"}) {
+  for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace", "recoveries"}) {
     if (command == c) return true;
   }
   return false;

@@ -45,6 +45,10 @@ class Local final : public Source {
                ledger::results::TraceResult::Builder out) override {
     return l_->Trace(scope, asked, out);
   }
+  Status Recoveries(const ledger::ReportFilter& f, std::string_view household,
+                    ledger::results::RecoveriesResult::Builder out) override {
+    return l_->Recoveries(f, household, out);
+  }
 
  private:
   std::unique_ptr<ledger::Ledger> l_;
@@ -168,6 +172,13 @@ class Remote final : public Source {
                                                   : ledgerd::rpc::TraceScope::REGION);
     request.setAsked(std::string(asked));
     return Report("trace", kj::mv(request), out);
+  }
+  Status Recoveries(const ledger::ReportFilter& f, std::string_view household,
+                    ledger::results::RecoveriesResult::Builder out) override {
+    auto request = c_->session().recoveriesRequest();
+    SetFilter(f, request.initFilter());
+    request.setHousehold(std::string(household));
+    return Report("recoveries", kj::mv(request), out);
   }
 
  private:

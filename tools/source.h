@@ -33,6 +33,8 @@ class Source {
                                 ledger::results::TotalsResult::Builder out) = 0;
   virtual ledger::Status Trace(ledger::results::TraceScope scope, std::string_view asked,
                                ledger::results::TraceResult::Builder out) = 0;
+  virtual ledger::Status Recoveries(const ledger::ReportFilter& filter, std::string_view household,
+                                    ledger::results::RecoveriesResult::Builder out) = 0;
 };
 
 // A ledger open in this process.

@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "tls_ca.h"
 
 namespace ledgerd {
@@ -30,12 +27,8 @@ Client::Client() {
 Client::~Client() = default;
 
 Status Client::Connect(const std::string& host_port, const std::string& credential_path, std::unique_ptr<Client>* out) {
-  std::ifstream in(credential_path);
-  if (!in) return Status::IOError(fmt::format("cannot read the credential {}", credential_path));
-  std::stringstream text;
-  text << in.rdbuf();
   Credential cred;
-  Status s = ParseCredential(text.str(), &cred);
+  Status s = ReadCredential(credential_path, &cred);
   if (!s.ok()) return s;
   std::unique_ptr<Client> c(new Client());
   KJ_IF_MAYBE (

@@ -64,4 +64,6 @@ interface LedgerSession {
       -> (failure :Failure, result :Results.TotalsResult);
   trace @7 (scope :TraceScope, asked :Text) -> (failure :Failure, result :Results.TraceResult);
   verify @8 () -> (failure :Failure, result :Results.VerifyResult);
+  # A region's payments after their case's exit (household ""), or one household's.
+  recoveries @9 (filter :Filter, household :Text) -> (failure :Failure, result :Results.RecoveriesResult);
 }

@@ -286,6 +286,7 @@ class Session final : public rpc::LedgerSession::Server {
   kj::Promise<void> totals(TotalsContext context) override;
   kj::Promise<void> trace(TraceContext context) override;
   kj::Promise<void> verify(VerifyContext context) override;
+  kj::Promise<void> recoveries(RecoveriesContext context) override;
 
  private:
   // Why event `e` may not be appended on this connection, or ok.
@@ -652,6 +653,18 @@ kj::Promise<void> Session::totals(TotalsContext context) {
         r->status = ScopeRegion(me, &filter.region_prefix);
         if (r->status.ok())
           r->status = l.Totals(filter, from, to, r->message.initRoot<ledger::results::TotalsResult>());
+      });
+}
+
+kj::Promise<void> Session::recoveries(RecoveriesContext context) {
+  auto filter = FilterOf(context.getParams().getFilter());
+  std::string household = context.getParams().getHousehold();
+  return Report<ledger::results::RecoveriesResult>(
+      context, [filter, household](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) mutable {
+        r->status = household.empty() ? ScopeRegion(me, &filter.region_prefix) : ScopeHousehold(l, me, household);
+        if (r->status.ok()) {
+          r->status = l.Recoveries(filter, household, r->message.initRoot<ledger::results::RecoveriesResult>());
+        }
       });
 }
 

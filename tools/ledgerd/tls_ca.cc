@@ -187,6 +187,12 @@ Status IssueCredential(const std::string& tls_dir, const std::string& actor_id, 
   return Status::Ok();
 }
 
+Status ReadCredential(const std::string& path, Credential* out) {
+  std::string text;
+  Status s = ReadText(path, &text);
+  return s.ok() ? ParseCredential(text, out) : s;
+}
+
 Status ParseCredential(const std::string& text, Credential* out) {
   std::vector<std::string> blocks;
   for (size_t at = text.find("-----BEGIN "); at != std::string::npos; at = text.find("-----BEGIN ", at)) {

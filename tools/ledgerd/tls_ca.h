@@ -43,5 +43,7 @@ struct Credential {
 };
 // Splits a credential file's text. InvalidArgument naming "credential" if a block is missing.
 ledger::Status ParseCredential(const std::string& text, Credential* out);
+// Reads and splits the credential file at `path` (IOError naming it if it cannot be read).
+ledger::Status ReadCredential(const std::string& path, Credential* out);
 
 }  // namespace ledgerd
