@@ -774,6 +774,11 @@ int Run(const Options& o) {
         fmt::format("\"reason\":{}", ledger::JsonString(ledger->identity_error().ToString())));
   }
   uint64_t head = ledger->head_seq();
+  // The state in memory before the first caller, who would otherwise wait for it (a state too
+  // large for the budget is read as appends need it). A read error here is the first append's too.
+  if (Status loaded = ledger->LoadState(); !loaded.ok()) {
+    Log("warn", "state_not_loaded", fmt::format("\"reason\":{}", ledger::JsonString(loaded.ToString())));
+  }
 
   auto io = kj::setupAsyncIo();
   kj::TlsKeypair keypair{kj::TlsPrivateKey(files.key_pem.c_str()), kj::TlsCertificate(files.cert_pem.c_str())};
