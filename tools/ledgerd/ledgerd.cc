@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "benefit_ledger/events.h"
 #include "benefit_ledger/format.h"
 #include "benefit_ledger/ledger.h"
 #include "metrics.h"
@@ -511,7 +512,7 @@ kj::Promise<void> Session::append(AppendContext context) {
   for (unsigned i = 0; i < events.size(); ++i) {
     (*early)[i] = MayAppend(events[i]);
     if (!(*early)[i].ok()) continue;
-    auto message = std::make_unique<capnp::MallocMessageBuilder>();
+    auto message = std::make_unique<capnp::MallocMessageBuilder>(ledger::kEventMessageWords);
     (*early)[i] = CopyEvent(events[i], message.get());
     if ((*early)[i].ok()) job.events.push_back(std::move(message));
   }

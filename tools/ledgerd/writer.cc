@@ -92,6 +92,14 @@ void Writer::Run() {
     }
     if (waiter) waiter();
     if (!appends.empty()) RunAppends(&appends);
+    bool more_appends = false;
+    {
+      std::lock_guard lock(mu_);
+      more_appends = !appends_.empty();
+    }
+    // The group in flight is answered when the next is submitted; with none waiting, or reads to
+    // run (they see only what is durable and answered), wait for its write now.
+    if (!more_appends || !reads.empty()) (void)ledger_->FlushGroups();
     for (auto& read : reads) read(*ledger_);
     std::lock_guard lock(mu_);
     busy_ = false;
@@ -111,36 +119,47 @@ void Writer::Count(size_t calls, size_t events, double seconds, const std::vecto
   if (events > 0) metrics_->Committed(calls, events, seconds);
 }
 
-// One group for every job whose actor is still registered: one synced write (group commit).
-void Writer::RunAppends(std::vector<AppendJob>* jobs) {
+// One group for every job whose actor is still registered: one synced write (group commit),
+// submitted (Ledger::SubmitGroup) so that it is written while the writer takes and checks the
+// next group; its callers are answered when it is durable (in the next submission, or in
+// FlushGroups when nothing more waits: Run).
+void Writer::RunAppends(std::vector<AppendJob>* taken) {
+  auto jobs = std::make_shared<std::vector<AppendJob>>(std::move(*taken));
   std::vector<capnp::MessageBuilder*> group;
-  std::vector<Status> refused(jobs->size());
+  auto refused = std::make_shared<std::vector<Status>>(jobs->size());
   for (size_t j = 0; j < jobs->size(); ++j) {
     ledger::ActorInfo actor;  // Looked up now: an actor removed since the call was queued writes nothing.
-    refused[j] = ledger_->LookupActor((*jobs)[j].actor_id, &actor);
-    if (refused[j].ok() && !actor.active) {
-      refused[j] = Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", actor.id,
-                                                        actor.deactivated_by, actor.deactivation_reason));
+    Status& r = (*refused)[j];
+    r = ledger_->LookupActor((*jobs)[j].actor_id, &actor);
+    if (r.ok() && !actor.active) {
+      r = Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", actor.id,
+                                               actor.deactivated_by, actor.deactivation_reason));
     }
-    if (!refused[j].ok()) continue;
+    if (!r.ok()) continue;
     for (auto& e : (*jobs)[j].events) group.push_back(e.get());
   }
   auto start = std::chrono::steady_clock::now();
-  std::vector<ledger::AppendResult> results;
-  Status write = group.empty() ? Status::Ok() : ledger_->AppendGroup(group, &results);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  Count(jobs->size(), group.size(), ms / 1000, results, write);
-  log_("group", fmt::format("\"jobs\":{},\"events\":{},\"commit_ms\":{:.2f},\"ok\":{}", jobs->size(), group.size(), ms,
-                            write.ok()));
-  size_t next = 0;
-  for (size_t j = 0; j < jobs->size(); ++j) {
-    AppendJob& job = (*jobs)[j];
-    std::vector<ledger::AppendResult> mine;
-    if (refused[j].ok() && write.ok()) {
-      for (size_t i = 0; i < job.events.size(); ++i) mine.push_back(std::move(results[next++]));
+  const size_t events = group.size();
+  auto answer = [this, jobs, refused, start, events](std::vector<ledger::AppendResult>* results, const Status& write) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    Count(jobs->size(), events, ms / 1000, *results, write);
+    log_("group",
+         fmt::format("\"jobs\":{},\"events\":{},\"commit_ms\":{:.2f},\"ok\":{}", jobs->size(), events, ms, write.ok()));
+    size_t next = 0;
+    for (size_t j = 0; j < jobs->size(); ++j) {
+      AppendJob& job = (*jobs)[j];
+      std::vector<ledger::AppendResult> mine;
+      if ((*refused)[j].ok() && write.ok()) {
+        for (size_t i = 0; i < job.events.size(); ++i) mine.push_back(std::move((*results)[next++]));
+      }
+      job.done(&mine, (*refused)[j], write);
     }
-    job.done(&mine, refused[j], write);
+  };
+  if (group.empty()) {
+    std::vector<ledger::AppendResult> none;
+    return answer(&none, Status::Ok());
   }
+  (void)ledger_->SubmitGroup(group, ledger::GroupMode::kEachOnItsOwn, answer);  // `answer` gets its status.
 }
 
 }  // namespace ledgerd

@@ -1,15 +1,18 @@
 // The ledger's one thread: the writer of ledgerd. It owns the Ledger handle (which is used from
 // one thread at a time, benefit_ledger/ledger.h) and runs everything that touches it:
 //
-//  - appends, merged: every append job waiting when the writer wakes goes into one
-//    Ledger::AppendGroup, one synced RocksDB write (group commit); each job is answered when that
-//    write is durable. Jobs are taken in the order they were queued, so a connection's events
-//    keep their order.
+//  - appends, merged: every append job waiting when the writer wakes goes into one group, one
+//    synced RocksDB write (group commit); each job is answered when that write is durable. Jobs
+//    are taken in the order they were queued, so a connection's events keep their order.
 //  - reads (reports, replay, verify), run between groups on the same handle.
 //
-// Appends use Ledger::AppendGroup, not the pipelined SubmitGroup: SubmitGroup answers a group
-// only when the next one has been checked (or on FlushGroups), which delays every ack for
-// clients that wait for their answers; it was tried and showed no gain (README, bench-server).
+// Groups are pipelined (Ledger::SubmitGroup): while one is written, the jobs that arrived
+// meanwhile are taken and checked as the next group, and the first is answered once both its
+// write is durable and the next is checked; when no job waits, or reads do, the writer waits for
+// the write at once (FlushGroups). So an ack waits at most one group's check longer than its own
+// write. Measured against AppendGroup (README, the server run of make bench): 32 clients in
+// calls of 10 events went from 9.2K to 13.0K events/s with the ack p99 from 52 to 43 ms, in
+// calls of 100 from 13.8K to 20.8K events/s.
 //
 // Reads therefore wait for the write in flight, and a long verify holds up appends. What
 // remains (issue 16): reads on RocksDB snapshots or a secondary instance on threads of their own,
