@@ -15,6 +15,10 @@
 // exception from damaged stored data becomes Corruption at this boundary). Open takes the
 // database's lock, so one process at a time holds a ledger; a Ledger object is used from one
 // thread at a time.
+//
+// Reading beside the writer: Snapshot gives a read-only handle at the head now, for a thread of
+// its own (a server's readers); OpenReadOnly opens a ledger that another process holds (the
+// command line beside a server). Both have every read method; their write methods refuse (Busy).
 #pragma once
 
 #include <capnp/message.h>
@@ -130,6 +134,16 @@ class Ledger {
   // Opens a ledger of the current layout. One that does not run under what its log says
   // (identity_error()) opens for reading and verifying, and refuses to append.
   static Status Open(const std::string& dir, std::unique_ptr<Ledger>* out);
+  // Opens `dir` read-only while another process may hold it and append (a RocksDB secondary
+  // instance): it reads the ledger as of this call, with every write the holder had made durable,
+  // and never a later one (open again to catch up); head_seq() says how far it reads.
+  static Status OpenReadOnly(const std::string& dir, std::unique_ptr<Ledger>* out);
+  // A read-only handle on this ledger as it is now (a RocksDB snapshot): every event whose append
+  // was answered before the call, nothing after. It may be called from any thread, also while
+  // another thread appends through this handle, and the handle it gives is used on a thread of
+  // its own: its reads never wait for appends. It keeps the database open while it lives.
+  Status Snapshot(std::unique_ptr<Ledger>* out) const;
+  bool read_only() const;
   // Rewrites a ledger of an older layout into the current one, in place; it must not be open.
   static Status Upgrade(const std::string& dir, UpgradeReport* report);
   ~Ledger();

@@ -108,6 +108,24 @@ Status Ledger::Open(const std::string& dir, std::unique_ptr<Ledger>* out) {
   return s;
 }
 
+Status Ledger::OpenReadOnly(const std::string& dir, std::unique_ptr<Ledger>* out) {
+  std::unique_ptr<Log> log;
+  Status s = Guarded("open", [&] { return Log::OpenReadOnly(domain::Rules(), dir, &log); });
+  if (s.ok()) out->reset(new Ledger(std::move(log)));
+  return s;
+}
+
+Status Ledger::Snapshot(std::unique_ptr<Ledger>* out) const {
+  std::unique_ptr<Log> log;
+  Status s = Guarded("snapshot", [&] { return log_->SnapshotView(&log); });
+  if (s.ok()) out->reset(new Ledger(std::move(log)));
+  return s;
+}
+
+bool Ledger::read_only() const {
+  return log_->read_only();
+}
+
 Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
   Status s = Guarded("upgrade", [&] { return Log::Upgrade(domain::Rules(), dir, report); });
   report->to = std::string(kFormatVersion);

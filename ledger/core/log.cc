@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -183,6 +184,11 @@ std::string Log::DbPath(const std::string& dir) {
 // A group still being written is waited for (and reported) before the database closes.
 Log::~Log() {
   FlushGroups();
+  if (!secondary_dir_.empty()) {
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(secondary_dir_, ec);  // Best effort: a left temporary directory harms nothing.
+  }
 }
 
 Status Log::Create(const StateMachine& machine, const std::string& dir, Policy policy,
@@ -224,15 +230,54 @@ Status Log::Open(const StateMachine& machine, const std::string& dir, std::uniqu
     return Status::NotFound(fmt::format("no ledger at {} (make one with: Ledger::Create)", dir));
   }
   auto ledger = std::unique_ptr<Log>(new Log());
-  ledger->machine_ = &machine;
-  ledger->dir_ = dir;
   Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
   if (!s.ok()) return s;
   s = Store::Open(DbPath(dir), /*create=*/false, &ledger->store_);
   if (!s.ok()) return s;
+  if (!(s = ledger->Attach(machine, dir)).ok()) return s;
+  *out = std::move(ledger);
+  return Status::Ok();
+}
+
+Status Log::OpenReadOnly(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out) {
+  std::error_code ec;
+  if (!fs::exists(DbPath(dir), ec)) {
+    return Status::NotFound(fmt::format("no ledger at {} (make one with: Ledger::Create)", dir));
+  }
+  auto ledger = std::unique_ptr<Log>(new Log());
+  Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
+  if (!s.ok()) return s;
+  // The secondary instance's own files (its info log): a directory of its own, removed on close.
+  std::string pattern = (fs::temp_directory_path(ec) / "benefit-ledger-reader-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status::IOError(fmt::format("making {}: {}", pattern, strerror(errno)));
+  }
+  ledger->secondary_dir_ = pattern;
+  s = Store::OpenSecondary(DbPath(dir), ledger->secondary_dir_, &ledger->store_);
+  if (!s.ok()) return s;
+  if (!(s = ledger->Attach(machine, dir)).ok()) return s;
+  *out = std::move(ledger);
+  return Status::Ok();
+}
+
+Status Log::SnapshotView(std::unique_ptr<Log>* out) const {
+  auto view = std::unique_ptr<Log>(new Log());
+  view->secret_ = secret_;  // Fixed at open; nothing else of this object is read.
+  view->store_ = store_->SnapshotView();
+  Status s = view->Attach(*machine_, dir_);
+  if (s.ok()) *out = std::move(view);
+  return s;
+}
+
+// What Open reads of an open store: the format, head, policy, identity and state cursor. On a
+// read-only store it writes nothing (a ledger without its stored tree gets it at its next
+// writing open) and refuses appends.
+Status Log::Attach(const StateMachine& machine, const std::string& dir) {
+  machine_ = &machine;
+  dir_ = dir;
   std::string value;
   bool found = false;
-  s = ledger->store_->Get(kMeta, kMetaFormat, &value, &found);
+  Status s = store_->Get(kMeta, kMetaFormat, &value, &found);
   if (!s.ok()) return s;
   if (found && value == kFormatVersion1) {
     return Status::Busy(
@@ -243,41 +288,42 @@ Status Log::Open(const StateMachine& machine, const std::string& dir, std::uniqu
   if (!found || value != kFormatVersion) {
     return Status::Corruption(fmt::format("{} is not a {} ledger (format: \"{}\")", dir, kFormatVersion, value));
   }
-  s = ledger->store_->Get(kMeta, kMetaHead, &value, &found);
+  s = store_->Get(kMeta, kMetaHead, &value, &found);
   if (!s.ok()) return s;
   auto head = found ? HeadValue::Decode(value) : std::nullopt;
   if (!head) return Status::Corruption("the ledger's head record is missing or malformed");
-  ledger->head_ = *head;
-  s = ledger->store_->Get(kMeta, kMetaPolicy, &value, &found);
+  head_ = *head;
+  s = store_->Get(kMeta, kMetaPolicy, &value, &found);
   if (!s.ok()) return s;
-  if (!found || !ParsePolicy(value, &ledger->policy_)) {
+  if (!found || !ParsePolicy(value, &policy_)) {
     return Status::Corruption(fmt::format("the ledger's policy record is missing or unknown (\"{}\")", value));
   }
-  ledger->running_.policy = ledger->policy_;
-  ledger->running_.secret_check = SecretCheck(AsBytes(ledger->secret_));
-  if (!(s = ledger->store_->Get(kMeta, kMetaOrigin, &ledger->running_.origin, &found)).ok()) return s;
-  if (!(s = ledger->store_->Get(kMeta, kMetaCheckpointKey, &ledger->running_.checkpoint_key, &found)).ok()) return s;
-  // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
-  // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
-  // cannot be built (a damaged log) blocks appends but not reading or verifying.
-  if (!(s = CatchUpLogTree(ledger->store_.get(), ledger->head_.seq)).ok()) {
-    if (s.code() == Status::Code::kIOError) return s;
-    ledger->write_error_ = s;
+  running_.policy = policy_;
+  running_.secret_check = SecretCheck(AsBytes(secret_));
+  if (!(s = store_->Get(kMeta, kMetaOrigin, &running_.origin, &found)).ok()) return s;
+  if (!(s = store_->Get(kMeta, kMetaCheckpointKey, &running_.checkpoint_key, &found)).ok()) return s;
+  if (store_->read_only()) {
+    write_error_ = Status::Busy("this handle on the ledger is read-only (a snapshot or a secondary instance)");
+  } else {
+    // A ledger made before the Merkle tree was stored (no meta tree_size) gets it built from its
+    // log here, once, in synced batches: a format upgrade within benefit-ledger/1. A tree that
+    // cannot be built (a damaged log) blocks appends but not reading or verifying.
+    if (!(s = CatchUpLogTree(store_.get(), head_.seq)).ok()) {
+      if (s.code() == Status::Code::kIOError) return s;
+      write_error_ = s;
+    }
+    tree_reader_ = std::make_unique<LogTree>(*store_);
+    tree_ = std::make_unique<merkle::Appender>(tree_reader_.get(), head_.seq);
   }
-  ledger->tree_reader_ = std::make_unique<LogTree>(*ledger->store_);
-  ledger->tree_ = std::make_unique<merkle::Appender>(ledger->tree_reader_.get(), ledger->head_.seq);
-  s = ledger->store_->Get(kMeta, kMetaStateSeq, &value, &found);
+  s = store_->Get(kMeta, kMetaStateSeq, &value, &found);
   if (!s.ok()) return s;
   auto state_seq = found ? ParseSeqKey(value) : std::nullopt;
-  ledger->state_seq_ = state_seq.value_or(0);
-  if (!state_seq || *state_seq != ledger->head_.seq) {
+  state_seq_ = state_seq.value_or(0);
+  if (write_error_.ok() && (!state_seq || *state_seq != head_.seq)) {
     // Appending needs the state; reading and verifying do not.
-    ledger->write_error_ =
-        Status::Busy("the domain state is behind the log (an interrupted rebuild?): run Ledger::Rebuild");
+    write_error_ = Status::Busy("the domain state is behind the log (an interrupted rebuild?): run Ledger::Rebuild");
   }
-  if (!(s = ledger->CheckIdentity()).ok()) return s;
-  *out = std::move(ledger);
-  return Status::Ok();
+  return CheckIdentity();
 }
 
 Status Log::CheckIdentity() {
@@ -793,7 +839,7 @@ Status Log::Rebuild(RebuildReport* report) {
   write_error_ = Status::Busy("a rebuild is under way");
   // Larger groups collapse more rewrites of the same record (a household's, a roll's) into one put.
   constexpr uint64_t kEntriesPerBatch = 20000;
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ScanOptions(), store_->cf(kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(store_->NewIterator(kLog, ScanOptions()));
   auto group = std::make_unique<Group>();
   group->store = store_.get();
   group->cache = &state_cache_;
@@ -936,7 +982,7 @@ Status Log::HouseholdSeqs(std::string_view id, std::vector<uint64_t>* seqs) cons
   std::string limit = ScopedLimit(id);
   rocksdb::Slice upper(limit);
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(kHousehold)));
+  std::unique_ptr<rocksdb::Iterator> it(store_->NewIterator(kHousehold, ro));
   for (it->Seek(ScopedPrefix(id)); it->Valid(); it->Next()) {
     std::string key_id;
     uint64_t seq = 0;

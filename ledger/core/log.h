@@ -3,7 +3,8 @@
 // A ledger is a directory: `db/` (RocksDB, layout in STORAGE.md) and `secret` (the 32-byte key
 // of the keyed hashes, identity.h). Its first entry, the genesis (genesis.h), records what it
 // runs under: policy, checkpoint key, a check value of the secret. Open takes RocksDB's lock, so one process at a time
-// writes; a Log object is used from one thread at a time.
+// writes; a Log object is used from one thread at a time (SnapshotView and OpenReadOnly give
+// read-only ones for other threads and other processes).
 //
 // Appending: AppendGroup takes a group of parsed events and commits every acceptable one in one
 // RocksDB WriteBatch with the WAL synced: all of the group's writes (log, indexes, heads, the
@@ -55,6 +56,15 @@ class Log {
   // (identity_error(): a policy row, secret file or checkpoint key unlike the genesis entry's, or
   // no genesis entry at all) opens for reading and verifying, and refuses to append.
   static Status Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out);
+  // Opens `dir` for reading while another process may hold and append to it: a RocksDB secondary
+  // instance (Store::OpenSecondary), reading the ledger as of this call, up to the holder's last
+  // durable write. Its write methods refuse (Busy); head() says how far it reads.
+  static Status OpenReadOnly(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out);
+  // A read-only Log on a snapshot of this one's database now (Store::SnapshotView). Thread-safe:
+  // it reads only what is fixed at open (the secret, the domain), so a reader thread may make one
+  // while another thread appends here. Appends acknowledged before the call are in it.
+  Status SnapshotView(std::unique_ptr<Log>* out) const;
+  bool read_only() const { return store_->read_only(); }
 
   // Rewrites a ledger of an older layout into the current one, in place, in synced batches
   // (upgrade.cc). Each row it rewrites is first checked against the log: one that does not match
@@ -141,7 +151,8 @@ class Log {
   struct Group;     // Per-group state of AppendGroup (log.cc).
   struct InFlight;  // A group being written (SubmitGroup).
   Log();
-  static std::string DbPath(const std::string& dir);  // dir/db
+  static std::string DbPath(const std::string& dir);                   // dir/db
+  Status Attach(const StateMachine& machine, const std::string& dir);  // Open's reads of store_.
   struct StagedEntry {
     std::string bytes;
     Hash hash{};
@@ -195,6 +206,7 @@ class Log {
   // before the first append; emptied by a rebuild; forgotten when a write fails.
   StateCache state_cache_;
   std::unique_ptr<InFlight> in_flight_;
+  std::string secondary_dir_;  // OpenReadOnly's temporary directory, removed by the destructor.
 };
 
 }  // namespace ledger

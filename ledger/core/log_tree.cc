@@ -63,7 +63,7 @@ Status LogTree::FromLog(merkle::NodeId id, Hash* out) {
   rocksdb::Slice upper(limit);
   rocksdb::ReadOptions ro = Reading(snapshot_);
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kLog, ro));
   merkle::Appender subtree(nullptr, 0);  // Built from its first leaf: never reads.
   std::vector<merkle::Node> unused;
   it->Seek(SeqKey(first_seq));
@@ -119,7 +119,7 @@ Status GrowFromLog(Store* store, uint64_t head_seq, uint64_t* size) {
   rocksdb::Slice upper(upper_key);
   rocksdb::ReadOptions ro = ScanOptions();
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ro, store->cf(kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(store->NewIterator(kLog, ro));
   std::vector<Hash> leaves;
   it->Seek(SeqKey(*size + 1));
   for (bool follows = true; follows;) {

@@ -68,7 +68,7 @@ Status StateCache::Prime(const Store& store) {
   uint64_t estimate = 0;
   rocksdb::Status rs = store.db()->GetApproximateSizes(options, store.cf(kState), &range, 1, &estimate);
   if (!rs.ok() || estimate > limit) return Status::Ok();  // Partial: read through, fill in.
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ScanOptions(), store.cf(kState)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kState, ScanOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     Put(it->key().ToString(), it->value().ToString());
     if (bytes_ > limit) {  // The estimate was low: stay partial, keep nothing.

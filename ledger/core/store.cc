@@ -200,16 +200,20 @@ void SetStoreEnvForTesting(rocksdb::Env* env) {
   env_for_testing = env;
 }
 
-Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>* out) {
+namespace {
+
+rocksdb::DBOptions DbOptions() {
   rocksdb::DBOptions db_options;
   if (env_for_testing != nullptr) db_options.env = env_for_testing;
-  db_options.create_if_missing = create;
-  db_options.error_if_exists = create;
   // Also when opening: a ledger made before a family existed gets it (empty) on first open;
   // evidence.h builds the merkle family of such a ledger from its log.
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   db_options.db_write_buffer_size = kMemtableBytesMax;
+  return db_options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Families() {
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -240,34 +244,97 @@ Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>*
     // RocksDB requires a "default" family; the meta family is it.
     cfs.emplace_back(i == kMeta ? rocksdb::kDefaultColumnFamilyName : CfName(static_cast<Cf>(i)), cf_options);
   }
+  return cfs;
+}
+
+}  // namespace
+
+Status Store::Open(const std::string& path, bool create, std::unique_ptr<Store>* out) {
+  rocksdb::DBOptions db_options = DbOptions();
+  db_options.create_if_missing = create;
+  db_options.error_if_exists = create;
   auto store = std::unique_ptr<Store>(new Store());
+  store->db_ = std::make_shared<Db>();
   rocksdb::DB* db = nullptr;
-  Status s = FromRocks(rocksdb::DB::Open(db_options, path, cfs, &store->handles_, &db), "opening " + path);
+  Status s = FromRocks(rocksdb::DB::Open(db_options, path, Families(), &store->db_->handles, &db), "opening " + path);
   if (!s.ok()) return s;
-  store->db_.reset(db);
+  store->db_->db.reset(db);
   *out = std::move(store);
   return Status::Ok();
 }
 
-Store::~Store() {
-  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+Status Store::OpenSecondary(const std::string& path, const std::string& secondary_dir, std::unique_ptr<Store>* out) {
+  rocksdb::DBOptions db_options = DbOptions();
+  db_options.create_missing_column_families = false;
+  db_options.max_open_files = -1;  // RocksDB's requirement of a secondary instance.
+  auto store = std::unique_ptr<Store>(new Store());
+  store->db_ = std::make_shared<Db>();
+  store->read_only_ = true;
+  rocksdb::DB* db = nullptr;
+  Status s =
+      FromRocks(rocksdb::DB::OpenAsSecondary(db_options, path, secondary_dir, Families(), &store->db_->handles, &db),
+                "opening " + path + " read-only (a secondary instance)");
+  if (!s.ok()) return s;
+  store->db_->db.reset(db);
+  // The open reads the holder's MANIFEST; catching up also replays its WAL, the last writes.
+  s = FromRocks(db->TryCatchUpWithPrimary(), "reading " + path + " up to its holder's last write");
+  if (!s.ok()) return s;
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+Store::Db::~Db() {
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+}
+
+Store::~Store() = default;
+
+std::unique_ptr<Store> Store::SnapshotView() const {
+  auto view = std::unique_ptr<Store>(new Store());
+  view->db_ = db_;
+  view->read_only_ = true;
+  // A secondary instance reads one state until it catches up, which a view never asks for.
+  if (!read_only_ || snapshot_ != nullptr) {
+    std::shared_ptr<Db> db = db_;
+    view->snapshot_ = snapshot_ != nullptr ? snapshot_
+                                           : std::shared_ptr<const rocksdb::Snapshot>(
+                                                 db->db->GetSnapshot(),
+                                                 [db](const rocksdb::Snapshot* s) { db->db->ReleaseSnapshot(s); });
+  }
+  return view;
 }
 
 Status Store::Get(Cf c, std::string_view key, std::string* value, bool* found,
                   const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot;
+  ro.snapshot = snapshot != nullptr ? snapshot : snapshot_.get();
   ro.verify_checksums = true;
-  rocksdb::Status s = db_->Get(ro, handles_[c], ToSlice(key), value);
+  rocksdb::Status s = db()->Get(ro, cf(c), ToSlice(key), value);
   *found = s.ok();
   if (s.IsNotFound()) return Status::Ok();
   return FromRocks(s, std::string("reading ") + CfName(c));
 }
 
+rocksdb::Iterator* Store::NewIterator(Cf c, rocksdb::ReadOptions ro) const {
+  if (ro.snapshot == nullptr) ro.snapshot = snapshot_.get();
+  return db()->NewIterator(ro, cf(c));
+}
+
+const rocksdb::Snapshot* Store::ReadSnapshot() const {
+  if (snapshot_ != nullptr) return snapshot_.get();
+  return read_only_ ? nullptr : db()->GetSnapshot();
+}
+
+void Store::ReleaseReadSnapshot(const rocksdb::Snapshot* snapshot) const {
+  if (snapshot != nullptr && snapshot != snapshot_.get()) db()->ReleaseSnapshot(snapshot);
+}
+
 Status Store::WriteSynced(rocksdb::WriteBatch* batch) {
+  if (read_only_)
+    return Status::Busy("writing: this handle on the ledger is read-only (a snapshot or a secondary instance)");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, batch), "writing");
+  return FromRocks(db()->Write(wo, batch), "writing");
 }
 
 }  // namespace ledger

@@ -3,7 +3,8 @@
 // the two in step.
 //
 // Internal to the library (the ledger, its verifier and tests that tamper with the data).
-// A Store is used from one thread at a time; RocksDB's lock file keeps other processes out.
+// A Store is used from one thread at a time (its views each on a thread of their own, below);
+// RocksDB's lock file keeps other writing processes out.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -111,25 +112,55 @@ struct EventIdValue {
   bool operator==(const EventIdValue&) const = default;
 };
 
-// An open database with its column families.
+// An open database with its column families, or a read-only view of one.
+//
+// Views (SnapshotView) read the database as it was when they were made, on a RocksDB snapshot,
+// and may be used on other threads while the store they came from writes: RocksDB reads are
+// thread-safe, and a view shares nothing else. A secondary store (OpenSecondary) reads a database
+// that another process holds, as of its last CatchUp. Every read of the library goes through
+// Get, NewIterator and ReadSnapshot, so that a view's reads are all at its snapshot.
 class Store {
  public:
   // Opens the database at `path`; with `create`, makes a new one (and fails if one exists).
   static Status Open(const std::string& path, bool create, std::unique_ptr<Store>* out);
+  // Opens the database at `path`, which another process may hold and write, as a RocksDB
+  // secondary instance: read-only, reading what the holder had written (its WAL included) at the
+  // open. `secondary_dir` holds the instance's own info log; it must exist.
+  static Status OpenSecondary(const std::string& path, const std::string& secondary_dir, std::unique_ptr<Store>* out);
   ~Store();
 
-  rocksdb::DB* db() const { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[c]; }
+  // A view at the database's state now (thread-safe: may be called while this store writes on
+  // another thread). It keeps the database open while it lives.
+  std::unique_ptr<Store> SnapshotView() const;
+  // Whether writes are refused: a view or a secondary instance.
+  bool read_only() const { return read_only_; }
 
-  // Point read; NotFound is reported as *found = false, not as an error.
+  rocksdb::DB* db() const { return db_->db.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return db_->handles[c]; }
+
+  // Point read; NotFound is reported as *found = false, not as an error. Without `snapshot`, at
+  // the view's snapshot (a view) or the latest state.
   Status Get(Cf c, std::string_view key, std::string* value, bool* found,
              const rocksdb::Snapshot* snapshot = nullptr) const;
-  // Writes the batch durably (WAL synced) before returning.
+  // An iterator over family `c` (the caller owns it), reading at `ro.snapshot` or, without one,
+  // as Get does.
+  rocksdb::Iterator* NewIterator(Cf c, rocksdb::ReadOptions ro) const;
+  // A consistent point to read several families at (verify): the view's snapshot, or a new one.
+  // Give it back with ReleaseReadSnapshot.
+  const rocksdb::Snapshot* ReadSnapshot() const;
+  void ReleaseReadSnapshot(const rocksdb::Snapshot* snapshot) const;
+  // Writes the batch durably (WAL synced) before returning. FailedPrecondition on a read-only store.
   Status WriteSynced(rocksdb::WriteBatch* batch);
 
  private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  struct Db {  // Shared by a store and its views; closes the database when the last goes.
+    std::unique_ptr<rocksdb::DB> db;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ~Db();
+  };
+  std::shared_ptr<Db> db_;
+  std::shared_ptr<const rocksdb::Snapshot> snapshot_;  // A view's; null otherwise.
+  bool read_only_ = false;
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what);

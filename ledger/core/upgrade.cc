@@ -64,7 +64,7 @@ Status RewriteRows(const Store& store, uint64_t seq, std::string_view bytes, roc
 // One pass over the log: checks (write false) or rewrites the rows of every entry; counts them.
 Status RewriteIndexes(Store* store, bool write, uint64_t* entries) {
   *entries = 0;
-  std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(ScanOptions(), store->cf(kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(store->NewIterator(kLog, ScanOptions()));
   rocksdb::WriteBatch batch;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto seq = ParseSeqKey(it->key().ToStringView());

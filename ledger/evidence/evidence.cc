@@ -23,7 +23,7 @@ Status ReadMeta(const Store& store, std::string_view key, std::string* value, bo
 
 // The heads of every household, sorted by id, as the household_head family holds them now.
 Status ReadHeads(const Store& store, std::vector<HeadsLeaf>* out) {
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ScanOptions(), store.cf(kHouseholdHead)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kHouseholdHead, ScanOptions()));
   out->clear();
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto head = HouseholdHead::Decode(it->value().ToStringView());
@@ -204,7 +204,7 @@ Status ListCheckpoints(const Log& ledger, std::vector<SignedCheckpoint>* out) {
   if (s.code() == Status::Code::kNotFound) return Status::Ok();  // None can have been made.
   if (!s.ok()) return s;
   const Store& store = ledger.store();
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(Reading(nullptr), store.cf(kCheckpoint)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kCheckpoint, Reading(nullptr)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SignedCheckpoint cp;
     auto size = ParseSeqKey(it->key().ToStringView());
@@ -220,7 +220,7 @@ Status ListCheckpoints(const Log& ledger, std::vector<SignedCheckpoint>* out) {
 
 Status ReadCheckpoint(const Log& ledger, std::optional<uint64_t> size, SignedCheckpoint* out) {
   const Store& store = ledger.store();
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(Reading(nullptr), store.cf(kCheckpoint)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kCheckpoint, Reading(nullptr)));
   if (size) {
     it->Seek(SeqKey(*size));
   } else {
@@ -263,7 +263,7 @@ Status FindInHeads(const Store& store, uint64_t size, std::string_view household
   rocksdb::ReadOptions ro = Reading(nullptr);
   ro.iterate_lower_bound = &lower_slice;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kHeads)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kHeads, ro));
   auto take = [&](std::optional<HeadsLeafProof>* slot) {
     HeadsLeafProof row;
     std::string_view key = it->key().ToStringView();
@@ -409,7 +409,7 @@ EvidenceAudit::EvidenceAudit(const Store& store, const rocksdb::Snapshot* snapsh
       Fail(0, "the meta checkpoint_key record is not a verifier key");
     }
   }
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(Reading(snapshot_), store_.cf(kCheckpoint)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kCheckpoint, Reading(snapshot_)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto size = ParseSeqKey(it->key().ToStringView());
     if (!size) {
@@ -455,7 +455,7 @@ bool EvidenceAudit::StoredNode(uint8_t level, uint64_t index, std::string_view* 
   auto& it = levels_[level];
   const std::string key = MerkleKey(level, index);
   if (!it) {
-    it.reset(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(kMerkle)));
+    it.reset(store_.NewIterator(kMerkle, ScanOptions(snapshot_)));
     it->Seek(key);
   }
   while (it->Valid() && it->key().ToStringView() < key) it->Next();  // extra rows: CheckCounts names them
@@ -529,7 +529,7 @@ void EvidenceAudit::CheckHeadsRows(uint64_t size, const std::vector<std::pair<st
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro = Reading(snapshot_);
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(kHeads)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kHeads, ro));
   auto row = rows.begin();
   for (it->Seek(lower); it->Valid() && row != rows.end(); it->Next(), ++row) {
     if (it->key().ToStringView() != row->first) break;
@@ -567,7 +567,7 @@ void EvidenceAudit::CheckCounts(uint64_t log_size) {
 
 // Every node the log implies was found along the log; any other row is extra.
 void EvidenceAudit::CheckExtraNodes(uint64_t log_size) {
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(kMerkle)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kMerkle, ScanOptions(snapshot_)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint8_t level = 0;
     uint64_t index = 0;
@@ -583,7 +583,7 @@ void EvidenceAudit::CheckExtraNodes(uint64_t log_size) {
 
 // The rows under each checkpoint were compared one by one: skip them; any other row is extra.
 void EvidenceAudit::CheckExtraHeadsRows() {
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(Reading(snapshot_), store_.cf(kHeads)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kHeads, Reading(snapshot_)));
   auto checkpoint = checkpoints_.begin();
   for (it->SeekToFirst(); it->Valid();) {
     auto size = ParseSeqKey(it->key().ToStringView().substr(0, std::min<size_t>(8, it->key().size())));

@@ -46,7 +46,7 @@ Status ScanState(const Store& store, const std::string& prefix,
   limit.push_back('\xff');  // Keys here are text ids and digits: all below 0xff.
   rocksdb::Slice upper(limit);
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kState, ro));
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     Status s = visit(it->key().ToStringView(), it->value().ToStringView());
     if (!s.ok()) return s;

@@ -248,7 +248,7 @@ class Walk {
     if (!store.db()->GetApproximateSizes(store.cf(kState), &range, 1, &bytes).ok()) bytes = UINT64_MAX;
     rocksdb::ReadOptions ro = ScanOptions();
     if (bytes / kDenseBytesPerKey > keys) ro.readahead_size = 0;
-    it_.reset(store.db()->NewIterator(ro, store.cf(kState)));
+    it_.reset(store.NewIterator(kState, ro));
   }
   // `key` must be greater than the key of the Find before, if any.
   rocksdb::Status Find(const rocksdb::Slice& key, std::string_view* value) {
@@ -438,7 +438,7 @@ class Reconciler {
   // that has no result in the ledger either: roll by roll, in payment id order.
   Status AddMissing() {
     // Every key of each roll, the rolls in key order: a dense walk.
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(), store_.cf(kState)));
+    std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(kState, ScanOptions()));
     std::vector<std::string> ids;
     for (const auto& roll : rolls_) {
       ids.clear();

@@ -117,7 +117,7 @@ Status ForActor(const Log& ledger, std::string_view actor, Trace* out) {
   rocksdb::Slice upper(limit);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kActor)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kActor, ro));
   std::set<std::string> households;
   std::set<uint64_t> seqs;
   for (it->Seek(ScopedPrefix(actor)); it->Valid(); it->Next()) {
@@ -158,7 +158,7 @@ Status ForRegion(const Log& ledger, std::string_view region_prefix, Trace* out) 
   rocksdb::Slice upper(limit);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ro, store.cf(kState)));
+  std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kState, ro));
   size_t households = 0;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     state::CaseOwner owner;

@@ -111,7 +111,7 @@ class LogReader {
   static constexpr size_t kBatchEntries = 256, kBatchesAhead = 8;
 
   void Run(const Store& store, const rocksdb::Snapshot* snapshot) {
-    std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(ScanOptions(snapshot), store.cf(kLog)));
+    std::unique_ptr<rocksdb::Iterator> it(store.NewIterator(kLog, ScanOptions(snapshot)));
     std::vector<ReadEntry> batch;
     for (it->SeekToFirst();; it->Next()) {
       bool end = !it->Valid();
@@ -158,10 +158,10 @@ class LogReader {
 class Verifier {
  public:
   Verifier(const Store& store, IndexCheck mode, const Hash& secret, const LedgerIdentity& running)
-      : store_(store), snapshot_(store.db()->GetSnapshot()), mode_(mode), secret_(secret), running_(running) {
+      : store_(store), snapshot_(store.ReadSnapshot()), mode_(mode), secret_(secret), running_(running) {
     for (Cf cf : kIndexFamilies) expected_.emplace(cf, RowSetDigest(secret_));
   }
-  ~Verifier() { store_.db()->ReleaseSnapshot(snapshot_); }
+  ~Verifier() { store_.ReleaseReadSnapshot(snapshot_); }
 
   // Every check, in order. Fills `problem` and returns false at the first problem.
   bool Run(Problem* problem) {
@@ -347,7 +347,7 @@ bool Verifier::CheckIndexSets(Problem* problem) {
   for (const auto& [id, head] : households_) heads.Add(id, head.Encode());
   for (Cf cf : kIndexFamilies) {
     RowSetDigest actual(secret_);
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(cf)));
+    std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(cf, ScanOptions(snapshot_)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) actual.Add(it->key().ToStringView(), it->value().ToStringView());
     if (!it->status().ok()) {
       if (io_.ok()) io_ = FromRocks(it->status(), std::string("reading the ") + CfName(cf) + " index");
@@ -402,7 +402,7 @@ bool Verifier::CheckHeadsByKey(Problem* problem) {
 }
 
 uint64_t Verifier::CountEntries(Cf cf) {
-  std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ScanOptions(snapshot_), store_.cf(cf)));
+  std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(cf, ScanOptions(snapshot_)));
   uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   if (!it->status().ok() && io_.ok()) io_ = FromRocks(it->status(), "counting an index");
@@ -447,7 +447,7 @@ bool Verifier::CheckIndexCounts(Problem* problem) {
     *problem = {0, fmt::format("the {} index has {} entries, the log implies {}", CfName(cf), actual, count)};
     rocksdb::ReadOptions ro;
     ro.snapshot = snapshot_;
-    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, store_.cf(cf)));
+    std::unique_ptr<rocksdb::Iterator> it(store_.NewIterator(cf, ro));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       uint64_t seq = 0;
       if (IsImplied(cf, it->key().ToStringView(), it->value().ToStringView(), &seq)) continue;
