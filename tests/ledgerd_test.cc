@@ -707,3 +707,43 @@ TEST_CASE("ledgerd: --max-connections refuses connections over the limit, logged
   CHECK(server.Stop(SIGTERM) == 0);
   CHECK(server.Log().find("the limit (--max-connections)") != std::string::npos);
 }
+
+TEST_CASE("ledgerctl --dir reads a ledger ledgerd holds, read-only and saying how far, and credentials issue meanwhile") {
+  Fixture f;
+  Server server(f.dir);
+  auto cw = Connect(server, f.creds.at("cw00"));
+  auto created = Append(*cw, {Registration("cw00", "H-RO", kTownIn, 7001)});
+  REQUIRE(created.at(0).outcome == Outcome::kCreated);
+  const uint64_t seq = created[0].seq;
+
+  // The acknowledged entry is there for a command that only reads, which says it reads read-only.
+  auto show = testing::RunLedgerctl({"show", "--dir", f.dir, "--seq", std::to_string(seq)});
+  CHECK_MESSAGE(show.exit_code == 0, show.err);
+  CHECK(show.out.find(R"("eventId":"reg-H-RO")") != std::string::npos);
+  CHECK(show.err.find(fmt::format("reading it read-only as of entry {},", seq)) != std::string::npos);
+  auto verify = testing::RunLedgerctl({"verify", "--dir", f.dir});
+  CHECK_MESSAGE(verify.exit_code == 0, verify.err);
+  CHECK(verify.out.rfind("ok: ", 0) == 0);
+  auto roll = testing::RunLedgerctl({"roll", "--dir", f.dir, "--as-of", "20241231"});
+  CHECK_MESSAGE(roll.exit_code == 0, roll.err);
+
+  // One that writes is refused: the server holds the ledger, and nothing is appended.
+  auto append = testing::RunLedgerctl({"append", "--dir", f.dir}, Registration("cw01", "H-RO2", kTownIn, 7002) + "\n");
+  CHECK(append.exit_code == 2);
+  CHECK(append.err.find("open in another process") != std::string::npos);
+
+  // An actor registered through the server gets its credential while the server runs, and connects.
+  auto admin = Connect(server, f.creds.at("admin1"));
+  auto registered = Append(
+      *admin,
+      {testing::ActorRegistered(kTownIn, "admin1", {.id = "cw-new", .role = "caseworker", .jurisdiction = kCounty})});
+  REQUIRE(registered.at(0).outcome == Outcome::kCreated);
+  f.Issue("cw-new");
+  auto fresh = Connect(server, f.creds.at("cw-new"));
+  auto who = fresh->session().whoAmIRequest().send().wait(fresh->wait_scope());
+  CHECK(std::string(who.getActorId().cStr()) == "cw-new");
+  CHECK(who.getHeadSeq() >= registered[0].seq);
+  CHECK(server.Stop(SIGTERM) == 0);
+  auto after = testing::RunLedgerctl({"show", "--dir", f.dir, "--seq", std::to_string(seq)});
+  CHECK(after.err.find("read-only") == std::string::npos);  // Nobody holds it now.
+}

@@ -86,9 +86,17 @@ int Fail(const char* command, const Status& s, std::initializer_list<std::string
   return no ? kExitNo : kExitCannot;
 }
 
-std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code) {
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code,
+                                             Access access) {
   std::unique_ptr<ledger::Ledger> l;
   Status s = ledger::Ledger::Open(dir, &l);
+  if (s.code() == Status::Code::kBusy && access == Access::kReading && ledger::Ledger::OpenReadOnly(dir, &l).ok()) {
+    fmt::print(stderr,
+               "ledgerctl {}: {} is held by another process (ledgerd, or an append): reading it read-only as of "
+               "entry {}, its holder's last durable write at this command's start; later appends are not seen\n",
+               command, dir, l->head_seq());
+    s = Status::Ok();
+  }
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl {}: {}\n", command, ForCommandLine(s.ToString()));
     *exit_code = kExitCannot;

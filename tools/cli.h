@@ -52,7 +52,13 @@ std::string ForCommandLine(std::string_view text);
 // (the ledger's answer is no), 2 otherwise. The field is printed as an option if it is one of
 // `options` (AsOption).
 int Fail(const char* command, const ledger::Status& s, std::initializer_list<std::string_view> options = {});
-std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code);
+// Opens the ledger at `dir`, printing why not (null, *exit_code set) or a warning if it is readable
+// but refuses appends. A command that only reads passes kReading: then a ledger that another
+// process holds (ledgerd, an append) is opened read-only (Ledger::OpenReadOnly) and the command
+// says so on standard error, with how far it reads: the holder's last durable write at the open.
+enum class Access { kWriting, kReading };
+std::unique_ptr<ledger::Ledger> OpenOrReport(const std::string& dir, const char* command, int* exit_code,
+                                             Access access = Access::kWriting);
 // Reads a whole file of at most max_bytes; prints why and returns false if it cannot.
 bool ReadFile(const std::string& path, size_t max_bytes, std::string* out, const char* command);
 // Writes `text` to `path` (with `mode`) through a temporary file renamed into place, synced: a

@@ -27,7 +27,7 @@ int RunCredential(const Flags& flags, const Positional& positional) {
   auto out = actor ? Required(flags, "out", "credential") : std::nullopt;
   if (!out) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "credential", &code);
+  auto l = OpenOrReport(*dir, "credential", &code, Access::kReading);  // Also while ledgerd runs.
   if (!l) return code;
   ledger::ActorInfo info;
   ledger::Status s = l->LookupActor(*actor, &info);

@@ -212,9 +212,10 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, kCheckpoint, &code);
+  const bool list = flags.count("list") && flags.at("list") != "no";
+  auto l = OpenOrReport(*dir, kCheckpoint, &code, list ? Access::kReading : Access::kWriting);
   if (!l) return code;
-  if (flags.count("list") && flags.at("list") != "no") return ListCheckpoints(*l, format);
+  if (list) return ListCheckpoints(*l, format);
   note::Verifier ledger_key;
   Status s = l->CheckpointKey(&ledger_key);
   if (!s.ok()) {
@@ -293,7 +294,7 @@ int RunProve(const Flags& flags, const Positional& positional) {
                   (what != "household" || Required(flags, "household", command));
   if (!ok || !complete) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, command, &code);
+  auto l = OpenOrReport(*dir, command, &code, Access::kReading);
   if (!l) return code;
   evidence::Proof proof;
   Status s = what == "inclusion"     ? l->ProveInclusion(*seq, size, &proof)

@@ -433,7 +433,7 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
   auto seq = ParseCount(*seq_text, "seq", "show", UINT64_MAX / 2);
   if (!seq) return kExitCannot;
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "show", &code);
+  auto l = tools::OpenSource(*dir, "show", &code, tools::Access::kReading);
   if (!l) return code;
   std::string json;
   Status s = l->ShowEntry(*seq, &json);
@@ -484,7 +484,7 @@ int RunVerify(const std::map<std::string, std::string>& flags, const std::vector
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "verify", &code);
+  auto l = tools::OpenSource(*dir, "verify", &code, tools::Access::kReading);
   return l ? PrintVerify(*l, format) : code;
 }
 
@@ -552,7 +552,7 @@ int RunReplay(const std::map<std::string, std::string>& flags, const std::vector
   }
   bool json = !entries && tools::IsJson(format);
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "replay", &code);
+  auto l = tools::OpenSource(*dir, "replay", &code, tools::Access::kReading);
   if (!l) return code;
   tools::Report report({"seq", "date", "event", "actor", "amount yuan", "entry hash", "findings", "state after"});
   ledger::ReplayOptions options;
@@ -639,7 +639,7 @@ int RunRoll(const std::map<std::string, std::string>& flags, const std::vector<s
   auto as_of = ParseDateFlag(flags, "as-of", "roll", Today());
   if (!dir || !as_of || !ParseReportOptions(flags, "roll", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "roll", &code);
+  auto l = tools::OpenSource(*dir, "roll", &code, tools::Access::kReading);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
@@ -686,7 +686,7 @@ int RunRecoveries(const std::map<std::string, std::string>& flags, const std::ve
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "recoveries", &code);
+  auto l = tools::OpenSource(*dir, "recoveries", &code, tools::Access::kReading);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RecoveriesResult>();
@@ -704,7 +704,7 @@ int RunReviews(const std::map<std::string, std::string>& flags, const std::vecto
   auto due_by = as_of ? ParseDateFlag(flags, "due-by", "reviews", *as_of) : std::nullopt;
   if (!dir || !due_by || !ParseReportOptions(flags, "reviews", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "reviews", &code);
+  auto l = tools::OpenSource(*dir, "reviews", &code, tools::Access::kReading);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::RollResult>();
@@ -722,7 +722,7 @@ int RunTotals(const std::map<std::string, std::string>& flags, const std::vector
   auto to = from ? ParseDateFlag(flags, "to", "totals", 209912, true) : std::nullopt;
   if (!dir || !to || !ParseReportOptions(flags, "totals", &filter, &format)) return kExitCannot;
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "totals", &code);
+  auto l = tools::OpenSource(*dir, "totals", &code, tools::Access::kReading);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::TotalsResult>();
@@ -839,7 +839,7 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "reconcile", &code);
+  auto l = OpenOrReport(*dir, "reconcile", &code, apply ? tools::Access::kWriting : tools::Access::kReading);
   if (!l) return code;
   std::unique_ptr<ledger::Reconciliation> matches;
   if (!(s = l->Reconcile(*bank, &matches)).ok()) return Fail("reconcile", s);
@@ -932,7 +932,7 @@ int RunTrace(const std::map<std::string, std::string>& flags, const std::vector<
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = tools::OpenSource(*dir, "trace", &code);
+  auto l = tools::OpenSource(*dir, "trace", &code, tools::Access::kReading);
   if (!l) return code;
   using Scope = ledger::results::TraceScope;
   Scope scope = flags.count("actor") ? Scope::kActor : flags.count("household") ? Scope::kHousehold : Scope::kRegion;

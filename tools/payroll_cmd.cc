@@ -69,7 +69,7 @@ int RunIssue(const Flags& flags) {
   ledger::note::KeyPair key;
   if (flags.count("key") && !ReadSignerKeyFile(flags.at("key"), &key, kCommand)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, kCommand, &code);
+  auto l = OpenOrReport(*dir, kCommand, &code, dry_run ? Access::kReading : Access::kWriting);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::PayrollResult>();
@@ -112,7 +112,7 @@ int RunExport(const Flags& flags) {
   auto path = roll_id ? Required(flags, "out", kCommand) : std::nullopt;
   if (!path) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, kCommand, &code);
+  auto l = OpenOrReport(*dir, kCommand, &code, Access::kReading);
   if (!l) return code;
   ledger::RollFile roll;
   Status s = l->ExportRoll(*roll_id, &roll);

@@ -217,9 +217,9 @@ bool HasServer() {
   return !server_host_port.empty();
 }
 
-std::unique_ptr<Source> OpenSource(const std::string& dir, const char* command, int* exit_code) {
+std::unique_ptr<Source> OpenSource(const std::string& dir, const char* command, int* exit_code, Access access) {
   if (!HasServer()) {
-    auto l = OpenOrReport(dir, command, exit_code);
+    auto l = OpenOrReport(dir, command, exit_code, access);
     return l ? LocalSource(std::move(l)) : nullptr;
   }
   std::unique_ptr<ledgerd::Client> client;

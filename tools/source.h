@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "benefit_ledger/ledger.h"
+#include "cli.h"
 
 namespace tools {
 
@@ -46,6 +47,8 @@ bool HasServer();
 
 // The server if one was given (connected now), else the ledger at `dir` (OpenOrReport). Null,
 // with *exit_code set and the reason printed, if neither can be used.
-std::unique_ptr<Source> OpenSource(const std::string& dir, const char* command, int* exit_code);
+// `access` as OpenOrReport's.
+std::unique_ptr<Source> OpenSource(const std::string& dir, const char* command, int* exit_code,
+                                   Access access = Access::kWriting);
 
 }  // namespace tools

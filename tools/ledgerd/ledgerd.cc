@@ -10,7 +10,8 @@
 // kj-tls refuses a client without a certificate of the CA during the handshake.
 //
 // Threads: this one runs the event loop (accepting, TLS, RPC, the access checks that need no
-// ledger); the Writer (writer.h) owns the Ledger and runs appends (group commit) and reads.
+// ledger); the Writer (writer.h) owns the Ledger and runs appends (group commit), and its
+// readers run reads on snapshots of it.
 //
 // Input never crashes the server: a malformed message, a message over --max-message-bytes or
 // garbage on the socket breaks that connection only (logged); the others go on.
@@ -231,8 +232,9 @@ class LedgerServer {
   kj::Promise<void> Drain();
   void Stop();  // After Drain: ends the writer and closes the ledger.
 
-  // Runs `fn` on the writer thread for `actor` (looked up there again: an actor no longer
-  // registered gets a refusal, not a result).
+  // Runs `fn` on a reader thread for `actor`, with a snapshot of the ledger now, which never
+  // waits for appends. The actor is looked up there again: one no longer registered, or
+  // deactivated, gets a refusal, not a result.
   kj::Promise<std::shared_ptr<Reply>> Read(const std::string& actor, ReadFn fn);
   kj::Promise<std::shared_ptr<AppendReply>> Append(AppendJob job);
   // Closes every open connection of `actor` (just deactivated).
@@ -244,6 +246,9 @@ class LedgerServer {
       Log("warn", "task_failed", fmt::format("\"reason\":{}", ledger::JsonString(e.getDescription().cStr())));
     }
   };
+  // Read's body; with `write`, on the writer thread with the writing handle, between groups
+  // (for the writes that are not appends).
+  kj::Promise<std::shared_ptr<Reply>> Run(const std::string& actor, ReadFn fn, bool write);
   kj::Promise<void> AcceptLoop();
   kj::Promise<void> WaitIdle();
   kj::Promise<void> Serve(uint64_t id, kj::AuthenticatedStream raw);
@@ -389,15 +394,28 @@ kj::Promise<void> LedgerServer::Authenticated(uint64_t id, kj::AuthenticatedStre
 }
 
 kj::Promise<std::shared_ptr<Reply>> LedgerServer::Read(const std::string& actor, ReadFn fn) {
+  return Run(actor, std::move(fn), /*write=*/false);
+}
+
+kj::Promise<std::shared_ptr<Reply>> LedgerServer::Run(const std::string& actor, ReadFn fn, bool write) {
   auto pair = kj::newPromiseAndCrossThreadFulfiller<void>();
   auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<void>>>(kj::mv(pair.fulfiller));
   auto reply = std::make_shared<Reply>();
-  writer_.EnqueueRead([actor, fn = std::move(fn), fulfiller, reply](ledger::Ledger& l) {
-    reply->status = l.LookupActor(actor, &reply->actor);
+  auto job = [actor, fn = std::move(fn), fulfiller, reply](ledger::Ledger& l, const Status& snapshot) {
+    reply->status = snapshot;
+    if (reply->status.ok()) reply->status = l.LookupActor(actor, &reply->actor);
     if (reply->status.ok()) reply->status = Active(reply->actor);
     if (reply->status.ok()) fn(l, reply->actor, reply.get());
     (*fulfiller)->fulfill();
-  });
+  };
+  if (write ? !writer_.EnqueueWrite(std::move(job)) : !writer_.EnqueueRead(std::move(job))) {
+    if (!write) metrics_.Failed(Metrics::kReadsBusy);
+    reply->status = draining_ || write ? Status::Busy("the server is stopping")
+                                       : Status::Busy(fmt::format("the server has {} reads waiting (its limit): "
+                                                                  "try again shortly",
+                                                                  writer_.options().reads_queued_max));
+    return reply;
+  }
   return pair.promise.then([reply]() { return reply; });
 }
 
@@ -696,8 +714,7 @@ kj::Promise<void> Session::trace(TraceContext context) {
       });
 }
 
-// Verify reads the whole log on the writer thread (appends wait for it): for the roles whose
-// work it is.
+// Verify reads the whole log on a reader's snapshot, beside appends: for the roles whose work it is.
 kj::Promise<void> Session::verify(VerifyContext context) {
   return Report<ledger::results::VerifyResult>(context, [](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
     if (me.role != Role::AUDITOR && me.role != Role::INSPECTOR && me.role != Role::ADMINISTRATOR) {

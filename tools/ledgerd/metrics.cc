@@ -57,8 +57,8 @@ std::string Metrics::Text(uint64_t queued_events) const {
   metric("ledgerd_connections_total", "counter", "Authenticated connections since start.");
   out += fmt::format("ledgerd_connections_total {}\n", connections_total_.load());
   metric("ledgerd_errors_total", "counter", "Errors, by kind.");
-  const char* kinds[kErrorKinds] = {"connection_refused", "handshake_failed", "append_refused", "call_failed",
-                                    "write_failed"};
+  const char* kinds[kErrorKinds] = {"connection_refused", "handshake_failed", "append_refused",
+                                    "call_failed",        "write_failed",     "reads_busy"};
   for (int k = 0; k < kErrorKinds; ++k) {
     out += fmt::format("ledgerd_errors_total{{kind=\"{}\"}} {}\n", kinds[k], errors_[k].load());
   }

@@ -16,7 +16,15 @@ class Metrics {
   // Upper bounds of the commit latency histogram, seconds.
   static constexpr std::array<double, 10> kCommitBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                             0.05,  0.1,    0.25,  0.5,  1.0};
-  enum Error { kConnectionRefused, kHandshakeFailed, kAppendRefused, kCallFailed, kWriteFailed, kErrorKinds };
+  enum Error {
+    kConnectionRefused,
+    kHandshakeFailed,
+    kAppendRefused,
+    kCallFailed,
+    kWriteFailed,
+    kReadsBusy,
+    kErrorKinds
+  };
 
   void Appended(uint64_t created, uint64_t exists, uint64_t rejected);
   void Committed(uint64_t calls, uint64_t events, double seconds);

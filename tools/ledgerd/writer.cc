@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -12,6 +13,9 @@ using ledger::Status;
 Writer::Writer(std::unique_ptr<ledger::Ledger> ledger, Options options, LogFn log, Metrics* metrics)
     : options_(options), log_(std::move(log)), metrics_(metrics), ledger_(std::move(ledger)) {
   thread_ = std::thread([this] { Run(); });
+  for (size_t i = 0; i < std::max<size_t>(options_.reader_threads, 1); ++i) {
+    readers_.emplace_back([this] { RunReads(); });
+  }
 }
 
 Writer::~Writer() {
@@ -31,10 +35,43 @@ bool Writer::TryEnqueue(AppendJob* job) {
   return true;
 }
 
-void Writer::EnqueueRead(ReadJob job) {
-  std::lock_guard lock(mu_);
+bool Writer::EnqueueRead(ReadJob job) {
+  std::lock_guard lock(read_mu_);
+  if (readers_stopping_ || reads_.size() >= options_.reads_queued_max) return false;
   reads_.push_back(std::move(job));
+  read_wake_.notify_one();
+  return true;
+}
+
+bool Writer::EnqueueWrite(ReadJob job) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return false;
+  writes_.push_back(std::move(job));
   wake_.notify_one();
+  return true;
+}
+
+void Writer::RunReads() {
+  for (;;) {
+    ReadJob job;
+    {
+      std::unique_lock lock(read_mu_);
+      read_wake_.wait(lock, [&] { return readers_stopping_ || !reads_.empty(); });
+      if (reads_.empty()) return;  // Stopping, and every queued read is done.
+      job = std::move(reads_.front());
+      reads_.pop_front();
+      ++reads_running_;
+    }
+    std::unique_ptr<ledger::Ledger> snapshot;
+    Status s = ledger_->Snapshot(&snapshot);  // Thread-safe beside the writer's appends.
+    if (s.ok()) {
+      job(*snapshot, s);
+    } else {
+      job(*ledger_, s);  // The job answers the status and does not read.
+    }
+    std::lock_guard lock(read_mu_);
+    --reads_running_;
+  }
 }
 
 void Writer::ArmSpaceWaiter(std::function<void()> fire) {
@@ -48,8 +85,12 @@ void Writer::ArmSpaceWaiter(std::function<void()> fire) {
 }
 
 bool Writer::Idle() const {
+  {
+    std::lock_guard lock(read_mu_);
+    if (reads_running_ > 0 || !reads_.empty()) return false;
+  }
   std::lock_guard lock(mu_);
-  return !busy_ && appends_.empty() && reads_.empty();
+  return !busy_ && appends_.empty() && writes_.empty();
 }
 
 size_t Writer::QueuedEvents() const {
@@ -58,6 +99,14 @@ size_t Writer::QueuedEvents() const {
 }
 
 void Writer::Stop() {
+  {
+    std::lock_guard lock(read_mu_);
+    readers_stopping_ = true;
+    read_wake_.notify_all();
+  }
+  for (auto& reader : readers_) {
+    if (reader.joinable()) reader.join();  // Each runs the reads queued, then ends.
+  }
   {
     std::lock_guard lock(mu_);
     if (!thread_.joinable()) return;
@@ -71,12 +120,12 @@ void Writer::Stop() {
 void Writer::Run() {
   for (;;) {
     std::vector<AppendJob> appends;
-    std::deque<ReadJob> reads;
+    std::deque<ReadJob> writes;
     std::function<void()> waiter;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !appends_.empty() || !reads_.empty(); });
-      if (appends_.empty() && reads_.empty()) return;  // Stopping, and everything queued is done.
+      wake_.wait(lock, [&] { return stopping_ || !appends_.empty() || !writes_.empty(); });
+      if (appends_.empty() && writes_.empty()) return;  // Stopping, and everything queued is done.
       // Take the waiting appends, up to a group's bound; the rest wait for the next group.
       size_t events = 0;
       while (!appends_.empty() &&
@@ -86,7 +135,7 @@ void Writer::Run() {
         appends_.pop_front();
       }
       queued_events_ -= events;
-      reads.swap(reads_);
+      writes.swap(writes_);
       busy_ = true;
       if (!appends.empty()) waiter = std::move(space_waiter_), space_waiter_ = nullptr;
     }
@@ -97,10 +146,10 @@ void Writer::Run() {
       std::lock_guard lock(mu_);
       more_appends = !appends_.empty();
     }
-    // The group in flight is answered when the next is submitted; with none waiting, or reads to
-    // run (they see only what is durable and answered), wait for its write now.
-    if (!more_appends || !reads.empty()) (void)ledger_->FlushGroups();
-    for (auto& read : reads) read(*ledger_);
+    // The group in flight is answered when the next is submitted; with none waiting, or write
+    // jobs to run (they write after it), wait for its write now.
+    if (!more_appends || !writes.empty()) (void)ledger_->FlushGroups();
+    for (auto& write : writes) write(*ledger_, Status::Ok());
     std::lock_guard lock(mu_);
     busy_ = false;
   }
