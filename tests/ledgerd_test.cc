@@ -667,6 +667,14 @@ TEST_CASE("ledgerd: /metrics in Prometheus text and /healthz on the metrics addr
   CHECK(metrics.find("ledgerd_connections_open 1\n") != std::string::npos);
   CHECK(metrics.find("ledgerd_commit_seconds_count 1\n") != std::string::npos);
   CHECK(metrics.find("# TYPE ledgerd_commit_seconds histogram\n") != std::string::npos);
+  // Each read call is counted once it has run on its reader.
+  const std::string reads = Metric(metrics, "ledgerd_read_seconds_count");
+  REQUIRE_FALSE(reads.empty());
+  (void)cw->session().whoAmIRequest().send().wait(cw->wait_scope());
+  std::string after = HttpGet(port, "/metrics");
+  CHECK(Metric(after, "ledgerd_read_seconds_count") == std::to_string(std::stoull(reads) + 1));
+  CHECK(after.find("ledgerd_read_seconds_bucket{le=\"+Inf\"} " + std::to_string(std::stoull(reads) + 1) + "\n") !=
+        std::string::npos);
   CHECK(HttpGet(port, "/healthz").find("\r\n\r\nok\n") != std::string::npos);
   CHECK(HttpGet(port, "/nothing").rfind("HTTP/1.1 404", 0) == 0);
   CHECK(server.Stop(SIGTERM) == 0);
@@ -708,7 +716,8 @@ TEST_CASE("ledgerd: --max-connections refuses connections over the limit, logged
   CHECK(server.Log().find("the limit (--max-connections)") != std::string::npos);
 }
 
-TEST_CASE("ledgerctl --dir reads a ledger ledgerd holds, read-only and saying how far, and credentials issue meanwhile") {
+TEST_CASE(
+    "ledgerctl --dir reads a ledger ledgerd holds, read-only and saying how far, and credentials issue meanwhile") {
   Fixture f;
   Server server(f.dir);
   auto cw = Connect(server, f.creds.at("cw00"));

@@ -401,11 +401,13 @@ kj::Promise<std::shared_ptr<Reply>> LedgerServer::Run(const std::string& actor, 
   auto pair = kj::newPromiseAndCrossThreadFulfiller<void>();
   auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<void>>>(kj::mv(pair.fulfiller));
   auto reply = std::make_shared<Reply>();
-  auto job = [actor, fn = std::move(fn), fulfiller, reply](ledger::Ledger& l, const Status& snapshot) {
+  auto job = [this, write, actor, fn = std::move(fn), fulfiller, reply](ledger::Ledger& l, const Status& snapshot) {
+    auto start = std::chrono::steady_clock::now();
     reply->status = snapshot;
     if (reply->status.ok()) reply->status = l.LookupActor(actor, &reply->actor);
     if (reply->status.ok()) reply->status = Active(reply->actor);
     if (reply->status.ok()) fn(l, reply->actor, reply.get());
+    if (!write) metrics_.Read(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     (*fulfiller)->fulfill();
   };
   if (write ? !writer_.EnqueueWrite(std::move(job)) : !writer_.EnqueueRead(std::move(job))) {

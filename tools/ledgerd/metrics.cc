@@ -10,18 +10,41 @@ void Metrics::Appended(uint64_t created, uint64_t exists, uint64_t rejected) {
   rejected_ += rejected;
 }
 
+template <size_t N>
+void Histogram<N>::Add(double seconds) {
+  ++count_;
+  us_sum_ += static_cast<uint64_t>(seconds * 1e6);
+  for (size_t i = 0; i < N; ++i) {
+    if (seconds <= bounds_[i]) {
+      ++buckets_[i];
+      return;
+    }
+  }
+}
+
+template <size_t N>
+std::string Histogram<N>::Text(const char* name) const {
+  std::string out;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < N; ++i) {
+    cumulative += buckets_[i].load();
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", name, count_.load());
+  out += fmt::format("{}_sum {:.6f}\n", name, us_sum_.load() / 1e6);
+  out += fmt::format("{}_count {}\n", name, count_.load());
+  return out;
+}
+
+void Metrics::Read(double seconds) {
+  reads_.Add(seconds);
+}
+
 void Metrics::Committed(uint64_t calls, uint64_t events, double seconds) {
   calls_ += calls;
   ++groups_;
   group_events_ += events;
-  ++commit_count_;
-  commit_us_sum_ += static_cast<uint64_t>(seconds * 1e6);
-  for (size_t i = 0; i < kCommitBuckets.size(); ++i) {
-    if (seconds <= kCommitBuckets[i]) {
-      ++commit_buckets_[i];
-      return;
-    }
-  }
+  commits_.Add(seconds);
 }
 
 std::string Metrics::Text(uint64_t queued_events) const {
@@ -40,14 +63,9 @@ std::string Metrics::Text(uint64_t queued_events) const {
   metric("ledgerd_group_events_total", "counter", "Events in those groups (divide by groups for the mean size).");
   out += fmt::format("ledgerd_group_events_total {}\n", group_events_.load());
   metric("ledgerd_commit_seconds", "histogram", "Time of one group's synced write.");
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kCommitBuckets.size(); ++i) {
-    cumulative += commit_buckets_[i].load();
-    out += fmt::format("ledgerd_commit_seconds_bucket{{le=\"{}\"}} {}\n", kCommitBuckets[i], cumulative);
-  }
-  out += fmt::format("ledgerd_commit_seconds_bucket{{le=\"+Inf\"}} {}\n", commit_count_.load());
-  out += fmt::format("ledgerd_commit_seconds_sum {:.6f}\n", commit_us_sum_.load() / 1e6);
-  out += fmt::format("ledgerd_commit_seconds_count {}\n", commit_count_.load());
+  out += commits_.Text("ledgerd_commit_seconds");
+  metric("ledgerd_read_seconds", "histogram", "Time of one read call on its reader (snapshot, access check, report).");
+  out += reads_.Text("ledgerd_read_seconds");
   metric("ledgerd_parked_calls_total", "counter", "Append calls that waited for room in the queue.");
   out += fmt::format("ledgerd_parked_calls_total {}\n", parked_.load());
   metric("ledgerd_queue_events", "gauge", "Events waiting for the writer.");
