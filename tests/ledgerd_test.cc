@@ -2,7 +2,8 @@
 // starts the ledgerd binary on 127.0.0.1 with a port the system chooses, talks to it over mutual
 // TLS with the client library (tools/ledgerd/client.h), and stops it by its process id. What is
 // shown: 32 writers and 8 readers at once with every acknowledged event present once and the
-// ledger verifying; an impersonating append refused; an auditor refused outside its
+// ledger verifying; an impersonating append refused; an integration actor submitting for others
+// within its jurisdiction, recorded as submittedBy; an auditor refused outside its
 // jurisdiction and refused any write; garbage on a socket closing that connection only;
 // SIGKILL under load then restart losing nothing acknowledged; SIGTERM draining and exiting 0.
 #include <arpa/inet.h>
