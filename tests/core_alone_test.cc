@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "ledger/core/log.h"
 #include "ledger/core/state_machine.h"
@@ -22,7 +23,7 @@ class Counter final : public ledger::StateMachine {
  public:
   ledger::Status Admit(capnp::MessageBuilder*, ledger::Bytes) const override { return ledger::Status::Ok(); }
   Decision Decide(ledger::schema::Event::Reader event, const ledger::schema::Event::Reader*, ledger::StateSource* state,
-                  bool) const override {
+                  bool, std::string_view) const override {
     Decision d;
     std::string key = std::string("c/") + event.getHouseholdId().cStr(), value;
     bool found = false;

@@ -2,7 +2,8 @@
 // starts the ledgerd binary on 127.0.0.1 with a port the system chooses, talks to it over mutual
 // TLS with the client library (tools/ledgerd/client.h), and stops it by its process id. What is
 // shown: 32 writers and 8 readers at once with every acknowledged event present once and the
-// ledger verifying; an impersonating append refused; an auditor refused outside its
+// ledger verifying; an impersonating append refused; an integration actor submitting for others
+// within its jurisdiction, recorded as submittedBy; an auditor refused outside its
 // jurisdiction and refused any write; garbage on a socket closing that connection only;
 // SIGKILL under load then restart losing nothing acknowledged; SIGTERM draining and exiting 0.
 #include <arpa/inet.h>
@@ -449,6 +450,108 @@ TEST_CASE("ledgerd: impersonation refused, and an auditor reads only its jurisdi
       {"credential", "issue", "--dir", f.dir, "--actor", "nobody", "--out", f.tmp.Sub("nobody.cred")});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("not registered") != std::string::npos);
+}
+
+// An approval of case C-IN of household H-IN (1 member, 200 yuan of income: 750 - 200 = 550
+// yuan a month) by `actor`, as event `id` in `household`.
+std::string Approval(const std::string& id, const std::string& household, const std::string& actor) {
+  return testing::EventLine(id, household, kTownIn, actor, 20240126, "approval",
+                            R"("caseId":"C-IN","programme":"urban_dibao","monthlyAmountFen":55000,"membersCovered":1,)"
+                            R"("firstPeriod":202402,"reviewDueDate":20250126)");
+}
+
+// The fixture's ledger with a township reviewer, a county approver, an integration actor (the
+// bureau's MIS) of township 341502001, an urban 低保 standard, and case C-IN of household H-IN
+// taken lawfully up to its approval (the policy is enforce).
+void AddIntegration(Fixture& f) {
+  auto line = [](const char* id, const char* actor, uint32_t date, const char* kind, const char* body) {
+    return testing::EventLine(id, "H-IN", kTownIn, actor, date, kind, body);
+  };
+  std::vector<std::string> lines = {
+      testing::ActorRegistered(kTownIn, "admin1",
+                               {.id = "tr1", .role = "townshipReviewer", .jurisdiction = "341502001"}),
+      testing::ActorRegistered(kTownIn, "admin1", {.id = "ca1", .role = "countyApprover", .jurisdiction = kCounty}),
+      testing::ActorRegistered(kTownIn, "admin1", {.id = "mis1", .role = "integration", .jurisdiction = "341502001"}),
+      testing::EventLine("std-1", "", kTownIn, "admin1", 20240103, "standardChanged",
+                         R"("regionPrefix":"341502","programme":"urban_dibao","amountFen":75000,)"
+                         R"("unit":"perPersonPerMonth","effectiveDate":20240101)"),
+      line("in-app", "cw00", 20240108, "applicationSubmitted",
+           R"("caseId":"C-IN","programme":"urban_dibao","declaredMonthlyIncomeFen":20000,"relativeOfStaff":false)"),
+      line("in-chk", "cw00", 20240110, "economicCheckRecorded",
+           R"("caseId":"C-IN","perCapitaMonthlyIncomeFen":20000,"assetsWithinLimit":true,"secondActorId":"cw01")"),
+      line("in-vis", "cw00", 20240112, "homeVisitRecorded",
+           R"("caseId":"C-IN","secondActorId":"cw01","countyLevel":false,"findings":"x")"),
+      line("in-rev", "tr1", 20240115, "townshipReview", R"("caseId":"C-IN","outcome":"pass","note":"ok")"),
+      line("in-ntc", "tr1", 20240116, "publicNoticePosted",
+           R"("caseId":"C-IN","fromDate":20240116,"toDate":20240122,"place":"p")")};
+  std::string input;
+  for (const auto& l : lines) input += l + "\n";
+  auto r = testing::RunLedgerctl({"append", "--dir", f.dir}, input);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out, r.err);
+  f.Issue("mis1");
+}
+
+TEST_CASE("ledgerd: an integration actor submits other actors' events in its jurisdiction, recorded as submittedBy") {
+  Fixture f;
+  AddIntegration(f);
+  Server server(f.dir);
+  auto mis = Connect(server, f.creds.at("mis1"));
+  auto results = Append(*mis, {Approval("in-apr", "H-IN", "ca1"), Approval("out-apr", "H-OUT", "ca1"),
+                               Registration("mis1", "H-MIS", kTownIn, 1), Registration("ghost", "H-GH", kTownIn, 2),
+                               Approval("in-apr2", "H-IN", "cw01")});
+  REQUIRE(results.size() == 5);
+  // For the county approver, in its township: created.
+  REQUIRE_MESSAGE(results[0].outcome == Outcome::kCreated, results[0].error.ToString());
+  // H-OUT is in township 341502002: outside its jurisdiction, though inside the approver's.
+  CHECK(results[1].outcome == Outcome::kRejected);
+  CHECK(results[1].error.field() == "submittedBy");
+  CHECK(results[1].error.reason() ==
+        "refused: region 341502002001 is outside integration actor \"mis1\"'s jurisdiction 341502001");
+  // It records nothing as itself.
+  CHECK(results[2].outcome == Outcome::kRejected);
+  CHECK(results[2].error.field() == "actor.role");
+  CHECK(results[2].error.reason().find("an integration actor") != std::string::npos);
+  // Nor for an actor the ledger does not know.
+  CHECK(results[3].outcome == Outcome::kRejected);
+  CHECK(results[3].error.field() == "actorId");
+  CHECK(results[3].error.reason().find("\"ghost\" is not registered") != std::string::npos);
+  // The named actor's own role is checked as for its own events: a caseworker does not approve.
+  CHECK(results[4].outcome == Outcome::kRejected);
+  CHECK(results[4].error.field() == "actor.role");
+  CHECK(results[4].error.reason().find("a caseworker may not record approval") != std::string::npos);
+
+  // A caseworker still appends only as itself; its own event records it as the submitter.
+  auto cw = Connect(server, f.creds.at("cw00"));
+  auto mine = Append(*cw, {Registration("cw01", "H-IMP", kTownIn, 3), Registration("cw00", "H-OWN", kTownIn, 4)});
+  CHECK(mine[0].outcome == Outcome::kRejected);
+  CHECK(mine[0].error.field() == "actorId");
+  CHECK(mine[0].error.reason().find("authenticated as \"cw00\"") != std::string::npos);
+  REQUIRE(mine[1].outcome == Outcome::kCreated);
+
+  auto show = [&](ledgerd::Client& c, uint64_t seq) {
+    auto request = c.session().showRequest();
+    request.setSeq(seq);
+    auto response = request.send().wait(c.wait_scope());
+    REQUIRE_FALSE(response.hasFailure());
+    return std::string(response.getJson());
+  };
+  std::string approval = show(*mis, results[0].seq);
+  CHECK(approval.find(R"("submittedBy":"mis1")") != std::string::npos);
+  CHECK(approval.find(R"("actorId":"ca1")") != std::string::npos);
+  CHECK(show(*cw, mine[1].seq).find(R"("submittedBy":"cw00")") != std::string::npos);
+  CHECK(server.Stop(SIGTERM) == 0);
+
+  // On the ledger directory: no submitter, in show; the trace says who submitted the approval.
+  auto local = testing::RunLedgerctl({"append", "--dir", f.dir}, Registration("cw00", "H-DIR", kTownIn, 5) + "\n");
+  REQUIRE_MESSAGE(local.exit_code == 0, local.out);
+  auto shown = testing::RunLedgerctl({"show", "--dir", f.dir, "--seq", testing::JsonMember(local.out, "seq")});
+  CHECK(shown.out.find("\"actorId\":\"cw00\"") != std::string::npos);
+  CHECK(shown.out.find("submittedBy") == std::string::npos);
+  auto trace = testing::RunLedgerctl({"trace", "--dir", f.dir, "--household", "H-IN", "--format", "json"});
+  CHECK(trace.out.find(fmt::format(
+            R"("approved":{{"date":"2024-01-26","actors":["ca1"],"seq":{},"submittedBy":"mis1"}})", results[0].seq)) !=
+        std::string::npos);
+  CHECK(trace.out.find(R"("actors":["tr1"],"seq":)") != std::string::npos);
 }
 
 TEST_CASE("ledgerd: garbage on a socket, or too many events in a call, harms no other connection") {

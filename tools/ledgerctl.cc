@@ -875,12 +875,14 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
 // ---------------------------------------------------------------------------------------------
 // trace
 
-// "2024-01-08 cw1+cw2" for a step of a chain, "" if the case has no such step.
+// "2024-01-08 cw1+cw2" for a step of a chain ("... ca1 via mis1" when an integration actor
+// submitted it), "" if the case has no such step.
 std::string StepCell(bool has, ledger::results::TraceStep::Reader step) {
   if (!has) return "";
   uint32_t d = step.getDate();
   std::string actors;
   for (auto a : step.getActors()) actors += (actors.empty() ? "" : "+") + std::string(a);
+  if (step.hasSubmittedBy()) actors += " via " + std::string(step.getSubmittedBy());
   return fmt::format("{} {}", ledger::calendar::IsoDate(d), actors);
 }
 

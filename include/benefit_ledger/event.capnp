@@ -77,6 +77,10 @@ struct Member {
 enum Role {
   unspecified @0; caseworker @1; townshipReviewer @2; countyApprover @3; financeOfficer @4;
   auditor @5; inspector @6; administrator @7;
+  integration @8;                # A system that submits other actors' events through a server
+                                 # (the bureau's existing MIS, an import): never an event's
+                                 # actorId itself; registered with a jurisdiction, which bounds
+                                 # the regions it submits for (Entry.submittedBy).
 }
 
 enum ExitReason {
@@ -441,6 +445,14 @@ struct Entry {
   findings @6 :List(Finding);          # Rules the event breaks, recorded under the `record`
                                        # policy; under `enforce` only flags that do not refuse
                                        # (rules.h: exit.overpayment), the others being refused.
+  submittedBy @7 :Text;                # The authenticated actor that submitted the event through a
+                                       # server (ledgerd): the event's own actorId, or an integration
+                                       # actor submitting for it. Null (absent) when the event was
+                                       # appended on the ledger directory itself (ledgerctl append
+                                       # --dir) and in every entry written before this field: a null
+                                       # pointer at the end of the struct is dropped by
+                                       # canonicalization, so those entries' bytes and hashes are
+                                       # unchanged.
 }
 
 struct EntryView {

@@ -159,12 +159,24 @@ class Ledger {
   // protected) and sets (*results)[i]. A rejected event appends nothing; under kEachOnItsOwn it
   // does not stop the others. Non-ok only if the write failed: then the ledger refuses further
   // appends (reopen it to learn its true head).
+  //
+  // `submitted_by`, for a server: empty (nobody: the events are appended on the ledger directory
+  // itself), or one actor id per event, parallel to `events` (a group may merge several
+  // connections' calls): the authenticated actor that submitted events[i], recorded in its entry
+  // as submittedBy and hashed with it ("" for none). An actor submits its own events; one whose
+  // actorId is another actor is accepted only from a registered, active integration actor whose
+  // jurisdiction covers the event's household or region, for a registered, active actor (else
+  // rejected under every policy), and that actor's own role and jurisdiction are then checked as
+  // always. A submitter list of another size is refused (InvalidArgument, nothing appended).
+  // Idempotency compares events alone: the same event resent by another submitter is kExists.
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
-                     GroupMode mode = GroupMode::kEachOnItsOwn);
+                     GroupMode mode = GroupMode::kEachOnItsOwn, std::span<const std::string> submitted_by = {});
   // Pipelined appending: checks and stages `events` now, writes them while the caller prepares
-  // the next group; `done` gets the results in submission order. The events need to live only
-  // during the call. FlushGroups waits for the write in flight: call it when the stream pauses.
-  Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done);
+  // the next group; `done` gets the results in submission order. The events and `submitted_by`
+  // (as AppendGroup's) need to live only during the call. FlushGroups waits for the write in
+  // flight: call it when the stream pauses.
+  Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
+                     std::span<const std::string> submitted_by = {});
   Status FlushGroups();
   // Loads the domain state into memory, as the first append otherwise does (a server calls it
   // at start, so that its first caller does not wait for it). Within a memory budget: a state

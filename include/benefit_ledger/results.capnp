@@ -211,6 +211,9 @@ struct TraceStep {
   date @0 :UInt32 $date;
   actors @1 :List(Text);           # Who recorded it, the second official included.
   seq @2 :UInt64;
+  submittedBy @3 :Text $optional;  # The integration actor that submitted it for its actor
+                                   # (Entry.submittedBy); null when its actor submitted it, or
+                                   # it was appended on the ledger directory.
 }
 
 struct TraceChain {

@@ -147,12 +147,13 @@ const Status& Ledger::identity_error() const {
 static_assert(Ledger::kGroupEventsMax == Log::kGroupEventsMax);
 
 Status Ledger::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
-                           GroupMode mode) {
-  return Guarded("append", [&] { return log_->AppendGroup(events, results, mode); });
+                           GroupMode mode, std::span<const std::string> submitted_by) {
+  return Guarded("append", [&] { return log_->AppendGroup(events, results, mode, submitted_by); });
 }
 
-Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
-  return Guarded("append", [&] { return log_->SubmitGroup(events, mode, std::move(done)); });
+Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
+                           std::span<const std::string> submitted_by) {
+  return Guarded("append", [&] { return log_->SubmitGroup(events, mode, std::move(done), submitted_by); });
 }
 
 Status Ledger::FlushGroups() {

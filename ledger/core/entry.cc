@@ -20,10 +20,12 @@ capnp::Data::Reader AsData(const Hash& h) {
 
 }  // namespace
 
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings) {
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings,
+                        std::string_view submitted_by) {
   // Sized for the entry (its first segment is zeroed): the event, the links and a little for findings.
   constexpr uint64_t kLinksWords = 16, kFindingWords = 16;
-  const uint64_t words = event.totalSize().wordCount + kLinksWords + kFindingWords * findings.size();
+  const uint64_t words =
+      event.totalSize().wordCount + kLinksWords + kFindingWords * findings.size() + submitted_by.size() / 8 + 1;
   capnp::MallocMessageBuilder message(static_cast<unsigned>(std::min<uint64_t>(words, 1u << 16)));
   auto entry = message.initRoot<schema::Entry>();
   entry.setSeq(links.seq);
@@ -41,6 +43,11 @@ std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, st
       for (size_t k = 0; k < findings[i].event_ids.size(); ++k)
         ids.set(static_cast<unsigned>(k), findings[i].event_ids[k]);
     }
+  }
+  // Set only when given: an empty text would be a pointer, and change the bytes of every entry.
+  if (!submitted_by.empty()) {
+    memcpy(entry.initSubmittedBy(static_cast<unsigned>(submitted_by.size())).begin(), submitted_by.data(),
+           submitted_by.size());
   }
   return WordsToString(capnp::canonicalize(entry.asReader()));
 }

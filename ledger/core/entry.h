@@ -29,8 +29,10 @@ struct EntryLinks {
   Hash household_prev_hash{};       // Its hash (zeros if none).
 };
 
-// Canonical bytes of the entry {links, event, findings}.
-std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings = {});
+// Canonical bytes of the entry {links, event, findings, submitted_by}. An empty `submitted_by`
+// leaves Entry.submittedBy null, so that the entry has the bytes it had before the field existed.
+std::string EncodeEntry(const EntryLinks& links, schema::Event::Reader event, std::span<const Finding> findings = {},
+                        std::string_view submitted_by = {});
 
 // Canonical bytes of an event alone (for the event-id index digest: "same content").
 std::string CanonicalEvent(schema::Event::Reader event);

@@ -396,7 +396,7 @@ Status Log::AppendOwnEvent(capnp::MessageBuilder* message, const std::vector<std
   group.ledger_own = true;
   std::vector<AppendResult> results;
   capnp::MessageBuilder* events[] = {message};
-  Status s = Prepare(events, GroupMode::kAllOrNothing, &group, &results);
+  Status s = Prepare(events, {}, GroupMode::kAllOrNothing, &group, &results);
   if (!s.ok()) return s;
   *result = results.front();
   if (result->outcome != AppendResult::Outcome::kCreated) {
@@ -429,7 +429,7 @@ Status Log::LoadState() {
   return s;
 }
 
-AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
+AppendResult Log::AppendOne(capnp::MessageBuilder* message, std::string_view submitted_by, Group* group) {
   AppendResult result;
   auto fail = [&](Status s) {
     result.error = std::move(s);
@@ -490,7 +490,8 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
   EntryReader target_entry;
   bool has_target = event.isCorrection() && target_entry.Init(target.entry_bytes).ok();
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
-  Decision decision = machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/false);
+  Decision decision =
+      machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/false, submitted_by);
   if (!decision.refusal.ok()) return fail(decision.refusal);
   if (decision.refusing && policy_ == Policy::kEnforce) {
     const Finding first = decision.findings.at(*decision.refusing);
@@ -504,7 +505,7 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, Group* group) {
   links.prev_hash = group->head.hash;
   links.household_prev_seq = hh.last_seq;
   links.household_prev_hash = hh.last_hash;
-  StagedEntry staged{EncodeEntry(links, event, decision.findings), {}, links, hh};
+  StagedEntry staged{EncodeEntry(links, event, decision.findings, submitted_by), {}, links, hh};
   staged.hash = LeafHash(AsBytes(staged.bytes));
   Stage(event, staged, std::move(decision.writes), group);
 
@@ -546,13 +547,15 @@ struct Log::InFlight {
 };
 
 Status Log::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
-                        GroupMode mode) {
-  Status s = SubmitGroup(events, mode, [results](std::vector<AppendResult>* r, const Status&) { *results = *r; });
+                        GroupMode mode, std::span<const std::string> submitted_by) {
+  Status s = SubmitGroup(
+      events, mode, [results](std::vector<AppendResult>* r, const Status&) { *results = *r; }, submitted_by);
   Status written = FlushGroups();
   return s.ok() ? written : s;
 }
 
-Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done) {
+Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
+                        std::span<const std::string> submitted_by) {
   std::vector<AppendResult> results;
   for (const Status* refused : {&write_error_, &identity_error_}) {
     if (refused->ok()) continue;
@@ -566,6 +569,12 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
     done(&results, s);
     return s;
   }
+  if (!submitted_by.empty() && submitted_by.size() != events.size()) {
+    Status s = Status::Invalid("submitted_by", fmt::format("{} submitters for {} events: one for each, or none",
+                                                           submitted_by.size(), events.size()));
+    done(&results, s);
+    return s;
+  }
   // The rules read the state as of the head: appends are refused (write_error_) until it is.
   LEDGER_ASSERT(state_seq_ == head_.seq, "appending with the state cursor at seq {}, the head at seq {}", state_seq_,
                 head_.seq);
@@ -575,7 +584,7 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
   group->cache = &state_cache_;
   group->previous = in_flight_ ? in_flight_->group.get() : nullptr;
   group->head = in_flight_ ? in_flight_->group->head : head_;
-  Status s = Prepare(events, mode, group.get(), &results);
+  Status s = Prepare(events, submitted_by, mode, group.get(), &results);
   Status before = FlushGroups();  // The group before this one is durable, or failed.
   group->previous = nullptr;
   if (s.ok() && !before.ok()) s = Status::IOError("not written: the write of the group before it failed");
@@ -623,14 +632,15 @@ Status Log::FlushGroups() {
 
 // Checks and stages `events` into `group`, and completes its batch (head, state seq, Merkle
 // nodes) if there is anything to write. Non-ok only if the stored tree could not be read.
-Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
-                    std::vector<AppendResult>* results) {
+Status Log::Prepare(std::span<capnp::MessageBuilder* const> events, std::span<const std::string> submitted_by,
+                    GroupMode mode, Group* group, std::vector<AppendResult>* results) {
   const uint64_t first_seq = group->head.seq + 1;
   results->reserve(events.size());
-  for (auto* message : events) {
+  for (size_t i = 0; i < events.size(); ++i) {
     AppendResult r;
+    std::string_view submitter = submitted_by.empty() ? std::string_view() : std::string_view(submitted_by[i]);
     group->batch.SetSavePoint();
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(message, group); })) {
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { r = AppendOne(events[i], submitter, group); })) {
       group->batch.RollbackToSavePoint();  // Nothing of a failed event stays in the batch.
       r = AppendResult{};
       r.error = Status::Invalid("", std::string("cannot read the event: ") + e->getDescription().cStr());
@@ -787,7 +797,8 @@ Status Log::Replay(const EntryReader& entry, Group* group, RebuildReport* report
                     group->EventIdOf(event.getCorrection().getTargetEventId(), &found, &target).ok() && found &&
                     target_entry.Init(target.entry_bytes).ok();
   schema::Event::Reader target_event = has_target ? target_entry.entry().getEvent() : schema::Event::Reader();
-  Decision decision = machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/true);
+  Decision decision = machine_->Decide(event, has_target ? &target_event : nullptr, group, /*replaying=*/true,
+                                       entry.entry().getSubmittedBy().cStr());
   // A state record that could not be read stops the rebuild: the domain did not see it.
   if (decision.refusal.code() == Status::Code::kIOError) return decision.refusal;
   std::vector<std::string> recorded;

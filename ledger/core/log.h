@@ -88,22 +88,27 @@ class Log {
   // A group holds at most kGroupEventsMax events (a larger one is refused, InvalidArgument): the
   // group's batch and its state are held in memory until its write (ledgerctl append's
   // --group-size has the same maximum).
+  //
+  // `submitted_by` is empty, or holds for each event who submitted it through a server (its
+  // entry's submittedBy; "" for none): the domain checks a submission for another actor
+  // (StateMachine::Decide). Any other size is refused, InvalidArgument.
   using GroupMode = ledger::GroupMode;  // benefit_ledger/types.h
   static constexpr size_t kGroupEventsMax = 100000;
   Status AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vector<AppendResult>* results,
-                     GroupMode mode = GroupMode::kEachOnItsOwn);
+                     GroupMode mode = GroupMode::kEachOnItsOwn, std::span<const std::string> submitted_by = {});
 
   // Pipelined appending, for a stream of groups (ledgerctl append, imports). SubmitGroup checks
   // and stages `events` on this thread, on top of the group still being written if there is one,
   // then waits for that write to end and starts this group's synced write on a second thread. A
   // group then costs about the longer of checking and writing, not their sum. `done` receives each
   // group's results, in submission order, once its write is durable or has failed (then as
-  // AppendGroup says; the groups after a failed one are not written). The events need to live
-  // only during the call. FlushGroups waits for the write in flight and reports it: call it when
-  // the stream pauses, so that a writer waiting for answers gets them. AppendGroup is the two in
-  // one; WriteEvidence, Rebuild and the destructor flush first.
+  // AppendGroup says; the groups after a failed one are not written). The events and
+  // `submitted_by` need to live only during the call. FlushGroups waits for the write in flight
+  // and reports it: call it when the stream pauses, so that a writer waiting for answers gets
+  // them. AppendGroup is the two in one; WriteEvidence, Rebuild and the destructor flush first.
   using GroupDone = std::function<void(std::vector<AppendResult>* results, const Status& write)>;
-  Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done);
+  Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
+                     std::span<const std::string> submitted_by = {});
   Status FlushGroups();
   // Primes the state cache (state_cache.h) now rather than at the first append. Non-ok only if
   // the state could not be read; the cache is then partial and appends read through.
@@ -159,10 +164,10 @@ class Log {
     EntryLinks links;
     HouseholdHead household_before;  // The household's head before this entry.
   };
-  Status Prepare(std::span<capnp::MessageBuilder* const> events, GroupMode mode, Group* group,
-                 std::vector<AppendResult>* results);
+  Status Prepare(std::span<capnp::MessageBuilder* const> events, std::span<const std::string> submitted_by,
+                 GroupMode mode, Group* group, std::vector<AppendResult>* results);
   void PrimeStateCache();
-  AppendResult AppendOne(capnp::MessageBuilder* message, Group* group);
+  AppendResult AppendOne(capnp::MessageBuilder* message, std::string_view submitted_by, Group* group);
   Status GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch);
   void PutGroupRecords(Group* group);
   void MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const;

@@ -4,9 +4,9 @@
 // asks its StateMachine two questions, and for a rebuild one:
 //   Admit:  rewrite the event in place as it is to be stored (protecting personal numbers) and
 //           check its structure, before idempotency is judged;
-//   Decide: given the state as the group has left it (StateSource), and for a correction the
-//           event it corrects, what findings the event has, which of them refuses it, and the
-//           state records it writes.
+//   Decide: given the state as the group has left it (StateSource), for a correction the event
+//           it corrects, and who submitted it (if a server did), what findings the event has,
+//           which of them refuses it, and the state records it writes.
 // The policy (Policy) is the core's: whether a refusing finding refuses the event (enforce) or is
 // recorded in its entry (record). Fixed for a ledger's life; its genesis entry records it.
 //
@@ -61,9 +61,11 @@ class StateMachine {
   virtual Status Admit(capnp::MessageBuilder* message, Bytes secret) const = 0;
   // On append (`replaying` false) and on rebuild (true: the entry was appended once, so what an
   // append alone checks, such as the actor's signature against the key in force, is skipped).
-  // `corrected` is the event a correction names, else null. Reads the state through `state` only.
+  // `corrected` is the event a correction names, else null. `submitted_by` is the entry's
+  // submittedBy (event.capnp): who submitted the event through a server, "" if nobody did. Reads
+  // the state through `state` only.
   virtual Decision Decide(schema::Event::Reader event, const schema::Event::Reader* corrected, StateSource* state,
-                          bool replaying) const = 0;
+                          bool replaying, std::string_view submitted_by) const = 0;
 };
 
 }  // namespace ledger

@@ -23,12 +23,13 @@ class BenefitRules final : public StateMachine {
   }
 
   Decision Decide(schema::Event::Reader event, const schema::Event::Reader* corrected, StateSource* source,
-                  bool replaying) const override {
+                  bool replaying, std::string_view submitted_by) const override {
     Decision d;
     state::StateTxn txn(source);
     // The actor's signature, under every policy (signing.h): against the key in force now.
     if (!replaying && !(d.refusal = signing::CheckActorSignature(event, &txn)).ok()) return d;
-    rules::Verdict verdict = rules::Process(event, corrected, &txn);
+    // Who submitted it, like the signature, is checked on append only (rules.h Process).
+    rules::Verdict verdict = rules::Process(event, corrected, &txn, replaying ? std::string_view() : submitted_by);
     // A state record that could not be read: the rules did not see it.
     if (replaying && txn.status().code() == Status::Code::kIOError) {
       d.refusal = txn.status();

@@ -187,7 +187,8 @@ bool RoleMay(Role role, Which kind) {
       return kind == Which::ACTOR_REGISTERED || kind == Which::STANDARD_CHANGED || kind == Which::RELATIVE_DECLARED ||
              kind == Which::APPROVAL_LEVEL_SET || kind == Which::CORRECTION || kind == Which::ACTOR_KEY_SET ||
              kind == Which::ACTOR_DEACTIVATED;
-    default: return false;  // Auditors and inspectors read; they record nothing.
+    case Role::INTEGRATION: return false;  // A system: it submits officials' events (CheckSubmitter), never its own.
+    default: return false;                 // Auditors and inspectors read; they record nothing.
   }
 }
 
@@ -207,8 +208,8 @@ std::string Yuan(int64_t fen) {
 
 class Checker {
  public:
-  Checker(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn)
-      : event_(event), corrected_(corrected), txn_(*txn), id_(event.getEventId()) {}
+  Checker(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn, std::string_view submitted_by)
+      : event_(event), corrected_(corrected), txn_(*txn), id_(event.getEventId()), submitted_by_(submitted_by) {}
 
   Verdict Run();
 
@@ -220,6 +221,7 @@ class Checker {
   }
   bool Refused() const { return !verdict_.structural.ok(); }
 
+  void CheckSubmitter();
   void CheckActor();
   void CheckSecondActor(const std::string& second, const char* field);
   void CheckRelativesActing();
@@ -286,6 +288,7 @@ class Checker {
   const Event::Reader* corrected_;
   state::StateTxn& txn_;
   std::string id_;
+  std::string submitted_by_;  // Entry.submittedBy: "" on the ledger directory, and when replaying.
   Verdict verdict_;
   std::string household_id_;
   std::optional<state::Household> household_;
@@ -315,6 +318,8 @@ Verdict Checker::Run() {
       household_->registered_event = id_;
     }
   }
+  if (Refused()) return Finish();
+  CheckSubmitter();
   if (Refused()) return Finish();
   CheckActor();
   CheckRelativesActing();
@@ -386,6 +391,45 @@ std::string Checker::TargetRegion() const {
   }
 }
 
+// An event submitted by an actor other than its own (Entry.submittedBy, through a server) is
+// accepted only from a registered, active integration actor, for a registered, active actor,
+// in a region within the integration actor's jurisdiction. These refuse under every policy: they
+// decide who may write in another's name, not whether a step of the procedure was lawful. The
+// named actor's role and jurisdiction are then checked as for its own events (CheckActor).
+void Checker::CheckSubmitter() {
+  const std::string actor_id = event_.getActorId();
+  if (submitted_by_.empty() || submitted_by_ == actor_id) return;
+  auto submitter = txn_.Load<state::Actor>(state::ActorKey(submitted_by_));
+  if (!submitter || submitter->role != static_cast<uint16_t>(Role::INTEGRATION)) {
+    std::string what = submitter ? "a " + NameOf<Role>(submitter->role) : "not a registered actor";
+    return Refuse(Status::Invalid(
+        "actorId", fmt::format("refused: the event is by \"{}\" but submitted by \"{}\" ({}): an actor submits "
+                               "only its own events, unless it is an integration actor",
+                               actor_id, submitted_by_, what)));
+  }
+  if (auto off = txn_.Load<state::ActorDeactivation>(state::ActorDeactivationKey(submitted_by_))) {
+    return Refuse(
+        Status::Invalid("submittedBy", fmt::format("refused: integration actor \"{}\" was deactivated ({}: {})",
+                                                   submitted_by_, off->event_id, off->reason)));
+  }
+  if (!txn_.Load<state::Actor>(state::ActorKey(actor_id))) {
+    return Refuse(Status::Invalid(
+        "actorId", fmt::format("refused: integration actor \"{}\" submits events of registered actors only; \"{}\" "
+                               "is not registered",
+                               submitted_by_, actor_id)));
+  }
+  if (auto off = txn_.Load<state::ActorDeactivation>(state::ActorDeactivationKey(actor_id))) {
+    return Refuse(Status::Invalid("actorId", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", actor_id,
+                                                         off->event_id, off->reason)));
+  }
+  std::string region = TargetRegion();
+  if (region.rfind(submitter->jurisdiction, 0) != 0) {
+    Refuse(Status::Invalid("submittedBy", fmt::format("refused: region {} is outside integration actor \"{}\"'s "
+                                                      "jurisdiction {}",
+                                                      region, submitted_by_, submitter->jurisdiction)));
+  }
+}
+
 void Checker::CheckActor() {
   std::string actor_id = event_.getActorId();
   actor_ = txn_.Load<state::Actor>(state::ActorKey(actor_id));
@@ -404,8 +448,10 @@ void Checker::CheckActor() {
   }
   auto role = static_cast<Role>(actor_->role);
   if (!RoleMay(role, event_.which())) {
-    Flag(RuleId::kActorRole, fmt::format("a {} may not record {}", NameOf<Role>(actor_->role), KindName(event_)),
-         {actor_->event_id});
+    std::string who = role == Role::INTEGRATION
+                          ? "an integration actor (it submits other actors' events, never its own)"
+                          : "a " + NameOf<Role>(actor_->role);
+    Flag(RuleId::kActorRole, fmt::format("{} may not record {}", who, KindName(event_)), {actor_->event_id});
   }
   std::string region = TargetRegion();
   if (region.rfind(actor_->jurisdiction, 0) != 0) {
@@ -419,8 +465,11 @@ void Checker::CheckSecondActor(const std::string& second, const char* what) {
   if (second == std::string(event_.getActorId())) {
     Flag(event_.isCorrection() ? RuleId::kCorrectionValid : RuleId::kDutyTwoPeople,
          fmt::format("the {} must be a second official, not \"{}\" again", what, second));
-  } else if (!txn_.Load<state::Actor>(state::ActorKey(second))) {
+  } else if (auto actor = txn_.Load<state::Actor>(state::ActorKey(second)); !actor) {
     Flag(RuleId::kActorRegistered, fmt::format("{} \"{}\" is not registered", what, second));
+  } else if (actor->role == static_cast<uint16_t>(Role::INTEGRATION)) {
+    Flag(RuleId::kActorRole, fmt::format("the {} \"{}\" is an integration actor, not an official", what, second),
+         {actor->event_id});
   }
 }
 
@@ -1436,10 +1485,11 @@ int MonthsPerPayment(Programme p) {
   return 0;
 }
 
-Verdict Process(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn) {
+Verdict Process(Event::Reader event, const Event::Reader* corrected, state::StateTxn* txn,
+                std::string_view submitted_by) {
   // The ledger's own entries (genesis.h) are about the ledger, not the domain: no rule applies.
   if (IsLedgerOwnKind(event.which())) return Verdict{};
-  return Checker(event, corrected, txn).Run();
+  return Checker(event, corrected, txn, submitted_by).Run();
 }
 
 }  // namespace ledger::rules

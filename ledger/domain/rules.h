@@ -45,8 +45,12 @@ struct Verdict {
 };
 
 // Checks `event` against the state and applies it to `txn`. `corrected` is the event a
-// correction names (the caller looks it up), else null.
-Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn);
+// correction names (the caller looks it up), else null. `submitted_by` is who submitted the
+// event through a server (Entry.submittedBy), checked when it is another actor than the
+// event's (an integration actor's submission); "" for none, and when re-running entries already
+// accepted (rebuild, replay), as their signatures are not checked again either.
+Verdict Process(schema::Event::Reader event, const schema::Event::Reader* corrected, state::StateTxn* txn,
+                std::string_view submitted_by = {});
 
 // The domain rules, as the rules name them. A finding carries the rule's printed id
 // (RuleName: "notice.period"), since the core that records findings knows no domain enums;

@@ -32,6 +32,7 @@ void SetTraceStep(const trace::Chain& c, const char* kind, TraceStep::Builder (T
   step.setDate(it->second.date);
   step.setSeq(it->second.seq);
   SetTexts(it->second.actors, step.initActors(it->second.actors.size()));
+  if (!it->second.submitted_by.empty()) step.setSubmittedBy(it->second.submitted_by);
 }
 
 void SetFinding(const rules::Finding& f, uint64_t seq, const std::string& household, Finding::Builder out) {

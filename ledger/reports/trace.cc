@@ -54,7 +54,9 @@ class HouseholdFold {
         chain.payers.push_back(payer);
       return;
     }
-    chain.steps[KindName(event)] = Step{event.getBusinessDate(), ActorIdsOf(event), e.seq};
+    std::string submitter = entry.getSubmittedBy();
+    if (submitter == event.getActorId().cStr()) submitter.clear();  // Its actor's own submission.
+    chain.steps[KindName(event)] = Step{event.getBusinessDate(), ActorIdsOf(event), e.seq, std::move(submitter)};
   }
 
   void Into(Trace* out, const std::string& only_actor = "") {

@@ -22,6 +22,7 @@ struct Step {
   uint32_t date = 0;  // YYYYMMDD
   std::vector<std::string> actors;
   uint64_t seq = 0;
+  std::string submitted_by;  // The integration actor that submitted it for its actor; "" if none did.
 };
 
 struct Chain {

@@ -7,7 +7,9 @@
 // Authentication: mutual TLS with certificates issued by the ledger's own CA (tls_ca.h). The
 // client certificate's common name is the actor id; a connection is served only if that actor
 // is registered in the ledger, and every call looks the actor up again. No anonymous access:
-// kj-tls refuses a client without a certificate of the CA during the handshake.
+// kj-tls refuses a client without a certificate of the CA during the handshake. Every event
+// appended records the connection's actor as its submittedBy; an actor appends only its own
+// events, except an integration actor, which submits other actors' (Session::MayAppend).
 //
 // Threads: this one runs the event loop (accepting, TLS, RPC, the access checks that need no
 // ledger); the Writer (writer.h) owns the Ledger and runs appends (group commit), and its
@@ -510,9 +512,14 @@ Status Session::MayAppend(ledger::schema::Event::Reader e) const {
                                                   me_.id, me_.role == Role::AUDITOR ? "auditor" : "inspector"));
   }
   std::string actor = e.getActorId();
-  if (actor != me_.id) {
+  // An integration actor submits other actors' events: the ledger checks each such submission
+  // against the actors and households as they are when it is appended (rules.cc CheckSubmitter:
+  // the named actor registered and active, the region within the integration actor's
+  // jurisdiction; then the named actor's own role and jurisdiction, as for its own events).
+  if (actor != me_.id && me_.role != Role::INTEGRATION) {
     return Status::Invalid("actorId", fmt::format("refused: the event is by \"{}\" but this connection is "
-                                                  "authenticated as \"{}\": an actor appends only its own events",
+                                                  "authenticated as \"{}\": an actor appends only its own events "
+                                                  "(an integration actor submits other actors')",
                                                   actor, me_.id));
   }
   return Status::Ok();

@@ -175,6 +175,7 @@ void Writer::Count(size_t calls, size_t events, double seconds, const std::vecto
 void Writer::RunAppends(std::vector<AppendJob>* taken) {
   auto jobs = std::make_shared<std::vector<AppendJob>>(std::move(*taken));
   std::vector<capnp::MessageBuilder*> group;
+  std::vector<std::string> submitted_by;  // Parallel to `group`: each event's job's actor.
   auto refused = std::make_shared<std::vector<Status>>(jobs->size());
   for (size_t j = 0; j < jobs->size(); ++j) {
     ledger::ActorInfo actor;  // Looked up now: an actor removed since the call was queued writes nothing.
@@ -186,6 +187,7 @@ void Writer::RunAppends(std::vector<AppendJob>* taken) {
     }
     if (!r.ok()) continue;
     for (auto& e : (*jobs)[j].events) group.push_back(e.get());
+    submitted_by.resize(group.size(), (*jobs)[j].actor_id);
   }
   auto start = std::chrono::steady_clock::now();
   const size_t events = group.size();
@@ -208,7 +210,8 @@ void Writer::RunAppends(std::vector<AppendJob>* taken) {
     std::vector<ledger::AppendResult> none;
     return answer(&none, Status::Ok());
   }
-  (void)ledger_->SubmitGroup(group, ledger::GroupMode::kEachOnItsOwn, answer);  // `answer` gets its status.
+  // `answer` gets its status.
+  (void)ledger_->SubmitGroup(group, ledger::GroupMode::kEachOnItsOwn, answer, submitted_by);
 }
 
 }  // namespace ledgerd

@@ -48,7 +48,8 @@
 namespace ledgerd {
 
 struct AppendJob {
-  std::string actor_id;                                              // Who is appending (checked again here).
+  // Who is appending (checked again here): recorded as each event's submittedBy (Ledger::AppendGroup).
+  std::string actor_id;
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> events;  // Each an Event root.
   // Called on the writer thread once the group is durable, or with the reason it is not: the
   // actor no longer registered (`refused`), or the write failed (`write`).
