@@ -267,7 +267,9 @@ Options ParseOptions(int argc, char** argv) {
   Options o;
   std::string self_dir = std::string(argv[0]).substr(0, std::string(argv[0]).rfind('/') + 1);
   o.ledgerd = self_dir + "ledgerd", o.ledgerctl = self_dir + "ledgerctl";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage = "(--clients 1,8,32 --call-events 10,100 --households N --dir D --json F)";
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 == argc) Die(fmt::format("{} takes a value {}", argv[i], usage));
     std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--clients")
       o.clients = ParseList(value);
@@ -280,7 +282,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--json")
       o.json = value;
     else
-      Die("unknown option " + flag + " (--clients 1,8,32 --call-events 10,100 --households N --dir D --json F)");
+      Die(fmt::format("unknown option {} {}", flag, usage));
   }
   auto bad = [](const std::vector<int>& v) { return v.empty() || *std::min_element(v.begin(), v.end()) < 1; };
   if (bad(o.clients) || bad(o.call_events) || o.households < 1) Die("bad options");
