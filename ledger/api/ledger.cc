@@ -260,10 +260,10 @@ Status Ledger::EntryScope(uint64_t seq, std::string* household, std::string* reg
 
 // ---- Whole-ledger checks -------------------------------------------------------------------------
 
-Status Ledger::Verify(results::VerifyResult::Builder out) const {
+Status Ledger::Verify(results::VerifyResult::Builder out, const VerifyProgress& progress) const {
   return Guarded("verify", [&] {
     VerifyReport report;
-    Status s = ledger::Verify(*log_, &report);
+    Status s = ledger::Verify(*log_, &report, progress);
     if (s.ok()) results::BuildVerify(report, out);
     return s;
   });
@@ -347,15 +347,15 @@ void Ledger::Rules(results::RulesResult::Builder out) {
 
 namespace {
 
-// Appends the plan's events as one all-or-nothing group, signed with `key` if given; sets the
-// seqs of the entries, or *refusal to why the ledger refused the roll.
-Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& request, const note::KeyPair* key,
+// Appends the plan's events as one all-or-nothing group, the roll signed by `sign` if set; sets
+// the seqs of the entries, or *refusal to why the ledger refused the roll.
+Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& request, const Ledger::RollSigner& sign,
                  results::PayrollResult::Builder out, std::string* refusal) {
   auto owned = payroll::Events(plan, request);
   std::vector<capnp::MessageBuilder*> group;
   for (auto& m : owned) {
     bool signed_kind = signing::IsSignedKind(m->getRoot<schema::Event>().which());
-    Status s = key != nullptr && signed_kind ? signing::SignEvent(m.get(), *key) : Status::Ok();
+    Status s = sign && signed_kind ? sign(m.get()) : Status::Ok();
     if (!s.ok()) return s;
     group.push_back(m.get());
   }
@@ -378,6 +378,13 @@ Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& requ
 
 Status Ledger::IssuePayroll(const PayrollRequest& request, bool dry_run, const note::KeyPair* key,
                             results::PayrollResult::Builder out, std::string* refusal) {
+  RollSigner sign;
+  if (key != nullptr) sign = [key](capnp::MessageBuilder* roll) { return signing::SignEvent(roll, *key); };
+  return IssuePayrollSignedBy(request, dry_run, sign, out, refusal);
+}
+
+Status Ledger::IssuePayrollSignedBy(const PayrollRequest& request, bool dry_run, const RollSigner& sign,
+                                    results::PayrollResult::Builder out, std::string* refusal) {
   return Guarded("payroll", [&] {
     payroll::Plan plan;
     Status s = payroll::MakePlan(*log_, request, &plan);
@@ -387,7 +394,21 @@ Status Ledger::IssuePayroll(const PayrollRequest& request, bool dry_run, const n
     if (plan.roll_exists) return out.setOutcome(Outcome::ISSUED_BEFORE), Status::Ok();
     if (plan.lines.empty()) return out.setOutcome(Outcome::NOTHING_DUE), Status::Ok();
     if (dry_run) return out.setOutcome(Outcome::DRY_RUN), Status::Ok();
-    return IssuePlan(log_.get(), plan, request, key, out, refusal);
+    return IssuePlan(log_.get(), plan, request, sign, out, refusal);
+  });
+}
+
+Status Ledger::PayrollRoll(const PayrollRequest& request, capnp::MessageBuilder* roll, bool* due) const {
+  *due = false;
+  return Guarded("payroll", [&] {
+    payroll::Plan plan;
+    Status s = payroll::MakePlan(*log_, request, &plan);
+    if (!s.ok()) return s;
+    auto events = payroll::Events(plan, request);  // The roll first; none if nothing is to be issued.
+    if (events.empty()) return Status::Ok();
+    roll->setRoot(events.front()->getRoot<schema::Event>().asReader());
+    *due = true;
+    return Status::Ok();
   });
 }
 
@@ -396,6 +417,7 @@ Status Ledger::ExportRoll(std::string_view roll_id, RollFile* out) const {
     payroll::IssuedRoll roll;
     Status s = payroll::ReadRoll(*log_, std::string(roll_id), &roll);
     if (!s.ok()) return s;
+    out->county = roll.county;
     out->csv = payroll::BankInstructionCsv(roll);
     out->payments = roll.lines.size();
     out->sum_fen = roll.sum_fen;
