@@ -792,7 +792,7 @@ uint64_t HeadSeq(const Server& server, const std::string& cred) {
 
 }  // namespace
 
-TEST_CASE("ledgerd: payroll issue and export print what --dir prints; only the county's finance officer issues") {
+TEST_CASE("ledgerd: payroll issue and export print what --dir prints, and only the county's finance officer issues") {
   CountyFixture f;
   Server server(f.served);
   // The dry run, then the issue, then again: the same answers as on the identical local copy.
@@ -852,7 +852,7 @@ TEST_CASE("ledgerd: payroll issue and export print what --dir prints; only the c
   CHECK(server.Stop(SIGTERM) == 0);
 }
 
-TEST_CASE("ledgerd: reconcile answers what --dir answers; --apply records the results once, by a finance officer") {
+TEST_CASE("ledgerd: reconcile answers what --dir answers, and --apply records the results once, by a finance officer") {
   CountyFixture f;
   Server server(f.served, {"--max-message-bytes", "1000000"});
   REQUIRE(Remote(server, f.Cred("fin1"), Issue("rural_dibao", "fin1")).exit_code == 0);
@@ -919,7 +919,7 @@ TEST_CASE("ledgerd: reconcile answers what --dir answers; --apply records the re
   CHECK(server.Stop(SIGTERM) == 0);
 }
 
-TEST_CASE("ledgerd: checkpoints by administrators; proofs over RPC, scoped, as --dir makes them, check offline") {
+TEST_CASE("ledgerd: checkpoints by administrators, proofs over RPC, scoped, as --dir makes them, check offline") {
   Fixture f;
   std::string copy = f.tmp.Sub("copy");
   std::filesystem::copy(f.dir, copy, std::filesystem::copy_options::recursive);
@@ -1004,7 +1004,7 @@ std::string WithoutTiming(std::string out) {
 
 }  // namespace
 
-TEST_CASE("ledgerd: verify reports its progress to the client while it runs; its output is what --dir prints") {
+TEST_CASE("ledgerd: verify reports its progress to the client while it runs, and its output is what --dir prints") {
   Fixture f;
   std::string copy = f.tmp.Sub("copy");
   std::filesystem::copy(f.dir, copy, std::filesystem::copy_options::recursive);
