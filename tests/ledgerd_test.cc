@@ -957,6 +957,10 @@ TEST_CASE("ledgerd: checkpoints by administrators, proofs over RPC, scoped, as -
     auto household = Remote(server, f.creds.at("aud1"), {"prove", "household", "--household", "H-OUT"});
     CHECK(household.exit_code == 2);
     CHECK(household.err.find("household H-OUT is outside actor \"aud1\"'s jurisdiction") != std::string::npos);
+    // The genesis entry is about no region: in everyone's scope, for show as for proofs.
+    CHECK(Remote(server, f.creds.at("aud1"), {"prove", "inclusion", "--seq", "1"}).exit_code == 0);
+    CHECK(Remote(server, f.creds.at("aud1"), {"show", "--seq", "1"}).out.find("\"kind\":\"ledgerGenesis\"") !=
+          std::string::npos);
     auto entry = Remote(server, f.creds.at("aud1"), {"prove", "inclusion", "--seq", "38"});
     CHECK(entry.exit_code == 2);
     CHECK(entry.err.find("entry 38 (region 341502002001) is outside") != std::string::npos);
