@@ -385,3 +385,25 @@ TEST_CASE("only RocksDB's lock errors say another process has the ledger, not a 
                   "opening /data/block-7/l")
             .code() == Status::Code::kIOError);
 }
+
+TEST_CASE("verify reports its progress every kVerifyProgressEvery entries and once the log is read") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  std::vector<std::string> lines;
+  for (int n = 0; n < 5000; ++n) {  // Each its own person: one in many households would be a finding each.
+    std::string body =
+        fmt::format("341502{:04}{:02}{:02}{:03}", 1930 + n / 300, 1 + (n / 25) % 12, 1 + n % 25, n % 1000);
+    std::string person = testing::IdentityNumber(body);
+    lines.push_back(testing::EventLine("reg-P" + std::to_string(n), "P" + std::to_string(n), "341502001001", "cw1",
+                                       20240105, "householdRegistered",
+                                       testing::HouseholdMembers({testing::Member(person, "m", "head")})));
+  }
+  for (const auto& r : testing::AppendLines(l.get(), lines)) REQUIRE(r.outcome == Outcome::kCreated);
+  REQUIRE(l->head().seq == 5001);  // The genesis, then the registrations.
+  std::vector<std::pair<uint64_t, uint64_t>> seen;
+  VerifyReport report;
+  REQUIRE(Verify(*l, &report, [&](uint64_t checked, uint64_t total) { seen.emplace_back(checked, total); }).ok());
+  CHECK(report.ok);
+  using Seen = std::vector<std::pair<uint64_t, uint64_t>>;
+  CHECK(seen == Seen{{kVerifyProgressEvery, 5001}, {5001, 5001}});
+}

@@ -15,6 +15,7 @@
 #include "benefit_ledger/results.h"
 #include "commands.h"
 #include "report.h"
+#include "source.h"
 
 namespace tools {
 namespace {
@@ -166,7 +167,7 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint";
 
-int ListCheckpoints(const ledger::Ledger& l, Format format) {
+int ListCheckpoints(Source& l, Format format) {
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::CheckpointList>();
   Status s = l.ListCheckpoints(result);
@@ -201,7 +202,8 @@ const char* const kCheckpointUsage =
     "auditors): proofs are checked against them (ledgerctl prove, ledgerctl verify-proof).\n"
     "--list yes lists the stored checkpoints: size, root, households, heads root and when the\n"
     "last entry they cover was recorded (in --format json and jsonl, the roots in hex). A ledger\n"
-    "made before checkpoints needs a key first: ledgerctl setkey --dir D.\n";
+    "made before checkpoints needs a key first: ledgerctl setkey --dir D. With --server, ledgerd\n"
+    "signs with its own key (ledgerd --checkpoint-key) and only administrators may make one.\n";
 
 int RunCheckpoint(const Flags& flags, const Positional&) {
   auto dir = Required(flags, "dir", kCheckpoint);
@@ -211,9 +213,15 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
     fmt::print(stderr, "ledgerctl checkpoint: --format goes with --list yes, and is {}\n", kFormats);
     return kExitCannot;
   }
+  bool list = flags.count("list") && flags.at("list") != "no";
+  if (HasServer() && flags.count("key") && !list) {
+    fmt::print(stderr,
+               "ledgerctl checkpoint: --key is not for --server: ledgerd signs with its own key "
+               "(ledgerd --checkpoint-key)\n");
+    return kExitCannot;
+  }
   int code = kExitOk;
-  const bool list = flags.count("list") && flags.at("list") != "no";
-  auto l = OpenOrReport(*dir, kCheckpoint, &code, list ? Access::kReading : Access::kWriting);
+  auto l = OpenSource(*dir, kCheckpoint, &code, list ? Access::kReading : Access::kWriting);
   if (!l) return code;
   if (list) return ListCheckpoints(*l, format);
   note::Verifier ledger_key;
@@ -224,12 +232,12 @@ int RunCheckpoint(const Flags& flags, const Positional&) {
                none ? ": add one with ledgerctl setkey --dir D" : "");
     return kExitCannot;
   }
-  note::KeyPair key;
+  note::KeyPair key;  // With --server, none here: ledgerd signs.
   std::string key_path = flags.count("key") ? flags.at("key") : SignerKeyPath(*dir);
-  if (!ReadSignerKeyFile(key_path, &key, kCheckpoint)) return kExitCannot;
+  if (!HasServer() && !ReadSignerKeyFile(key_path, &key, kCheckpoint)) return kExitCannot;
   evidence::SignedCheckpoint cp;
   bool made = false;
-  s = l->MakeCheckpoint(key, &cp, &made);
+  s = l->MakeCheckpoint(HasServer() ? nullptr : &key, &cp, &made);
   if (!s.ok()) return Fail(kCheckpoint, s, {"key"});
   fmt::print("{}", cp.note);
   fflush(stdout);
@@ -294,7 +302,7 @@ int RunProve(const Flags& flags, const Positional& positional) {
                   (what != "household" || Required(flags, "household", command));
   if (!ok || !complete) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, command, &code, Access::kReading);
+  auto l = OpenSource(*dir, command, &code, Access::kReading);
   if (!l) return code;
   evidence::Proof proof;
   Status s = what == "inclusion"     ? l->ProveInclusion(*seq, size, &proof)

@@ -445,11 +445,19 @@ int RunShow(const std::map<std::string, std::string>& flags, const std::vector<s
 // ---------------------------------------------------------------------------------------------
 // verify
 
+// "verify: 4096 of 10000 entries checked (40%)" on standard error, as a server reports it: a
+// verify there waits behind the appends and its answer comes only at the end. (Standard output
+// stays what it is with --dir.)
+void PrintProgress(uint64_t checked, uint64_t total) {
+  fmt::print(stderr, "verify: {} of {} checked ({}%)\n", checked, ledger::Counted(total, "entry", "entries"),
+             total == 0 ? 100 : checked * 100 / total);
+}
+
 // Verifies an open ledger and prints the result (a line, or the result record); the exit code.
 int PrintVerify(tools::Source& l, tools::Format format = tools::Format::kTable) {
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::VerifyResult>();
-  Status s = l.Verify(result);
+  Status s = l.Verify(result, tools::HasServer() ? PrintProgress : ledger::Ledger::VerifyProgress());
   if (!s.ok()) return Fail("verify", s);
   auto report = result.asReader();
   if (tools::IsJson(format)) {
@@ -765,27 +773,16 @@ std::vector<std::string> LineRow(ledger::results::ReconcileLine::Reader m) {
           bank ? std::string(b.getReason()) : ""};
 }
 
-// Calls `each` with the record of every line of the reconciliation, in order, one at a time.
-void ForEachLine(const ledger::Reconciliation& matches,
-                 const std::function<void(ledger::results::ReconcileLine::Reader)>& each) {
-  for (size_t i = 0; i < matches.size(); ++i) {
-    capnp::MallocMessageBuilder message(256);
-    auto line = message.initRoot<ledger::results::ReconcileLine>();
-    matches.Line(i, line);
-    each(line.asReader());
-  }
-}
-
 // Prints a row per line (as it goes: a province's file has millions), then, in a table, the
 // summary record's counts and sums per category and issued against settled per programme.
-void PrintReconciliation(const ledger::Reconciliation& matches, ledger::results::ReconcileResult::Reader summary,
+void PrintReconciliation(const tools::Reconciled& matches, ledger::results::ReconcileResult::Reader summary,
                          tools::Format format) {
   tools::Report lines(
       {"line", "end_to_end_id", "category", "bank yuan", "ledger yuan", "programme", "period", "reason"});
   const std::vector<bool> numeric = {true, false, false, true, true, false, true, false};
-  if (format == tools::Format::kTable) ForEachLine(matches, [&](auto m) { lines.Fit(LineRow(m)); });
+  if (format == tools::Format::kTable) matches.ForEachLine([&](auto m) { lines.Fit(LineRow(m)); });
   lines.PrintHeader(format, matches.size() ? numeric : std::vector<bool>());
-  ForEachLine(matches, [&](auto m) { lines.PrintRow(LineRow(m), numeric, format); });
+  matches.ForEachLine([&](auto m) { lines.PrintRow(LineRow(m), numeric, format); });
   if (format != tools::Format::kTable) return;
   fmt::print("\n");
   std::map<std::string, ledger::results::CategoryTotal::Reader> categories;  // Printed in order of name.
@@ -807,12 +804,11 @@ void PrintReconciliation(const ledger::Reconciliation& matches, ledger::results:
 }
 
 // Records the results (Ledger::RecordBankResults) into *applied; false after saying why.
-bool ApplyBankResults(ledger::Ledger* l, const ledger::Reconciliation& matches, const std::string& actor, uint32_t date,
-                      capnp::MallocMessageBuilder* applied) {
+bool ApplyBankResults(tools::Reconciled* matches, capnp::MallocMessageBuilder* applied) {
   auto refused = [](const Status& why) {
     fmt::print(stderr, "ledgerctl reconcile: a result was not recorded: {}\n", tools::ForCommandLine(why.ToString()));
   };
-  Status s = l->RecordBankResults(matches, actor, date, refused, applied->initRoot<ledger::results::ApplyOutcome>());
+  Status s = matches->Apply(refused, applied->initRoot<ledger::results::ApplyOutcome>());
   if (!s.ok()) return Fail("reconcile", s), false;
   return true;
 }
@@ -827,42 +823,50 @@ int RunReconcile(const std::map<std::string, std::string>& flags, const std::vec
     Status s = ledger::BankFile::CheckColumns(*(columns = flags.at("columns")));
     if (!s.ok()) return Fail("reconcile", s, {"columns"}), kExitCannot;
   }
-  bool apply = flags.count("apply") && flags.at("apply") != "no";
-  auto actor = apply ? Required(flags, "actor", "reconcile") : std::optional<std::string>("");
+  tools::BankApply apply;
+  apply.apply = flags.count("apply") && flags.at("apply") != "no";
+  auto actor = apply.apply ? Required(flags, "actor", "reconcile") : std::optional<std::string>("");
   auto date = ParseDateFlag(flags, "date", "reconcile", Today());
   std::string text;
   std::unique_ptr<ledger::BankFile> bank;
   if (!actor || !date || !ReadFile(*file, kMaxBankFileBytes, &text, "reconcile")) return kExitCannot;
+  apply.actor = *actor;
+  apply.date = *date;
+  // Checked here too: a malformed file is refused before anything is sent, as before anything is
+  // opened. A server parses its own copy.
+  std::string sent = tools::HasServer() ? text : std::string();
   Status s = ledger::BankFile::Parse(std::move(text), columns, &bank);
   if (!s.ok()) {
     fmt::print(stderr, "ledgerctl reconcile: {}: {} (nothing recorded)\n", *file, s.ToString());
     return kExitCannot;
   }
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, "reconcile", &code, apply ? tools::Access::kWriting : tools::Access::kReading);
+  auto l = tools::OpenSource(*dir, "reconcile", &code, apply.apply ? tools::Access::kWriting : tools::Access::kReading);
   if (!l) return code;
-  std::unique_ptr<ledger::Reconciliation> matches;
-  if (!(s = l->Reconcile(*bank, &matches)).ok()) return Fail("reconcile", s);
+  std::unique_ptr<tools::Reconciled> matches;
+  if (!(s = l->Reconcile(std::move(bank), std::move(sent), columns, apply, &matches)).ok()) {
+    return Fail("reconcile", s, {"bank-file"});
+  }
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::ReconcileResult>();
   auto query = result.initQuery();
   query.setBankFile(*file);
-  query.setApply(apply);
-  query.setActor(*actor);
+  query.setApply(apply.apply);
+  query.setActor(apply.actor);
   matches->Summary(result);
   capnp::MallocMessageBuilder applied;
   // JSON says what was applied in its one document, so the results are recorded first; a table
   // shows the lines first.
   bool ok = true;
   if (tools::IsJson(format)) {
-    if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {
+    if (apply.apply && (ok = ApplyBankResults(matches.get(), &applied))) {
       result.setApplied(applied.getRoot<ledger::results::ApplyOutcome>().asReader());
     }
     tools::PrintResult(result.asReader(), format, "lines",
-                       [&](const ledger::json::Emit& emit) { ForEachLine(*matches, [&](auto line) { emit(line); }); });
+                       [&](const ledger::json::Emit& emit) { matches->ForEachLine([&](auto line) { emit(line); }); });
   } else {
     PrintReconciliation(*matches, result.asReader(), format);
-    if (apply && (ok = ApplyBankResults(l.get(), *matches, *actor, *date, &applied))) {
+    if (apply.apply && (ok = ApplyBankResults(matches.get(), &applied))) {
       auto counts = applied.getRoot<ledger::results::ApplyOutcome>().asReader();
       fmt::print("applied: {} results recorded, {} already recorded, {} refused\n", counts.getRecorded(),
                  counts.getAlreadyRecorded(), counts.getRefused());
@@ -1207,7 +1211,8 @@ void PrintUsage(FILE* out) {
   fmt::print(out,
              "\nagainst a server (ledgerd), as the actor of a credential (ledgerctl credential issue), without --dir:\n"
              "  ledgerctl --server HOST:PORT --credential A.cred COMMAND [options]\n"
-             "  for append, show, verify, replay, roll, reviews, totals, trace and recoveries\n");
+             "  for append, show, verify, replay, roll, reviews, totals, trace, recoveries, payroll, reconcile,\n"
+             "  checkpoint and prove\n");
 }
 
 // Takes --server HOST:PORT and --credential FILE from before the command out of *args.
@@ -1229,7 +1234,8 @@ bool ServerOptions(std::vector<char*>* args) {
 
 // The commands ledgerd serves so far (tools/ledgerd/ledgerd.capnp).
 bool RunsOnServer(std::string_view command) {
-  for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace", "recoveries"}) {
+  for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace", "recoveries",
+                        "payroll", "reconcile", "checkpoint", "prove"}) {
     if (command == c) return true;
   }
   return false;

@@ -7,6 +7,7 @@
 #include "benefit_ledger/results.h"
 #include "commands.h"
 #include "report.h"
+#include "source.h"
 
 namespace tools {
 namespace {
@@ -69,7 +70,7 @@ int RunIssue(const Flags& flags) {
   ledger::note::KeyPair key;
   if (flags.count("key") && !ReadSignerKeyFile(flags.at("key"), &key, kCommand)) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, kCommand, &code, dry_run ? Access::kReading : Access::kWriting);
+  auto l = OpenSource(*dir, kCommand, &code, dry_run ? Access::kReading : Access::kWriting);
   if (!l) return code;
   capnp::MallocMessageBuilder message;
   auto result = message.initRoot<ledger::results::PayrollResult>();
@@ -112,7 +113,7 @@ int RunExport(const Flags& flags) {
   auto path = roll_id ? Required(flags, "out", kCommand) : std::nullopt;
   if (!path) return kExitCannot;
   int code = kExitOk;
-  auto l = OpenOrReport(*dir, kCommand, &code, Access::kReading);
+  auto l = OpenSource(*dir, kCommand, &code, Access::kReading);
   if (!l) return code;
   ledger::RollFile roll;
   Status s = l->ExportRoll(*roll_id, &roll);
@@ -135,7 +136,8 @@ const char* const kPayrollUsage =
     "control sum) and its payments as one all-or-nothing group by actor A (a finance officer),\n"
     "dated --date (default today). The roll id is R-C-P-YYYYMM: running it again issues nothing.\n"
     "Prints the lines, the cases left off and why. --dry-run yes prints without issuing. If A has\n"
-    "a public key in the ledger, the roll must be signed: --key is A's signer key (ledgerctl sign).\n"
+    "a public key in the ledger, the roll must be signed: --key is A's signer key (ledgerctl sign);\n"
+    "with --server it signs here and only the signature is sent.\n"
     "--format json prints one JSON document once done: the lines, the cases left off and the\n"
     "outcome (issued with its entries, issued_before, nothing_due, dry_run or refused); jsonl one\n"
     "record a line. Exit 0 if issued or nothing was due, 1 if the ledger refused the roll, 2 on\n"

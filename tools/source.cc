@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "benefit_ledger/events.h"
 #include "cli.h"
 #include "ledgerd/client.h"
 #include "ledgerd/wire.h"
@@ -13,6 +14,37 @@ namespace tools {
 namespace {
 
 using ledger::Status;
+namespace evidence = ledger::evidence;
+namespace note = ledger::note;
+namespace results = ledger::results;
+
+// A bank file matched by a ledger in this process; the file must outlive the matches.
+class LocalReconciled final : public Reconciled {
+ public:
+  LocalReconciled(ledger::Ledger* l, std::unique_ptr<ledger::BankFile> bank, BankApply apply)
+      : l_(l), bank_(std::move(bank)), apply_(std::move(apply)) {}
+  Status Match() { return l_->Reconcile(*bank_, &matches_); }
+
+  size_t size() const override { return matches_->size(); }
+  void ForEachLine(const std::function<void(results::ReconcileLine::Reader)>& each) const override {
+    for (size_t i = 0; i < matches_->size(); ++i) {
+      capnp::MallocMessageBuilder message(256);
+      auto line = message.initRoot<results::ReconcileLine>();
+      matches_->Line(i, line);
+      each(line.asReader());
+    }
+  }
+  void Summary(results::ReconcileResult::Builder out) const override { matches_->Summary(out); }
+  Status Apply(const std::function<void(const Status&)>& refused, results::ApplyOutcome::Builder out) override {
+    return l_->RecordBankResults(*matches_, apply_.actor, apply_.date, refused, out);
+  }
+
+ private:
+  ledger::Ledger* l_;
+  std::unique_ptr<ledger::BankFile> bank_;
+  BankApply apply_;
+  std::unique_ptr<ledger::Reconciliation> matches_;
+};
 
 class Local final : public Source {
  public:
@@ -29,7 +61,9 @@ class Local final : public Source {
                          ledger::results::ReplayResult::Builder out, std::string* state_on_date) override {
     return l_->ReplayHousehold(household, options, visit, out, state_on_date);
   }
-  Status Verify(ledger::results::VerifyResult::Builder out) override { return l_->Verify(out); }
+  Status Verify(ledger::results::VerifyResult::Builder out, const ledger::Ledger::VerifyProgress& progress) override {
+    return l_->Verify(out, progress);
+  }
   Status Roll(const ledger::ReportFilter& f, uint32_t as_of, ledger::results::RollResult::Builder out) override {
     return l_->Roll(f, as_of, out);
   }
@@ -48,6 +82,33 @@ class Local final : public Source {
   Status Recoveries(const ledger::ReportFilter& f, std::string_view household,
                     ledger::results::RecoveriesResult::Builder out) override {
     return l_->Recoveries(f, household, out);
+  }
+  Status IssuePayroll(const ledger::PayrollRequest& request, bool dry_run, const note::KeyPair* key,
+                      results::PayrollResult::Builder out, std::string* refusal) override {
+    return l_->IssuePayroll(request, dry_run, key, out, refusal);
+  }
+  Status ExportRoll(std::string_view roll_id, ledger::RollFile* out) override { return l_->ExportRoll(roll_id, out); }
+  Status Reconcile(std::unique_ptr<ledger::BankFile> bank, std::string, const std::optional<std::string>&,
+                   const BankApply& apply, std::unique_ptr<Reconciled>* out) override {
+    auto r = std::make_unique<LocalReconciled>(l_.get(), std::move(bank), apply);
+    Status s = r->Match();
+    if (s.ok()) *out = std::move(r);
+    return s;
+  }
+  Status CheckpointKey(note::Verifier* key) override { return l_->CheckpointKey(key); }
+  Status MakeCheckpoint(const note::KeyPair* key, evidence::SignedCheckpoint* out, bool* made) override {
+    if (key == nullptr) return Status::Invalid("key", "a checkpoint is signed with the ledger's checkpoint key");
+    return l_->MakeCheckpoint(*key, out, made);
+  }
+  Status ListCheckpoints(results::CheckpointList::Builder out) override { return l_->ListCheckpoints(out); }
+  Status ProveInclusion(uint64_t seq, std::optional<uint64_t> size, evidence::Proof* out) override {
+    return l_->ProveInclusion(seq, size, out);
+  }
+  Status ProveConsistency(uint64_t size1, uint64_t size2, evidence::Proof* out) override {
+    return l_->ProveConsistency(size1, size2, out);
+  }
+  Status ProveHousehold(std::string_view household, std::optional<uint64_t> size, evidence::Proof* out) override {
+    return l_->ProveHousehold(household, size, out);
   }
 
  private:
@@ -70,6 +131,44 @@ Status Rpc(const char* what, Call&& call) {
   }
   return s;
 }
+
+// A bank file matched by ledgerd: its answer, kept (the lines are in it), results recorded.
+class RemoteReconciled final : public Reconciled {
+ public:
+  using Response = capnp::Response<ledgerd::rpc::LedgerSession::ReconcileResults>;
+  explicit RemoteReconciled(Response response) : owned_(std::make_unique<Response>(kj::mv(response))), r_(*owned_) {}
+
+  size_t size() const override { return r_.getLines().size(); }
+  void ForEachLine(const std::function<void(results::ReconcileLine::Reader)>& each) const override {
+    for (auto line : r_.getLines()) each(line);
+  }
+  void Summary(results::ReconcileResult::Builder out) const override { CopyFields(r_.getSummary(), out); }
+  Status Apply(const std::function<void(const Status&)>& refused, results::ApplyOutcome::Builder out) override {
+    for (auto why : r_.getRefused()) refused(ledgerd::FromWire(why));
+    CopyFields(r_.getApplied(), out);
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<Response> owned_;  // Held by pointer: its destructor may throw, this one may not.
+  const Response& r_;
+};
+
+// What a call carries beside a bank file's text, at most (the reconcile call's other fields).
+constexpr size_t kCallOverheadBytes = 64 << 10;
+
+// Prints verify's progress on standard error, as the server reports it.
+class ProgressPrinter final : public ledgerd::rpc::VerifyProgress::Server {
+ public:
+  explicit ProgressPrinter(const ledger::Ledger::VerifyProgress& progress) : progress_(progress) {}
+  kj::Promise<void> progress(ProgressContext context) override {
+    progress_(context.getParams().getEntriesChecked(), context.getParams().getEntriesTotal());
+    return kj::READY_NOW;
+  }
+
+ private:
+  ledger::Ledger::VerifyProgress progress_;
+};
 
 class Remote final : public Source {
  public:
@@ -138,8 +237,10 @@ class Remote final : public Source {
     });
   }
 
-  Status Verify(ledger::results::VerifyResult::Builder out) override {
-    return Report("verify", c_->session().verifyRequest(), out);
+  Status Verify(ledger::results::VerifyResult::Builder out, const ledger::Ledger::VerifyProgress& progress) override {
+    auto request = c_->session().verifyRequest();
+    if (progress) request.setProgress(kj::heap<ProgressPrinter>(progress));
+    return Report("verify", kj::mv(request), out);
   }
   Status Roll(const ledger::ReportFilter& f, uint32_t as_of, ledger::results::RollResult::Builder out) override {
     auto request = c_->session().rollRequest();
@@ -181,7 +282,135 @@ class Remote final : public Source {
     return Report("recoveries", kj::mv(request), out);
   }
 
+  // A roll that must be signed is signed here, with the key given, over the roll ledgerd would
+  // issue (payrollRoll); ledgerd issues it with that signature if it is still the roll it would
+  // issue. The key never travels: the server gets the signature only.
+  Status IssuePayroll(const ledger::PayrollRequest& r, bool dry_run, const note::KeyPair* key,
+                      results::PayrollResult::Builder out, std::string* refusal) override {
+    return Rpc("payroll", [&] {
+      capnp::MallocMessageBuilder signed_roll(ledger::kEventMessageWords);
+      bool sign = key != nullptr && !dry_run;
+      if (sign) {
+        auto plan = c_->session().payrollRollRequest();
+        SetRequest(r, plan.initRequest());
+        auto planned = plan.send().wait(c_->wait_scope());
+        if (planned.hasFailure()) return ledgerd::FromWire(planned.getFailure());
+        sign = planned.hasRoll();  // Else nothing is due: issued before, or no payable case.
+        if (sign) signed_roll.setRoot(planned.getRoll());
+        Status s = sign ? ledger::signing::SignEvent(&signed_roll, *key) : Status::Ok();
+        if (!s.ok()) return s;
+      }
+      auto request = c_->session().payrollRequest();
+      SetRequest(r, request.initRequest());
+      request.setDryRun(dry_run);
+      if (sign) request.setSignedRoll(signed_roll.getRoot<ledger::schema::Event>().asReader());
+      auto response = request.send().wait(c_->wait_scope());
+      if (response.hasFailure()) return ledgerd::FromWire(response.getFailure());
+      CopyFields(response.getResult(), out);
+      *refusal = response.getRefusal();
+      return Status::Ok();
+    });
+  }
+  Status ExportRoll(std::string_view roll_id, ledger::RollFile* out) override {
+    return Rpc("exportRoll", [&] {
+      auto request = c_->session().exportRollRequest();
+      request.setRollId(std::string(roll_id));
+      auto r = request.send().wait(c_->wait_scope());
+      if (r.hasFailure()) return ledgerd::FromWire(r.getFailure());
+      *out = {r.getCounty(), r.getCsv(), r.getPayments(), r.getSumFen()};
+      return Status::Ok();
+    });
+  }
+
+  // The file goes in one call: it must fit in the server's --max-message-bytes.
+  Status Reconcile(std::unique_ptr<ledger::BankFile>, std::string text, const std::optional<std::string>& columns,
+                   const BankApply& apply, std::unique_ptr<Reconciled>* out) override {
+    return Rpc("reconcile", [&] {
+      uint64_t limit = c_->session().whoAmIRequest().send().wait(c_->wait_scope()).getMaxMessageBytes();
+      if (limit > 0 && text.size() + kCallOverheadBytes > limit) {
+        return Status::Invalid("bank-file",
+                               fmt::format("{} bytes, more than ledgerd takes in one call ({} bytes, its "
+                                           "--max-message-bytes, less {} for the rest of the call): split the "
+                                           "file, or reconcile with --dir on the server's host",
+                                           text.size(), limit, kCallOverheadBytes));
+      }
+      auto request = c_->session().reconcileRequest();
+      request.setBankFile(text);
+      request.setHasColumns(columns.has_value());
+      if (columns) request.setColumns(*columns);
+      request.setApply(apply.apply);
+      request.setActorId(apply.actor);
+      request.setDate(apply.date);
+      auto r = request.send().wait(c_->wait_scope());
+      if (r.hasFailure()) return ledgerd::FromWire(r.getFailure());
+      *out = std::make_unique<RemoteReconciled>(kj::mv(r));
+      return Status::Ok();
+    });
+  }
+
+  Status CheckpointKey(note::Verifier* key) override {
+    return Rpc("checkpointKey", [&] {
+      auto r = c_->session().checkpointKeyRequest().send().wait(c_->wait_scope());
+      if (r.hasFailure()) return ledgerd::FromWire(r.getFailure());
+      return note::ParseVerifierKey(r.getKey().cStr(), key);
+    });
+  }
+  // Signed by ledgerd's key; the note is opened here with the ledger's verifier key, which also
+  // checks the server's signature.
+  Status MakeCheckpoint(const note::KeyPair* key, evidence::SignedCheckpoint* out, bool* made) override {
+    if (key != nullptr) {
+      return Status::Invalid("key",
+                             "with --server the checkpoint is signed by ledgerd's key (ledgerd --checkpoint-key)");
+    }
+    note::Verifier verifier;
+    Status s = CheckpointKey(&verifier);
+    if (!s.ok()) return s;
+    return Rpc("checkpoint", [&] {
+      auto r = c_->session().checkpointRequest().send().wait(c_->wait_scope());
+      if (r.hasFailure()) return ledgerd::FromWire(r.getFailure());
+      *made = r.getMade();
+      return evidence::OpenCheckpoint(r.getNote().cStr(), verifier, out);
+    });
+  }
+  Status ListCheckpoints(results::CheckpointList::Builder out) override {
+    return Report("checkpoints", c_->session().checkpointsRequest(), out);
+  }
+  Status ProveInclusion(uint64_t seq, std::optional<uint64_t> size, evidence::Proof* out) override {
+    auto request = c_->session().proveInclusionRequest();
+    request.setSeq(seq);
+    request.setSize(size.value_or(0));
+    return SendProve("proveInclusion", kj::mv(request), out);
+  }
+  Status ProveConsistency(uint64_t size1, uint64_t size2, evidence::Proof* out) override {
+    auto request = c_->session().proveConsistencyRequest();
+    request.setSize1(size1);
+    request.setSize2(size2);
+    return SendProve("proveConsistency", kj::mv(request), out);
+  }
+  Status ProveHousehold(std::string_view household, std::optional<uint64_t> size, evidence::Proof* out) override {
+    auto request = c_->session().proveHouseholdRequest();
+    request.setHousehold(std::string(household));
+    request.setSize(size.value_or(0));
+    return SendProve("proveHousehold", kj::mv(request), out);
+  }
+
  private:
+  static void SetRequest(const ledger::PayrollRequest& r, ledgerd::rpc::PayrollRequest::Builder out) {
+    out.setCounty(r.county);
+    out.setProgramme(r.programme);
+    out.setPeriod(r.period);
+    out.setActorId(r.actor_id);
+    out.setDate(r.date);
+  }
+  // Sends a proof's request; its failure, or the proof it answers (as JSON) read into `out`.
+  template <class Request>
+  Status SendProve(const char* what, Request request, evidence::Proof* out) {
+    return Rpc(what, [&] {
+      auto r = request.send().wait(c_->wait_scope());
+      if (r.hasFailure()) return ledgerd::FromWire(r.getFailure());
+      return evidence::ParseProof(r.getProof().cStr(), out);
+    });
+  }
   static void SetFilter(const ledger::ReportFilter& f, ledgerd::rpc::Filter::Builder out) {
     out.setRegionPrefix(f.region_prefix);
     if (f.programme) out.setProgramme(static_cast<ledger::schema::Programme>(*f.programme));

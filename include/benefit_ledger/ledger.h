@@ -116,7 +116,8 @@ class Reconciliation {
 
 // A roll's bank instruction file (Ledger::ExportRoll).
 struct RollFile {
-  std::string csv;  // A header record, then end_to_end_id, card (masked), payee_name, amount.
+  std::string county;  // The roll's county (6 digits): whose payments these are.
+  std::string csv;     // A header record, then end_to_end_id, card (masked), payee_name, amount.
   size_t payments = 0;
   int64_t sum_fen = 0;
 };
@@ -128,6 +129,10 @@ class Ledger {
   static constexpr size_t kGroupEventsMax = 100000;
   // Receives a group's results once its write is durable or has failed (`write` says so).
   using GroupDone = std::function<void(std::vector<AppendResult>* results, const Status& write)>;
+  // Hears how far Verify has got: entries checked so far, of the head when it began.
+  using VerifyProgress = std::function<void(uint64_t entries_checked, uint64_t entries_total)>;
+  // Signs a payroll's roll event (the root of `roll`, as it is to be appended) or says why not.
+  using RollSigner = std::function<Status(capnp::MessageBuilder* roll)>;
 
   // Makes a new ledger in `dir` (which must not exist, or be empty) and writes its genesis entry.
   static Status Create(const std::string& dir, const CreateOptions& options = {});
@@ -208,7 +213,9 @@ class Ledger {
   // ---- Whole-ledger checks ----
   // Checks every entry, index, chain, the Merkle tree, the checkpoints and the signatures against
   // the log. Non-ok only if it could not run (I/O); a ledger that fails has out.ok false.
-  Status Verify(results::VerifyResult::Builder out) const;
+  // `progress`, if given, is called on the calling thread every few thousand entries and once
+  // the log has been read (again from 0 for the second pass of a ledger that fails).
+  Status Verify(results::VerifyResult::Builder out, const VerifyProgress& progress = {}) const;
   // Recomputes the domain state and the projections from the log alone.
   Status Rebuild(RebuildReport* report);
 
@@ -235,6 +242,18 @@ class Ledger {
   // ledger refused the roll, *refusal says why). Non-ok only if it could not run.
   Status IssuePayroll(const PayrollRequest& request, bool dry_run, const note::KeyPair* key,
                       results::PayrollResult::Builder out, std::string* refusal);
+  // The same, the roll signed by `sign` (if set) where the key is not in this process: a server
+  // whose client signs (PayrollRoll gives it the event to sign). An error from `sign` is returned
+  // and nothing is issued. `submitted_by` is recorded in each entry (Entry.submittedBy: the
+  // server's authenticated caller; "" for none).
+  // (Not an overload: a literal nullptr would fit both.)
+  Status IssuePayrollSignedBy(const PayrollRequest& request, bool dry_run, const RollSigner& sign,
+                              results::PayrollResult::Builder out, std::string* refusal,
+                              std::string_view submitted_by = {});
+  // The roll event IssuePayroll would append now (unsigned) into `roll`, for its actor to sign
+  // elsewhere; *due false, `roll` untouched, if it would issue nothing (issued before, nothing
+  // payable). Errors as IssuePayroll's.
+  Status PayrollRoll(const PayrollRequest& request, capnp::MessageBuilder* roll, bool* due) const;
   // Roll `roll_id`'s bank instruction file. NotFound (field "roll_id") if there is no such roll.
   Status ExportRoll(std::string_view roll_id, RollFile* out) const;
 
@@ -244,9 +263,11 @@ class Ledger {
   // Records the results of the matched, failed, returned and paid-after-exit lines as events by
   // `actor` dated `date` (or the line's value date), with ids derived from payment and status:
   // running it again records nothing new. `refused` hears of each result the ledger would not
-  // record. Non-ok on a write failure; what was recorded before it stays.
+  // record. Non-ok on a write failure; what was recorded before it stays. `submitted_by` is
+  // recorded in each entry (Entry.submittedBy; "" for none), as PayrollRequest::submitted_by.
   Status RecordBankResults(const Reconciliation& matches, std::string_view actor, uint32_t date,
-                           const std::function<void(const Status&)>& refused, results::ApplyOutcome::Builder out);
+                           const std::function<void(const Status&)>& refused, results::ApplyOutcome::Builder out,
+                           std::string_view submitted_by = {});
 
   // ---- Evidence ----
   // The ledger's checkpoint key. NotFound if it has none.

@@ -279,10 +279,10 @@ Status Ledger::EntryScope(uint64_t seq, std::string* household, std::string* reg
 
 // ---- Whole-ledger checks -------------------------------------------------------------------------
 
-Status Ledger::Verify(results::VerifyResult::Builder out) const {
+Status Ledger::Verify(results::VerifyResult::Builder out, const VerifyProgress& progress) const {
   return Guarded("verify", [&] {
     VerifyReport report;
-    Status s = ledger::Verify(*log_, &report);
+    Status s = ledger::Verify(*log_, &report, progress);
     if (s.ok()) results::BuildVerify(report, out);
     return s;
   });
@@ -366,20 +366,22 @@ void Ledger::Rules(results::RulesResult::Builder out) {
 
 namespace {
 
-// Appends the plan's events as one all-or-nothing group, signed with `key` if given; sets the
-// seqs of the entries, or *refusal to why the ledger refused the roll.
-Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& request, const note::KeyPair* key,
-                 results::PayrollResult::Builder out, std::string* refusal) {
+// Appends the plan's events as one all-or-nothing group, the roll signed by `sign` if set; sets
+// the seqs of the entries, or *refusal to why the ledger refused the roll.
+Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& request, const Ledger::RollSigner& sign,
+                 std::string_view submitted_by, results::PayrollResult::Builder out, std::string* refusal) {
   auto owned = payroll::Events(plan, request);
   std::vector<capnp::MessageBuilder*> group;
   for (auto& m : owned) {
     bool signed_kind = signing::IsSignedKind(m->getRoot<schema::Event>().which());
-    Status s = key != nullptr && signed_kind ? signing::SignEvent(m.get(), *key) : Status::Ok();
+    Status s = sign && signed_kind ? sign(m.get()) : Status::Ok();
     if (!s.ok()) return s;
     group.push_back(m.get());
   }
   std::vector<AppendResult> appended;
-  Status s = log->AppendGroup(group, &appended, GroupMode::kAllOrNothing);
+  std::vector<std::string> submitters;
+  if (!submitted_by.empty()) submitters.assign(group.size(), std::string(submitted_by));
+  Status s = log->AppendGroup(group, &appended, GroupMode::kAllOrNothing, submitters);
   if (!s.ok()) return s;
   for (const auto& r : appended) {
     if (r.outcome != AppendResult::Outcome::kRejected || r.dropped_with_group) continue;
@@ -397,6 +399,14 @@ Status IssuePlan(Log* log, const payroll::Plan& plan, const PayrollRequest& requ
 
 Status Ledger::IssuePayroll(const PayrollRequest& request, bool dry_run, const note::KeyPair* key,
                             results::PayrollResult::Builder out, std::string* refusal) {
+  RollSigner sign;
+  if (key != nullptr) sign = [key](capnp::MessageBuilder* roll) { return signing::SignEvent(roll, *key); };
+  return IssuePayrollSignedBy(request, dry_run, sign, out, refusal);
+}
+
+Status Ledger::IssuePayrollSignedBy(const PayrollRequest& request, bool dry_run, const RollSigner& sign,
+                                    results::PayrollResult::Builder out, std::string* refusal,
+                                    std::string_view submitted_by) {
   return Guarded("payroll", [&] {
     payroll::Plan plan;
     Status s = payroll::MakePlan(*log_, request, &plan);
@@ -406,7 +416,21 @@ Status Ledger::IssuePayroll(const PayrollRequest& request, bool dry_run, const n
     if (plan.roll_exists) return out.setOutcome(Outcome::ISSUED_BEFORE), Status::Ok();
     if (plan.lines.empty()) return out.setOutcome(Outcome::NOTHING_DUE), Status::Ok();
     if (dry_run) return out.setOutcome(Outcome::DRY_RUN), Status::Ok();
-    return IssuePlan(log_.get(), plan, request, key, out, refusal);
+    return IssuePlan(log_.get(), plan, request, sign, submitted_by, out, refusal);
+  });
+}
+
+Status Ledger::PayrollRoll(const PayrollRequest& request, capnp::MessageBuilder* roll, bool* due) const {
+  *due = false;
+  return Guarded("payroll", [&] {
+    payroll::Plan plan;
+    Status s = payroll::MakePlan(*log_, request, &plan);
+    if (!s.ok()) return s;
+    auto events = payroll::Events(plan, request);  // The roll first; none if nothing is to be issued.
+    if (events.empty()) return Status::Ok();
+    roll->setRoot(events.front()->getRoot<schema::Event>().asReader());
+    *due = true;
+    return Status::Ok();
   });
 }
 
@@ -415,6 +439,7 @@ Status Ledger::ExportRoll(std::string_view roll_id, RollFile* out) const {
     payroll::IssuedRoll roll;
     Status s = payroll::ReadRoll(*log_, std::string(roll_id), &roll);
     if (!s.ok()) return s;
+    out->county = roll.county;
     out->csv = payroll::BankInstructionCsv(roll);
     out->payments = roll.lines.size();
     out->sum_fen = roll.sum_fen;
@@ -435,7 +460,7 @@ Status Ledger::Reconcile(const BankFile& file, std::unique_ptr<Reconciliation>* 
 
 Status Ledger::RecordBankResults(const Reconciliation& matches, std::string_view actor, uint32_t date,
                                  const std::function<void(const Status&)>& refused,
-                                 results::ApplyOutcome::Builder out) {
+                                 results::ApplyOutcome::Builder out, std::string_view submitted_by) {
   uint64_t created = 0, exists = 0, rejected = 0;
   Status write;  // The first write that failed.
   auto done = [&](std::vector<AppendResult>* results, const Status& w) {
@@ -450,7 +475,9 @@ Status Ledger::RecordBankResults(const Reconciliation& matches, std::string_view
   auto submit = [&] {  // The events need to live only during the call.
     std::vector<capnp::MessageBuilder*> group;
     for (auto& m : owned) group.push_back(m.get());
-    Status s = log_->SubmitGroup(group, GroupMode::kEachOnItsOwn, done);
+    std::vector<std::string> submitters;
+    if (!submitted_by.empty()) submitters.assign(group.size(), std::string(submitted_by));
+    Status s = log_->SubmitGroup(group, GroupMode::kEachOnItsOwn, done, submitters);
     owned.clear();
     return s;
   };

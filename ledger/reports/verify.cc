@@ -157,8 +157,15 @@ class LogReader {
 // State carried along the log while verifying.
 class Verifier {
  public:
-  Verifier(const Store& store, IndexCheck mode, const Hash& secret, const LedgerIdentity& running)
-      : store_(store), snapshot_(store.ReadSnapshot()), mode_(mode), secret_(secret), running_(running) {
+  Verifier(const Store& store, IndexCheck mode, const Hash& secret, const LedgerIdentity& running,
+           const VerifyProgressFn& progress, uint64_t total)
+      : store_(store),
+        snapshot_(store.ReadSnapshot()),
+        mode_(mode),
+        secret_(secret),
+        running_(running),
+        progress_(progress),
+        total_(total) {
     for (Cf cf : kIndexFamilies) expected_.emplace(cf, RowSetDigest(secret_));
   }
   ~Verifier() { store_.ReleaseReadSnapshot(snapshot_); }
@@ -204,6 +211,8 @@ class Verifier {
   const IndexCheck mode_;
   const Hash secret_;
   const LedgerIdentity& running_;
+  const VerifyProgressFn& progress_;
+  const uint64_t total_;                           // The head when verify began, for progress_.
   LogIdentity identity_;                           // As the log states it, entry by entry.
   std::unordered_map<Cf, RowSetDigest> expected_;  // kBySets: the rows the log implies, per family.
   Status io_;
@@ -246,7 +255,9 @@ bool Verifier::CheckLog(Problem* problem) {
     }
     if (!entry_ok) return false;
     evidence_.Add(seq_, prev_hash_, households_);
+    if (progress_ && seq_ % kVerifyProgressEvery == 0) progress_(seq_, total_);  // Cheap: a remainder per entry.
   }
+  if (progress_) progress_(seq_, total_);
   if (!log.status().ok()) {
     *problem = {seq_ + 1, "the log cannot be read: " + log.status().ToString()};
     return false;
@@ -479,8 +490,9 @@ bool Verifier::CheckIdentity(Problem* problem) {
 }
 
 // One pass over the ledger, on a snapshot of its own.
-Status RunPass(const Log& ledger, IndexCheck mode, const Hash& secret, VerifyReport* report) {
-  Verifier v(ledger.store(), mode, secret, ledger.running_identity());
+Status RunPass(const Log& ledger, IndexCheck mode, const Hash& secret, const VerifyProgressFn& progress,
+               VerifyReport* report) {
+  Verifier v(ledger.store(), mode, secret, ledger.running_identity(), progress, ledger.head().seq);
   Problem problem;
   report->ok = v.Run(&problem);
   report->entries = v.entries();
@@ -494,11 +506,11 @@ Status RunPass(const Log& ledger, IndexCheck mode, const Hash& secret, VerifyRep
 
 }  // namespace
 
-Status Verify(const Log& ledger, VerifyReport* report) {
+Status Verify(const Log& ledger, VerifyReport* report, const VerifyProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   Hash secret;
   if (!RandomBytes(secret)) return Status::IOError("cannot get random bytes for verify");
-  Status s = RunPass(ledger, IndexCheck::kBySets, secret, report);
+  Status s = RunPass(ledger, IndexCheck::kBySets, secret, progress, report);
   if (s.ok() && !report->ok) {
     // Found a problem: check again, reading the index rows entry by entry, to name the first
     // entry concerned (an entry altered in place is then reported at its own seq, not at the
@@ -506,7 +518,7 @@ Status Verify(const Log& ledger, VerifyReport* report) {
     // kBySets saw but kByEntry does not read, such as a value in the actor index), the first
     // pass's problem stands.
     VerifyReport first = *report;
-    s = RunPass(ledger, IndexCheck::kByEntry, secret, report);
+    s = RunPass(ledger, IndexCheck::kByEntry, secret, progress, report);
     if (s.ok() && report->ok) *report = first;
     report->rechecked_by_entry = true;
   }

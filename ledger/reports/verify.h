@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "ledger/core/log.h"
@@ -47,8 +48,14 @@ struct VerifyReport {
   bool rechecked_by_entry = false;
 };
 
+// Hears how far the log has been checked: entries checked so far of the head when verify began.
+using VerifyProgressFn = std::function<void(uint64_t entries_checked, uint64_t entries_total)>;
+
 // Returns non-ok only when the database cannot be read at all; a ledger that does not verify
-// is reported in `report`.
-Status Verify(const Log& ledger, VerifyReport* report);
+// is reported in `report`. `progress` (if set) is called on the calling thread every
+// kVerifyProgressEvery entries and once when the log has been read, in each pass (a ledger that
+// fails is read twice, so its count starts again).
+inline constexpr uint64_t kVerifyProgressEvery = 4096;
+Status Verify(const Log& ledger, VerifyReport* report, const VerifyProgressFn& progress = {});
 
 }  // namespace ledger

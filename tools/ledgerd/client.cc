@@ -44,8 +44,16 @@ Status Client::Connect(const std::string& host_port, const std::string& credenti
         auto address = c->io_->provider->getNetwork().parseAddress(host_port).wait(ws);
         auto raw = address->connect().wait(ws);
         c->stream_ = c->tls_->wrapClient(kj::mv(raw), kServerName).wait(ws);
-        c->rpc_ = kj::heap<capnp::TwoPartyClient>(*c->stream_);
-        c->session_ = kj::heap<rpc::LedgerSession::Client>(c->rpc_->bootstrap().castAs<rpc::LedgerSession>());
+        // TwoPartyClient, but for the reader's limit: the answers come from the server just
+        // authenticated, and may be larger than the default 64 MiB.
+        capnp::ReaderOptions reader;
+        reader.traversalLimitInWords = kMaxAnswerBytes / sizeof(capnp::word);
+        c->network_ = kj::heap<capnp::TwoPartyVatNetwork>(*c->stream_, capnp::rpc::twoparty::Side::CLIENT, reader);
+        c->rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*c->network_));
+        capnp::MallocMessageBuilder vat;
+        auto server = vat.initRoot<capnp::rpc::twoparty::VatId>();
+        server.setSide(capnp::rpc::twoparty::Side::SERVER);
+        c->session_ = kj::heap<rpc::LedgerSession::Client>(c->rpc_->bootstrap(server).castAs<rpc::LedgerSession>());
       })) {
     return Status::IOError(fmt::format("cannot connect to ledgerd at {}: {}", host_port, e->getDescription().cStr()));
   }

@@ -2,7 +2,8 @@
 // an actor's credential (tls_ca.h), the server checked against the ledger's CA in the
 // credential and the name kServerName, then Cap'n Proto RPC. A Client is used on the thread that
 // made it: the Clients of one thread share its KJ event loop (made with the first of them), and
-// their calls are made with .wait(client->wait_scope()).
+// their calls are made with .wait(client->wait_scope()). Answers of up to kMaxAnswerBytes are
+// read (a reconcile's lines can be larger than its bank file).
 #pragma once
 
 #include <capnp/rpc-twoparty.h>
@@ -20,6 +21,7 @@ namespace ledgerd {
 
 class Client {
  public:
+  static constexpr size_t kMaxAnswerBytes = size_t{1} << 30;
   // Connects to `host_port` ("127.0.0.1:7700") as the actor of the credential file at
   // `credential_path`. IOError naming the server if it cannot connect or the TLS handshake
   // fails; InvalidArgument naming "credential" for a file that is not a credential.
@@ -38,7 +40,8 @@ class Client {
   kj::AsyncIoContext* io_;
   kj::Own<kj::TlsContext> tls_;
   kj::Own<kj::AsyncIoStream> stream_;
-  kj::Own<capnp::TwoPartyClient> rpc_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
   kj::Own<rpc::LedgerSession::Client> session_;
 };
 

@@ -44,8 +44,25 @@ struct Filter {
 
 enum TraceScope { actor @0; household @1; region @2; }
 
+struct PayrollRequest {
+  # As ledger::PayrollRequest: a county's roll for a programme and month.
+  county @0 :Text;                 # 6 digits.
+  programme @1 :Event.Programme;
+  period @2 :UInt32;               # YYYYMM.
+  actorId @3 :Text;                # Must be the caller.
+  date @4 :UInt32;                 # YYYYMMDD: the business date of the roll's events.
+}
+
+interface VerifyProgress {
+  # A client's callback: the server calls it while verify runs, at most a few times a second,
+  # each call answered before the next is made (a slow client gets fewer, never a backlog).
+  progress @0 (entriesChecked :UInt64, entriesTotal :UInt64) -> ();
+}
+
 interface LedgerSession {
-  whoAmI @0 () -> (actorId :Text, role :Event.Role, jurisdiction :Text, headSeq :UInt64);
+  whoAmI @0 () -> (actorId :Text, role :Event.Role, jurisdiction :Text, headSeq :UInt64,
+                    maxMessageBytes :UInt64);
+  # maxMessageBytes: the server's --max-message-bytes, the most one call may carry (a bank file).
 
   # Appends the events in order, each on its own (a rejected one does not stop the others), and
   # answers once they are durable (one synced write, merged with other callers' events). At most
@@ -63,7 +80,36 @@ interface LedgerSession {
   totals @6 (filter :Filter, fromPeriod :UInt32, toPeriod :UInt32)
       -> (failure :Failure, result :Results.TotalsResult);
   trace @7 (scope :TraceScope, asked :Text) -> (failure :Failure, result :Results.TraceResult);
-  verify @8 () -> (failure :Failure, result :Results.VerifyResult);
+  verify @8 (progress :VerifyProgress) -> (failure :Failure, result :Results.VerifyResult);
+  # progress (optional) hears how far verify has got while it runs.
   # A region's payments after their case's exit (household ""), or one household's.
   recoveries @9 (filter :Filter, household :Text) -> (failure :Failure, result :Results.RecoveriesResult);
+
+  # Payroll: a finance officer's own roll, for a county within its jurisdiction. A roll that must
+  # be signed (the actor has a key) is signed by the client, whose key never leaves it: payrollRoll
+  # gives the roll event as the ledger would append it now (null if nothing is to be issued), the
+  # client signs it, and payroll is sent it back as signedRoll; the server issues that roll only if
+  # it is still the one it would append (else a conflict: plan and sign again).
+  payrollRoll @10 (request :PayrollRequest) -> (failure :Failure, roll :Event.Event);
+  payroll @11 (request :PayrollRequest, dryRun :Bool, signedRoll :Event.Event)
+      -> (failure :Failure, result :Results.PayrollResult, refusal :Text);
+  # refusal: why the ledger refused the roll (result.outcome refused).
+  exportRoll @12 (rollId :Text) -> (failure :Failure, csv :Text, payments :UInt64, sumFen :Int64, county :Text);
+
+  # A bank's result file (its CSV text, within maxMessageBytes) matched against the ledger; with
+  # apply, its results recorded by actorId (the caller, a finance officer) dated date. Every
+  # payment the file names must be within the caller's jurisdiction. summary holds no lines.
+  reconcile @13 (bankFile :Text, columns :Text, hasColumns :Bool, apply :Bool, actorId :Text, date :UInt32)
+      -> (failure :Failure, lines :List(Results.ReconcileLine), summary :Results.ReconcileResult,
+          applied :Results.ApplyOutcome, refused :List(Failure));
+
+  # Evidence. Proofs come as the JSON of `ledgerctl prove` (benefit_ledger/evidence.h); a size of
+  # 0 is none (the latest). checkpoint is for administrators and signs with ledgerd's
+  # --checkpoint-key.
+  checkpointKey @14 () -> (failure :Failure, key :Text);
+  checkpoint @15 () -> (failure :Failure, note :Text, made :Bool);
+  checkpoints @16 () -> (failure :Failure, result :Results.CheckpointList);
+  proveInclusion @17 (seq :UInt64, size :UInt64) -> (failure :Failure, proof :Text);
+  proveConsistency @18 (size1 :UInt64, size2 :UInt64) -> (failure :Failure, proof :Text);
+  proveHousehold @19 (household :Text, size :UInt64) -> (failure :Failure, proof :Text);
 }

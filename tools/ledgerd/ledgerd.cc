@@ -2,7 +2,7 @@
 // Proto RPC (ledgerd.capnp) on mutual TLS. Written against include/benefit_ledger/ only, as
 // ledgerctl is.
 //
-//   ledgerd --dir D --listen 127.0.0.1:PORT [--tls-dir T] [--port-file F] [limits...]
+//   ledgerd --dir D --listen 127.0.0.1:PORT [--tls-dir T] [--port-file F] [--checkpoint-key K] [limits...]
 //
 // Authentication: mutual TLS with certificates issued by the ledger's own CA (tls_ca.h). The
 // client certificate's common name is the actor id; a connection is served only if that actor
@@ -12,14 +12,16 @@
 // events, except an integration actor, which submits other actors' (Session::MayAppend).
 //
 // Threads: this one runs the event loop (accepting, TLS, RPC, the access checks that need no
-// ledger); the Writer (writer.h) owns the Ledger and runs appends (group commit), and its
-// readers run reads on snapshots of it.
+// ledger); the Writer (writer.h) owns the Ledger and runs appends (group commit) and the writes
+// that are not appends of the caller's events (payroll issue, bank results, checkpoints), between
+// groups once the group in flight is durable; its readers run reads on snapshots of it.
 //
 // Input never crashes the server: a malformed message, a message over --max-message-bytes or
 // garbage on the socket breaks that connection only (logged); the others go on.
 // SIGTERM/SIGINT: stop accepting, refuse new appends, answer what is queued, close the ledger,
 // exit 0. Logs: one JSON object per line on standard error.
 
+#include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <capnp/schema.h>
@@ -36,6 +38,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +46,9 @@
 #include <string>
 
 #include "benefit_ledger/events.h"
+#include "benefit_ledger/evidence.h"
 #include "benefit_ledger/format.h"
+#include "benefit_ledger/keys.h"
 #include "benefit_ledger/ledger.h"
 #include "metrics.h"
 #include "tls_ca.h"
@@ -82,6 +87,7 @@ void Log(const char* level, const std::string& event, const std::string& fields 
 
 struct Options {
   std::string dir, listen, tls_dir, port_file, metrics_listen;
+  std::string checkpoint_key;  // The checkpoint signer key file; "" for D/checkpoint.key if it exists.
   size_t max_connections = 256;
   size_t max_events_per_call = 10000;
   size_t max_message_bytes = 64 << 20;    // Cap'n Proto traversal limit of one incoming message.
@@ -91,13 +97,15 @@ struct Options {
 
 const char* const kUsage =
     "usage: ledgerd --dir D --listen HOST:PORT [--tls-dir T] [--port-file F] [--metrics-listen HOST:PORT]\n"
-    "               [--max-connections N] [--max-events-per-call N] [--max-message-bytes N]\n"
+    "               [--checkpoint-key K] [--max-connections N] [--max-events-per-call N] [--max-message-bytes N]\n"
     "               [--max-inflight-bytes N] [--queue-events N]\n\n"
     "Serves ledger D over Cap'n Proto RPC on mutual TLS. Clients connect with a credential from\n"
     "ledgerctl credential issue --dir D --actor A --out A.cred. The CA and the server's key and\n"
     "certificate are in T (default D/tls), made on first use. PORT 0 lets the system choose; the\n"
     "port is logged and written to F. --metrics-listen serves GET /metrics (Prometheus text) and\n"
-    "GET /healthz over plain HTTP: keep it on a local address. SIGTERM drains and exits 0.\n";
+    "GET /healthz over plain HTTP: keep it on a local address. Checkpoints (made by administrators)\n"
+    "are signed with the signer key in K (default D/checkpoint.key, if it exists). SIGTERM drains\n"
+    "and exits 0.\n";
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
@@ -110,6 +118,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
                                                {"listen", &o.listen},
                                                {"tls-dir", &o.tls_dir},
                                                {"port-file", &o.port_file},
+                                               {"checkpoint-key", &o.checkpoint_key},
                                                {"metrics-listen", &o.metrics_listen}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -176,6 +185,18 @@ Status ScopeHousehold(ledger::Ledger& l, const ledger::ActorInfo& me, std::strin
   return Status::Ok();
 }
 
+// Entry `seq` is in scope if its region is within the caller's jurisdiction. The ledger's own
+// entries (the genesis, checkpoint keys) are about no region and hold no personal data: in
+// everyone's scope.
+Status ScopeEntry(ledger::Ledger& l, const ledger::ActorInfo& me, uint64_t seq) {
+  std::string household, region;
+  Status s = l.EntryScope(seq, &household, &region);
+  if (s.ok() && !region.empty() && !Within(region, me.jurisdiction)) {
+    s = Refused("seq", me, fmt::format("entry {} (region {})", seq, region));
+  }
+  return s;
+}
+
 // Ok for an actor the log has not deactivated.
 Status Active(const ledger::ActorInfo& a) {
   if (a.active) return Status::Ok();
@@ -192,6 +213,51 @@ std::string RoleName(Role role) {
 
 bool ReadsOnly(Role role) {
   return role == Role::AUDITOR || role == Role::INSPECTOR;
+}
+
+// Why `me` may not write what `what` names ("the event", "the roll") in the name of `actor_id`,
+// or ok: auditors and inspectors never write, and an actor writes only in its own name.
+Status MayWrite(const ledger::ActorInfo& me, std::string_view actor_id, const char* field, std::string_view what) {
+  if (ReadsOnly(me.role)) {
+    return Status::Invalid(field, fmt::format("refused: actor \"{}\" is an {}: auditors and inspectors read, "
+                                              "never write",
+                                              me.id, me.role == Role::AUDITOR ? "auditor" : "inspector"));
+  }
+  if (actor_id != me.id) {
+    return Status::Invalid(field,
+                           fmt::format("refused: {} is by \"{}\" but this connection is authenticated as "
+                                       "\"{}\": an actor writes only in its own name (an integration actor appends "
+                                       "other actors' events)",
+                                       what, actor_id, me.id));
+  }
+  return Status::Ok();
+}
+
+// Payroll and bank results are the finance office's: a finance officer, in its own name (the
+// caller checks the jurisdiction, per county or per payment).
+Status MayWriteFinance(const ledger::ActorInfo& me, std::string_view actor_id, std::string_view what) {
+  Status s = MayWrite(me, actor_id, "actor", what);
+  if (s.ok() && me.role != Role::FINANCE_OFFICER) {
+    s = Status::Invalid("actor", fmt::format("refused: {} is for finance officers; actor \"{}\" has role {}", what,
+                                             me.id, RoleName(me.role)));
+  }
+  return s;
+}
+
+// The roll of `request`, planned, dry run or issued: by its county's finance officer (a dry run
+// too: it shows the county's payees and their cards, masked).
+Status MayIssue(const ledger::ActorInfo& me, const ledger::PayrollRequest& request) {
+  Status s = MayWriteFinance(me, request.actor_id, "the roll");
+  if (s.ok() && !Within(request.county, me.jurisdiction)) s = Refused("county", me, "county " + request.county);
+  return s;
+}
+
+// Checkpoints sign and store evidence rows: the administrators' work.
+Status MayCheckpoint(const ledger::ActorInfo& me) {
+  if (me.role == Role::ADMINISTRATOR) return Status::Ok();
+  return Status::Invalid("actor", fmt::format("refused: making a checkpoint is for administrators; actor \"{}\" has "
+                                              "role {}",
+                                              me.id, RoleName(me.role)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,10 +281,11 @@ struct AppendReply {
 class LedgerServer {
  public:
   LedgerServer(const Options& options, kj::AsyncIoContext& io, kj::TlsContext& tls,
-               std::unique_ptr<ledger::Ledger> ledger)
+               std::unique_ptr<ledger::Ledger> ledger, std::optional<ledger::note::KeyPair> checkpoint_key)
       : options_(options),
         io_(io),
         tls_(tls),
+        checkpoint_key_(std::move(checkpoint_key)),
         writer_(
             std::move(ledger), {options.queue_events_max, options.queue_events_max},
             [](const std::string& e, const std::string& f) { Log("info", e, f); }, &metrics_),
@@ -226,6 +293,9 @@ class LedgerServer {
 
   const Options& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
+  kj::Timer& timer() { return io_.provider->getTimer(); }
+  // The checkpoint signer key (--checkpoint-key), or null: it lives as long as the server.
+  const ledger::note::KeyPair* checkpoint_key() const { return checkpoint_key_ ? &*checkpoint_key_ : nullptr; }
   // The body of /metrics and of /healthz (false: not healthy, 503).
   std::string MetricsText() const { return metrics_.Text(writer_.QueuedEvents()); }
   bool Healthy() const { return !draining_; }
@@ -238,6 +308,10 @@ class LedgerServer {
   // waits for appends. The actor is looked up there again: one no longer registered, or
   // deactivated, gets a refusal, not a result.
   kj::Promise<std::shared_ptr<Reply>> Read(const std::string& actor, ReadFn fn);
+  // Runs `fn` likewise on the writer thread with the writing handle, between groups once the
+  // group in flight is durable: the writes that are not appends (payroll issue, bank results,
+  // checkpoints). They hold appends up while they run.
+  kj::Promise<std::shared_ptr<Reply>> Write(const std::string& actor, ReadFn fn);
   kj::Promise<std::shared_ptr<AppendReply>> Append(AppendJob job);
   // Closes every open connection of `actor` (just deactivated).
   void CutOff(const std::string& actor);
@@ -248,8 +322,7 @@ class LedgerServer {
       Log("warn", "task_failed", fmt::format("\"reason\":{}", ledger::JsonString(e.getDescription().cStr())));
     }
   };
-  // Read's body; with `write`, on the writer thread with the writing handle, between groups
-  // (for the writes that are not appends).
+  // Read's and Write's body.
   kj::Promise<std::shared_ptr<Reply>> Run(const std::string& actor, ReadFn fn, bool write);
   kj::Promise<void> AcceptLoop();
   kj::Promise<void> WaitIdle();
@@ -261,7 +334,8 @@ class LedgerServer {
   const Options options_;
   kj::AsyncIoContext& io_;
   kj::TlsContext& tls_;
-  Metrics metrics_;  // Before writer_, which reports into it.
+  const std::optional<ledger::note::KeyPair> checkpoint_key_;  // Before writer_, whose jobs use it.
+  Metrics metrics_;                                            // Before writer_, which reports into it.
   Writer writer_;
   ErrorHandler handler_;
   kj::Own<kj::ConnectionReceiver> receiver_;
@@ -295,12 +369,30 @@ class Session final : public rpc::LedgerSession::Server {
   kj::Promise<void> trace(TraceContext context) override;
   kj::Promise<void> verify(VerifyContext context) override;
   kj::Promise<void> recoveries(RecoveriesContext context) override;
+  kj::Promise<void> payrollRoll(PayrollRollContext context) override;
+  kj::Promise<void> payroll(PayrollContext context) override;
+  kj::Promise<void> exportRoll(ExportRollContext context) override;
+  kj::Promise<void> reconcile(ReconcileContext context) override;
+  kj::Promise<void> checkpointKey(CheckpointKeyContext context) override;
+  kj::Promise<void> checkpoint(CheckpointContext context) override;
+  kj::Promise<void> checkpoints(CheckpointsContext context) override;
+  kj::Promise<void> proveInclusion(ProveInclusionContext context) override;
+  kj::Promise<void> proveConsistency(ProveConsistencyContext context) override;
+  kj::Promise<void> proveHousehold(ProveHouseholdContext context) override;
 
  private:
   // Why event `e` may not be appended on this connection, or ok.
   Status MayAppend(ledger::schema::Event::Reader e) const;
+  // Runs `fn` on the writer thread, then answers the call with r->status as its failure, or the
+  // root of r->message as its result.
   template <class Result, class Context>
   kj::Promise<void> Report(Context context, ReadFn fn);
+  // Runs `fn` on the writer thread, then answers the call with r->status as its failure, or the
+  // proof in r->text (its JSON) as its result.
+  template <class Context>
+  kj::Promise<void> Prove(Context context, ReadFn fn);
+  // Ok, or why no write may start now (the server is draining).
+  Status MayStartWrite() const;
 
   LedgerServer& server_;
   uint64_t conn_;
@@ -399,6 +491,10 @@ kj::Promise<std::shared_ptr<Reply>> LedgerServer::Read(const std::string& actor,
   return Run(actor, std::move(fn), /*write=*/false);
 }
 
+kj::Promise<std::shared_ptr<Reply>> LedgerServer::Write(const std::string& actor, ReadFn fn) {
+  return Run(actor, std::move(fn), /*write=*/true);
+}
+
 kj::Promise<std::shared_ptr<Reply>> LedgerServer::Run(const std::string& actor, ReadFn fn, bool write) {
   auto pair = kj::newPromiseAndCrossThreadFulfiller<void>();
   auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<void>>>(kj::mv(pair.fulfiller));
@@ -495,34 +591,29 @@ kj::Promise<void> Session::whoAmI(WhoAmIContext context) {
   return server_
       .Read(me_.id,
             [](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) { r->text = std::to_string(l.head_seq()); })
-      .then([context](std::shared_ptr<Reply> r) mutable {
+      .then([context, max = server_.options().max_message_bytes](std::shared_ptr<Reply> r) mutable {
         KJ_REQUIRE(r->status.ok(), r->status.ToString().c_str());
         auto out = context.getResults();
         out.setActorId(r->actor.id);
         out.setRole(r->actor.role);
         out.setJurisdiction(r->actor.jurisdiction);
         out.setHeadSeq(std::stoull(r->text));
+        out.setMaxMessageBytes(max);
       });
 }
 
 Status Session::MayAppend(ledger::schema::Event::Reader e) const {
-  if (ReadsOnly(me_.role)) {
-    return Status::Invalid("actorId", fmt::format("refused: actor \"{}\" is an {}: auditors and inspectors read, "
-                                                  "never write",
-                                                  me_.id, me_.role == Role::AUDITOR ? "auditor" : "inspector"));
-  }
-  std::string actor = e.getActorId();
   // An integration actor submits other actors' events: the ledger checks each such submission
   // against the actors and households as they are when it is appended (rules.cc CheckSubmitter:
   // the named actor registered and active, the region within the integration actor's
   // jurisdiction; then the named actor's own role and jurisdiction, as for its own events).
-  if (actor != me_.id && me_.role != Role::INTEGRATION) {
-    return Status::Invalid("actorId", fmt::format("refused: the event is by \"{}\" but this connection is "
-                                                  "authenticated as \"{}\": an actor appends only its own events "
-                                                  "(an integration actor submits other actors')",
-                                                  actor, me_.id));
-  }
-  return Status::Ok();
+  if (me_.role == Role::INTEGRATION) return Status::Ok();
+  return MayWrite(me_, e.getActorId().cStr(), "actorId", "the event");
+}
+
+Status Session::MayStartWrite() const {
+  if (!server_.draining()) return Status::Ok();
+  return Status::Busy("ledgerd is shutting down: nothing was written");
 }
 
 kj::Promise<void> Session::append(AppendContext context) {
@@ -581,12 +672,27 @@ kj::Promise<void> Session::append(AppendContext context) {
   return server_.Append(std::move(job)).then(kj::mv(answer));  // Moved: kj keeps an lvalue by reference.
 }
 
+// The answer of a report: its failure, or its result record.
 template <class Result, class Context>
-kj::Promise<void> Session::Report(Context context, ReadFn fn) {
-  return server_.Read(me_.id, std::move(fn)).then([context](std::shared_ptr<Reply> r) mutable {
+auto AnswerReport(Context context) {
+  return [context](std::shared_ptr<Reply> r) mutable {
     auto out = context.getResults();
     if (!r->status.ok()) return ToWire(r->status, out.initFailure());
     out.setResult(r->message.getRoot<Result>().asReader());
+  };
+}
+
+template <class Result, class Context>
+kj::Promise<void> Session::Report(Context context, ReadFn fn) {
+  return server_.Read(me_.id, std::move(fn)).then(AnswerReport<Result>(context));
+}
+
+template <class Context>
+kj::Promise<void> Session::Prove(Context context, ReadFn fn) {
+  return server_.Read(me_.id, std::move(fn)).then([context](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setProof(r->text);
   });
 }
 
@@ -595,11 +701,7 @@ kj::Promise<void> Session::show(ShowContext context) {
   return server_
       .Read(me_.id,
             [seq](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
-              std::string household, region;
-              r->status = l.EntryScope(seq, &household, &region);
-              if (r->status.ok() && !Within(region, me.jurisdiction)) {
-                r->status = Refused("seq", me, fmt::format("entry {} (region {})", seq, region));
-              }
+              r->status = ScopeEntry(l, me, seq);
               if (r->status.ok()) r->status = l.ShowEntry(seq, &r->text);
             })
       .then([context](std::shared_ptr<Reply> r) mutable {
@@ -723,16 +825,355 @@ kj::Promise<void> Session::trace(TraceContext context) {
       });
 }
 
-// Verify reads the whole log on a reader's snapshot, beside appends: for the roles whose work it is.
+// verify's progress, from the reader running it to the client's VerifyProgress capability on the
+// event loop: the writer posts the latest count, at most every kInterval (and the last one
+// always); the event loop sends it, and the next only once the client has answered, so counts
+// are coalesced and never queue up behind a slow client. Post is for the reader; Close
+// and RelayProgress for the event loop.
+class ProgressMailbox {
+ public:
+  static constexpr auto kInterval = std::chrono::milliseconds(250);
+
+  void Post(uint64_t checked, uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (checked < total && posted_ && now - last_ < kInterval) return;
+    posted_ = true;
+    last_ = now;
+    std::lock_guard lock(mu_);
+    pending_ = {checked, total};
+    Wake();
+  }
+  // Verify is done: RelayProgress ends once it has sent what was posted.
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    Wake();
+  }
+
+ private:
+  friend kj::Promise<void> RelayProgress(std::shared_ptr<ProgressMailbox> box, rpc::VerifyProgress::Client client);
+  void Wake() {  // Under mu_.
+    if (wake_) wake_->fulfill();
+    wake_ = nullptr;
+  }
+
+  std::chrono::steady_clock::time_point last_;  // The reader's only, as posted_.
+  bool posted_ = false;
+  std::mutex mu_;
+  std::optional<std::pair<uint64_t, uint64_t>> pending_;
+  bool closed_ = false;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> wake_;  // The relay waiting for a post.
+};
+
+// Sends `client` every count posted in `box`, one call at a time, until the box is closed.
+kj::Promise<void> RelayProgress(std::shared_ptr<ProgressMailbox> box, rpc::VerifyProgress::Client client) {
+  std::unique_lock lock(box->mu_);
+  if (box->pending_) {
+    auto [checked, total] = *box->pending_;
+    box->pending_.reset();
+    lock.unlock();
+    auto request = client.progressRequest();
+    request.setEntriesChecked(checked);
+    request.setEntriesTotal(total);
+    return request.send().ignoreResult().then(
+        [box, client]() mutable { return RelayProgress(std::move(box), kj::mv(client)); });
+  }
+  if (box->closed_) return kj::READY_NOW;
+  auto pair = kj::newPromiseAndCrossThreadFulfiller<void>();
+  box->wake_ = kj::mv(pair.fulfiller);
+  return pair.promise.then([box, client]() mutable { return RelayProgress(std::move(box), kj::mv(client)); });
+}
+
+// Verify reads the whole log on a reader's snapshot, beside appends: for the roles whose work it is. With a
+// VerifyProgress, the client hears how far it has got; the answer comes after the last count was sent (or 5 s after
+// verify ended, for a client that does not answer).
 kj::Promise<void> Session::verify(VerifyContext context) {
-  return Report<ledger::results::VerifyResult>(context, [](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+  std::shared_ptr<ProgressMailbox> box;
+  kj::Promise<void> relay = kj::READY_NOW;
+  if (context.getParams().hasProgress()) {
+    box = std::make_shared<ProgressMailbox>();
+    relay = RelayProgress(box, context.getParams().getProgress())
+                .catch_([](kj::Exception&&) {})  // A client that stops listening still gets its answer.
+                .eagerlyEvaluate(nullptr);
+  }
+  auto fn = [box](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
     if (me.role != Role::AUDITOR && me.role != Role::INSPECTOR && me.role != Role::ADMINISTRATOR) {
       r->status = Status::Invalid("actor", fmt::format("refused: verify is for auditors, inspectors and "
                                                        "administrators; actor \"{}\" is none",
                                                        me.id));
       return;
     }
-    r->status = l.Verify(r->message.initRoot<ledger::results::VerifyResult>());
+    ledger::Ledger::VerifyProgress progress;
+    if (box) progress = [box](uint64_t checked, uint64_t total) { box->Post(checked, total); };
+    r->status = l.Verify(r->message.initRoot<ledger::results::VerifyResult>(), progress);
+  };
+  auto& timer = server_.timer();
+  auto verified = server_.Read(me_.id, fn).then([box, relay = kj::mv(relay), &timer](std::shared_ptr<Reply> r) mutable {
+    if (box) box->Close();  // The writer posts nothing more.
+    return relay.exclusiveJoin(timer.afterDelay(5 * kj::SECONDS)).then([r]() { return r; });
+  });
+  return verified.then(AnswerReport<ledger::results::VerifyResult>(context));
+}
+
+// ---- Payroll ---------------------------------------------------------------------------------
+
+ledger::PayrollRequest RequestOf(rpc::PayrollRequest::Reader r) {
+  return {r.getCounty(), r.getProgramme(), r.getPeriod(), r.getActorId(), r.getDate()};
+}
+
+// The server's side of a roll its actor signed on the client: the event signed must be the roll
+// the ledger would append now, the signature aside (the plan may have changed since payrollRoll:
+// a case approved or paid in between); then its signature goes on the roll appended. The ledger
+// checks the signature against the actor's key on append, as for any signed event.
+ledger::Ledger::RollSigner SignatureOf(std::shared_ptr<capnp::MallocMessageBuilder> signed_roll) {
+  return [signed_roll](capnp::MessageBuilder* roll) {
+    auto theirs = signed_roll->getRoot<ledger::schema::Event>();
+    capnp::MallocMessageBuilder unsigned_copy;
+    unsigned_copy.setRoot(theirs.asReader());
+    unsigned_copy.getRoot<ledger::schema::Event>().disownActorSignature();
+    auto a = capnp::canonicalize(unsigned_copy.getRoot<ledger::schema::Event>().asReader());
+    auto b = capnp::canonicalize(roll->getRoot<ledger::schema::Event>().asReader());
+    if (a.asBytes() != b.asBytes()) {
+      return Status::Conflict("signedRoll",
+                              "the roll signed is not the roll the ledger would issue now (the payable cases changed "
+                              "since it was planned): nothing issued; run payroll issue again to sign the new roll");
+    }
+    roll->getRoot<ledger::schema::Event>().setActorSignature(theirs.getActorSignature());
+    return Status::Ok();
+  };
+}
+
+kj::Promise<void> Session::payrollRoll(PayrollRollContext context) {
+  auto request = RequestOf(context.getParams().getRequest());
+  auto due = std::make_shared<bool>(false);
+  auto fn = [request, due](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    r->status = MayIssue(me, request);
+    if (r->status.ok()) r->status = l.PayrollRoll(request, &r->message, due.get());
+  };
+  return server_.Read(me_.id, fn).then([context, due](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    if (*due) out.setRoll(r->message.getRoot<ledger::schema::Event>().asReader());
+  });
+}
+
+// Issues (a write: see the file comment) or dry-runs the roll, signed with the client's signature
+// if it sent one.
+kj::Promise<void> Session::payroll(PayrollContext context) {
+  auto p = context.getParams();
+  auto request = RequestOf(p.getRequest());
+  bool dry_run = p.getDryRun();
+  Status early = dry_run ? Status::Ok() : MayStartWrite();
+  std::shared_ptr<capnp::MallocMessageBuilder> signed_roll;
+  if (early.ok() && p.hasSignedRoll()) {
+    signed_roll = std::make_shared<capnp::MallocMessageBuilder>(ledger::kEventMessageWords);
+    early = CopyEvent(p.getSignedRoll(), signed_roll.get());  // As append copies an event.
+    if (!early.ok()) early = early.WithFieldPrefix("signedRoll");
+  }
+  if (!early.ok()) {
+    ToWire(early, context.getResults().initFailure());
+    return kj::READY_NOW;
+  }
+  auto fn = [request, dry_run, signed_roll](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    r->status = MayIssue(me, request);
+    if (!r->status.ok()) return;
+    auto sign = signed_roll ? SignatureOf(signed_roll) : ledger::Ledger::RollSigner();
+    auto result = r->message.initRoot<ledger::results::PayrollResult>();
+    r->status = l.IssuePayrollSignedBy(request, dry_run, sign, result, &r->text, me.id);  // me: the submitter.
+  };
+  auto run = dry_run ? server_.Read(me_.id, fn) : server_.Write(me_.id, fn);
+  return run.then([context](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setResult(r->message.getRoot<ledger::results::PayrollResult>().asReader());
+    out.setRefusal(r->text);
+  });
+}
+
+// A roll's bank instruction file, for those whose jurisdiction covers its county.
+kj::Promise<void> Session::exportRoll(ExportRollContext context) {
+  std::string roll_id = context.getParams().getRollId();
+  auto file = std::make_shared<ledger::RollFile>();
+  auto fn = [roll_id, file](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    r->status = l.ExportRoll(roll_id, file.get());
+    if (r->status.ok() && !Within(file->county, me.jurisdiction)) {
+      r->status = Refused("roll_id", me, fmt::format("roll {} of county {}", roll_id, file->county));
+    }
+  };
+  return server_.Read(me_.id, fn).then([context, file](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setCsv(file->csv);
+    out.setPayments(file->payments);
+    out.setSumFen(file->sum_fen);
+    out.setCounty(file->county);
+  });
+}
+
+// ---- Reconcile -------------------------------------------------------------------------------
+
+// What reconcile hands back beside its summary (in Reply::message).
+struct Reconciled {
+  capnp::MallocMessageBuilder lines;    // Root: List(ReconcileLine).
+  capnp::MallocMessageBuilder applied;  // Root: ApplyOutcome, when applied.
+  std::vector<Status> refused;          // The results the ledger would not record.
+};
+
+// Matches the file's lines into out->lines, each payment it names within the caller's
+// jurisdiction (else refused, naming the first line outside it), and the summary into `summary`.
+Status MatchInScope(ledger::Ledger& l, const ledger::ActorInfo& me, const ledger::BankFile& bank,
+                    std::unique_ptr<ledger::Reconciliation>* matches, Reconciled* out,
+                    ledger::results::ReconcileResult::Builder summary) {
+  Status s = l.Reconcile(bank, matches);
+  if (!s.ok()) return s;
+  auto lines = out->lines.initRoot<capnp::AnyPointer>().initAs<capnp::List<ledger::results::ReconcileLine>>(
+      static_cast<unsigned>((*matches)->size()));
+  for (size_t i = 0; i < (*matches)->size(); ++i) {
+    (*matches)->Line(i, lines[static_cast<unsigned>(i)]);
+    auto line = lines.asReader()[static_cast<unsigned>(i)];  // A builder's getLedger() would make one.
+    auto payment = line.getLedger();
+    if (line.hasLedger() && !Within(payment.getRegion().cStr(), me.jurisdiction)) {
+      return Refused("bankFile", me,
+                     fmt::format("payment {} (household {}, region {}){}", line.getEndToEndId().cStr(),
+                                 payment.getHousehold().cStr(), payment.getRegion().cStr(),
+                                 line.hasBank() ? fmt::format(" on line {}", line.getBank().getLine()) : ""));
+    }
+  }
+  (*matches)->Summary(summary);
+  return Status::Ok();
+}
+
+struct BankApply {
+  bool apply = false;
+  std::string actor;
+  uint32_t date = 0;
+};
+
+// Parses and matches the file and, with apply (a write: see the file comment), records its
+// results: by the caller's finance officer, in its own name.
+kj::Promise<void> Session::reconcile(ReconcileContext context) {
+  auto p = context.getParams();
+  std::string text = p.getBankFile();
+  std::optional<std::string> columns;
+  if (p.getHasColumns()) columns = p.getColumns();
+  BankApply apply{p.getApply(), p.getActorId(), p.getDate()};
+  Status early = apply.apply ? MayStartWrite() : Status::Ok();
+  if (!early.ok()) {
+    ToWire(early, context.getResults().initFailure());
+    return kj::READY_NOW;
+  }
+  auto extra = std::make_shared<Reconciled>();
+  auto fn = [text = std::move(text), columns, apply, extra](ledger::Ledger& l, const ledger::ActorInfo& me,
+                                                            Reply* r) mutable {
+    if (apply.apply && !(r->status = MayWriteFinance(me, apply.actor, "recording bank results")).ok()) return;
+    std::unique_ptr<ledger::BankFile> bank;
+    std::unique_ptr<ledger::Reconciliation> matches;
+    r->status = ledger::BankFile::Parse(std::move(text), columns, &bank);
+    auto summary = r->message.initRoot<ledger::results::ReconcileResult>();
+    if (r->status.ok()) r->status = MatchInScope(l, me, *bank, &matches, extra.get(), summary);
+    if (!r->status.ok() || !apply.apply) return;
+    auto refused = [extra](const Status& why) { extra->refused.push_back(why); };
+    r->status = l.RecordBankResults(*matches, apply.actor, apply.date, refused,
+                                    extra->applied.initRoot<ledger::results::ApplyOutcome>(), me.id);
+  };
+  auto run = apply.apply ? server_.Write(me_.id, std::move(fn)) : server_.Read(me_.id, std::move(fn));
+  return run.then([context, extra, applied = apply.apply](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setLines(extra->lines.getRoot<capnp::AnyPointer>().getAs<capnp::List<ledger::results::ReconcileLine>>());
+    out.setSummary(r->message.getRoot<ledger::results::ReconcileResult>().asReader());
+    if (applied) out.setApplied(extra->applied.getRoot<ledger::results::ApplyOutcome>().asReader());
+    auto refused = out.initRefused(static_cast<unsigned>(extra->refused.size()));
+    for (size_t i = 0; i < extra->refused.size(); ++i) ToWire(extra->refused[i], refused[static_cast<unsigned>(i)]);
+  });
+}
+
+// ---- Evidence --------------------------------------------------------------------------------
+
+// The ledger's checkpoint verifier key: public (auditors are given it), for every caller.
+kj::Promise<void> Session::checkpointKey(CheckpointKeyContext context) {
+  auto fn = [](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) {
+    ledger::note::Verifier key;
+    r->status = l.CheckpointKey(&key);
+    if (r->status.ok()) r->text = ledger::note::FormatVerifierKey(key);
+  };
+  return server_.Read(me_.id, fn).then([context](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setKey(r->text);
+  });
+}
+
+// Makes (a write: see the file comment) or finds the checkpoint of the head, signed with
+// ledgerd's checkpoint key.
+kj::Promise<void> Session::checkpoint(CheckpointContext context) {
+  Status early = MayStartWrite();
+  if (!early.ok()) {
+    ToWire(early, context.getResults().initFailure());
+    return kj::READY_NOW;
+  }
+  auto made = std::make_shared<bool>(false);
+  auto fn = [key = server_.checkpoint_key(), made](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    r->status = MayCheckpoint(me);
+    if (r->status.ok() && key == nullptr) {
+      r->status = Status::Invalid("key",
+                                  "ledgerd has no checkpoint signer key: start it with --checkpoint-key FILE "
+                                  "(by default it reads D/checkpoint.key, which it did not find)");
+    }
+    ledger::evidence::SignedCheckpoint cp;
+    if (r->status.ok()) r->status = l.MakeCheckpoint(*key, &cp, made.get());
+    r->text = cp.note;
+  };
+  return server_.Write(me_.id, fn).then([context, made](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    out.setNote(r->text);
+    out.setMade(*made);
+  });
+}
+
+// The stored checkpoints: sizes and roots, no personal data, for every caller.
+kj::Promise<void> Session::checkpoints(CheckpointsContext context) {
+  return Report<ledger::results::CheckpointList>(context, [](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) {
+    r->status = l.ListCheckpoints(r->message.initRoot<ledger::results::CheckpointList>());
+  });
+}
+
+std::optional<uint64_t> SizeOf(uint64_t size) {
+  return size == 0 ? std::nullopt : std::optional<uint64_t>(size);
+}
+
+// An entry's inclusion proof holds the entry: for those whose jurisdiction covers it (as show).
+kj::Promise<void> Session::proveInclusion(ProveInclusionContext context) {
+  uint64_t seq = context.getParams().getSeq();
+  auto size = SizeOf(context.getParams().getSize());
+  return Prove(context, [seq, size](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    ledger::evidence::Proof proof;
+    r->status = ScopeEntry(l, me, seq);
+    if (r->status.ok()) r->status = l.ProveInclusion(seq, size, &proof);
+    if (r->status.ok()) r->text = ledger::evidence::ProofToJson(proof);
+  });
+}
+
+// Two roots and the hashes between them, no entry: for every caller.
+kj::Promise<void> Session::proveConsistency(ProveConsistencyContext context) {
+  uint64_t size1 = context.getParams().getSize1(), size2 = context.getParams().getSize2();
+  return Prove(context, [size1, size2](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) {
+    ledger::evidence::Proof proof;
+    r->status = l.ProveConsistency(size1, size2, &proof);
+    if (r->status.ok()) r->text = ledger::evidence::ProofToJson(proof);
+  });
+}
+
+// Every entry of a household: for those whose jurisdiction covers it (as replay).
+kj::Promise<void> Session::proveHousehold(ProveHouseholdContext context) {
+  std::string household = context.getParams().getHousehold();
+  auto size = SizeOf(context.getParams().getSize());
+  return Prove(context, [household, size](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    ledger::evidence::Proof proof;
+    r->status = ScopeHousehold(l, me, household);
+    if (r->status.ok()) r->status = l.ProveHousehold(household, size, &proof);
+    if (r->status.ok()) r->text = ledger::evidence::ProofToJson(proof);
   });
 }
 
@@ -782,6 +1223,22 @@ kj::Own<kj::TlsContext> MakeTls(kj::Timer& timer, kj::TlsKeypair* keypair, kj::T
   return kj::heap<kj::TlsContext>(kj::mv(options));
 }
 
+// The checkpoint signer key: --checkpoint-key (which must read), else D/checkpoint.key if there
+// is one (else none: making a checkpoint is refused, saying why).
+Status LoadCheckpointKey(const Options& o, std::optional<ledger::note::KeyPair>* key) {
+  std::string path = o.checkpoint_key.empty() ? o.dir + "/checkpoint.key" : o.checkpoint_key;
+  std::ifstream in(path);
+  if (!in && o.checkpoint_key.empty()) return Status::Ok();
+  std::string text(4096, '\0');  // A key text is under 200 bytes.
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad() || text.empty()) return Status::IOError(fmt::format("cannot read the checkpoint key {}", path));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  Status s = ledger::note::ParseSignerKey(text, &key->emplace());
+  if (!s.ok()) return Status::Invalid("checkpoint-key", fmt::format("{} is not a signer key: {}", path, s.ToString()));
+  return Status::Ok();
+}
+
 int Run(const Options& o) {
   kj::UnixEventPort::captureSignal(SIGTERM);  // Before any thread: signals come to the event loop.
   kj::UnixEventPort::captureSignal(SIGINT);
@@ -800,6 +1257,10 @@ int Run(const Options& o) {
     Log("warn", "appends_refused",
         fmt::format("\"reason\":{}", ledger::JsonString(ledger->identity_error().ToString())));
   }
+  std::optional<ledger::note::KeyPair> checkpoint_key;
+  if (Status k = LoadCheckpointKey(o, &checkpoint_key); !k.ok()) {
+    return Log("error", "checkpoint_key_failed", fmt::format("\"reason\":{}", ledger::JsonString(k.ToString()))), 2;
+  }
   uint64_t head = ledger->head_seq();
   // The state in memory before the first caller, who would otherwise wait for it (a state too
   // large for the budget is read as appends need it). A read error here is the first append's too.
@@ -811,13 +1272,14 @@ int Run(const Options& o) {
   kj::TlsKeypair keypair{kj::TlsPrivateKey(files.key_pem.c_str()), kj::TlsCertificate(files.cert_pem.c_str())};
   kj::TlsCertificate ca(files.ca_pem.c_str());
   auto tls = MakeTls(io.provider->getTimer(), &keypair, &ca);
-  LedgerServer server(o, io, *tls, std::move(ledger));
+  LedgerServer server(o, io, *tls, std::move(ledger), std::move(checkpoint_key));
   auto address = io.provider->getNetwork().parseAddress(o.listen).wait(io.waitScope);
   auto receiver = address->listen();
   unsigned port = receiver->getPort();
   Log("info", "listening",
-      fmt::format("\"address\":{},\"port\":{},\"head_seq\":{},\"tls_dir\":{}", ledger::JsonString(o.listen), port, head,
-                  ledger::JsonString(tls_dir)));
+      fmt::format("\"address\":{},\"port\":{},\"head_seq\":{},\"tls_dir\":{},\"checkpoint_key\":{}",
+                  ledger::JsonString(o.listen), port, head, ledger::JsonString(tls_dir),
+                  server.checkpoint_key() != nullptr ? ledger::JsonString(server.checkpoint_key()->name) : "null"));
   server.Listen(kj::mv(receiver));
   kj::HttpHeaderTable table;
   MetricsService service(table, server);
