@@ -5,7 +5,7 @@
 # and what is to be recovered, an old system's history
 # imported under the record policy and traced by an inspector, a ledger of the previous storage
 # layout upgraded, a tampered copy caught, a copy whose policy row was rewritten refused, and a
-# copy served by ledgerd to two officials at once, one refused for impersonation.
+# copy served by ledgerd to two officials at once, one refused for impersonation, and read beside it.
 set -euo pipefail
 build=${1:-build}
 ctl="$build/ledgerctl"
@@ -229,6 +229,9 @@ step "The caseworker sends an approval in the approver's name: refused, the conn
   "ledgerctl --server $address --credential cw1-1.cred append -"
 echo '{"eventId":"D1-apr","householdId":"D1","regionCode":"341502000000","actorId":"ca1","businessDate":20260110,"approval":{"caseId":"C-D1","programme":"urban_dibao","monthlyAmountFen":50000,"membersCovered":1,"firstPeriod":202602,"reviewDueDate":20270110}}' |
   "$ctl" $as_cw append - 2>&1 || echo "(exit status $?)"
+step "Beside the server, a command that only reads opens the ledger read-only and says how far it reads" \
+  "ledgerctl verify --dir $served"
+"$ctl" verify --dir "$served" 2>&1
 step "SIGTERM: ledgerd drains and exits 0; its log is JSON, a line per event" "kill -TERM <pid>; tail -3 $served.log"
 kill -TERM "$server_pid"
 wait "$server_pid" && echo "(exit status 0)"
