@@ -225,21 +225,14 @@ Status Log::Create(const StateMachine& machine, const std::string& dir, Policy p
 }
 
 Status Log::Open(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out) {
-  std::error_code ec;
-  if (!fs::exists(DbPath(dir), ec)) {
-    return Status::NotFound(fmt::format("no ledger at {} (make one with: Ledger::Create)", dir));
-  }
-  auto ledger = std::unique_ptr<Log>(new Log());
-  Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
-  if (!s.ok()) return s;
-  s = Store::Open(DbPath(dir), /*create=*/false, &ledger->store_);
-  if (!s.ok()) return s;
-  if (!(s = ledger->Attach(machine, dir)).ok()) return s;
-  *out = std::move(ledger);
-  return Status::Ok();
+  return OpenAs(machine, dir, /*read_only=*/false, out);
 }
 
 Status Log::OpenReadOnly(const StateMachine& machine, const std::string& dir, std::unique_ptr<Log>* out) {
+  return OpenAs(machine, dir, /*read_only=*/true, out);
+}
+
+Status Log::OpenAs(const StateMachine& machine, const std::string& dir, bool read_only, std::unique_ptr<Log>* out) {
   std::error_code ec;
   if (!fs::exists(DbPath(dir), ec)) {
     return Status::NotFound(fmt::format("no ledger at {} (make one with: Ledger::Create)", dir));
@@ -247,13 +240,17 @@ Status Log::OpenReadOnly(const StateMachine& machine, const std::string& dir, st
   auto ledger = std::unique_ptr<Log>(new Log());
   Status s = ReadSecretFile(SecretPath(dir), &ledger->secret_);
   if (!s.ok()) return s;
-  // The secondary instance's own files (its info log): a directory of its own, removed on close.
-  std::string pattern = (fs::temp_directory_path(ec) / "benefit-ledger-reader-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return Status::IOError(fmt::format("making {}: {}", pattern, strerror(errno)));
+  if (read_only) {
+    // The secondary instance's own files (its info log): a directory of its own, removed on close.
+    std::string pattern = (fs::temp_directory_path(ec) / "benefit-ledger-reader-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return Status::IOError(fmt::format("making {}: {}", pattern, strerror(errno)));
+    }
+    ledger->secondary_dir_ = pattern;
+    s = Store::OpenSecondary(DbPath(dir), ledger->secondary_dir_, &ledger->store_);
+  } else {
+    s = Store::Open(DbPath(dir), /*create=*/false, &ledger->store_);
   }
-  ledger->secondary_dir_ = pattern;
-  s = Store::OpenSecondary(DbPath(dir), ledger->secondary_dir_, &ledger->store_);
   if (!s.ok()) return s;
   if (!(s = ledger->Attach(machine, dir)).ok()) return s;
   *out = std::move(ledger);

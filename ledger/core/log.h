@@ -156,7 +156,8 @@ class Log {
   struct Group;     // Per-group state of AppendGroup (log.cc).
   struct InFlight;  // A group being written (SubmitGroup).
   Log();
-  static std::string DbPath(const std::string& dir);                   // dir/db
+  static std::string DbPath(const std::string& dir);  // dir/db
+  static Status OpenAs(const StateMachine& machine, const std::string& dir, bool read_only, std::unique_ptr<Log>* out);
   Status Attach(const StateMachine& machine, const std::string& dir);  // Open's reads of store_.
   struct StagedEntry {
     std::string bytes;
