@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 
+#include "benefit_ledger/events.h"
 #include "benefit_ledger/format.h"
 
 namespace ledgerd {
@@ -297,6 +298,14 @@ std::optional<ReadFn> ApiRead(const std::string& name, const Request& q, Status*
   if (!bad->ok()) return std::nullopt;
   ledger::ReportFilter filter;
   filter.region_prefix = Param(q, "region");
+  if (!Param(q, "programme").empty()) {
+    filter.programme = ledger::ParseProgramme(Param(q, "programme"));
+    if (!filter.programme) {
+      *bad = Status::Invalid(
+          "programme", fmt::format("unknown programme \"{}\" (e.g. urban_dibao, rural_dibao)", Param(q, "programme")));
+      return std::nullopt;
+    }
+  }
   if (name == "whoami") return WhoAmI();
   if (name == "household") {
     if (Param(q, "id").empty()) *bad = Status::Invalid("id", "give the household: /api/household?id=H");

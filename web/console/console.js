@@ -5,12 +5,16 @@
 const Console = (() => {
   const labels = {
     en: {
-      "title": "Benefit Ledger console", "nav.household": "Household", "nav.flags": "Red flags",
+      "title": "Benefit Ledger console", "nav.household": "Household", "nav.flags": "Red flags", "nav.funds": "Funds",
+      "index.funds": "Funds: totals by programme and month", "funds.programme": "Programme", "funds.from": "From",
+      "funds.to": "To", "funds.period": "Month", "funds.allocated": "Allocated", "funds.issued": "Issued",
+      "funds.settled": "Settled", "funds.failed": "Failed", "funds.returned": "Returned",
+      "funds.recovered": "Recovered", "funds.balance": "Balance",
       "index.intro": "Choose a page: Household (every event of one household, its chain checked) or Red flags (by region).",
       "index.household": "Household: timeline", "index.flags": "Red flags",
       "household.id": "Household", "household.asOf": "As of", "show": "Show",
       "col.seq": "Seq", "col.date": "Date", "col.kind": "Event", "col.actor": "Actor", "col.amount": "Amount (yuan)",
-      "col.hash": "Entry hash", "col.findings": "Red flags", "col.rule": "Rule", "col.message": "Finding",
+      "col.hash": "Entry hash", "col.after": "State after", "members": "members", "col.findings": "Red flags", "col.rule": "Rule", "col.message": "Finding",
       "col.household": "Household", "col.events": "Events",
       "chain.ok": "Household chain verified; last entry hash", "chain.bad": "Chain check FAILED",
       "events.of": "events shown of", "flags.region": "Region prefix", "flags.rule": "Rule", "flags.actor": "Actor",

@@ -15,8 +15,16 @@ function row(step) {
   hash.append(el("code", step.entryHash, "hash"));
   const findings = el("td", null, "findings");
   for (const f of step.findings) findings.append(el("div", `${f.rule}: ${f.message}`, "finding"));
-  tr.append(hash, findings);
+  tr.append(hash, el("td", stateAfter(step.after), "after"), findings);
   return tr;
+}
+
+// The household after the step: its members and each case's status (and amount, once approved).
+function stateAfter(after) {
+  if (!after) return "";
+  const cases = after.cases.map(c => `${c.caseId} ${c.programme} ${c.status}` +
+                                     (c.monthlyAmountFen === null ? "" : ` ${yuan(c.monthlyAmountFen)}`));
+  return [`${after.members} ${t("members", "人")}`, ...cases].join("; ");
 }
 
 async function show() {
