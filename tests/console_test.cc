@@ -410,7 +410,8 @@ TEST_CASE("console: no cookie, a forged cookie, a bad or reused token, out of ju
   // No cookie, or one the server never issued: 401 and how to sign in, for pages and the API.
   auto none = HttpsGet(f, port, household);
   CHECK(none.status == 401);
-  CHECK(none.body.find("console-login") != std::string::npos);
+  CHECK(none.body.find(R"("field":"session")") != std::string::npos);
+  CHECK(none.body.find(R"(,"signIn":"ledgerctl --server )") != std::string::npos);
   CHECK(none.body.find("entryHash") == std::string::npos);
   auto page = HttpsGet(f, port, "/household.html");
   CHECK(page.status == 401);

@@ -450,9 +450,9 @@ kj::Promise<void> Console::Impl::Send(Response& response, unsigned status, kj::S
 kj::Promise<void> Console::Impl::SignIn(Response& response, bool api, const std::string& why) {
   std::string command = fmt::format("ledgerctl --server {} --credential A.cred console-login", options.rpc_address);
   if (api) {
-    return Send(response, 401, "Unauthorized", "application/json",
-                fmt::format("{{\"error\":{{\"code\":0,\"field\":\"session\",\"reason\":{}}},\"signIn\":{}}}\n",
-                            ledger::JsonString(why), ledger::JsonString(command)));
+    std::string body = ErrorJson(Status::Invalid("session", why));  // {"error":{...}}, then how to sign in.
+    body.replace(body.rfind('}'), 1, fmt::format(",\"signIn\":{}}}", ledger::JsonString(command)));
+    return Send(response, 401, "Unauthorized", "application/json", body);
   }
   std::string page;
   if (!ReadFile(options.web_dir + "/signin.html", &page)) page = "<!doctype html><p>{{WHY}}</p><pre>{{COMMAND}}</pre>";
