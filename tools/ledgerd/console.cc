@@ -232,8 +232,6 @@ std::pair<unsigned, const char*> HttpStatusOf(const Status& s) {
 // The API's reads: each parses its query here (the event loop) and reads, scoped as its RPC call,
 // on a reader thread, where the JSON is written too.
 
-std::optional<ReadFn> ApiRead(const std::string& name, const Request& q, Status* bad);
-
 ReadFn WhoAmI() {
   return [](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
     r->text =
