@@ -2,7 +2,7 @@
 # as root. Both install the Debian packages that are missing, then build.
 BUILD    ?= build
 PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
-            doctest-dev rocksdb-tools libsimdjson-dev
+            doctest-dev rocksdb-tools libsimdjson-dev chromium fonts-wqy-microhei
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test bench bench-large bench-server build configure deps clean

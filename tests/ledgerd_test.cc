@@ -41,15 +41,15 @@
 #include "ledgerd/tls_ca.h"
 #include "ledgerd/wire.h"
 #include "testing/history.h"
+#include "tests/ledgerd_server.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace {
 
 using ledger::Status;
 using Outcome = ledger::AppendResult::Outcome;
 using namespace std::chrono_literals;
+using testing::Server;
 
 constexpr const char* kCounty = "341502";
 constexpr const char* kTownIn = "341502001001";   // Inside the auditor's township 341502001.
@@ -103,65 +103,6 @@ struct Fixture {
     CHECK((st.st_mode & 0777) == 0600);  // It holds the actor's private key.
     creds[actor] = out;
   }
-};
-
-// A ledgerd process on 127.0.0.1, port chosen by the system; SIGKILLed if the test leaves it.
-class Server {
- public:
-  explicit Server(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir) {
-    port_file_ = dir + ".port";
-    ::unlink(port_file_.c_str());
-    std::vector<std::string> args = {LEDGERD_PATH, "--dir", dir, "--listen", "127.0.0.1:0", "--port-file", port_file_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    log_ = dir + ".log";
-    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    REQUIRE(posix_spawn(&pid_, LEDGERD_PATH, &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 400 && port_ == 0; ++i) {  // At most 20 s to start.
-      std::ifstream in(port_file_);
-      if (!(in >> port_)) std::this_thread::sleep_for(50ms);
-    }
-    REQUIRE_MESSAGE(port_ != 0, "ledgerd did not start: " << Log());
-  }
-  ~Server() {
-    if (std::uncaught_exceptions() > 0) MESSAGE("ledgerd's log:\n" << Log());  // The test threw: say why.
-    if (pid_ > 0) Stop(SIGKILL);
-  }
-  std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
-  int port() const { return port_; }
-  // Sends `signo` and waits (at most 30 s) for the exit; the wait status.
-  int Stop(int signo) {
-    ::kill(pid_, signo);
-    int status = 0;
-    for (int i = 0; i < 3000; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return status;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-    FAIL("ledgerd did not exit within 30 s of signal " << signo);
-    return status;
-  }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string dir_, port_file_, log_;
-  pid_t pid_ = 0;
-  int port_ = 0;
 };
 
 std::unique_ptr<ledgerd::Client> Connect(const Server& server, const std::string& cred) {

@@ -33,6 +33,10 @@ extern const char* const kVerifyProofUsage;
 int RunCredential(const Flags& flags, const Positional& positional);
 extern const char* const kCredentialUsage;
 
+// console_cmd.cc: `console-login`, a one-time sign-in URL of ledgerd's web console.
+int RunConsoleLogin(const Flags& flags, const Positional& positional);
+extern const char* const kConsoleLoginUsage;
+
 // The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
 // key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
 // anything is made; WriteCheckpointKeyFiles writes a new key to DIR/checkpoint.key (0600) and

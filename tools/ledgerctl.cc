@@ -1192,6 +1192,11 @@ const std::vector<Command>& Commands() {
        tools::kCredentialUsage,
        {"dir", "actor", "out", "tls-dir"},
        tools::RunCredential},
+      {"console-login",
+       "a one-time URL signing a browser in to ledgerd's web console",
+       tools::kConsoleLoginUsage,
+       {},
+       tools::RunConsoleLogin},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules [--format table|json|jsonl|csv]\n\n"
@@ -1212,7 +1217,7 @@ void PrintUsage(FILE* out) {
              "\nagainst a server (ledgerd), as the actor of a credential (ledgerctl credential issue), without --dir:\n"
              "  ledgerctl --server HOST:PORT --credential A.cred COMMAND [options]\n"
              "  for append, show, verify, replay, roll, reviews, totals, trace, recoveries, payroll, reconcile,\n"
-             "  checkpoint and prove\n");
+             "  checkpoint and prove; console-login only so\n");
 }
 
 // Takes --server HOST:PORT and --credential FILE from before the command out of *args.
@@ -1235,7 +1240,7 @@ bool ServerOptions(std::vector<char*>* args) {
 // The commands ledgerd serves so far (tools/ledgerd/ledgerd.capnp).
 bool RunsOnServer(std::string_view command) {
   for (const char* c : {"append", "show", "verify", "replay", "roll", "reviews", "totals", "trace", "recoveries",
-                        "payroll", "reconcile", "checkpoint", "prove"}) {
+                        "payroll", "reconcile", "checkpoint", "prove", "console-login"}) {
     if (command == c) return true;
   }
   return false;

@@ -446,6 +446,10 @@ bool HasServer() {
   return !server_host_port.empty();
 }
 
+Status ConnectServer(std::unique_ptr<ledgerd::Client>* out) {
+  return ledgerd::Client::Connect(server_host_port, server_credential, out);
+}
+
 std::unique_ptr<Source> OpenSource(const std::string& dir, const char* command, int* exit_code, Access access) {
   if (!HasServer()) {
     auto l = OpenOrReport(dir, command, exit_code, access);

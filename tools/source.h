@@ -19,6 +19,10 @@
 #include "benefit_ledger/ledger.h"
 #include "cli.h"
 
+namespace ledgerd {
+class Client;
+}
+
 namespace tools {
 
 // Recording a bank file's results (ledgerctl reconcile --apply yes): by whom, dated when.
@@ -97,6 +101,8 @@ std::unique_ptr<Source> LocalSource(std::unique_ptr<ledger::Ledger> ledger);
 // --server and --credential, given before the command (ledgerctl --server H:P --credential F CMD).
 void SetServer(std::string host_port, std::string credential);
 bool HasServer();
+// A connection to that server (HasServer()), for the commands that are the server's alone.
+ledger::Status ConnectServer(std::unique_ptr<ledgerd::Client>* out);
 
 // The server if one was given (connected now), else the ledger at `dir` (OpenOrReport). Null,
 // with *exit_code set and the reason printed, if neither can be used.

@@ -112,4 +112,10 @@ interface LedgerSession {
   proveInclusion @17 (seq :UInt64, size :UInt64) -> (failure :Failure, proof :Text);
   proveConsistency @18 (size1 :UInt64, size2 :UInt64) -> (failure :Failure, proof :Text);
   proveHousehold @19 (household :Text, size :UInt64) -> (failure :Failure, proof :Text);
+
+  # The web console (ledgerd --console-listen, README "Web console"): a one-time sign-in URL for
+  # the caller, https://HOST:PORT/login?token=T, valid expiresInSeconds and used once; opening it
+  # in a browser signs that browser in as the caller (a session cookie), so the browser never
+  # holds the caller's private key. A failure if ledgerd serves no console.
+  consoleLogin @20 () -> (failure :Failure, url :Text, expiresInSeconds :UInt32);
 }

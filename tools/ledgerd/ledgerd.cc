@@ -45,11 +45,13 @@
 #include <optional>
 #include <string>
 
+#include "access.h"
 #include "benefit_ledger/events.h"
 #include "benefit_ledger/evidence.h"
 #include "benefit_ledger/format.h"
 #include "benefit_ledger/keys.h"
 #include "benefit_ledger/ledger.h"
+#include "console.h"
 #include "metrics.h"
 #include "tls_ca.h"
 #include "tools/ledgerd/ledgerd.capnp.h"
@@ -87,6 +89,8 @@ void Log(const char* level, const std::string& event, const std::string& fields 
 
 struct Options {
   std::string dir, listen, tls_dir, port_file, metrics_listen;
+  std::string console_listen, console_dir = LEDGER_CONSOLE_DIR;  // The web console (console.h), if listening.
+  size_t console_session_seconds = 8 * 3600;
   std::string checkpoint_key;  // The checkpoint signer key file; "" for D/checkpoint.key if it exists.
   size_t max_connections = 256;
   size_t max_events_per_call = 10000;
@@ -98,28 +102,34 @@ struct Options {
 const char* const kUsage =
     "usage: ledgerd --dir D --listen HOST:PORT [--tls-dir T] [--port-file F] [--metrics-listen HOST:PORT]\n"
     "               [--checkpoint-key K] [--max-connections N] [--max-events-per-call N] [--max-message-bytes N]\n"
-    "               [--max-inflight-bytes N] [--queue-events N]\n\n"
+    "               [--max-inflight-bytes N] [--queue-events N]\n"
+    "               [--console-listen HOST:PORT] [--console-dir DIR] [--console-session-seconds N]\n\n"
     "Serves ledger D over Cap'n Proto RPC on mutual TLS. Clients connect with a credential from\n"
     "ledgerctl credential issue --dir D --actor A --out A.cred. The CA and the server's key and\n"
     "certificate are in T (default D/tls), made on first use. PORT 0 lets the system choose; the\n"
     "port is logged and written to F. --metrics-listen serves GET /metrics (Prometheus text) and\n"
     "GET /healthz over plain HTTP: keep it on a local address. Checkpoints (made by administrators)\n"
     "are signed with the signer key in K (default D/checkpoint.key, if it exists). SIGTERM drains\n"
-    "and exits 0.\n";
+    "and exits 0. --console-listen serves the web console over HTTPS with the server's certificate:\n"
+    "sign in with the URL of ledgerctl --server HOST:PORT --credential A.cred console-login; its\n"
+    "pages are read from DIR (default " LEDGER_CONSOLE_DIR
+    "); sessions last N s (default 8 h)\n"
+    "and are held in memory only (a restart signs everyone out).\n";
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
-  std::map<std::string, size_t*> counts = {{"max-connections", &o.max_connections},
-                                           {"max-events-per-call", &o.max_events_per_call},
-                                           {"max-message-bytes", &o.max_message_bytes},
-                                           {"max-inflight-bytes", &o.max_inflight_bytes},
-                                           {"queue-events", &o.queue_events_max}};
+  std::map<std::string, size_t*> counts = {
+      {"max-connections", &o.max_connections},     {"max-events-per-call", &o.max_events_per_call},
+      {"max-message-bytes", &o.max_message_bytes}, {"max-inflight-bytes", &o.max_inflight_bytes},
+      {"queue-events", &o.queue_events_max},       {"console-session-seconds", &o.console_session_seconds}};
   std::map<std::string, std::string*> texts = {{"dir", &o.dir},
                                                {"listen", &o.listen},
                                                {"tls-dir", &o.tls_dir},
                                                {"port-file", &o.port_file},
                                                {"checkpoint-key", &o.checkpoint_key},
-                                               {"metrics-listen", &o.metrics_listen}};
+                                               {"metrics-listen", &o.metrics_listen},
+                                               {"console-listen", &o.console_listen},
+                                               {"console-dir", &o.console_dir}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") return std::nullopt;
@@ -152,64 +162,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Access: who may read what. An actor's jurisdiction is a region prefix; "" is everywhere.
-
-bool Within(std::string_view region, std::string_view jurisdiction) {
-  return region.substr(0, jurisdiction.size()) == jurisdiction;
-}
-
-Status Refused(const char* field, const ledger::ActorInfo& me, std::string_view what) {
-  return Status::Invalid(field, fmt::format("refused: {} is outside actor \"{}\"'s jurisdiction {}", what, me.id,
-                                            me.jurisdiction.empty() ? "(everywhere)" : me.jurisdiction));
-}
-
-// A report's region prefix: the caller's jurisdiction when none is given, else one inside it.
-Status ScopeRegion(const ledger::ActorInfo& me, std::string* region_prefix) {
-  if (region_prefix->empty()) {
-    *region_prefix = me.jurisdiction;
-    return Status::Ok();
-  }
-  if (!ledger::IsValidRegionPrefix(*region_prefix)) {
-    return Status::Invalid("region",
-                           fmt::format("\"{}\" is not a region prefix (2, 4, 6, 9 or 12 digits)", *region_prefix));
-  }
-  if (!Within(*region_prefix, me.jurisdiction)) return Refused("region", me, "region " + *region_prefix);
-  return Status::Ok();
-}
-
-Status ScopeHousehold(ledger::Ledger& l, const ledger::ActorInfo& me, std::string_view household) {
-  std::string region;
-  Status s = l.HouseholdRegion(household, &region);
-  if (!s.ok()) return s;
-  if (!Within(region, me.jurisdiction)) return Refused("household", me, fmt::format("household {}", household));
-  return Status::Ok();
-}
-
-// Entry `seq` is in scope if its region is within the caller's jurisdiction. The ledger's own
-// entries (the genesis, checkpoint keys) are about no region and hold no personal data: in
-// everyone's scope.
-Status ScopeEntry(ledger::Ledger& l, const ledger::ActorInfo& me, uint64_t seq) {
-  std::string household, region;
-  Status s = l.EntryScope(seq, &household, &region);
-  if (s.ok() && !region.empty() && !Within(region, me.jurisdiction)) {
-    s = Refused("seq", me, fmt::format("entry {} (region {})", seq, region));
-  }
-  return s;
-}
-
-// Ok for an actor the log has not deactivated.
-Status Active(const ledger::ActorInfo& a) {
-  if (a.active) return Status::Ok();
-  return Status::Invalid("actor", fmt::format("refused: actor \"{}\" was deactivated ({}: {})", a.id, a.deactivated_by,
-                                              a.deactivation_reason));
-}
-
-// The role's schema name ("countyApprover"), for the log.
-std::string RoleName(Role role) {
-  auto enumerants = capnp::Schema::from<Role>().getEnumerants();
-  auto i = static_cast<unsigned>(role);
-  return i < enumerants.size() ? std::string(enumerants[i].getProto().getName()) : std::to_string(i);
-}
+// Access: who may read what is in access.h (Within, Refused, Scope*, Active), shared with the console.
 
 bool ReadsOnly(Role role) {
   return role == Role::AUDITOR || role == Role::INSPECTOR;
@@ -263,16 +216,6 @@ Status MayCheckpoint(const ledger::ActorInfo& me) {
 // ---------------------------------------------------------------------------------------------
 // The server: connections, the parked appends (backpressure) and the writer.
 
-// What a read job hands back to the event loop: a result record and the texts beside it.
-struct Reply {
-  ledger::ActorInfo actor;  // The caller, as the ledger has it now.
-  capnp::MallocMessageBuilder message;
-  Status status;
-  std::vector<std::string> texts, entries;
-  std::string text;
-};
-using ReadFn = std::function<void(ledger::Ledger&, const ledger::ActorInfo&, Reply*)>;
-
 struct AppendReply {
   std::vector<ledger::AppendResult> results;
   Status refused, write;
@@ -315,6 +258,9 @@ class LedgerServer {
   kj::Promise<std::shared_ptr<AppendReply>> Append(AppendJob job);
   // Closes every open connection of `actor` (just deactivated).
   void CutOff(const std::string& actor);
+  // The web console, or null if ledgerd serves none (set before the first connection).
+  Console* console() const { return console_; }
+  void SetConsole(Console* console) { console_ = console; }
 
  private:
   struct ErrorHandler : kj::TaskSet::ErrorHandler {
@@ -344,6 +290,7 @@ class LedgerServer {
   bool space_armed_ = false, draining_ = false;
   size_t open_ = 0;
   uint64_t next_id_ = 0;
+  Console* console_ = nullptr;
   struct Live {
     std::string actor;
     kj::Own<kj::PromiseFulfiller<void>> cut;  // Fulfilled: the connection is closed.
@@ -379,6 +326,7 @@ class Session final : public rpc::LedgerSession::Server {
   kj::Promise<void> proveInclusion(ProveInclusionContext context) override;
   kj::Promise<void> proveConsistency(ProveConsistencyContext context) override;
   kj::Promise<void> proveHousehold(ProveHouseholdContext context) override;
+  kj::Promise<void> consoleLogin(ConsoleLoginContext context) override;
 
  private:
   // Why event `e` may not be appended on this connection, or ok.
@@ -798,19 +746,6 @@ kj::Promise<void> Session::recoveries(RecoveriesContext context) {
       });
 }
 
-// A trace of an actor is in scope if that actor's jurisdiction lies within the caller's.
-Status ScopeTrace(ledger::Ledger& l, const ledger::ActorInfo& me, ledger::results::TraceScope scope,
-                  std::string* asked) {
-  using Scope = ledger::results::TraceScope;
-  if (scope == Scope::kHousehold) return ScopeHousehold(l, me, *asked);
-  if (scope == Scope::kRegion) return ScopeRegion(me, asked);
-  ledger::ActorInfo target;
-  Status s = l.LookupActor(*asked, &target);
-  if (!s.ok()) return s;
-  if (!Within(target.jurisdiction, me.jurisdiction)) return Refused("actor", me, "actor " + *asked);
-  return Status::Ok();
-}
-
 kj::Promise<void> Session::trace(TraceContext context) {
   using Scope = ledger::results::TraceScope;
   auto p = context.getParams();
@@ -1177,6 +1112,28 @@ kj::Promise<void> Session::proveHousehold(ProveHouseholdContext context) {
   });
 }
 
+// ---- Web console ---------------------------------------------------------------------------
+
+// A one-time sign-in URL of the console for the caller, still registered and active.
+kj::Promise<void> Session::consoleLogin(ConsoleLoginContext context) {
+  Console* console = server_.console();
+  if (console == nullptr) {
+    ToWire(Status::Invalid("console", "ledgerd serves no web console: start it with --console-listen HOST:PORT"),
+           context.getResults().initFailure());
+    return kj::READY_NOW;
+  }
+  auto noop = [](ledger::Ledger&, const ledger::ActorInfo&, Reply*) {};
+  return server_.Read(me_.id, noop).then([context, console](std::shared_ptr<Reply> r) mutable {
+    auto out = context.getResults();
+    std::string url;
+    if (r->status.ok()) r->status = console->IssueLogin(r->actor.id, &url);
+    if (!r->status.ok()) return ToWire(r->status, out.initFailure());
+    Log("info", "console_login_issued", fmt::format("\"actor\":{}", ledger::JsonString(r->actor.id)));
+    out.setUrl(url);
+    out.setExpiresInSeconds(console->options().login_seconds);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // /metrics and /healthz (plain HTTP, on --metrics-listen)
 
@@ -1212,10 +1169,13 @@ class MetricsService final : public kj::HttpService {
 // ---------------------------------------------------------------------------------------------
 // main
 
-kj::Own<kj::TlsContext> MakeTls(kj::Timer& timer, kj::TlsKeypair* keypair, kj::TlsCertificate* ca) {
+// RPC's TLS (verify_clients: no certificate of the ledger's CA, no connection), or the console's
+// (browsers sign in with a login URL instead: console.h).
+kj::Own<kj::TlsContext> MakeTls(kj::Timer& timer, kj::TlsKeypair* keypair, kj::TlsCertificate* ca,
+                                bool verify_clients = true) {
   kj::TlsContext::Options options;
   options.useSystemTrustStore = false;
-  options.verifyClients = true;  // No certificate of the ledger's CA, no connection.
+  options.verifyClients = verify_clients;
   options.trustedCertificates = kj::arrayPtr(ca, 1);
   options.defaultKeypair = *keypair;
   options.timer = timer;
@@ -1291,6 +1251,27 @@ int Run(const Options& o) {
     Log("info", "metrics_listening", fmt::format("\"port\":{}", metrics_receiver->getPort()));
     metrics_served = http.listenHttp(*metrics_receiver).eagerlyEvaluate([](kj::Exception&& e) {
       Log("error", "metrics_failed", fmt::format("\"reason\":{}", ledger::JsonString(e.getDescription().cStr())));
+    });
+  }
+  // The web console: HTTPS in this event loop, reading through the server as RPC calls do.
+  auto console_tls = MakeTls(io.provider->getTimer(), &keypair, &ca, /*verify_clients=*/false);
+  std::unique_ptr<Console> console;
+  kj::Promise<void> console_served = kj::NEVER_DONE;
+  if (!o.console_listen.empty()) {
+    auto console_receiver = io.provider->getNetwork().parseAddress(o.console_listen).wait(io.waitScope)->listen();
+    unsigned console_port = console_receiver->getPort();
+    ConsoleOptions co{o.console_listen, o.console_dir,
+                      fmt::format("{}:{}", o.listen.substr(0, o.listen.rfind(':')), port),
+                      static_cast<uint32_t>(std::min<size_t>(o.console_session_seconds, 366 * 86400)), 120};
+    console = std::make_unique<Console>(
+        co, io.provider->getTimer(),
+        [&server](const std::string& actor, ReadFn fn) { return server.Read(actor, std::move(fn)); },
+        [](const char* level, const std::string& e, const std::string& f) { Log(level, e, f); });
+    server.SetConsole(console.get());
+    Log("info", "console_listening",
+        fmt::format("\"port\":{},\"dir\":{}", console_port, ledger::JsonString(o.console_dir)));
+    console_served = console->Serve(kj::mv(console_receiver), *console_tls).eagerlyEvaluate([](kj::Exception&& e) {
+      Log("error", "console_failed", fmt::format("\"reason\":{}", ledger::JsonString(e.getDescription().cStr())));
     });
   }
   if (!o.port_file.empty()) {

@@ -1,0 +1,3 @@
+// The start page: who is signed in (console.js does it).
+"use strict";
+document.addEventListener("DOMContentLoaded", () => Console.start("index"));
