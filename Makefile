@@ -2,7 +2,10 @@
 # as root. Both install the Debian packages that are missing, then build.
 BUILD    ?= build
 PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
-            doctest-dev rocksdb-tools libsimdjson-dev chromium fonts-wqy-microhei
+            doctest-dev rocksdb-tools libsimdjson-dev
+# The console's browser tests (tests/console_test.cc): Debian's chromium, headless, and a CJK font
+# for its screenshots. Only `make test` installs them (the variable reaches its prerequisites).
+TEST_PACKAGES := chromium fonts-wqy-microhei
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test bench bench-large bench-server build configure deps clean
@@ -11,6 +14,7 @@ demo: configure
 	cmake --build $(BUILD) -j $(JOBS) --target ledgerctl ledgerd gen_history
 	tools/demo/demo.sh $(BUILD)
 
+test: PACKAGES += $(TEST_PACKAGES)
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
