@@ -210,11 +210,13 @@ served="$build/demo-ledger-served"
 rm -rf "$served" "$served.port" && cp -r "$dir" "$served"
 step "Credentials for a caseworker and a county approver, from the ledger's own CA (made in $served/tls)" \
   "ledgerctl credential issue --dir $served --actor cw1-1 --out cw1-1.cred; ... --actor ca1 --out ca1.cred"
+rm -f "$build/demo-cw1-1.cred" "$build/demo-ca1.cred"
 "$ctl" credential issue --dir "$served" --actor cw1-1 --out "$build/demo-cw1-1.cred"
 "$ctl" credential issue --dir "$served" --actor ca1 --out "$build/demo-ca1.cred"
 step "ledgerd serves it on 127.0.0.1; the caseworker appends while the approver reads the roll" \
   "ledgerd --dir $served --listen 127.0.0.1:0 --port-file $served.port &; ledgerctl --server ... append; ... roll"
-"$build/ledgerd" --dir "$served" --listen 127.0.0.1:0 --port-file "$served.port" 2>"$served.log" &
+"$build/ledgerd" --dir "$served" --listen 127.0.0.1:0 --port-file "$served.port" --console-listen 127.0.0.1:0 \
+  2>"$served.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$served.port" ] && break; sleep 0.1; done
 address="127.0.0.1:$(cat "$served.port")"
@@ -232,10 +234,20 @@ echo '{"eventId":"D1-apr","householdId":"D1","regionCode":"341502000000","actorI
 step "Beside the server, a command that only reads opens the ledger read-only and says how far it reads" \
   "ledgerctl verify --dir $served"
 "$ctl" verify --dir "$served" 2>&1
+step "The web console (HTTPS, same server): a one-time sign-in URL for the approver, valid 120 s" \
+  "ledgerd ... --console-listen 127.0.0.1:0; ledgerctl --server $address --credential ca1.cred console-login"
+"$ctl" $as_ca console-login
 step "SIGTERM: ledgerd drains and exits 0; its log is JSON, a line per event" "kill -TERM <pid>; tail -3 $served.log"
 kill -TERM "$server_pid"
 wait "$server_pid" && echo "(exit status 0)"
 tail -3 "$served.log"
-rm -rf "$served" "$served.port" "$build/demo-cw1-1.cred" "$build/demo-ca1.cred"
+rm -rf "$served" "$served.port" "$build/demo-cw1-1.cred"
 
+# What a reader needs to browse the sample ledger afterwards: a credential of its own CA.
+rm -f "$build/demo-ca1.cred"
+"$ctl" credential issue --dir "$dir" --actor ca1 --out "$build/demo-ca1.cred" >/dev/null
 printf '\nThe sample ledger is in %s; try: %s --help\n' "$dir" "$ctl"
+printf 'Its web console, signed in as the county approver ca1 (credential %s):\n' "$build/demo-ca1.cred"
+printf '  %s --dir %s --listen 127.0.0.1:7700 --console-listen 127.0.0.1:8443 &\n' "$build/ledgerd" "$dir"
+printf '  %s --server 127.0.0.1:7700 --credential %s console-login   # open the URL it prints\n' "$ctl" "$build/demo-ca1.cred"
+printf '  (the browser warns until it trusts %s/tls/ca.pem, the ledger'"'"'s own CA)\n' "$dir"
