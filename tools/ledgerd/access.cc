@@ -81,4 +81,33 @@ Status ScopeTrace(ledger::Ledger& l, const ledger::ActorInfo& me, ledger::result
   return Status::Ok();
 }
 
+bool ReadsOnly(Role role) {
+  return role == Role::AUDITOR || role == Role::INSPECTOR;
+}
+
+Status MayWrite(const ledger::ActorInfo& me, std::string_view actor_id, const char* field, std::string_view what) {
+  if (ReadsOnly(me.role)) {
+    return Status::Invalid(field, fmt::format("refused: actor \"{}\" is an {}: auditors and inspectors read, "
+                                              "never write",
+                                              me.id, me.role == Role::AUDITOR ? "auditor" : "inspector"));
+  }
+  if (actor_id != me.id) {
+    return Status::Invalid(field,
+                           fmt::format("refused: {} is by \"{}\" but this connection is authenticated as "
+                                       "\"{}\": an actor writes only in its own name (an integration actor appends "
+                                       "other actors' events)",
+                                       what, actor_id, me.id));
+  }
+  return Status::Ok();
+}
+
+Status MayWriteFinance(const ledger::ActorInfo& me, std::string_view actor_id, std::string_view what) {
+  Status s = MayWrite(me, actor_id, "actor", what);
+  if (s.ok() && me.role != Role::FINANCE_OFFICER) {
+    s = Status::Invalid("actor", fmt::format("refused: {} is for finance officers; actor \"{}\" has role {}", what,
+                                             me.id, RoleName(me.role)));
+  }
+  return s;
+}
+
 }  // namespace ledgerd

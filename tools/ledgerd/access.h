@@ -1,4 +1,4 @@
-// Who may read what in ledgerd, for RPC calls (ledgerd.cc) and the web console (console.h) alike:
+// Who may read (and write) what in ledgerd, for RPC calls (ledgerd.cc) and the web console (console.h) alike:
 // an actor's jurisdiction is a region prefix ("" is everywhere), and a read is in scope when what
 // it reads lies within it. Refusals are InvalidArgument Statuses whose reason begins "refused:".
 // Also the reply a read job hands back to the event loop (LedgerServer::Read). Thread-safe
@@ -34,6 +34,15 @@ ledger::Status ScopeTrace(ledger::Ledger& l, const ledger::ActorInfo& me, ledger
 ledger::Status Active(const ledger::ActorInfo& a);
 // The role's schema name ("countyApprover").
 std::string RoleName(ledger::schema::Role role);
+// Auditors and inspectors read, never write.
+bool ReadsOnly(ledger::schema::Role role);
+// Why `me` may not write what `what` names ("the event", "the roll") in the name of `actor_id`,
+// or ok: auditors and inspectors never write, and an actor writes only in its own name.
+ledger::Status MayWrite(const ledger::ActorInfo& me, std::string_view actor_id, const char* field,
+                        std::string_view what);
+// Payroll and bank results are the finance office's: a finance officer, in its own name (the
+// caller checks the jurisdiction, per county or per payment).
+ledger::Status MayWriteFinance(const ledger::ActorInfo& me, std::string_view actor_id, std::string_view what);
 // Whether `s` is a refusal of access (as Refused and Active word them), not a bad request.
 inline bool IsRefusal(const ledger::Status& s) {
   return s.code() == ledger::Status::Code::kInvalidArgument && s.reason().rfind("refused:", 0) == 0;

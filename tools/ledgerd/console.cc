@@ -19,6 +19,7 @@
 
 #include "benefit_ledger/events.h"
 #include "benefit_ledger/format.h"
+#include "finance.h"
 
 namespace ledgerd {
 namespace {
@@ -27,6 +28,7 @@ using ledger::Status;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCookie = "ledger_console";
+constexpr const char* kCsrfHeader = "X-Ledger-Console";  // Required of every POST: see Impl::Post.
 constexpr size_t kSecretBytes = 32;
 constexpr size_t kMaxConnections = 128;  // Browsers open a few each; more is someone misbehaving.
 constexpr uint32_t kDefaultLimit = 100, kMaxLimit = 1000;
@@ -287,6 +289,74 @@ ReadFn Roll(ledger::ReportFilter filter, uint32_t as_of, Page page) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The finance office's routes (资金): recoveries outstanding, and a bank result file reconciled
+// and recorded. Their jobs are finance.h's, as RPC runs them.
+
+constexpr size_t kMaxBankFileBytes = size_t{32} << 20;  // A county's month is far less.
+
+ReadFn Recoveries(ledger::ReportFilter filter, std::string household, Page page) {
+  return [job = RecoveriesJob(filter, std::move(household)), page](ledger::Ledger& l, const ledger::ActorInfo& me,
+                                                                   Reply* r) {
+    job(l, me, r);
+    auto result = r->message.getRoot<ledger::results::RecoveriesResult>();
+    if (r->status.ok()) PageJson(capnp::toDynamic(result.asReader()), page, nullptr, "", r);
+  };
+}
+
+// What POST /api/reconcile asks: ?columns=SPEC&name=FILE (the file's name, shown as the CLI's
+// --bank-file)&apply=yes&date=YYYYMMDD.
+struct ReconcileAsk {
+  std::optional<std::string> columns;
+  std::string name;
+  BankApply apply;
+  Page page;
+};
+
+Status ParseReconcile(const Request& q, const std::string& actor, ReconcileAsk* ask) {
+  Status s = PageParams(q, &ask->page);
+  if (s.ok() && q.params.count("columns")) s = ledger::BankFile::CheckColumns(*(ask->columns = Param(q, "columns")));
+  std::string apply = Param(q, "apply");
+  if (s.ok() && !apply.empty() && apply != "yes" && apply != "no") {
+    s = Status::Invalid("apply", fmt::format("apply is yes or no, not \"{}\"", apply));
+  }
+  ask->name = Param(q, "name");
+  ask->apply.apply = apply == "yes";
+  ask->apply.actor = ask->apply.apply ? actor : "";  // The signed-in actor records, in its own name.
+  if (s.ok()) s = DateParam(q, "date", &ask->apply.date);
+  if (!ask->apply.date) ask->apply.date = ledger::TodayUtc();  // As ledgerctl reconcile.
+  return s;
+}
+
+// The results the ledger would not record, as a JSON member of the answer.
+std::string RefusedJson(const std::vector<Status>& refused) {
+  std::string out = "\"refused\":[";
+  for (size_t i = 0; i < refused.size(); ++i) {
+    std::string e = ErrorJson(refused[i]);  // {"error":{...}}\n: its inner object.
+    out += (i ? "," : "") + e.substr(9, e.size() - 11);
+  }
+  return out + "]";
+}
+
+// The reconcile of `text` as the record `ledgerctl reconcile --format json` prints (its lines cut
+// to the page), the results recorded first with apply.
+ReadFn Reconcile(std::string text, ReconcileAsk ask) {
+  auto extra = std::make_shared<Reconciled>();
+  auto job = ReconcileJob(std::move(text), ask.columns, ask.apply, extra);
+  return [job, extra, ask](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) mutable {
+    job(l, me, r);
+    if (!r->status.ok()) return;
+    auto result = r->message.getRoot<ledger::results::ReconcileResult>();
+    auto query = result.initQuery();
+    query.setBankFile(ask.name);
+    query.setApply(ask.apply.apply);
+    query.setActor(ask.apply.actor);
+    result.setLines(extra->lines.getRoot<capnp::AnyPointer>().getAs<capnp::List<ledger::results::ReconcileLine>>());
+    if (ask.apply.apply) result.setApplied(extra->applied.getRoot<ledger::results::ApplyOutcome>().asReader());
+    PageJson(capnp::toDynamic(result.asReader()), ask.page, nullptr, RefusedJson(extra->refused), r);
+  };
+}
+
 // The read of /api/NAME for query `q`, or null with *bad saying why (a bad query, or no such API).
 std::optional<ReadFn> ApiRead(const std::string& name, const Request& q, Status* bad) {
   using Scope = ledger::results::TraceScope;
@@ -332,7 +402,8 @@ std::optional<ReadFn> ApiRead(const std::string& name, const Request& q, Status*
     if (bad->ok()) return Roll(filter, a ? a : ledger::TodayUtc(), page);  // As ledgerctl roll.
     return std::nullopt;
   }
-  *bad = Status::NotFound(fmt::format("no API /api/{} (whoami, household, trace, totals, roll)", name));
+  if (name == "recoveries") return Recoveries(filter, Param(q, "household"), page);
+  *bad = Status::NotFound(fmt::format("no API /api/{} (whoami, household, trace, totals, roll, recoveries)", name));
   return std::nullopt;
 }
 
@@ -383,6 +454,7 @@ struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorH
       : options(std::move(o)), timer(t), read(std::move(r)), log(std::move(l)), tasks(*this) {
     kj::HttpHeaderTable::Builder builder;
     cookie_header = builder.add("Cookie");
+    csrf_header = builder.add(kCsrfHeader);
     table = builder.build();
     http = kj::heap<kj::HttpServer>(timer, *table, *this);
   }
@@ -395,6 +467,9 @@ struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorH
   kj::Promise<void> Authorized(const Request& q, const std::string& session, Response& response);
   kj::Promise<void> Api(const Request& q, const std::string& actor, Response& response);
   kj::Promise<void> File(const Request& q, Response& response);
+  kj::Promise<void> Post(const Request& q, const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                         Response& response);
+  kj::Promise<void> ApiAnswer(std::shared_ptr<Reply> r, Response& response);
   kj::Promise<void> SignIn(Response& response, bool api, const std::string& why);
   kj::Promise<void> Send(Response& response, unsigned status, kj::StringPtr text, kj::StringPtr type, std::string body,
                          std::vector<std::pair<kj::StringPtr, std::string>> extra = {});
@@ -405,10 +480,10 @@ struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorH
 
   ConsoleOptions options;
   kj::Timer& timer;
-  ConsoleRead read;
+  ConsoleRead read, write;
   ConsoleLog log;
   std::string base_url;  // https://HOST:PORT
-  kj::HttpHeaderId cookie_header = kj::HttpHeaderId::HOST;
+  kj::HttpHeaderId cookie_header = kj::HttpHeaderId::HOST, csrf_header = kj::HttpHeaderId::HOST;
   kj::Own<kj::HttpHeaderTable> table;
   kj::Own<kj::HttpServer> http;
   SecretStore logins, sessions;
@@ -461,11 +536,12 @@ kj::Promise<void> Console::Impl::SignIn(Response& response, bool api, const std:
 }
 
 kj::Promise<void> Console::Impl::request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders& headers,
-                                         kj::AsyncInputStream&, Response& response) {
+                                         kj::AsyncInputStream& body, Response& response) {
   auto q = ParseRequest(url);
   if (!q) return Send(response, 400, "Bad Request", "text/plain; charset=utf-8", "bad URL\n");
+  if (method == kj::HttpMethod::POST) return Post(*q, headers, body, response);
   if (method != kj::HttpMethod::GET) {
-    return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET only\n");
+    return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET, or POST /api/reconcile\n");
   }
   if (q->path == "/login") return Login(*q, response);
   std::string cookie;
@@ -535,11 +611,69 @@ kj::Promise<void> Console::Impl::Api(const Request& q, const std::string& actor,
     return Send(response, code, text, "application/json", ErrorJson(bad));
   }
   return read(actor, std::move(*fn)).then([this, &response](std::shared_ptr<Reply> r) {
-    if (!r->status.ok()) {
-      auto [code, text] = HttpStatusOf(r->status);
-      return Send(response, code, text, "application/json", ErrorJson(r->status));
-    }
-    return Send(response, 200, "OK", "application/json", std::move(r->text));
+    return ApiAnswer(std::move(r), response);
+  });
+}
+
+// The API's answer of a job: its JSON, or its failure's.
+kj::Promise<void> Console::Impl::ApiAnswer(std::shared_ptr<Reply> r, Response& response) {
+  if (!r->status.ok()) {
+    auto [code, text] = HttpStatusOf(r->status);
+    return Send(response, code, text, "application/json", ErrorJson(r->status));
+  }
+  return Send(response, 200, "OK", "application/json", std::move(r->text));
+}
+
+// POST /api/reconcile (ParseReconcile), the body the bank's file, at most kMaxBankFileBytes. Only
+// with the header X-Ledger-Console: 1 (CSRF): a cross-site form cannot send it, and a cross-site
+// script that tries needs a CORS preflight this server never grants; the cookie is SameSite=Strict
+// besides. Reconciling reads; with apply=yes the results are recorded on the writer thread.
+kj::Promise<void> Console::Impl::Post(const Request& q, const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                                      Response& response) {
+  auto fail = [this, &response](const Status& s) {
+    auto [code, text] = HttpStatusOf(s);
+    return Send(response, code, text, "application/json", ErrorJson(s));
+  };
+  if (q.path != "/api/reconcile") {
+    return Send(response, 405, "Method Not Allowed", "application/json",
+                ErrorJson(Status::Invalid("method", "POST is for /api/reconcile only")));
+  }
+  KJ_IF_MAYBE (h, headers.get(csrf_header)) {
+    if (*h != "1") return fail(Status::Invalid(kCsrfHeader, "refused: the header X-Ledger-Console must be 1"));
+  } else {
+    return fail(Status::Invalid(kCsrfHeader,
+                                "refused: a POST needs the header X-Ledger-Console: 1, which the "
+                                "console's pages send (a form of another site cannot)"));
+  }
+  std::string cookie;
+  KJ_IF_MAYBE (c, headers.get(cookie_header)) {
+    cookie = CookieValue(c->cStr(), kCookie);
+  }
+  auto held = sessions.Find(cookie, /*take=*/false);
+  if (!held) return SignIn(response, true, "Not signed in, or the session expired. 未登录或会话已过期。");
+  ReconcileAsk ask;
+  Status s = ParseReconcile(q, held->actor, &ask);
+  if (s.ok() && ask.apply.apply && !write) s = Status::Busy("this console records nothing (no write path)");
+  uint64_t length = 0;
+  KJ_IF_MAYBE (n, body.tryGetLength()) {
+    length = *n;
+  } else if (s.ok()) {
+    s = Status::Invalid("bankFile", "send the bank file with a Content-Length");
+  }
+  if (!s.ok()) return fail(s);
+  if (length > kMaxBankFileBytes) {
+    return Send(response, 413, "Content Too Large", "application/json",
+                ErrorJson(Status::Invalid("bankFile", fmt::format("the bank file is {} bytes, over the console's "
+                                                                  "limit of {} bytes (reconcile larger files with "
+                                                                  "ledgerctl reconcile)",
+                                                                  length, kMaxBankFileBytes))));
+  }
+  std::string actor = held->actor;
+  return body.readAllText(kMaxBankFileBytes).then([this, actor, ask, &response](kj::String text) mutable {
+    bool apply = ask.apply.apply;
+    auto fn = Reconcile(std::string(text.cStr(), text.size()), std::move(ask));
+    auto run = apply ? write(actor, std::move(fn)) : read(actor, std::move(fn));
+    return run.then([this, &response](std::shared_ptr<Reply> r) { return ApiAnswer(std::move(r), response); });
   });
 }
 
@@ -559,6 +693,10 @@ Console::Console(ConsoleOptions options, kj::Timer& timer, ConsoleRead read, Con
     : impl_(std::make_unique<Impl>(std::move(options), timer, std::move(read), std::move(log))) {}
 
 Console::~Console() = default;
+
+void Console::SetWrite(ConsoleRead write) {
+  impl_->write = std::move(write);
+}
 
 const ConsoleOptions& Console::options() const {
   return impl_->options;

@@ -12,7 +12,9 @@
 //
 // Routes: GET /login?token=T[&next=/PAGE] (sets the cookie, redirects to next or /), the pages
 // (files of web_dir: *.html, *.js, *.css) and the JSON API under /api/ (whoami, household,
-// trace, totals, roll). Without a valid session: 401 and the sign-in page (or its JSON).
+// trace, totals, roll, recoveries); POST /api/reconcile (a bank result file reconciled and, by a
+// finance officer, recorded: with the header X-Ledger-Console: 1 only, against cross-site
+// requests). Without a valid session: 401 and the sign-in page (or its JSON).
 // Used on the event loop's thread only.
 #pragma once
 
@@ -54,6 +56,9 @@ class Console {
   // IOError if no random bytes could be had.
   ledger::Status IssueLogin(const std::string& actor, std::string* url);
   const ConsoleOptions& options() const;
+  // The console's writes (bank results recorded) run through `write`, on the writer thread
+  // (LedgerServer::Write); without it the console refuses them. Set before serving.
+  void SetWrite(ConsoleRead write);
 
   struct Impl;  // console.cc
 

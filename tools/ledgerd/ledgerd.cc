@@ -52,6 +52,7 @@
 #include "benefit_ledger/keys.h"
 #include "benefit_ledger/ledger.h"
 #include "console.h"
+#include "finance.h"
 #include "metrics.h"
 #include "tls_ca.h"
 #include "tools/ledgerd/ledgerd.capnp.h"
@@ -162,40 +163,8 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Access: who may read what is in access.h (Within, Refused, Scope*, Active), shared with the console.
-
-bool ReadsOnly(Role role) {
-  return role == Role::AUDITOR || role == Role::INSPECTOR;
-}
-
-// Why `me` may not write what `what` names ("the event", "the roll") in the name of `actor_id`,
-// or ok: auditors and inspectors never write, and an actor writes only in its own name.
-Status MayWrite(const ledger::ActorInfo& me, std::string_view actor_id, const char* field, std::string_view what) {
-  if (ReadsOnly(me.role)) {
-    return Status::Invalid(field, fmt::format("refused: actor \"{}\" is an {}: auditors and inspectors read, "
-                                              "never write",
-                                              me.id, me.role == Role::AUDITOR ? "auditor" : "inspector"));
-  }
-  if (actor_id != me.id) {
-    return Status::Invalid(field,
-                           fmt::format("refused: {} is by \"{}\" but this connection is authenticated as "
-                                       "\"{}\": an actor writes only in its own name (an integration actor appends "
-                                       "other actors' events)",
-                                       what, actor_id, me.id));
-  }
-  return Status::Ok();
-}
-
-// Payroll and bank results are the finance office's: a finance officer, in its own name (the
-// caller checks the jurisdiction, per county or per payment).
-Status MayWriteFinance(const ledger::ActorInfo& me, std::string_view actor_id, std::string_view what) {
-  Status s = MayWrite(me, actor_id, "actor", what);
-  if (s.ok() && me.role != Role::FINANCE_OFFICER) {
-    s = Status::Invalid("actor", fmt::format("refused: {} is for finance officers; actor \"{}\" has role {}", what,
-                                             me.id, RoleName(me.role)));
-  }
-  return s;
-}
+// Access: who may read and write what is in access.h (Within, Refused, Scope*, Active, MayWrite*),
+// shared with the console.
 
 // The roll of `request`, planned, dry run or issued: by its county's finance officer (a dry run
 // too: it shows the county's payees and their cards, masked).
@@ -737,13 +706,7 @@ kj::Promise<void> Session::totals(TotalsContext context) {
 kj::Promise<void> Session::recoveries(RecoveriesContext context) {
   auto filter = FilterOf(context.getParams().getFilter());
   std::string household = context.getParams().getHousehold();
-  return Report<ledger::results::RecoveriesResult>(
-      context, [filter, household](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) mutable {
-        r->status = household.empty() ? ScopeRegion(me, &filter.region_prefix) : ScopeHousehold(l, me, household);
-        if (r->status.ok()) {
-          r->status = l.Recoveries(filter, household, r->message.initRoot<ledger::results::RecoveriesResult>());
-        }
-      });
+  return Report<ledger::results::RecoveriesResult>(context, RecoveriesJob(filter, household));
 }
 
 kj::Promise<void> Session::trace(TraceContext context) {
@@ -947,43 +910,6 @@ kj::Promise<void> Session::exportRoll(ExportRollContext context) {
 
 // ---- Reconcile -------------------------------------------------------------------------------
 
-// What reconcile hands back beside its summary (in Reply::message).
-struct Reconciled {
-  capnp::MallocMessageBuilder lines;    // Root: List(ReconcileLine).
-  capnp::MallocMessageBuilder applied;  // Root: ApplyOutcome, when applied.
-  std::vector<Status> refused;          // The results the ledger would not record.
-};
-
-// Matches the file's lines into out->lines, each payment it names within the caller's
-// jurisdiction (else refused, naming the first line outside it), and the summary into `summary`.
-Status MatchInScope(ledger::Ledger& l, const ledger::ActorInfo& me, const ledger::BankFile& bank,
-                    std::unique_ptr<ledger::Reconciliation>* matches, Reconciled* out,
-                    ledger::results::ReconcileResult::Builder summary) {
-  Status s = l.Reconcile(bank, matches);
-  if (!s.ok()) return s;
-  auto lines = out->lines.initRoot<capnp::AnyPointer>().initAs<capnp::List<ledger::results::ReconcileLine>>(
-      static_cast<unsigned>((*matches)->size()));
-  for (size_t i = 0; i < (*matches)->size(); ++i) {
-    (*matches)->Line(i, lines[static_cast<unsigned>(i)]);
-    auto line = lines.asReader()[static_cast<unsigned>(i)];  // A builder's getLedger() would make one.
-    auto payment = line.getLedger();
-    if (line.hasLedger() && !Within(payment.getRegion().cStr(), me.jurisdiction)) {
-      return Refused("bankFile", me,
-                     fmt::format("payment {} (household {}, region {}){}", line.getEndToEndId().cStr(),
-                                 payment.getHousehold().cStr(), payment.getRegion().cStr(),
-                                 line.hasBank() ? fmt::format(" on line {}", line.getBank().getLine()) : ""));
-    }
-  }
-  (*matches)->Summary(summary);
-  return Status::Ok();
-}
-
-struct BankApply {
-  bool apply = false;
-  std::string actor;
-  uint32_t date = 0;
-};
-
 // Parses and matches the file and, with apply (a write: see the file comment), records its
 // results: by the caller's finance officer, in its own name.
 kj::Promise<void> Session::reconcile(ReconcileContext context) {
@@ -998,19 +924,7 @@ kj::Promise<void> Session::reconcile(ReconcileContext context) {
     return kj::READY_NOW;
   }
   auto extra = std::make_shared<Reconciled>();
-  auto fn = [text = std::move(text), columns, apply, extra](ledger::Ledger& l, const ledger::ActorInfo& me,
-                                                            Reply* r) mutable {
-    if (apply.apply && !(r->status = MayWriteFinance(me, apply.actor, "recording bank results")).ok()) return;
-    std::unique_ptr<ledger::BankFile> bank;
-    std::unique_ptr<ledger::Reconciliation> matches;
-    r->status = ledger::BankFile::Parse(std::move(text), columns, &bank);
-    auto summary = r->message.initRoot<ledger::results::ReconcileResult>();
-    if (r->status.ok()) r->status = MatchInScope(l, me, *bank, &matches, extra.get(), summary);
-    if (!r->status.ok() || !apply.apply) return;
-    auto refused = [extra](const Status& why) { extra->refused.push_back(why); };
-    r->status = l.RecordBankResults(*matches, apply.actor, apply.date, refused,
-                                    extra->applied.initRoot<ledger::results::ApplyOutcome>(), me.id);
-  };
+  auto fn = ReconcileJob(std::move(text), columns, apply, extra);
   auto run = apply.apply ? server_.Write(me_.id, std::move(fn)) : server_.Read(me_.id, std::move(fn));
   return run.then([context, extra, applied = apply.apply](std::shared_ptr<Reply> r) mutable {
     auto out = context.getResults();
@@ -1267,6 +1181,12 @@ int Run(const Options& o) {
         co, io.provider->getTimer(),
         [&server](const std::string& actor, ReadFn fn) { return server.Read(actor, std::move(fn)); },
         [](const char* level, const std::string& e, const std::string& f) { Log(level, e, f); });
+    console->SetWrite([&server](const std::string& actor, ReadFn fn) {
+      if (!server.draining()) return server.Write(actor, std::move(fn));
+      auto r = std::make_shared<Reply>();  // As Session::MayStartWrite refuses.
+      r->status = Status::Busy("ledgerd is shutting down: nothing was written");
+      return kj::Promise<std::shared_ptr<Reply>>(kj::mv(r));
+    });
     server.SetConsole(console.get());
     Log("info", "console_listening",
         fmt::format("\"port\":{},\"dir\":{}", console_port, ledger::JsonString(o.console_dir)));
