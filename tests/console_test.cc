@@ -100,7 +100,9 @@ struct HttpReply {
   }
 };
 
-HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target, const std::string& cookie = "") {
+// `method` `target` with the session `cookie` (if any), `headers` (lines ending "\r\n") and `body`.
+HttpReply HttpsRequest(const ConsoleFixture& f, int port, const std::string& method, const std::string& target,
+                       const std::string& cookie, const std::string& headers, const std::string& body) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   REQUIRE(SSL_CTX_load_verify_locations(ctx, (f.served + "/tls/ca.pem").c_str(), nullptr) == 1);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -115,8 +117,9 @@ HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target,
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   REQUIRE_MESSAGE(SSL_connect(ssl) == 1, "TLS handshake with the console failed (not the ledger's CA?)");
-  std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}Connection: close\r\n\r\n", target,
-                                    port, cookie.empty() ? "" : "Cookie: ledger_console=" + cookie + "\r\n");
+  std::string request =
+      fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}{}Connection: close\r\n\r\n{}", method, target, port,
+                  cookie.empty() ? "" : "Cookie: ledger_console=" + cookie + "\r\n", headers, body);
   REQUIRE(SSL_write(ssl, request.data(), static_cast<int>(request.size())) == static_cast<int>(request.size()));
   std::string raw;
   char buf[16384];
@@ -141,6 +144,10 @@ HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target,
   REQUIRE(r.head.rfind("HTTP/1.1 ", 0) == 0);
   r.status = std::stoi(r.head.substr(9, 3));
   return r;
+}
+
+HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target, const std::string& cookie = "") {
+  return HttpsRequest(f, port, "GET", target, cookie, "", "");
 }
 
 // Signs in over HTTPS with a fresh login URL: the session id.
@@ -513,4 +520,195 @@ TEST_CASE("console: a session expires (--console-session-seconds), and a restart
   auto r = testing::RunLedgerctl({"--server", plain.address(), "--credential", f.Cred("aud1"), "console-login"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("--console-listen") != std::string::npos);
+}
+
+namespace {
+
+// POST /api/reconcile?QUERY of the bank file `csv`, with the console's CSRF header unless `csrf` is false.
+HttpReply PostReconcile(const ConsoleFixture& f, int port, const std::string& query, const std::string& cookie,
+                        const std::string& csv, bool csrf = true) {
+  std::string headers = fmt::format("Content-Type: text/csv\r\nContent-Length: {}\r\n{}", csv.size(),
+                                    csrf ? "X-Ledger-Console: 1\r\n" : "");
+  return HttpsRequest(f, port, "POST", "/api/reconcile?" + query, cookie, headers, csv);
+}
+
+// The county's January 2025 rural_dibao roll issued by fin1 on both copies, fin2 (the finance
+// officer of another county) registered; the bank's answer to the roll in `bank`: the first
+// payment failed, the others settled, one id unknown. *payments: the roll's payments.
+std::string FundsSetUp(const ConsoleFixture& f, int* payments) {
+  auto fin2 = testing::ActorRegistered("341502001001", "admin1",
+                                       {.id = "fin2", .role = "financeOfficer", .jurisdiction = "341503"});
+  const std::vector<std::string> issue = {"payroll",  "issue",   "--county", "341502", "--programme", "rural_dibao",
+                                          "--period", "2025-01", "--actor",  "fin1",   "--date",      "20250110"};
+  for (const std::string& dir : {f.served, f.local}) {
+    auto added = testing::RunLedgerctl({"append", "--dir", dir}, fin2 + "\n");
+    REQUIRE_MESSAGE(added.exit_code == 0, added.out << added.err);
+    auto args = issue;
+    args.insert(args.end(), {"--dir", dir});
+    auto issued = testing::RunLedgerctl(args);
+    REQUIRE_MESSAGE(issued.exit_code == 0, issued.out << issued.err);
+  }
+  for (const char* a : {"fin1", "fin2"}) {
+    auto r = testing::RunLedgerctl({"credential", "issue", "--dir", f.served, "--actor", a, "--out", f.Cred(a)});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  std::string roll = f.tmp.Sub("roll.csv"), bank = f.tmp.Sub("bank.csv");
+  auto exported = testing::RunLedgerctl(
+      {"payroll", "export", "--dir", f.local, "--roll", "R-341502-rural_dibao-202501", "--out", roll});
+  REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+  std::ifstream in(roll);
+  std::string line, csv = "end_to_end_id,amount,status,reason,bank_reference\n";
+  int n = 0;
+  for (int skip = 0; skip < 3 && std::getline(in, line); ++skip) {
+  }
+  while (std::getline(in, line)) {
+    std::string id = line.substr(0, line.find(',')), amount = line.substr(line.rfind(',') + 1);
+    csv += fmt::format("{},{},{},B{}\n", id, amount, n == 0 ? "failed,account closed" : "settled,", n);
+    ++n;
+  }
+  REQUIRE(n >= 2);
+  csv += "P-202501-X9,5.00,settled,,B99\n";
+  std::ofstream(bank) << csv;
+  *payments = n;
+  return bank;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t HeadSeq(const ConsoleFixture& f, int port, const std::string& cookie) {
+  auto who = HttpsGet(f, port, "/api/whoami", cookie);
+  std::smatch m;
+  REQUIRE(std::regex_search(who.body, m, std::regex(R"("headSeq":(\d+))")));
+  return std::stoull(m[1].str());
+}
+
+}  // namespace
+
+TEST_CASE("console: /api/roll and /api/recoveries are ledgerctl's records and the funds page shows them") {
+  ConsoleFixture f;
+  Server server = f.Start();
+  auto roll = testing::RunLedgerctl(
+      {"roll", "--dir", f.local, "--as-of", "20241231", "--region", "341502", "--format", "json"});
+  REQUIRE_MESSAGE(roll.exit_code == 0, roll.err);
+  auto recoveries = testing::RunLedgerctl({"recoveries", "--dir", f.local, "--region", "341502", "--format", "json"});
+  REQUIRE_MESSAGE(recoveries.exit_code == 0, recoveries.err);
+  auto household =
+      testing::RunLedgerctl({"recoveries", "--dir", f.local, "--household", kHousehold, "--format", "json"});
+  REQUIRE_MESSAGE(household.exit_code == 0, household.err);
+  std::regex case_re(
+      R"re(\{"household":"([^"]+)","region":"\d+","caseId":"([^"]+)","programme":"[a-z_]+","sincePeriod":"[0-9-]+","membersCovered":\d+,"monthlyAmountFen":(-?\d+))re");
+  std::vector<std::smatch> cases;
+  for (std::sregex_iterator it(roll.out.begin(), roll.out.end(), case_re), end; it != end; ++it) cases.push_back(*it);
+  REQUIRE(cases.size() >= 3);
+
+  std::string cookie = SignIn(server, f, "aud1");
+  int port = ConsolePort(LoginUrl(server, f, "aud1"));
+  auto api = HttpsGet(f, port, "/api/roll?asOf=2024-12-31&limit=1000", cookie);
+  REQUIRE(api.status == 200);
+  CHECK(api.body.find(fmt::format("\"total\":{{\"cases\":{}}},\"result\":{}}}", cases.size(), Trimmed(roll.out))) !=
+        std::string::npos);
+  auto paged = HttpsGet(f, port, "/api/roll?asOf=20241231&offset=1&limit=2", cookie);
+  REQUIRE(paged.status == 200);
+  CHECK(paged.body.find(fmt::format("\"caseId\":\"{}\"", cases[1][2].str())) != std::string::npos);
+  CHECK(paged.body.find(fmt::format("\"caseId\":\"{}\"", cases[0][2].str())) == std::string::npos);
+  auto rec = HttpsGet(f, port, "/api/recoveries?region=341502&limit=1000", cookie);
+  REQUIRE(rec.status == 200);
+  CHECK(rec.body.find(",\"result\":" + Trimmed(recoveries.out) + "}") != std::string::npos);
+  auto one = HttpsGet(f, port, fmt::format("/api/recoveries?household={}", kHousehold), cookie);
+  REQUIRE(one.status == 200);
+  CHECK(one.body.find(",\"result\":" + Trimmed(household.out) + "}") != std::string::npos);
+  // Scoped as the RPC calls: audt's township holds no H0001, nor the county.
+  std::string township = SignIn(server, f, "audt");
+  CHECK(HttpsGet(f, port, fmt::format("/api/recoveries?household={}", kHousehold), township).status == 403);
+  CHECK(HttpsGet(f, port, "/api/recoveries?region=341502", township).status == 403);
+  CHECK(HttpsGet(f, port, "/api/recoveries", township).status == 200);
+
+  if (!HaveChromium()) {
+    MESSAGE("SKIPPED the browser part: chromium is not installed (make test installs it)");
+    return;
+  }
+  std::string dom = Browse(f, Landing(LoginUrl(server, f, "aud1"), "/funds.html?asOf=2024-12-31"));
+  CHECK(Count(dom, "<tr data-case=") == std::min<size_t>(cases.size(), 100));
+  for (const auto& m : cases) {
+    CAPTURE(m[2].str());
+    size_t at = dom.find(fmt::format("<tr data-case=\"{}\">", m[2].str()));
+    if (at == std::string::npos && cases.size() > 100) continue;  // On a later page.
+    REQUIRE(at != std::string::npos);
+    std::string tr = dom.substr(at, dom.find("</tr>", at) - at);
+    CHECK(tr.find(">" + m[1].str() + "<") != std::string::npos);
+    CHECK(tr.find(">" + ledger::FormatYuan(std::stoll(m[3])) + "</td>") != std::string::npos);
+  }
+  std::smatch outstanding;
+  REQUIRE(std::regex_search(recoveries.out, outstanding,
+                            std::regex(R"("summary":\{"cases":(\d+),.*"outstandingFen":(-?\d+)\})")));
+  CHECK(Count(dom, "<tr data-recovery=") == std::stoul(outstanding[1].str()));
+  CHECK(dom.find("id=\"recoveriesOutstanding\">" + ledger::FormatYuan(std::stoll(outstanding[2])) + "<") !=
+        std::string::npos);
+  CHECK(server.Stop(SIGTERM) == 0);
+}
+
+TEST_CASE(
+    "console: POST /api/reconcile is ledgerctl reconcile's record and apply records once by the county's finance "
+    "officer only") {
+  ConsoleFixture f;
+  int n = 0;
+  std::string bank = FundsSetUp(f, &n);
+  std::string csv = ReadAll(bank);
+  Server server = f.Start();
+  int port = ConsolePort(LoginUrl(server, f, "aud1"));
+  std::string aud = SignIn(server, f, "aud1"), fin1 = SignIn(server, f, "fin1"), fin2 = SignIn(server, f, "fin2");
+  auto cli = testing::RunLedgerctl({"reconcile", "--dir", f.local, "--bank-file", bank, "--format", "json"});
+  REQUIRE_MESSAGE(cli.exit_code == 1, cli.err);  // Not clean: a failure and an unknown id.
+  auto dry = PostReconcile(f, port, "name=" + bank + "&limit=1000", aud, csv);
+  REQUIRE_MESSAGE(dry.status == 200, dry.body);
+  CHECK(dry.body.find(",\"refused\":[],\"result\":" + Trimmed(cli.out) + "}") != std::string::npos);
+  CHECK(dry.body.find(fmt::format("\"lines\":{}", n + 1)) != std::string::npos);  // In "total".
+  auto page = PostReconcile(f, port, "limit=1", aud, csv);
+  CHECK(page.body.find("\"lines\":[{\"category\"") != std::string::npos);
+  CHECK(Count(page.body, "\"endToEndId\":") == 1);
+
+  // Refused: without the CSRF header (even with the cookie), without a session, over the limit.
+  uint64_t head = HeadSeq(f, port, fin1);
+  auto no_header = PostReconcile(f, port, "apply=yes&date=20250120", fin1, csv, /*csrf=*/false);
+  CHECK(no_header.status == 403);
+  CHECK(no_header.body.find("X-Ledger-Console") != std::string::npos);
+  CHECK(PostReconcile(f, port, "apply=yes&date=20250120", "", csv).status == 401);
+  auto big =
+      HttpsRequest(f, port, "POST", "/api/reconcile", fin1, "Content-Length: 40000000\r\nX-Ledger-Console: 1\r\n", "");
+  CHECK(big.status == 413);
+  CHECK(big.body.find("33554432 bytes") != std::string::npos);
+  CHECK(HttpsRequest(f, port, "POST", "/api/roll", aud, "Content-Length: 0\r\nX-Ledger-Console: 1\r\n", "").status ==
+        405);
+  // An auditor, and a finance officer of another county: refused, nothing recorded.
+  auto auditor = PostReconcile(f, port, "apply=yes&date=20250120", aud, csv);
+  CHECK(auditor.status == 403);
+  CHECK(auditor.body.find("auditors and inspectors read, never write") != std::string::npos);
+  auto other = PostReconcile(f, port, "apply=yes&date=20250120", fin2, csv);
+  CHECK(other.status == 403);
+  CHECK(other.body.find("is outside actor \\\"fin2\\\"'s jurisdiction 341503") != std::string::npos);
+  CHECK(HeadSeq(f, port, fin1) == head);
+
+  // The county's finance officer: N results recorded, as --dir records them, submitted by fin1; again, none.
+  auto local = testing::RunLedgerctl({"reconcile", "--dir", f.local, "--bank-file", bank, "--apply", "yes", "--actor",
+                                      "fin1", "--date", "20250120", "--format", "json"});
+  REQUIRE(local.out.find(fmt::format("\"applied\":{{\"recorded\":{},\"alreadyRecorded\":0,\"refused\":0}}", n)) !=
+          std::string::npos);
+  auto first = PostReconcile(f, port, "name=" + bank + "&apply=yes&date=2025-01-20&limit=1000", fin1, csv);
+  REQUIRE_MESSAGE(first.status == 200, first.body);
+  CHECK(first.body.find(",\"result\":" + Trimmed(local.out) + "}") != std::string::npos);
+  CHECK(HeadSeq(f, port, fin1) == head + n);
+  auto shown = testing::RunLedgerctl(
+      {"--server", server.address(), "--credential", f.Cred("aud1"), "show", "--seq", std::to_string(head + n)});
+  CHECK(shown.out.find(R"("submittedBy":"fin1")") != std::string::npos);
+  auto second = PostReconcile(f, port, "apply=yes&date=20250120", fin1, csv);
+  REQUIRE(second.status == 200);
+  CHECK(second.body.find(fmt::format("\"applied\":{{\"recorded\":0,\"alreadyRecorded\":{},\"refused\":0}}", n)) !=
+        std::string::npos);
+  CHECK(HeadSeq(f, port, fin1) == head + n);
+  CHECK(server.Stop(SIGTERM) == 0);
 }

@@ -96,5 +96,8 @@ const Console = (() => {
 
   function params() { return new URLSearchParams(location.search); }
 
-  return { t, el, yuan, api, refuse, start, params, applyLabels };
+  // A page's own English labels, beside these (call before start).
+  function addLabels(en) { Object.assign(labels.en, en); }
+
+  return { t, el, yuan, api, refuse, start, params, applyLabels, addLabels };
 })();
