@@ -3,9 +3,9 @@
 BUILD    ?= build
 PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
             doctest-dev rocksdb-tools libsimdjson-dev
-# The console's browser tests (tests/console_test.cc): Debian's chromium, headless, and a CJK font
-# for its screenshots. Only `make test` installs them (the variable reaches its prerequisites).
-TEST_PACKAGES := chromium fonts-wqy-microhei
+# The console's browser tests (tests/console_test.cc): Debian's chromium, headless, a CJK font
+# for its screenshots, and node to drive its file upload (tests/console_upload.mjs). Only `make test` installs them (the variable reaches its prerequisites).
+TEST_PACKAGES := chromium fonts-wqy-microhei nodejs
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test bench bench-large bench-server build configure deps clean

@@ -5,7 +5,11 @@
 // `ledgerctl replay --dir` shows of a copy; the red-flags page and /api/trace what `ledgerctl
 // trace` shows; pagination; and refusals, never data, for no cookie, a forged cookie, a bad or
 // reused login token, an expired session, a deactivated actor and an out-of-jurisdiction
-// household. Screenshots of the pages go to CONSOLE_SCREENSHOT_DIR.
+// household; the funds page's roll and recoveries and /api/roll, /api/recoveries what `ledgerctl
+// roll` and `recoveries` show; POST /api/reconcile what `ledgerctl reconcile` shows, its apply by
+// the county's finance officer only, once, with the CSRF header only, and the page's upload,
+// reconcile and confirmed apply driven over DevTools (console_upload.mjs). Screenshots of the
+// pages go to CONSOLE_SCREENSHOT_DIR.
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -580,6 +584,27 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+bool HaveNode() {
+  return ::access("/usr/bin/node", X_OK) == 0;
+}
+
+// The funds page's DOM after choosing `file` in its file input and reconciling it, then, given
+// `date`, recording it with the confirmation accepted (tests/console_upload.mjs). At most 60 s.
+std::string Upload(const ConsoleFixture& f, const std::string& url, const std::string& file,
+                   const std::string& date = "-") {
+  std::string profile =
+      f.tmp.Sub(fmt::format("chromium-{}", std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::string command = fmt::format("timeout 60 node {} {} {} {} {} 2>>{}", CONSOLE_UPLOAD_JS, Quote(url), Quote(file),
+                                    date, Quote(profile), f.tmp.Sub("upload.err"));
+  FILE* p = ::popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string dom;
+  char buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) dom.append(buf, n);
+  CHECK_MESSAGE(::pclose(p) == 0, ReadAll(f.tmp.Sub("upload.err")));
+  return dom;
+}
+
 uint64_t HeadSeq(const ConsoleFixture& f, int port, const std::string& cookie) {
   auto who = HttpsGet(f, port, "/api/whoami", cookie);
   std::smatch m;
@@ -672,6 +697,27 @@ TEST_CASE(
   CHECK(page.body.find("\"lines\":[{\"category\"") != std::string::npos);
   CHECK(Count(page.body, "\"endToEndId\":") == 1);
 
+  // The page, a file chosen in its input: every category of the CLI's with its lines and sum.
+  std::regex category_re(R"re(\{"category":"([a-z_]+)","lines":(\d+),"amountFen":(-?\d+)\})re");
+  std::vector<std::smatch> categories;
+  for (std::sregex_iterator it(cli.out.begin(), cli.out.end(), category_re), end; it != end; ++it) {
+    categories.push_back(*it);
+  }
+  REQUIRE(categories.size() >= 3);  // matched, failed, unknown at least.
+  const bool browser = HaveChromium() && HaveNode();
+  if (browser) {
+    std::string dom = Upload(f, Landing(LoginUrl(server, f, "fin1"), "/funds.html?asOf=2025-01-31"), bank);
+    CHECK(Count(dom, "<tr data-category=") == categories.size());
+    for (const auto& m : categories) {
+      CAPTURE(m[1].str());
+      CHECK(dom.find(fmt::format("<tr data-category=\"{0}\"><td class=\"category\">{0}</td><td class=\"num "
+                                 "lines\">{1}</td><td class=\"num yuan\">{2}</td></tr>",
+                                 m[1].str(), m[2].str(), ledger::FormatYuan(std::stoll(m[3])))) != std::string::npos);
+    }
+  } else {
+    MESSAGE("SKIPPED the browser part: chromium or node is not installed (make test installs them)");
+  }
+
   // Refused: without the CSRF header (even with the cookie), without a session, over the limit.
   uint64_t head = HeadSeq(f, port, fin1);
   auto no_header = PostReconcile(f, port, "apply=yes&date=20250120", fin1, csv, /*csrf=*/false);
@@ -710,5 +756,14 @@ TEST_CASE(
   CHECK(second.body.find(fmt::format("\"applied\":{{\"recorded\":0,\"alreadyRecorded\":{},\"refused\":0}}", n)) !=
         std::string::npos);
   CHECK(HeadSeq(f, port, fin1) == head + n);
+  if (browser) {  // Recording from the page, confirmed: nothing new, said so.
+    std::string dom =
+        Upload(f, Landing(LoginUrl(server, f, "fin1"), "/funds.html?asOf=2025-01-31"), bank, "2025-01-20");
+    CHECK(dom.find(fmt::format("<p class=\"status\" id=\"applied\">已记入 0 · 此前已记入 {} · 被拒绝 0</p>", n)) !=
+          std::string::npos);
+    std::string refused = Upload(f, Landing(LoginUrl(server, f, "aud1"), "/funds.html"), bank, "2025-01-20");
+    CHECK(refused.find("auditors and inspectors read, never write") != std::string::npos);
+    CHECK(HeadSeq(f, port, fin1) == head + n);
+  }
   CHECK(server.Stop(SIGTERM) == 0);
 }
