@@ -299,8 +299,9 @@ ReadFn Recoveries(ledger::ReportFilter filter, std::string household, Page page)
   return [job = RecoveriesJob(filter, std::move(household)), page](ledger::Ledger& l, const ledger::ActorInfo& me,
                                                                    Reply* r) {
     job(l, me, r);
+    if (!r->status.ok()) return;
     auto result = r->message.getRoot<ledger::results::RecoveriesResult>();
-    if (r->status.ok()) PageJson(capnp::toDynamic(result.asReader()), page, nullptr, "", r);
+    PageJson(capnp::toDynamic(result.asReader()), page, nullptr, "", r);
   };
 }
 
