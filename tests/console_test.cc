@@ -696,6 +696,13 @@ TEST_CASE(
   auto page = PostReconcile(f, port, "limit=1", aud, csv);
   CHECK(page.body.find("\"lines\":[{\"category\"") != std::string::npos);
   CHECK(Count(page.body, "\"endToEndId\":") == 1);
+  // Only the lines are paged: every category and programme on every page.
+  auto later = PostReconcile(f, port, "offset=1&limit=1", aud, csv);
+  CHECK(Count(later.body, "\"endToEndId\":") == 1);
+  const size_t category_totals = Count(cli.out, "{\"category\":") - static_cast<size_t>(n + 1);  // Less the lines.
+  CHECK(category_totals >= 3);
+  CHECK(Count(later.body, "{\"category\":") == 1 + category_totals);
+  CHECK(later.body.find(Trimmed(cli.out.substr(cli.out.find("\"categories\":")))) != std::string::npos);
 
   // The page, a file chosen in its input: every category of the CLI's with its lines and sum.
   std::regex category_re(R"re(\{"category":"([a-z_]+)","lines":(\d+),"amountFen":(-?\d+)\})re");

@@ -173,10 +173,11 @@ std::string Param(const Request& r, const char* name) {
 
 using Keep = std::function<bool(std::string_view list, capnp::DynamicStruct::Reader element)>;
 
-// Copies `in` into `out` with each list of structs cut to `page` (of the elements `keep` keeps);
-// *totals gets each list's length before the cut, as JSON members.
+// Copies `in` into `out` with each list of structs (or only the list named `paged`, if given: the
+// others are a record's few totals, whole on every page) cut to `page` (of the elements `keep`
+// keeps); *totals gets each list's length before the cut, as JSON members.
 void CopyPage(capnp::DynamicStruct::Reader in, const Page& page, const Keep& keep, capnp::MessageBuilder* out,
-              std::string* totals) {
+              std::string* totals, std::string_view paged = "") {
   auto schema = in.getSchema();
   auto b = out->initRoot<capnp::DynamicStruct>(schema);
   for (auto field : schema.getFields()) {
@@ -192,8 +193,9 @@ void CopyPage(capnp::DynamicStruct::Reader in, const Page& page, const Keep& kee
     for (uint32_t i = 0; i < list.size(); ++i) {
       if (!keep || keep(name, list[i].as<capnp::DynamicStruct>())) kept.push_back(i);
     }
-    size_t begin = std::min<size_t>(page.offset, kept.size());
-    size_t end = std::min<size_t>(begin + page.limit, kept.size());
+    bool cut = paged.empty() || name == paged;
+    size_t begin = cut ? std::min<size_t>(page.offset, kept.size()) : 0;
+    size_t end = cut ? std::min<size_t>(begin + page.limit, kept.size()) : kept.size();
     auto dst = b.init(field, static_cast<uint32_t>(end - begin)).as<capnp::DynamicList>();
     for (size_t i = begin; i < end; ++i) dst.set(static_cast<uint32_t>(i - begin), list[kept[i]]);
     *totals += fmt::format("{}{}:{}", totals->empty() ? "" : ",", ledger::JsonString(name), kept.size());
@@ -202,10 +204,10 @@ void CopyPage(capnp::DynamicStruct::Reader in, const Page& page, const Keep& kee
 
 // The page of `result` as the API's JSON, in r->text (run on the reader thread).
 void PageJson(capnp::DynamicStruct::Reader result, const Page& page, const Keep& keep, const std::string& extra,
-              Reply* r) {
+              Reply* r, std::string_view only = "") {
   capnp::MallocMessageBuilder paged;
   std::string totals, json;
-  CopyPage(result, page, keep, &paged, &totals);
+  CopyPage(result, page, keep, &paged, &totals, only);
   ledger::json::WriteResult(paged.getRoot<capnp::DynamicStruct>(result.getSchema()).asReader(),
                             ledger::json::Mode::kDocument, [&json](std::string_view t) { json += t; });
   while (!json.empty() && json.back() == '\n') json.pop_back();
@@ -354,7 +356,7 @@ ReadFn Reconcile(std::string text, ReconcileAsk ask) {
     query.setActor(ask.apply.actor);
     result.setLines(extra->lines.getRoot<capnp::AnyPointer>().getAs<capnp::List<ledger::results::ReconcileLine>>());
     if (ask.apply.apply) result.setApplied(extra->applied.getRoot<ledger::results::ApplyOutcome>().asReader());
-    PageJson(capnp::toDynamic(result.asReader()), ask.page, nullptr, RefusedJson(extra->refused), r);
+    PageJson(capnp::toDynamic(result.asReader()), ask.page, nullptr, RefusedJson(extra->refused), r, "lines");
   };
 }
 
