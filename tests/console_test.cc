@@ -100,7 +100,9 @@ struct HttpReply {
   }
 };
 
-HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target, const std::string& cookie = "") {
+// `method` TARGET with the session `cookie` (if any) and `headers` ("Name: value\r\n" each).
+HttpReply HttpsCall(const ConsoleFixture& f, int port, const std::string& method, const std::string& target,
+                    const std::string& cookie, const std::string& headers) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   REQUIRE(SSL_CTX_load_verify_locations(ctx, (f.served + "/tls/ca.pem").c_str(), nullptr) == 1);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -115,8 +117,9 @@ HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target,
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   REQUIRE_MESSAGE(SSL_connect(ssl) == 1, "TLS handshake with the console failed (not the ledger's CA?)");
-  std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}Connection: close\r\n\r\n", target,
-                                    port, cookie.empty() ? "" : "Cookie: ledger_console=" + cookie + "\r\n");
+  std::string request = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}{}{}Connection: close\r\n\r\n", method,
+                                    target, port, cookie.empty() ? "" : "Cookie: ledger_console=" + cookie + "\r\n",
+                                    headers, method == "POST" ? "Content-Length: 0\r\n" : "");
   REQUIRE(SSL_write(ssl, request.data(), static_cast<int>(request.size())) == static_cast<int>(request.size()));
   std::string raw;
   char buf[16384];
@@ -141,6 +144,10 @@ HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target,
   REQUIRE(r.head.rfind("HTTP/1.1 ", 0) == 0);
   r.status = std::stoi(r.head.substr(9, 3));
   return r;
+}
+
+HttpReply HttpsGet(const ConsoleFixture& f, int port, const std::string& target, const std::string& cookie = "") {
+  return HttpsCall(f, port, "GET", target, cookie, "");
 }
 
 // Signs in over HTTPS with a fresh login URL: the session id.
@@ -513,4 +520,170 @@ TEST_CASE("console: a session expires (--console-session-seconds), and a restart
   auto r = testing::RunLedgerctl({"--server", plain.address(), "--credential", f.Cred("aud1"), "console-login"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("--console-listen") != std::string::npos);
+}
+
+// ---- Evidence (console_evidence.cc): the proof download, checkpoints, verify, CSRF, sign-out.
+
+namespace {
+
+constexpr const char* kCsrf = "X-Ledger-Console: 1\r\n";
+
+HttpReply HttpsPost(const ConsoleFixture& f, int port, const std::string& target, const std::string& cookie,
+                    bool csrf = true) {
+  return HttpsCall(f, port, "POST", target, cookie, csrf ? kCsrf : "");
+}
+
+// The number after "NAME": in a JSON text, or -1.
+long long JsonNumber(const std::string& json, const std::string& name) {
+  std::smatch m;
+  return std::regex_search(json, m, std::regex("\"" + name + "\":(\\d+)")) ? std::stoll(m[1]) : -1;
+}
+
+// Makes a checkpoint of `dir` with ledgerctl (ledgerd not running on it): the list's JSON after.
+std::string MakeCheckpoint(const std::string& dir) {
+  auto made = testing::RunLedgerctl({"checkpoint", "--dir", dir});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  auto list = testing::RunLedgerctl({"checkpoint", "--dir", dir, "--list", "yes", "--format", "json"});
+  REQUIRE_MESSAGE(list.exit_code == 0, list.err);
+  return Trimmed(list.out);
+}
+
+}  // namespace
+
+TEST_CASE("console: the downloaded household proof checks offline with ledgerctl verify-proof, and the checkpoints") {
+  ConsoleFixture f;
+  std::string list = MakeCheckpoint(f.served);
+  long long size = JsonNumber(list, "size");
+  REQUIRE(size > 0);
+  Server server = f.Start();
+  std::string cookie = SignIn(server, f, "aud1");
+  int port = ConsolePort(LoginUrl(server, f, "aud1"));
+
+  // /api/checkpoints: the CLI's record itself.
+  auto checkpoints = HttpsGet(f, port, "/api/checkpoints", cookie);
+  REQUIRE(checkpoints.status == 200);
+  CHECK(checkpoints.body == "{\"result\":" + list + "}\n");
+
+  // The download: a tar of the proof, the note and the key, which verify-proof accepts offline.
+  auto proof = HttpsGet(f, port, fmt::format("/api/household-proof?id={}", kHousehold), cookie);
+  REQUIRE(proof.status == 200);
+  std::string dir = fmt::format("{}-proof-{}", kHousehold, size);
+  CHECK(proof.head.find(fmt::format("Content-Disposition: attachment; filename=\"{}.tar\"", dir)) != std::string::npos);
+  std::string tar = f.tmp.Sub("proof.tar"), out = f.tmp.Sub("unpacked");
+  std::filesystem::create_directories(out);
+  std::ofstream(tar, std::ios::binary) << proof.body;
+  REQUIRE(std::system(fmt::format("tar -xf {} -C {}", Quote(tar), Quote(out)).c_str()) == 0);
+  std::string at = out + "/" + dir;
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  CHECK(read(at + "/checkpoint.pub") == read(f.served + "/checkpoint.pub"));
+  auto check = testing::RunLedgerctl({"verify-proof", at + "/proof.json", "--checkpoint", at + "/checkpoint.note",
+                                      "--key", f.served + "/checkpoint.pub"});
+  CHECK_MESSAGE(check.exit_code == 0, check.out << check.err);
+  CHECK(check.out.rfind("valid: ", 0) == 0);
+  CHECK(check.out.find(fmt::format("at size {}", size)) != std::string::npos);
+  // Against another key the note does not verify: the check can fail.
+  auto other = testing::RunLedgerctl({"keygen", "--name", "other", "--out", f.tmp.Sub("other")});
+  REQUIRE_MESSAGE(other.exit_code == 0, other.err);
+  auto wrong = testing::RunLedgerctl({"verify-proof", at + "/proof.json", "--checkpoint", at + "/checkpoint.note",
+                                      "--key", f.tmp.Sub("other") + ".pub"});
+  CHECK(wrong.exit_code != 0);
+
+  // Scoped as proveHousehold: outside the jurisdiction, a refusal and no proof.
+  std::string township = SignIn(server, f, "audt");
+  auto outside = HttpsGet(f, port, fmt::format("/api/household-proof?id={}", kHousehold), township);
+  CHECK(outside.status == 403);
+  CHECK(outside.body.find("refused: household H0001 is outside actor") != std::string::npos);
+  CHECK(outside.head.find("attachment") == std::string::npos);
+  CHECK(HttpsGet(f, port, "/api/household-proof", cookie).status == 400);
+
+  if (!HaveChromium()) {
+    MESSAGE("SKIPPED the browser part: chromium is not installed (make test installs it)");
+    return;
+  }
+  // The evidence page lists the checkpoints; the household page links the download.
+  std::string dom = Browse(f, Landing(LoginUrl(server, f, "aud1"), "/evidence.html"));
+  CHECK(Count(dom, "<tr data-size=") == 1);
+  std::smatch root;
+  REQUIRE(std::regex_search(list, root, std::regex("\"rootHash\":\"([^\"]+)\"")));
+  CHECK(dom.find(fmt::format("<tr data-size=\"{}\">", size)) != std::string::npos);
+  CHECK(dom.find("<code class=\"hash\">" + root[1].str() + "</code>") != std::string::npos);
+  CHECK(dom.find("id=\"signout\"") != std::string::npos);
+  std::string household = Browse(f, Landing(LoginUrl(server, f, "aud1"), "/household.html?id=H0001"));
+  CHECK(household.find("href=\"/api/household-proof?id=H0001\"") != std::string::npos);
+  CHECK(household.find("href=\"/evidence.html\"") != std::string::npos);
+  Browse(f, Landing(LoginUrl(server, f, "aud1"), "/evidence.html"), CONSOLE_SCREENSHOT_DIR "/console-evidence.png");
+  CHECK(server.Stop(SIGTERM) == 0);
+}
+
+TEST_CASE("console: a full verify in the background, one at a time, POSTs with the CSRF header only, and sign-out") {
+  ConsoleFixture f;
+  auto cw =
+      testing::RunLedgerctl({"credential", "issue", "--dir", f.served, "--actor", "cw1-1", "--out", f.Cred("cw1-1")});
+  REQUIRE_MESSAGE(cw.exit_code == 0, cw.err);
+  Server server = f.Start();
+  std::string cookie = SignIn(server, f, "aud1");
+  int port = ConsolePort(LoginUrl(server, f, "aud1"));
+  long long head = JsonNumber(HttpsGet(f, port, "/api/whoami", cookie).body, "headSeq");
+  REQUIRE(head > 0);
+  CHECK(HttpsGet(f, port, "/api/verify", cookie).body == "{\"run\":0,\"state\":\"none\"}\n");
+
+  // Refused, and nothing started: no CSRF header; a caseworker.
+  auto no_header = HttpsPost(f, port, "/api/verify", cookie, /*csrf=*/false);
+  CHECK(no_header.status == 403);
+  CHECK(no_header.body.find("X-Ledger-Console") != std::string::npos);
+  std::string caseworker = SignIn(server, f, "cw1-1");
+  auto refused = HttpsPost(f, port, "/api/verify", caseworker);
+  CHECK(refused.status == 403);
+  CHECK(refused.body.find("refused: verify is for auditors") != std::string::npos);
+  CHECK(HttpsGet(f, port, "/api/verify", cookie).body == "{\"run\":0,\"state\":\"none\"}\n");
+
+  // An auditor starts one: it is running when the answer leaves. A second start either finds it
+  // running (409, the same run) or, if it has finished already, starts the next run.
+  auto first = HttpsPost(f, port, "/api/verify", cookie);
+  REQUIRE(first.status == 202);
+  CHECK(first.body.find("\"run\":1,\"state\":\"running\",\"actor\":\"aud1\"") != std::string::npos);
+  auto second = HttpsPost(f, port, "/api/verify", cookie);
+  if (second.status == 409) {
+    CHECK(second.body.find("\"run\":1,\"state\":\"running\"") != std::string::npos);
+  } else {
+    CHECK(second.status == 202);
+    CHECK(second.body.find("\"run\":2,\"state\":\"running\"") != std::string::npos);
+  }
+  long long last_run = second.status == 409 ? 1 : 2;
+  HttpReply status;
+  for (int i = 0; i < 600; ++i) {  // At most 60 s.
+    status = HttpsGet(f, port, "/api/verify", cookie);
+    if (status.body.find("\"state\":\"finished\"") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(status.status == 200);
+  CHECK(JsonNumber(status.body, "run") == last_run);
+  CHECK(status.body.find("\"state\":\"finished\"") != std::string::npos);
+  CHECK(status.body.find("\"ok\":true,\"problem\":\"\",\"result\":{\"ok\":true,") != std::string::npos);
+  CHECK(JsonNumber(status.body, "entriesTotal") == head);
+  CHECK(JsonNumber(status.body, "entriesChecked") == head);
+  CHECK(JsonNumber(status.body, "entries") == head);
+  // Once finished, the next start is the next run.
+  auto next = HttpsPost(f, port, "/api/verify", cookie);
+  CHECK(next.status == 202);
+  CHECK(JsonNumber(next.body, "run") == last_run + 1);
+
+  // Sign-out: not without the header; then the cookie is refused.
+  CHECK(HttpsPost(f, port, "/logout", cookie, /*csrf=*/false).status == 403);
+  CHECK(HttpsGet(f, port, "/api/whoami", cookie).status == 200);
+  auto out = HttpsPost(f, port, "/logout", cookie);
+  CHECK(out.status == 200);
+  CHECK(out.head.find("Set-Cookie: ledger_console=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0") !=
+        std::string::npos);
+  CHECK(HttpsGet(f, port, "/api/whoami", cookie).status == 401);
+  CHECK(HttpsGet(f, port, "/evidence.html", cookie).status == 401);
+  CHECK(HttpsGet(f, port, "/api/whoami", caseworker).status == 200);  // Only that session ended.
+  // A POST elsewhere is not a way around GET-only routes.
+  CHECK(HttpsPost(f, port, "/api/household?id=H0001", caseworker).status == 405);
+  CHECK(server.Stop(SIGTERM) == 0);
 }

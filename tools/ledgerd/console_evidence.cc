@@ -1,0 +1,255 @@
+// The web console's evidence routes: see console_evidence.h.
+#include "console_evidence.h"
+
+#include <capnp/dynamic.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+
+#include "benefit_ledger/evidence.h"
+#include "benefit_ledger/format.h"
+#include "benefit_ledger/keys.h"
+#include "benefit_ledger/results.h"
+
+namespace ledgerd {
+namespace {
+
+using ledger::Status;
+
+// The JSON of a result record, as ledgerctl --format json prints it, without the line break.
+template <typename Reader>
+std::string RecordJson(Reader record) {
+  std::string json;
+  ledger::json::WriteResult(capnp::toDynamic(record), ledger::json::Mode::kDocument,
+                            [&json](std::string_view t) { json += t; });
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  return json;
+}
+
+std::string NowUtc() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---- A tar archive (POSIX ustar): the proof's files in one download, which every system unpacks.
+
+void Octal(char* field, size_t width, uint64_t value) {  // Zero-padded, NUL-terminated.
+  std::string digits = fmt::format("{:0{}o}", value, width - 1);
+  std::copy(digits.begin(), digits.end(), field);
+}
+
+void AppendTarFile(const std::string& name, const std::string& content, std::string* tar) {
+  char h[512] = {};
+  std::copy(name.begin(), name.begin() + std::min<size_t>(name.size(), 99), h);
+  Octal(h + 100, 8, 0644);
+  Octal(h + 108, 8, 0);
+  Octal(h + 116, 8, 0);
+  Octal(h + 124, 12, content.size());
+  Octal(h + 136, 12, static_cast<uint64_t>(std::time(nullptr)));
+  h[156] = '0';
+  std::copy_n(
+      "ustar\0"
+      "00",
+      8, h + 257);
+  std::fill_n(h + 148, 8, ' ');  // The checksum is of the header with its own field as spaces.
+  unsigned sum = 0;
+  for (char c : h) sum += static_cast<unsigned char>(c);
+  std::string digits = fmt::format("{:06o}", sum);
+  std::copy(digits.begin(), digits.end(), h + 148);
+  h[154] = '\0';
+  tar->append(h, sizeof h);
+  tar->append(content);
+  tar->append((512 - content.size() % 512) % 512, '\0');
+}
+
+std::string Tar(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string tar;
+  for (const auto& [name, content] : files) AppendTarFile(name, content, &tar);
+  tar.append(1024, '\0');  // Two empty blocks end the archive.
+  return tar;
+}
+
+// A household id as part of a file name: letters, digits, '-' and '_' kept, the rest '_'.
+std::string FileSafe(std::string_view id) {
+  std::string out;
+  for (char c : id) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  return out;
+}
+
+// The household proof at the latest checkpoint, the note, the verifier key and how to check them,
+// in a directory HOUSEHOLD-proof-SIZE of the archive (r->text); its name in r->texts[0].
+ReadFn HouseholdProof(std::string household) {
+  return [household](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    ledger::evidence::SignedCheckpoint cp;
+    ledger::evidence::Proof proof;
+    ledger::note::Verifier key;
+    r->status = ScopeHousehold(l, me, household);
+    if (r->status.ok()) r->status = l.LatestCheckpoint(&cp);
+    if (r->status.code() == Status::Code::kNotFound) {
+      r->status = Status::NotFound(
+          "the ledger has no checkpoint yet, so no proof can be given: an administrator makes one (ledgerctl "
+          "checkpoint)",
+          "checkpoint");
+    }
+    uint64_t size = cp.checkpoint.tree_size;
+    if (r->status.ok()) r->status = l.ProveHousehold(household, size, &proof);
+    if (r->status.ok()) r->status = l.CheckpointKey(&key);
+    if (!r->status.ok()) return;
+    std::string dir = fmt::format("{}-proof-{}", FileSafe(household), size);
+    std::string how = fmt::format(
+        "Household {} at the checkpoint of size {}, signed by {}.\n"
+        "Check it offline:\n\n"
+        "  ledgerctl verify-proof proof.json --checkpoint checkpoint.note --key checkpoint.pub\n\n"
+        "checkpoint.pub is the verifier key as this ledger records it: compare it with the key the office\n"
+        "published (or use that one instead) before trusting the answer.\n",
+        household, size, cp.checkpoint.origin);
+    r->text = Tar({{dir + "/proof.json", ledger::evidence::ProofToJson(proof)},
+                   {dir + "/checkpoint.note", cp.note},
+                   {dir + "/checkpoint.pub", ledger::note::FormatVerifierKey(key) + "\n"},
+                   {dir + "/VERIFY.txt", how}});
+    r->texts.push_back(dir + ".tar");
+  };
+}
+
+ReadFn Checkpoints() {
+  return [](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) {
+    auto list = r->message.initRoot<ledger::results::CheckpointList>();
+    r->status = l.ListCheckpoints(list);
+    if (r->status.ok()) r->text = fmt::format("{{\"result\":{}}}\n", RecordJson(list.asReader()));
+  };
+}
+
+ConsoleAnswer Error(Status s) {
+  ConsoleAnswer a;
+  a.error = std::move(s);
+  return a;
+}
+
+// The answer of a read: its error, or its text as JSON.
+kj::Promise<ConsoleAnswer> Answered(kj::Promise<std::shared_ptr<Reply>> read) {
+  return read.then([](std::shared_ptr<Reply> r) {
+    if (!r->status.ok()) return Error(r->status);
+    ConsoleAnswer a;
+    a.body = std::move(r->text);
+    return a;
+  });
+}
+
+class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
+  void taskFailed(kj::Exception&&) override {}  // The verify's own catch_ records what failed.
+};
+
+}  // namespace
+
+// One verify: written by its reader (the counts) and the event loop (the rest, before it starts
+// and once it has finished).
+struct ConsoleEvidence::VerifyState {
+  uint64_t run = 0;
+  std::string actor, started_at, finished_at;
+  std::atomic<uint64_t> checked{0}, total{0};
+  bool running = true;
+  std::optional<bool> ok;
+  std::string problem, result;  // result: the VerifyResult's JSON, "" if verify could not run.
+};
+
+ConsoleEvidence::ConsoleEvidence(ConsoleRead read)
+    : read_(std::move(read)), handler_(std::make_unique<IgnoreErrors>()), tasks_(*handler_) {}
+
+ConsoleEvidence::~ConsoleEvidence() = default;
+
+std::optional<kj::Promise<ConsoleAnswer>> ConsoleEvidence::Route(bool post, const std::string& name,
+                                                                 const std::map<std::string, std::string>& params,
+                                                                 const std::string& actor) {
+  if (name == "verify") {
+    if (post) return StartVerify(actor);
+    return kj::Promise<ConsoleAnswer>(VerifyStatus(200, "OK"));
+  }
+  if (post) return std::nullopt;  // console.cc answers 405.
+  if (name == "checkpoints") return Answered(read_(actor, Checkpoints()));
+  if (name != "household-proof") return std::nullopt;
+  auto id = params.find("id");
+  if (id == params.end() || id->second.empty()) {
+    return kj::Promise<ConsoleAnswer>(Error(Status::Invalid("id", "give the household: /api/household-proof?id=H")));
+  }
+  return read_(actor, HouseholdProof(id->second)).then([](std::shared_ptr<Reply> r) {
+    if (!r->status.ok()) return Error(r->status);
+    ConsoleAnswer a;
+    a.type = "application/x-tar";
+    a.body = std::move(r->text);
+    a.headers.push_back({"Content-Disposition", fmt::format("attachment; filename=\"{}\"", r->texts[0])});
+    return a;
+  });
+}
+
+// Checks the caller's role on a reader first (a refusal starts nothing); then, on the event loop,
+// where no other start can interleave, starts the verify unless one runs.
+kj::Promise<ConsoleAnswer> ConsoleEvidence::StartVerify(const std::string& actor) {
+  auto check = [](ledger::Ledger&, const ledger::ActorInfo& me, Reply* r) { r->status = MayVerify(me); };
+  return read_(actor, check).then([this, actor](std::shared_ptr<Reply> role) {
+    if (!role->status.ok()) return Error(role->status);
+    if (last_ && last_->running) return VerifyStatus(409, "Conflict");
+    auto state = std::make_shared<VerifyState>();
+    state->run = ++runs_;
+    state->actor = actor;
+    state->started_at = NowUtc();
+    last_ = state;
+    auto fn = [state](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) {
+      state->total = l.head_seq();
+      auto result = r->message.initRoot<ledger::results::VerifyResult>();
+      r->status = l.Verify(result, [state](uint64_t checked, uint64_t total) {
+        state->checked = checked;
+        state->total = total;
+      });
+      if (r->status.ok()) r->text = RecordJson(result.asReader());
+    };
+    auto done = [state](std::shared_ptr<Reply> r) {
+      state->running = false;
+      state->finished_at = NowUtc();
+      state->result = r->text;
+      bool ran = r->status.ok();
+      auto result = r->message.getRoot<ledger::results::VerifyResult>();
+      state->ok = ran && result.getOk();
+      state->problem = !ran ? r->status.ToString() : std::string(result.getProblem().cStr());
+    };
+    tasks_.add(read_(actor, std::move(fn)).then(kj::mv(done)).catch_([state](kj::Exception&& e) {
+      state->running = false;
+      state->finished_at = NowUtc();
+      state->ok = false;
+      state->problem = e.getDescription().cStr();
+    }));
+    return VerifyStatus(202, "Accepted");
+  });
+}
+
+// {"run":N,"state":"running"|"finished","actor":..,"startedAt":..,"finishedAt":..,
+//  "entriesChecked":..,"entriesTotal":..,"ok":..,"problem":..,"result":VerifyResult|null};
+// {"run":0,"state":"none"} before the first.
+ConsoleAnswer ConsoleEvidence::VerifyStatus(unsigned code, const char* text) const {
+  ConsoleAnswer a;
+  a.code = code;
+  a.text = text;
+  if (!last_) {
+    a.body = "{\"run\":0,\"state\":\"none\"}\n";
+    return a;
+  }
+  const VerifyState& s = *last_;
+  auto str_or_null = [](const std::string& v) { return v.empty() ? std::string("null") : ledger::JsonString(v); };
+  a.body = fmt::format(
+      "{{\"run\":{},\"state\":\"{}\",\"actor\":{},\"startedAt\":{},\"finishedAt\":{},\"entriesChecked\":{},"
+      "\"entriesTotal\":{},\"ok\":{},\"problem\":{},\"result\":{}}}\n",
+      s.run, s.running ? "running" : "finished", ledger::JsonString(s.actor), ledger::JsonString(s.started_at),
+      str_or_null(s.finished_at), s.checked.load(), s.total.load(),
+      !s.ok   ? "null"
+      : *s.ok ? "true"
+              : "false",
+      ledger::JsonString(s.problem), s.result.empty() ? "null" : s.result);
+  return a;
+}
+
+}  // namespace ledgerd
