@@ -125,6 +125,44 @@ ReadFn Checkpoints() {
   };
 }
 
+// The red flags of a trace as CSV, every row (no page): the columns of `ledgerctl trace --format
+// csv`'s flags table, after a UTF-8 byte order mark, without which Excel reads the Chinese of the
+// messages as another code page. `rule` keeps that rule's flags only, as /api/trace does.
+ReadFn TraceCsv(ledger::results::TraceScope scope, std::string asked, std::string rule) {
+  return [scope, asked, rule](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) mutable {
+    r->status = ScopeTrace(l, me, scope, &asked);
+    auto result = r->message.initRoot<ledger::results::TraceResult>();
+    if (r->status.ok()) r->status = l.Trace(scope, asked, result);
+    if (!r->status.ok()) return;
+    r->text = "\xEF\xBB\xBFseq,household,rule,message,events\n";
+    for (auto f : result.asReader().getFlags()) {
+      if (!rule.empty() && rule != f.getRule().cStr()) continue;
+      std::string events;
+      for (auto e : f.getEventIds()) events += (events.empty() ? "" : " ") + std::string(e.cStr());
+      r->text += fmt::format("{},{},{},{},{}\n", f.getSeq(), ledger::CsvField(f.getHousehold().cStr()),
+                             ledger::CsvField(f.getRule().cStr()), ledger::CsvField(f.getMessage().cStr()),
+                             ledger::CsvField(events));
+    }
+  };
+}
+
+// /api/trace.csv?region=R|actor=A|household=H[&rule=RULE], as /api/trace.
+std::optional<ReadFn> TraceCsvOf(const std::map<std::string, std::string>& params, Status* bad) {
+  using Scope = ledger::results::TraceScope;
+  auto param = [&params](const char* name) {
+    auto it = params.find(name);
+    return it == params.end() ? std::string() : it->second;
+  };
+  int given = !param("region").empty() + !param("actor").empty() + !param("household").empty();
+  if (given > 1) {
+    *bad = Status::Invalid("region", "give one of region, actor or household (none: your whole jurisdiction)");
+    return std::nullopt;
+  }
+  if (!param("actor").empty()) return TraceCsv(Scope::kActor, param("actor"), param("rule"));
+  if (!param("household").empty()) return TraceCsv(Scope::kHousehold, param("household"), param("rule"));
+  return TraceCsv(Scope::kRegion, param("region"), param("rule"));
+}
+
 ConsoleAnswer Error(Status s) {
   ConsoleAnswer a;
   a.error = std::move(s);
@@ -172,6 +210,7 @@ std::optional<kj::Promise<ConsoleAnswer>> ConsoleEvidence::Route(bool post, cons
   }
   if (post) return std::nullopt;  // console.cc answers 405.
   if (name == "checkpoints") return Answered(read_(actor, Checkpoints()));
+  if (name == "trace.csv") return TraceCsvAnswer(params, actor);
   if (name != "household-proof") return std::nullopt;
   auto id = params.find("id");
   if (id == params.end() || id->second.empty()) {
@@ -183,6 +222,21 @@ std::optional<kj::Promise<ConsoleAnswer>> ConsoleEvidence::Route(bool post, cons
     a.type = "application/x-tar";
     a.body = std::move(r->text);
     a.headers.push_back({"Content-Disposition", fmt::format("attachment; filename=\"{}\"", r->texts[0])});
+    return a;
+  });
+}
+
+kj::Promise<ConsoleAnswer> ConsoleEvidence::TraceCsvAnswer(const std::map<std::string, std::string>& params,
+                                                           const std::string& actor) {
+  Status bad;
+  auto fn = TraceCsvOf(params, &bad);
+  if (!fn) return Error(bad);
+  return read_(actor, std::move(*fn)).then([](std::shared_ptr<Reply> r) {
+    if (!r->status.ok()) return Error(r->status);
+    ConsoleAnswer a;
+    a.type = "text/csv; charset=utf-8";
+    a.body = std::move(r->text);
+    a.headers.push_back({"Content-Disposition", "attachment; filename=\"red-flags.csv\""});
     return a;
   });
 }

@@ -5,7 +5,8 @@
 //   GET  /api/checkpoints           the stored checkpoints (every caller, as RPC's checkpoints);
 //   POST /api/verify                starts a full verify on a reader, one at a time per server
 //        (auditors, inspectors, administrators, as RPC's verify); 409 while one runs;
-//   GET  /api/verify                the running or last finished verify: progress and result.
+//   GET  /api/verify                the running or last finished verify: progress and result;
+//   GET  /api/trace.csv?...         the red flags of /api/trace (same query), every row, as CSV.
 // console.cc checks the session and the CSRF header of POSTs before it hands a request here.
 // Used on the event loop's thread only (the verify's progress comes from its reader, atomically).
 #pragma once
@@ -47,6 +48,7 @@ class ConsoleEvidence {
 
  private:
   kj::Promise<ConsoleAnswer> StartVerify(const std::string& actor);
+  kj::Promise<ConsoleAnswer> TraceCsvAnswer(const std::map<std::string, std::string>& params, const std::string& actor);
   ConsoleAnswer VerifyStatus(unsigned code, const char* text) const;
 
   ConsoleRead read_;
