@@ -12,7 +12,9 @@
 //
 // Routes: GET /login?token=T[&next=/PAGE] (sets the cookie, redirects to next or /), the pages
 // (files of web_dir: *.html, *.js, *.css) and the JSON API under /api/ (whoami, household,
-// trace, totals, roll). Without a valid session: 401 and the sign-in page (or its JSON).
+// trace, totals, roll; and console_evidence.h's household-proof, checkpoints, verify and
+// trace.csv); POST /logout. Every POST needs the header X-Ledger-Console: 1 (CSRF), or 403.
+// Without a valid session: 401 and the sign-in page (or its JSON).
 // Used on the event loop's thread only.
 #pragma once
 

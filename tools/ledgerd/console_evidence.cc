@@ -179,10 +179,6 @@ kj::Promise<ConsoleAnswer> Answered(kj::Promise<std::shared_ptr<Reply>> read) {
   });
 }
 
-class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
-  void taskFailed(kj::Exception&&) override {}  // The verify's own catch_ records what failed.
-};
-
 }  // namespace
 
 // One verify: written by its reader (the counts) and the event loop (the rest, before it starts
@@ -196,8 +192,7 @@ struct ConsoleEvidence::VerifyState {
   std::string problem, result;  // result: the VerifyResult's JSON, "" if verify could not run.
 };
 
-ConsoleEvidence::ConsoleEvidence(ConsoleRead read)
-    : read_(std::move(read)), handler_(std::make_unique<IgnoreErrors>()), tasks_(*handler_) {}
+ConsoleEvidence::ConsoleEvidence(ConsoleRead read) : read_(std::move(read)), tasks_(*this) {}
 
 ConsoleEvidence::~ConsoleEvidence() = default;
 
