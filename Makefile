@@ -2,7 +2,7 @@
 # as root. Both install the Debian packages that are missing, then build.
 BUILD    ?= build
 PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
-            doctest-dev rocksdb-tools libsimdjson-dev
+            doctest-dev rocksdb-tools libsimdjson-dev libxlsxwriter-dev pkg-config
 # The console's browser tests (tests/console_test.cc): Debian's chromium, headless, and a CJK font
 # for its screenshots. Only `make test` installs them (the variable reaches its prerequisites).
 TEST_PACKAGES := chromium fonts-wqy-microhei

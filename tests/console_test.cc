@@ -688,7 +688,7 @@ TEST_CASE("console: a full verify in the background, one at a time, POSTs with t
   CHECK(server.Stop(SIGTERM) == 0);
 }
 
-TEST_CASE("console: /api/trace.csv gives every red flag of ledgerctl trace --format csv, with a BOM for Excel") {
+TEST_CASE("console: /api/trace.csv and .xlsx give every red flag of ledgerctl trace --format csv, CSV with a BOM") {
   ConsoleFixture f;
   Server server = f.Start();
   auto trace = testing::RunLedgerctl({"trace", "--dir", f.local, "--region", "341502", "--format", "csv"});
@@ -716,14 +716,36 @@ TEST_CASE("console: /api/trace.csv gives every red flag of ledgerctl trace --for
   REQUIRE(one.status == 200);
   size_t of_rule = Count(flags, "," + rule + ",");
   CHECK(Count(one.body, "\n") == of_rule + 1);
+  // The same rows as an Excel workbook: a sheet of the header and one row per flag.
+  auto xlsx = HttpsGet(f, port, "/api/trace.xlsx?region=341502", cookie);
+  REQUIRE(xlsx.status == 200);
+  CHECK(xlsx.head.find("Content-Disposition: attachment; filename=\"red-flags.xlsx\"") != std::string::npos);
+  CHECK(xlsx.body.rfind("PK", 0) == 0);
+  std::string book = f.tmp.Sub("flags.xlsx");
+  std::ofstream(book, std::ios::binary) << xlsx.body;
+  auto unzip = [&book](const std::string& member) {
+    std::string out;
+    FILE* p = ::popen(fmt::format("unzip -p {} {}", Quote(book), member).c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    CHECK(::pclose(p) == 0);
+    return out;
+  };
+  CHECK(Count(unzip("xl/worksheets/sheet1.xml"), "<row ") == Count(flags, "\n"));
+  std::string strings = unzip("xl/sharedStrings.xml");
+  CHECK(strings.find("<t>household</t>") != std::string::npos);
+  CHECK(strings.find("<t>" + rule + "</t>") != std::string::npos);
   // Scoped as /api/trace.
   std::string township = SignIn(server, f, "audt");
+  CHECK(HttpsGet(f, port, "/api/trace.xlsx?region=341502", township).status == 403);
   CHECK(HttpsGet(f, port, "/api/trace.csv?region=341502", township).status == 403);
   CHECK(HttpsGet(f, port, "/api/trace.csv?region=1&actor=x", cookie).status == 400);
 
   if (HaveChromium()) {
     std::string dom = Browse(f, Landing(LoginUrl(server, f, "aud1"), "/flags.html?region=341502"));
     CHECK(dom.find("href=\"/api/trace.csv?region=341502&amp;rule=\"") != std::string::npos);
+    CHECK(dom.find("href=\"/api/trace.xlsx?region=341502&amp;rule=\"") != std::string::npos);
   } else {
     MESSAGE("SKIPPED the browser part: chromium is not installed (make test installs it)");
   }

@@ -3,10 +3,14 @@
 
 #include <capnp/dynamic.h>
 #include <fmt/format.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "benefit_ledger/evidence.h"
 #include "benefit_ledger/format.h"
@@ -26,6 +30,14 @@ std::string RecordJson(Reader record) {
                             [&json](std::string_view t) { json += t; });
   while (!json.empty() && json.back() == '\n') json.pop_back();
   return json;
+}
+
+bool ReadWhole(const char* path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return in.good() || in.eof();
 }
 
 std::string NowUtc() {
@@ -125,29 +137,78 @@ ReadFn Checkpoints() {
   };
 }
 
-// The red flags of a trace as CSV, every row (no page): the columns of `ledgerctl trace --format
-// csv`'s flags table, after a UTF-8 byte order mark, without which Excel reads the Chinese of the
-// messages as another code page. `rule` keeps that rule's flags only, as /api/trace does.
-ReadFn TraceCsv(ledger::results::TraceScope scope, std::string asked, std::string rule) {
-  return [scope, asked, rule](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) mutable {
-    r->status = ScopeTrace(l, me, scope, &asked);
-    auto result = r->message.initRoot<ledger::results::TraceResult>();
-    if (r->status.ok()) r->status = l.Trace(scope, asked, result);
-    if (!r->status.ok()) return;
-    r->text = "\xEF\xBB\xBFseq,household,rule,message,events\n";
-    for (auto f : result.asReader().getFlags()) {
-      if (!rule.empty() && rule != f.getRule().cStr()) continue;
-      std::string events;
-      for (auto e : f.getEventIds()) events += (events.empty() ? "" : " ") + std::string(e.cStr());
-      r->text += fmt::format("{},{},{},{},{}\n", f.getSeq(), ledger::CsvField(f.getHousehold().cStr()),
-                             ledger::CsvField(f.getRule().cStr()), ledger::CsvField(f.getMessage().cStr()),
-                             ledger::CsvField(events));
-    }
+// The red flags of a trace, every row (no page), in the columns of `ledgerctl trace --format
+// csv`'s flags table. `rule` keeps that rule's flags only, as /api/trace does.
+struct FlagRow {
+  uint64_t seq;
+  std::string household, rule, message, events;
+};
+const char* const kFlagColumns[] = {"seq", "household", "rule", "message", "events"};
+
+Status FlagRows(ledger::Ledger& l, const ledger::ActorInfo& me, ledger::results::TraceScope scope, std::string asked,
+                const std::string& rule, capnp::MallocMessageBuilder* message, std::vector<FlagRow>* rows) {
+  Status s = ScopeTrace(l, me, scope, &asked);
+  auto result = message->initRoot<ledger::results::TraceResult>();
+  if (s.ok()) s = l.Trace(scope, asked, result);
+  if (!s.ok()) return s;
+  for (auto f : result.asReader().getFlags()) {
+    if (!rule.empty() && rule != f.getRule().cStr()) continue;
+    std::string events;
+    for (auto e : f.getEventIds()) events += (events.empty() ? "" : " ") + std::string(e.cStr());
+    rows->push_back({f.getSeq(), f.getHousehold().cStr(), f.getRule().cStr(), f.getMessage().cStr(), events});
+  }
+  return Status::Ok();
+}
+
+// After a UTF-8 byte order mark, without which Excel reads the Chinese of the messages as
+// another code page.
+std::string Csv(const std::vector<FlagRow>& rows) {
+  std::string out = "\xEF\xBB\xBF";
+  for (const char* c : kFlagColumns) out += std::string(c == kFlagColumns[0] ? "" : ",") + c;
+  out += "\n";
+  for (const auto& f : rows) {
+    out += fmt::format("{},{},{},{},{}\n", f.seq, ledger::CsvField(f.household), ledger::CsvField(f.rule),
+                       ledger::CsvField(f.message), ledger::CsvField(f.events));
+  }
+  return out;
+}
+
+// An .xlsx workbook of one sheet (libxlsxwriter, which writes only to a file: a temporary one,
+// read back and removed).
+Status Xlsx(const std::vector<FlagRow>& rows, std::string* out) {
+  char path[] = "/tmp/ledgerd-flags-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return Status::IOError("the console could not make a temporary file for the workbook");
+  ::close(fd);
+  lxw_workbook* book = workbook_new(path);
+  lxw_worksheet* sheet = book ? workbook_add_worksheet(book, "red flags") : nullptr;
+  for (lxw_col_t c = 0; sheet && c < 5; ++c) worksheet_write_string(sheet, 0, c, kFlagColumns[c], nullptr);
+  lxw_row_t r = 1;
+  for (const auto& f : rows) {
+    if (!sheet) break;
+    worksheet_write_number(sheet, r, 0, static_cast<double>(f.seq), nullptr);
+    const std::string* text[] = {&f.household, &f.rule, &f.message, &f.events};
+    for (lxw_col_t c = 0; c < 4; ++c) worksheet_write_string(sheet, r, c + 1, text[c]->c_str(), nullptr);
+    ++r;
+  }
+  lxw_error closed = book ? workbook_close(book) : LXW_ERROR_MEMORY_MALLOC_FAILED;
+  bool read = closed == LXW_NO_ERROR && ReadWhole(path, out);
+  ::unlink(path);
+  if (read) return Status::Ok();
+  return Status::IOError(fmt::format("the console could not write the workbook: {}", lxw_strerror(closed)));
+}
+
+ReadFn TraceExport(ledger::results::TraceScope scope, std::string asked, std::string rule, bool xlsx) {
+  return [scope, asked, rule, xlsx](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
+    std::vector<FlagRow> rows;
+    r->status = FlagRows(l, me, scope, asked, rule, &r->message, &rows);
+    if (r->status.ok() && xlsx) r->status = Xlsx(rows, &r->text);
+    if (r->status.ok() && !xlsx) r->text = Csv(rows);
   };
 }
 
-// /api/trace.csv?region=R|actor=A|household=H[&rule=RULE], as /api/trace.
-std::optional<ReadFn> TraceCsvOf(const std::map<std::string, std::string>& params, Status* bad) {
+// /api/trace.csv or .xlsx ?region=R|actor=A|household=H[&rule=RULE], as /api/trace.
+std::optional<ReadFn> TraceExportOf(const std::map<std::string, std::string>& params, bool xlsx, Status* bad) {
   using Scope = ledger::results::TraceScope;
   auto param = [&params](const char* name) {
     auto it = params.find(name);
@@ -158,9 +219,9 @@ std::optional<ReadFn> TraceCsvOf(const std::map<std::string, std::string>& param
     *bad = Status::Invalid("region", "give one of region, actor or household (none: your whole jurisdiction)");
     return std::nullopt;
   }
-  if (!param("actor").empty()) return TraceCsv(Scope::kActor, param("actor"), param("rule"));
-  if (!param("household").empty()) return TraceCsv(Scope::kHousehold, param("household"), param("rule"));
-  return TraceCsv(Scope::kRegion, param("region"), param("rule"));
+  if (!param("actor").empty()) return TraceExport(Scope::kActor, param("actor"), param("rule"), xlsx);
+  if (!param("household").empty()) return TraceExport(Scope::kHousehold, param("household"), param("rule"), xlsx);
+  return TraceExport(Scope::kRegion, param("region"), param("rule"), xlsx);
 }
 
 ConsoleAnswer Error(Status s) {
@@ -205,7 +266,7 @@ std::optional<kj::Promise<ConsoleAnswer>> ConsoleEvidence::Route(bool post, cons
   }
   if (post) return std::nullopt;  // console.cc answers 405.
   if (name == "checkpoints") return Answered(read_(actor, Checkpoints()));
-  if (name == "trace.csv") return TraceCsvAnswer(params, actor);
+  if (name == "trace.csv" || name == "trace.xlsx") return TraceExportAnswer(params, name == "trace.xlsx", actor);
   if (name != "household-proof") return std::nullopt;
   auto id = params.find("id");
   if (id == params.end() || id->second.empty()) {
@@ -221,17 +282,18 @@ std::optional<kj::Promise<ConsoleAnswer>> ConsoleEvidence::Route(bool post, cons
   });
 }
 
-kj::Promise<ConsoleAnswer> ConsoleEvidence::TraceCsvAnswer(const std::map<std::string, std::string>& params,
-                                                           const std::string& actor) {
+kj::Promise<ConsoleAnswer> ConsoleEvidence::TraceExportAnswer(const std::map<std::string, std::string>& params,
+                                                              bool xlsx, const std::string& actor) {
   Status bad;
-  auto fn = TraceCsvOf(params, &bad);
+  auto fn = TraceExportOf(params, xlsx, &bad);
   if (!fn) return Error(bad);
-  return read_(actor, std::move(*fn)).then([](std::shared_ptr<Reply> r) {
+  return read_(actor, std::move(*fn)).then([xlsx](std::shared_ptr<Reply> r) {
     if (!r->status.ok()) return Error(r->status);
     ConsoleAnswer a;
-    a.type = "text/csv; charset=utf-8";
+    a.type = xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv; charset=utf-8";
     a.body = std::move(r->text);
-    a.headers.push_back({"Content-Disposition", "attachment; filename=\"red-flags.csv\""});
+    a.headers.push_back(
+        {"Content-Disposition", fmt::format("attachment; filename=\"red-flags.{}\"", xlsx ? "xlsx" : "csv")});
     return a;
   });
 }

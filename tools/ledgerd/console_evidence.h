@@ -6,7 +6,8 @@
 //   POST /api/verify                starts a full verify on a reader, one at a time per server
 //        (auditors, inspectors, administrators, as RPC's verify); 409 while one runs;
 //   GET  /api/verify                the running or last finished verify: progress and result;
-//   GET  /api/trace.csv?...         the red flags of /api/trace (same query), every row, as CSV.
+//   GET  /api/trace.csv?... (.xlsx) the red flags of /api/trace (same query), every row, as CSV
+//        (UTF-8 with a BOM) or an Excel workbook.
 // console.cc checks the session and the CSRF header of POSTs before it hands a request here.
 // Used on the event loop's thread only (the verify's progress comes from its reader, atomically).
 #pragma once
@@ -48,7 +49,8 @@ class ConsoleEvidence final : private kj::TaskSet::ErrorHandler {
 
  private:
   kj::Promise<ConsoleAnswer> StartVerify(const std::string& actor);
-  kj::Promise<ConsoleAnswer> TraceCsvAnswer(const std::map<std::string, std::string>& params, const std::string& actor);
+  kj::Promise<ConsoleAnswer> TraceExportAnswer(const std::map<std::string, std::string>& params, bool xlsx,
+                                               const std::string& actor);
   ConsoleAnswer VerifyStatus(unsigned code, const char* text) const;
   void taskFailed(kj::Exception&&) override {}  // The verify's own catch_ records what failed.
 

@@ -31,7 +31,7 @@ const Console = (() => {
     "col.recordedAt": "Last entry recorded at", "verify.none": "No verify has run since the server started.",
     "verify.running": "Running", "verify.finished": "Finished", "verify.ok": "the ledger verifies",
     "verify.bad": "the ledger does NOT verify", "verify.checked": "entries checked", "verify.started": "started",
-    "verify.by": "by", "verify.ended": "finished", "checkpoints.none": "No checkpoint yet.", "flags.csv": "Export CSV (all rows)",
+    "verify.by": "by", "verify.ended": "finished", "checkpoints.none": "No checkpoint yet.", "flags.csv": "Export CSV (all rows)", "flags.xlsx": "Export Excel (all rows)",
   });
   let lang = localStorage.getItem("lang") === "en" ? "en" : "zh";
   const original = new Map();

@@ -37,6 +37,7 @@ async function show() {
   document.getElementById("next").disabled = offset + limit >= body.total.flags;
   // Every flag of the same query, not just this page (GET /api/trace.csv).
   document.getElementById("csv").href = `/api/trace.csv?${scope}&rule=${rule}`;
+  document.getElementById("xlsx").href = `/api/trace.xlsx?${scope}&rule=${rule}`;
   document.getElementById("result").hidden = false;
 }
 
