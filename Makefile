@@ -2,10 +2,11 @@
 # as root. Both install the Debian packages that are missing, then build.
 BUILD    ?= build
 PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-dev libfmt-dev \
-            doctest-dev rocksdb-tools libsimdjson-dev
+            doctest-dev rocksdb-tools libsimdjson-dev libxlsxwriter-dev pkg-config
 # The console's browser tests (tests/console_test.cc): Debian's chromium, headless, a CJK font
-# for its screenshots, and node to drive its file upload (tests/console_upload.mjs). Only `make test` installs them (the variable reaches its prerequisites).
-TEST_PACKAGES := chromium fonts-wqy-microhei nodejs
+# for its screenshots, node to drive its file upload (tests/console_upload.mjs) and unzip to read
+# an exported workbook. Only `make test` installs them (the variable reaches its prerequisites).
+TEST_PACKAGES := chromium fonts-wqy-microhei nodejs unzip
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test bench bench-large bench-server build configure deps clean

@@ -278,6 +278,9 @@ class Ledger {
   // (*made false). `key` must be the ledger's checkpoint key.
   Status MakeCheckpoint(const note::KeyPair& key, evidence::SignedCheckpoint* out, bool* made);
   Status ListCheckpoints(results::CheckpointList::Builder out) const;
+  // The latest stored checkpoint (its signed note as stored), without making one: what a
+  // household proof at the latest checkpoint is checked against. NotFound if none was made.
+  Status LatestCheckpoint(evidence::SignedCheckpoint* out) const;
   // NotFound / InvalidArgument name the parameter: "seq", "size", "size1", "size2".
   Status ProveInclusion(uint64_t seq, std::optional<uint64_t> size, evidence::Proof* out) const;
   Status ProveConsistency(uint64_t size1, uint64_t size2, evidence::Proof* out) const;

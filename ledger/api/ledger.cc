@@ -534,6 +534,10 @@ Status Ledger::ListCheckpoints(results::CheckpointList::Builder out) const {
   });
 }
 
+Status Ledger::LatestCheckpoint(evidence::SignedCheckpoint* out) const {
+  return Guarded("checkpoint", [&] { return evidence::ReadCheckpoint(*log_, std::nullopt, out); });
+}
+
 Status Ledger::ProveInclusion(uint64_t seq, std::optional<uint64_t> size, evidence::Proof* out) const {
   return Guarded("prove", [&] { return evidence::ProveInclusion(*log_, seq, size, out); });
 }

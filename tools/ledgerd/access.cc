@@ -20,6 +20,13 @@ Status Refused(const char* field, const ledger::ActorInfo& me, std::string_view 
                                             me.jurisdiction.empty() ? "(everywhere)" : me.jurisdiction));
 }
 
+Status MayVerify(const ledger::ActorInfo& me) {
+  if (me.role == Role::AUDITOR || me.role == Role::INSPECTOR || me.role == Role::ADMINISTRATOR) return Status::Ok();
+  return Status::Invalid("actor", fmt::format("refused: verify is for auditors, inspectors and administrators; actor "
+                                              "\"{}\" is none",
+                                              me.id));
+}
+
 // A report's region prefix: the caller's jurisdiction when none is given, else one inside it.
 Status ScopeRegion(const ledger::ActorInfo& me, std::string* region_prefix) {
   if (region_prefix->empty()) {

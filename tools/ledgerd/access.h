@@ -30,6 +30,8 @@ ledger::Status ScopeEntry(ledger::Ledger& l, const ledger::ActorInfo& me, uint64
 // A trace of an actor is in scope if that actor's jurisdiction lies within the caller's.
 ledger::Status ScopeTrace(ledger::Ledger& l, const ledger::ActorInfo& me, ledger::results::TraceScope scope,
                           std::string* asked);
+// A full verify reads the whole log: the work of auditors, inspectors and administrators.
+ledger::Status MayVerify(const ledger::ActorInfo& me);
 // Ok for an actor the log has not deactivated.
 ledger::Status Active(const ledger::ActorInfo& a);
 // The role's schema name ("countyApprover").

@@ -19,6 +19,7 @@
 
 #include "benefit_ledger/events.h"
 #include "benefit_ledger/format.h"
+#include "console_evidence.h"
 #include "finance.h"
 
 namespace ledgerd {
@@ -28,7 +29,7 @@ using ledger::Status;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCookie = "ledger_console";
-constexpr const char* kCsrfHeader = "X-Ledger-Console";  // Required of every POST: see Impl::Post.
+constexpr const char* kCsrfHeader = "X-Ledger-Console";  // Required of every POST: see Impl::request.
 constexpr size_t kSecretBytes = 32;
 constexpr size_t kMaxConnections = 128;  // Browsers open a few each; more is someone misbehaving.
 constexpr uint32_t kDefaultLimit = 100, kMaxLimit = 1000;
@@ -95,6 +96,7 @@ class SecretStore {
 struct Request {
   std::string path;                           // "/api/household"
   std::map<std::string, std::string> params;  // The query, decoded; the last of a name wins.
+  bool post = false;                          // A POST (with the CSRF header: see request).
 };
 
 std::optional<Request> ParseRequest(kj::StringPtr url) {
@@ -454,7 +456,7 @@ std::string HtmlEscape(std::string_view s) {
 
 struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorHandler {
   Impl(ConsoleOptions o, kj::Timer& t, ConsoleRead r, ConsoleLog l)
-      : options(std::move(o)), timer(t), read(std::move(r)), log(std::move(l)), tasks(*this) {
+      : options(std::move(o)), timer(t), read(std::move(r)), log(std::move(l)), evidence(read), tasks(*this) {
     kj::HttpHeaderTable::Builder builder;
     cookie_header = builder.add("Cookie");
     csrf_header = builder.add(kCsrfHeader);
@@ -473,6 +475,8 @@ struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorH
   kj::Promise<void> Post(const Request& q, const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
                          Response& response);
   kj::Promise<void> ApiAnswer(std::shared_ptr<Reply> r, Response& response);
+  kj::Promise<void> Logout(const std::string& session, Response& response);
+  kj::Promise<void> SendAnswer(Response& response, ConsoleAnswer a);
   kj::Promise<void> SignIn(Response& response, bool api, const std::string& why);
   kj::Promise<void> Send(Response& response, unsigned status, kj::StringPtr text, kj::StringPtr type, std::string body,
                          std::vector<std::pair<kj::StringPtr, std::string>> extra = {});
@@ -490,6 +494,7 @@ struct Console::Impl final : public kj::HttpService, private kj::TaskSet::ErrorH
   kj::Own<kj::HttpHeaderTable> table;
   kj::Own<kj::HttpServer> http;
   SecretStore logins, sessions;
+  ConsoleEvidence evidence;  // Its routes under /api/ (console_evidence.h).
   size_t open = 0;
   kj::TaskSet tasks;  // Last: its connections go first.
 };
@@ -542,15 +547,27 @@ kj::Promise<void> Console::Impl::request(kj::HttpMethod method, kj::StringPtr ur
                                          kj::AsyncInputStream& body, Response& response) {
   auto q = ParseRequest(url);
   if (!q) return Send(response, 400, "Bad Request", "text/plain; charset=utf-8", "bad URL\n");
-  if (method == kj::HttpMethod::POST) return Post(*q, headers, body, response);
-  if (method != kj::HttpMethod::GET) {
-    return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET, or POST /api/reconcile\n");
+  q->post = method == kj::HttpMethod::POST;
+  if (method != kj::HttpMethod::GET && !q->post) {
+    return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET or POST only\n");
   }
-  if (q->path == "/login") return Login(*q, response);
+  // A POST acts (sign-out, a verify): besides the SameSite=Strict cookie, it must carry a header
+  // that a cross-site form cannot set and a cross-site script cannot without CORS, which we never allow.
+  bool csrf = false;
+  KJ_IF_MAYBE (h, headers.get(csrf_header)) {
+    csrf = *h == "1";
+  }
+  if (q->post && !csrf) {
+    return Send(response, 403, "Forbidden", "application/json",
+                ErrorJson(Status::Invalid("csrf", fmt::format("refused: a POST needs the header {}: 1", kCsrfHeader))));
+  }
+  if (q->post && q->path == "/api/reconcile") return Post(*q, headers, body, response);  // With a body.
+  if (q->path == "/login" && !q->post) return Login(*q, response);
   std::string cookie;
   KJ_IF_MAYBE (c, headers.get(cookie_header)) {
     cookie = CookieValue(c->cStr(), kCookie);
   }
+  if (q->path == "/logout" && q->post) return Logout(cookie, response);
   return Authorized(*q, cookie, response);
 }
 
@@ -596,6 +613,7 @@ kj::Promise<void> Console::Impl::Authorized(const Request& q, const std::string&
         session.empty() ? "Not signed in. 未登录。" : "The session is not valid or has expired. 会话无效或已过期。");
   }
   if (api) return Api(q, held->actor, response);
+  if (q.post) return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET only\n");
   std::string actor = held->actor;
   return read(actor, [](ledger::Ledger&, const ledger::ActorInfo&, Reply*) {})
       .then([this, q, session, &response](std::shared_ptr<Reply> r) -> kj::Promise<void> {
@@ -607,6 +625,10 @@ kj::Promise<void> Console::Impl::Authorized(const Request& q, const std::string&
 }
 
 kj::Promise<void> Console::Impl::Api(const Request& q, const std::string& actor, Response& response) {
+  if (auto answer = evidence.Route(q.post, q.path.substr(5), q.params, actor)) {
+    return answer->then([this, &response](ConsoleAnswer a) { return SendAnswer(response, std::move(a)); });
+  }
+  if (q.post) return Send(response, 405, "Method Not Allowed", "text/plain; charset=utf-8", "GET only\n");
   Status bad;
   auto fn = ApiRead(q.path.substr(5), q, &bad);
   if (!fn) {
@@ -637,17 +659,7 @@ kj::Promise<void> Console::Impl::Post(const Request& q, const kj::HttpHeaders& h
     auto [code, text] = HttpStatusOf(s);
     return Send(response, code, text, "application/json", ErrorJson(s));
   };
-  if (q.path != "/api/reconcile") {
-    return Send(response, 405, "Method Not Allowed", "application/json",
-                ErrorJson(Status::Invalid("method", "POST is for /api/reconcile only")));
-  }
-  KJ_IF_MAYBE (h, headers.get(csrf_header)) {
-    if (*h != "1") return fail(Status::Invalid(kCsrfHeader, "refused: the header X-Ledger-Console must be 1"));
-  } else {
-    return fail(Status::Invalid(kCsrfHeader,
-                                "refused: a POST needs the header X-Ledger-Console: 1, which the "
-                                "console's pages send (a form of another site cannot)"));
-  }
+  // request() routes only POST /api/reconcile here, its CSRF header checked as for every POST.
   std::string cookie;
   KJ_IF_MAYBE (c, headers.get(cookie_header)) {
     cookie = CookieValue(c->cStr(), kCookie);
@@ -678,6 +690,27 @@ kj::Promise<void> Console::Impl::Post(const Request& q, const kj::HttpHeaders& h
     auto run = apply ? write(actor, std::move(fn)) : read(actor, std::move(fn));
     return run.then([this, &response](std::shared_ptr<Reply> r) { return ApiAnswer(std::move(r), response); });
   });
+}
+
+kj::Promise<void> Console::Impl::SendAnswer(Response& response, ConsoleAnswer a) {
+  if (!a.error.ok()) {
+    auto [code, text] = HttpStatusOf(a.error);
+    return Send(response, code, text, "application/json", ErrorJson(a.error));
+  }
+  std::vector<std::pair<kj::StringPtr, std::string>> extra;
+  for (auto& [name, value] : a.headers) extra.push_back({kj::StringPtr(name.c_str()), value});
+  return Send(response, a.code, a.text, kj::StringPtr(a.type.c_str()), std::move(a.body), std::move(extra))
+      .attach(kj::mv(a));
+}
+
+// POST /logout: the session ends here and now (its cookie is refused after), and the browser is
+// told to drop the cookie.
+kj::Promise<void> Console::Impl::Logout(const std::string& session, Response& response) {
+  if (auto held = sessions.Find(session, /*take=*/true)) {
+    log("info", "console_signed_out", fmt::format("\"actor\":{}", ledger::JsonString(held->actor)));
+  }
+  std::string cookie = fmt::format("{}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0", kCookie);
+  return Send(response, 200, "OK", "application/json", "{\"signedOut\":true}\n", {{"Set-Cookie", cookie}});
 }
 
 kj::Promise<void> Console::Impl::File(const Request& q, Response& response) {

@@ -12,9 +12,11 @@
 //
 // Routes: GET /login?token=T[&next=/PAGE] (sets the cookie, redirects to next or /), the pages
 // (files of web_dir: *.html, *.js, *.css) and the JSON API under /api/ (whoami, household,
-// trace, totals, roll, recoveries); POST /api/reconcile (a bank result file reconciled and, by a
-// finance officer, recorded: with the header X-Ledger-Console: 1 only, against cross-site
-// requests). Without a valid session: 401 and the sign-in page (or its JSON).
+// trace, totals, roll, recoveries; and console_evidence.h's household-proof, checkpoints, verify
+// and trace.csv); POST /api/reconcile (a bank result file reconciled and, by a finance officer,
+// recorded), POST /api/verify and POST /logout. Every POST needs the header X-Ledger-Console: 1
+// (against cross-site requests), or 403. Without a valid session: 401 and the sign-in page (or
+// its JSON).
 // Used on the event loop's thread only.
 #pragma once
 

@@ -795,12 +795,8 @@ kj::Promise<void> Session::verify(VerifyContext context) {
                 .eagerlyEvaluate(nullptr);
   }
   auto fn = [box](ledger::Ledger& l, const ledger::ActorInfo& me, Reply* r) {
-    if (me.role != Role::AUDITOR && me.role != Role::INSPECTOR && me.role != Role::ADMINISTRATOR) {
-      r->status = Status::Invalid("actor", fmt::format("refused: verify is for auditors, inspectors and "
-                                                       "administrators; actor \"{}\" is none",
-                                                       me.id));
-      return;
-    }
+    r->status = MayVerify(me);
+    if (!r->status.ok()) return;
     ledger::Ledger::VerifyProgress progress;
     if (box) progress = [box](uint64_t checked, uint64_t total) { box->Post(checked, total); };
     r->status = l.Verify(r->message.initRoot<ledger::results::VerifyResult>(), progress);

@@ -23,6 +23,16 @@ const Console = (() => {
     },
     zh: {},  // The pages are written in Chinese: their own text is the Chinese label.
   };
+  // The evidence page, the proof download and sign-out (console_evidence.cc).
+  Object.assign(labels.en, {
+    "nav.evidence": "Evidence", "signOut": "Sign out", "household.proof": "Download proof",
+    "evidence.checkpoints": "Checkpoints", "evidence.verify": "Full verify", "evidence.start": "Start a full verify",
+    "col.size": "Size (entries)", "col.root": "Root", "col.households": "Households", "col.headsRoot": "Heads root",
+    "col.recordedAt": "Last entry recorded at", "verify.none": "No verify has run since the server started.",
+    "verify.running": "Running", "verify.finished": "Finished", "verify.ok": "the ledger verifies",
+    "verify.bad": "the ledger does NOT verify", "verify.checked": "entries checked", "verify.started": "started",
+    "verify.by": "by", "verify.ended": "finished", "checkpoints.none": "No checkpoint yet.", "flags.csv": "Export CSV (all rows)", "flags.xlsx": "Export Excel (all rows)",
+  });
   let lang = localStorage.getItem("lang") === "en" ? "en" : "zh";
   const original = new Map();
 
@@ -56,9 +66,13 @@ const Console = (() => {
     return (neg ? "-" : "") + Math.floor(abs / 100) + "." + String(abs % 100).padStart(2, "0");
   }
 
-  // GET /api/PATH: {status, body}. 401 (no session) and 403 (refused) show the refusal.
-  async function api(path) {
-    const response = await fetch("/api/" + path, { credentials: "same-origin" });
+  // GET (or POST) /api/PATH: {status, body}. 401 (no session) and 403 (refused) show the refusal.
+  // A POST carries the header the server asks of every POST (no cross-site form can send it).
+  async function api(path, method = "GET") {
+    const post = method === "POST";
+    const response = await fetch("/api/" + path, {
+      method, credentials: "same-origin", headers: post ? { "X-Ledger-Console": "1" } : {},
+    });
     let body = null;
     try { body = await response.json(); } catch (e) { body = { error: { reason: "not JSON" } }; }
     return { status: response.status, body };
@@ -74,7 +88,28 @@ const Console = (() => {
     for (const e of document.querySelectorAll(".data")) e.hidden = true;  // Never data beside a refusal.
   }
 
+  // The evidence page in every page's menu, and a sign-out button beside the actor.
+  function addEvidenceAndSignOut() {
+    const nav = document.querySelector("header nav");
+    if (nav && !nav.querySelector('a[href="/evidence.html"]')) {
+      const a = el("a", "核验");
+      a.href = "/evidence.html";
+      a.dataset.i18n = "nav.evidence";
+      nav.append(a);
+    }
+    const out = el("button", "退出登录");
+    out.type = "button";
+    out.id = "signout";
+    out.dataset.i18n = "signOut";
+    out.addEventListener("click", async () => {
+      await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-Ledger-Console": "1" } });
+      location.href = "/";  // Now the sign-in page.
+    });
+    document.getElementById("lang").after(out);
+  }
+
   async function start(page) {
+    addEvidenceAndSignOut();
     for (const a of document.querySelectorAll("header nav a")) {
       if (a.getAttribute("href") === "/" + page + ".html") a.classList.add("here");
     }

@@ -35,6 +35,9 @@ async function show() {
   document.querySelector("#flags tbody").replaceChildren(...flags.map(row));
   document.getElementById("prev").disabled = offset === 0;
   document.getElementById("next").disabled = offset + limit >= body.total.flags;
+  // Every flag of the same query, not just this page (GET /api/trace.csv).
+  document.getElementById("csv").href = `/api/trace.csv?${scope}&rule=${rule}`;
+  document.getElementById("xlsx").href = `/api/trace.xlsx?${scope}&rule=${rule}`;
   document.getElementById("result").hidden = false;
 }
 

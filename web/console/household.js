@@ -47,6 +47,8 @@ async function show() {
   document.querySelector("#steps tbody").replaceChildren(...r.steps.map(row));
   document.getElementById("prev").disabled = offset === 0;
   document.getElementById("next").disabled = offset + limit >= body.total.steps;
+  // The household-completeness proof at the latest checkpoint (GET /api/household-proof).
+  document.getElementById("proof").href = `/api/household-proof?id=${encodeURIComponent(id)}`;
   document.getElementById("result").hidden = false;
 }
 
