@@ -263,7 +263,7 @@ TEST_CASE("a ledger made before the tree was stored gets it from its log when op
   CHECK(VerifyLedger(*l).ok);
 }
 
-TEST_CASE("an old ledger that is empty, or whose log has a gap, opens; the gap blocks appends, verify names it") {
+TEST_CASE("an old ledger that is empty, or whose log has a gap, opens, the gap blocks appends, verify names it") {
   testing::TempDir tmp;
   const std::string empty = tmp.Sub("empty"), gap = tmp.Sub("gap");
   testing::NewLedger(empty);
@@ -320,7 +320,7 @@ std::vector<std::string> EveryKindLines() {
   return lines;
 }
 
-TEST_CASE("ledgerctl init makes a checkpoint key; checkpoint signs, stores, repeats and lists") {
+TEST_CASE("ledgerctl init makes a checkpoint key, checkpoint signs, stores, repeats and lists") {
   testing::TempDir tmp;
   const std::string dir = testing::LedgerctlLedger(tmp.Sub("l"), EveryKindLines(), "record");
   struct stat st {};

@@ -158,7 +158,7 @@ TEST_CASE("SHA-256 and HMAC-SHA256 give the published answers, whatever key was 
   }
 }
 
-TEST_CASE("money: one formatter, right for negative amounts and the extremes; counts in the right number") {
+TEST_CASE("money: one formatter, right for negative amounts and the extremes, counts in the right number") {
   CHECK(FormatYuan(0) == "0.00");
   CHECK(FormatYuan(5) == "0.05");
   CHECK(FormatYuan(12345) == "123.45");

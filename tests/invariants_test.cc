@@ -93,7 +93,7 @@ TEST_CASE("LEDGER_ASSERT stops the process with where and why, NDEBUG or not") {
   CHECK(WEXITSTATUS(fine.status) == 0);
 }
 
-TEST_CASE("an evidence batch that writes the log stops the process; the ledger is unchanged") {
+TEST_CASE("an evidence batch that writes the log stops the process, the ledger is unchanged") {
   testing::TempDir tmp;
   const std::string dir = tmp.Sub("l");
   uint64_t head_seq = 0;

@@ -462,7 +462,7 @@ TEST_CASE("roll and reviews: cases as fields, fen equal to the ledger's, the tab
   CHECK(reviews.rows["case"] == reviews.doc["cases"].size());
 }
 
-TEST_CASE("totals: every fen figure equals the ledger's; the sum row; CSV in yuan") {
+TEST_CASE("totals: every fen figure equals the ledger's, the sum row, CSV in yuan") {
   const std::string& d = County();
   Output totals = Run({"totals", "--dir", d, "--programme", "rural_dibao"});
   CHECK(totals.doc["query"]["programme"].Str() == "rural_dibao");
