@@ -566,20 +566,7 @@ std::string FundsSetUp(const ConsoleFixture& f, int* payments) {
   auto exported = testing::RunLedgerctl(
       {"payroll", "export", "--dir", f.local, "--roll", "R-341502-rural_dibao-202501", "--out", roll});
   REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
-  std::ifstream in(roll);
-  std::string line, csv = "end_to_end_id,amount,status,reason,bank_reference\n";
-  int n = 0;
-  for (int skip = 0; skip < 3 && std::getline(in, line); ++skip) {
-  }
-  while (std::getline(in, line)) {
-    std::string id = line.substr(0, line.find(',')), amount = line.substr(line.rfind(',') + 1);
-    csv += fmt::format("{},{},{},B{}\n", id, amount, n == 0 ? "failed,account closed" : "settled,", n);
-    ++n;
-  }
-  REQUIRE(n >= 2);
-  csv += "P-202501-X9,5.00,settled,,B99\n";
-  std::ofstream(bank) << csv;
-  *payments = n;
+  *payments = testing::WriteBankAnswer(roll, "P-202501-X9", bank);
   return bank;
 }
 

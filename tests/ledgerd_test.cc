@@ -958,19 +958,7 @@ TEST_CASE("ledgerd: reconcile answers what --dir answers, and --apply records th
   // The bank's answer to the roll: the first payment failed, the others settled, one id unknown.
   std::string roll = f.tmp.Sub("roll.csv"), bank = f.tmp.Sub("bank.csv");
   REQUIRE(Local(f.local, {"payroll", "export", "--roll", "R-341502-rural_dibao-202602", "--out", roll}).exit_code == 0);
-  std::ifstream in(roll);
-  std::string line, csv = "end_to_end_id,amount,status,reason,bank_reference\n";
-  int n = 0;
-  for (int skip = 0; skip < 3 && std::getline(in, line); ++skip) {
-  }
-  while (std::getline(in, line)) {
-    std::string id = line.substr(0, line.find(',')), amount = line.substr(line.rfind(',') + 1);
-    csv += fmt::format("{},{},{},B{}\n", id, amount, n == 0 ? "failed,account closed" : "settled,", n);
-    ++n;
-  }
-  REQUIRE(n >= 2);
-  csv += "P-202602-X9,5.00,settled,,B99\n";
-  std::ofstream(bank) << csv;
+  const int n = testing::WriteBankAnswer(roll, "P-202602-X9", bank);
   const std::vector<std::string> dry = {"reconcile", "--bank-file", bank};
   for (const char* format : {"table", "json"}) {
     std::vector<std::string> args = dry;

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,6 +161,23 @@ std::string LedgerctlLedger(const std::string& dir, const std::vector<std::strin
   auto append = RunLedgerctl({"append", "--dir", dir}, input);
   REQUIRE_MESSAGE(append.exit_code == 0, append.err);
   return dir;
+}
+
+int WriteBankAnswer(const std::string& roll_csv, const std::string& unknown_id, const std::string& bank_csv) {
+  std::ifstream in(roll_csv);
+  std::string line, csv = "end_to_end_id,amount,status,reason,bank_reference\n";
+  int n = 0;
+  for (int skip = 0; skip < 3 && std::getline(in, line); ++skip) {  // The file's header record.
+  }
+  while (std::getline(in, line)) {
+    std::string id = line.substr(0, line.find(',')), amount = line.substr(line.rfind(',') + 1);
+    csv += fmt::format("{},{},{},B{}\n", id, amount, n == 0 ? "failed,account closed" : "settled,", n);
+    ++n;
+  }
+  REQUIRE(n >= 2);
+  csv += unknown_id + ",5.00,settled,,B99\n";
+  std::ofstream(bank_csv) << csv;
+  return n;
 }
 
 }  // namespace testing

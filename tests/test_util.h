@@ -51,4 +51,9 @@ RunResult RunLedgerctl(const std::vector<std::string>& args, const std::string& 
 std::string LedgerctlLedger(const std::string& dir, const std::vector<std::string>& lines,
                             const std::string& policy = "enforce");
 
+// The bank's answer to a roll's bank instruction file `roll_csv` (ledgerctl payroll export),
+// written to `bank_csv`: its first payment failed ("account closed"), the others settled, and a
+// line for `unknown_id`, which the ledger has no payment of. Returns the roll's payments (>= 2).
+int WriteBankAnswer(const std::string& roll_csv, const std::string& unknown_id, const std::string& bank_csv);
+
 }  // namespace testing

@@ -88,31 +88,44 @@ const Console = (() => {
     for (const e of document.querySelectorAll(".data")) e.hidden = true;  // Never data beside a refusal.
   }
 
-  // The evidence page in every page's menu, and a sign-out button beside the actor.
-  function addEvidenceAndSignOut() {
-    const nav = document.querySelector("header nav");
-    if (nav && !nav.querySelector('a[href="/evidence.html"]')) {
-      const a = el("a", "核验");
-      a.href = "/evidence.html";
-      a.dataset.i18n = "nav.evidence";
+  // The pages of the menu, in its order: href, label key, Chinese label.
+  const pages = [["/household.html", "nav.household", "户"], ["/flags.html", "nav.flags", "线索"],
+                 ["/funds.html", "nav.funds", "资金"], ["/evidence.html", "nav.evidence", "核验"]];
+
+  function labelled(tag, key, zh) {
+    const e = el(tag, zh);
+    e.dataset.i18n = key;
+    return e;
+  }
+
+  // Every page's header, the one place it is written: the title, the menu (`page` marked), who is
+  // signed in, the language switch and sign-out.
+  function buildHeader(page) {
+    const header = document.querySelector("header");
+    const nav = el("nav");
+    for (const [href, key, zh] of pages) {
+      const a = labelled("a", key, zh);
+      a.href = href;
+      if (href === "/" + page + ".html") a.classList.add("here");
       nav.append(a);
     }
-    const out = el("button", "退出登录");
+    const who = el("span", "", "who");
+    who.id = "who";
+    const button = el("button", "English");  // applyLabels names the other language.
+    button.type = "button";
+    button.id = "lang";
+    const out = labelled("button", "signOut", "退出登录");
     out.type = "button";
     out.id = "signout";
-    out.dataset.i18n = "signOut";
     out.addEventListener("click", async () => {
       await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-Ledger-Console": "1" } });
       location.href = "/";  // Now the sign-in page.
     });
-    document.getElementById("lang").after(out);
+    header.replaceChildren(labelled("h1", "title", "低保账本控制台"), nav, who, button, out);
   }
 
   async function start(page) {
-    addEvidenceAndSignOut();
-    for (const a of document.querySelectorAll("header nav a")) {
-      if (a.getAttribute("href") === "/" + page + ".html") a.classList.add("here");
-    }
+    buildHeader(page);
     const button = document.getElementById("lang");
     button.addEventListener("click", () => {
       lang = lang === "en" ? "zh" : "en";
