@@ -156,6 +156,7 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   uint64_t head_seq() const;  // Entries in the log as written.
+  Hash head_hash() const;     // The last entry's hash (zeros for an empty log).
   Policy policy() const;
   const Status& identity_error() const;  // Why appends are refused; ok if they are not.
 
@@ -187,6 +188,23 @@ class Ledger {
   // at start, so that its first caller does not wait for it). Within a memory budget: a state
   // too large for it is read as appends need it.
   Status LoadState();
+
+  // ---- Replication (ledgerd --etcd: tools/ledgerd/replica.h) ----
+  // Sets the step run before each group's own synced write, on the thread that writes it (a
+  // replicated ledger's leader commits the group to its cluster there): the group is written and
+  // answered only if it returns ok; if not, the group's results say it may not be written, with
+  // that Status, and this handle appends no more (reopen it). Set before the first append. Once
+  // set, the ledger's own entries (SetCheckpointKey) are refused: they are not replicated.
+  using GroupCommitter = std::function<Status(const GroupEntries& group)>;
+  void SetGroupCommitter(GroupCommitter commit);
+  // A follower's write: `group` as another copy of the ledger wrote it (the leader's
+  // GroupEntries), appended in one synced write, or none of it. It must follow this copy's head
+  // and end at its last_hash; each entry is checked as its append was, here, and must come out
+  // byte for byte the same: the next seq, linked to this copy's head and household head, its
+  // event new here, the rules (signatures and the submitter's delegation too) giving the
+  // findings it records. One that does not is Corruption naming its seq and why, and nothing is
+  // written. So a follower's state is the leader's, byte for byte.
+  Status ApplyEntries(const GroupEntries& group);
 
   // ---- Entries and households ----
   // Entry `seq` as one line of JSON (its hash and kind with it). NotFound if there is none.

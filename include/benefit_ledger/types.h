@@ -52,6 +52,16 @@ struct AppendResult {
   bool dropped_with_group = false;
 };
 
+// A group of entries as one copy of a ledger wrote them (one synced write): what a replicated
+// ledger's leader commits to the cluster before its own write (Ledger::SetGroupCommitter), and
+// what a follower applies (Ledger::ApplyEntries).
+struct GroupEntries {
+  uint64_t first_seq = 0;            // The first entry's seq: the head's before the group, + 1.
+  Hash prev_hash{};                  // The hash of entry first_seq - 1: the head before.
+  Hash last_hash{};                  // The hash of the last entry: the head after.
+  std::vector<std::string> entries;  // Each entry's canonical bytes (STORAGE.md), in seq order.
+};
+
 // The last entry of one household, and how many it has (a household's head).
 struct HouseholdHead {
   uint64_t version = 0;  // Number of the household's entries.

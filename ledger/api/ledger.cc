@@ -135,6 +135,9 @@ Status Ledger::Upgrade(const std::string& dir, UpgradeReport* report) {
 uint64_t Ledger::head_seq() const {
   return log_->head().seq;
 }
+Hash Ledger::head_hash() const {
+  return log_->head().hash;
+}
 Policy Ledger::policy() const {
   return log_->policy();
 }
@@ -158,6 +161,14 @@ Status Ledger::SubmitGroup(std::span<capnp::MessageBuilder* const> events, Group
 
 Status Ledger::FlushGroups() {
   return Guarded("append", [&] { return log_->FlushGroups(); });
+}
+
+void Ledger::SetGroupCommitter(GroupCommitter commit) {
+  log_->SetGroupCommitter(std::move(commit));
+}
+
+Status Ledger::ApplyEntries(const GroupEntries& group) {
+  return Guarded("apply", [&] { return log_->ApplyEntries(group); });
 }
 
 Status Ledger::LoadState() {
@@ -459,8 +470,8 @@ Status Ledger::Reconcile(const BankFile& file, std::unique_ptr<Reconciliation>* 
 }
 
 Status Ledger::RecordBankResults(const Reconciliation& matches, std::string_view actor, uint32_t date,
-                                 const std::function<void(const Status&)>& refused,
-                                 results::ApplyOutcome::Builder out, std::string_view submitted_by) {
+                                 const std::function<void(const Status&)>& refused, results::ApplyOutcome::Builder out,
+                                 std::string_view submitted_by) {
   uint64_t created = 0, exists = 0, rejected = 0;
   Status write;  // The first write that failed.
   auto done = [&](std::vector<AppendResult>* results, const Status& w) {

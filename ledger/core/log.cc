@@ -104,6 +104,9 @@ struct Log::Group : StateSource {
   bool ledger_own = false;  // May hold the ledger's own kinds (genesis.h): AppendOwnEvent's group.
   uint64_t state_seq = 0;   // The state cursor (meta state_seq) the batch writes, if to_write.
   const Store* store = nullptr;
+  // With a committer (SetGroupCommitter): the group's entries as staged, for it.
+  bool collect_entries = false;
+  GroupEntries entries;
 
   Status EventIdOf(const std::string& id, bool* found, PendingId* out) const;
   Status HouseholdHeadOf(const std::string& id, HouseholdHead* out) const;
@@ -385,6 +388,9 @@ Status Log::AppendOwnEvent(capnp::MessageBuilder* message, const std::vector<std
                            AppendResult* result) {
   if (Status s = FlushGroups(); !s.ok()) return s;
   if (!write_error_.ok()) return write_error_;
+  if (committer_) {
+    return Status::Busy("the ledger's own entries are not replicated: set its checkpoint key before the cluster");
+  }
   PrimeStateCache();
   Group group;
   group.store = store_.get();
@@ -428,24 +434,67 @@ Status Log::LoadState() {
 
 AppendResult Log::AppendOne(capnp::MessageBuilder* message, std::string_view submitted_by, Group* group) {
   AppendResult result;
+  Status s = machine_->Admit(message, AsBytes(secret_));
+  if (!s.ok()) {
+    result.error = std::move(s);
+    return result;
+  }
+  Event::Reader event = message->getRoot<Event>().asReader();
+  if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
+    result.error = Status::Invalid("", fmt::format("{} entries are written by the ledger itself (Ledger::Create, "
+                                                   "SetCheckpointKey, Upgrade), never appended",
+                                                   KindName(event)));
+    return result;
+  }
+  return CheckAndStage(event, submitted_by, nullptr, group);
+}
+
+// The links of a new entry: after the group's head and the household's head.
+static EntryLinks NextLinks(const HeadValue& head, const HouseholdHead& hh, int64_t now_us) {
+  EntryLinks links;
+  links.seq = head.seq + 1;
+  links.recorded_at_us = std::max(now_us, head.recorded_at_us);
+  links.prev_hash = head.hash;
+  links.household_prev_seq = hh.last_seq;
+  links.household_prev_hash = hh.last_hash;
+  return links;
+}
+
+// Why an entry another copy wrote does not follow from this one's heads ("" if it does).
+static std::string LinksMismatch(const EntryLinks& want, schema::Entry::Reader got) {
+  auto same = [](capnp::Data::Reader data, const Hash& h) {
+    return data.size() == h.size() && std::equal(h.begin(), h.end(), data.begin());
+  };
+  if (got.getSeq() != want.seq) return fmt::format("it is seq {}, the next here is {}", got.getSeq(), want.seq);
+  if (!same(got.getPrevHash(), want.prev_hash)) return "its previous hash is not this copy's head";
+  if (got.getRecordedAtUs() < want.recorded_at_us) return "it is recorded before the entry it follows";
+  if (got.getHouseholdPrevSeq() != want.household_prev_seq ||
+      !same(got.getHouseholdPrevHash(), want.household_prev_hash)) {
+    return fmt::format("its household link (seq {}) is not this copy's household head (seq {})",
+                       got.getHouseholdPrevSeq(), want.household_prev_seq);
+  }
+  return "";
+}
+
+// The checks of an append after Admit, and its staging. `given` is null for an append; for
+// ApplyEntries it is the entry another copy wrote, which must come out byte for byte the same
+// (its links and recorded time are taken; anything else that differs is Corruption).
+AppendResult Log::CheckAndStage(Event::Reader event, std::string_view submitted_by, const Given* given, Group* group) {
+  AppendResult result;
   auto fail = [&](Status s) {
     result.error = std::move(s);
     return result;
   };
-  Status s = machine_->Admit(message, AsBytes(secret_));
-  if (!s.ok()) return fail(s);
-  Event::Reader event = message->getRoot<Event>().asReader();
-  if (IsLedgerOwnKind(event.which()) && !group->ledger_own) {
-    return fail(Status::Invalid("", fmt::format("{} entries are written by the ledger itself (Ledger::Create, "
-                                                "SetCheckpointKey, Upgrade), never appended",
-                                                KindName(event))));
-  }
   std::string event_id = event.getEventId();
 
   // Idempotency first, so that a retried event with an expected version is "exists".
   bool found = false;
   Group::PendingId existing;
-  if (!(s = group->EventIdOf(event_id, &found, &existing)).ok()) return fail(s);
+  Status s = group->EventIdOf(event_id, &found, &existing);
+  if (!s.ok()) return fail(s);
+  if (found && given != nullptr) {
+    return fail(Status::Invalid("eventId", fmt::format("\"{}\" is already at seq {}", event_id, existing.value.seq)));
+  }
   if (found) {
     if (!(s = SameEvent(event, existing.value.seq, existing.entry_bytes)).ok()) return fail(s);
     result.outcome = AppendResult::Outcome::kExists;
@@ -496,13 +545,17 @@ AppendResult Log::AppendOne(capnp::MessageBuilder* message, std::string_view sub
     return fail(Status::Conflict(first.rule, first.message));
   }
 
-  EntryLinks links;
-  links.seq = group->head.seq + 1;
-  links.recorded_at_us = std::max(NowUs(), group->head.recorded_at_us);
-  links.prev_hash = group->head.hash;
-  links.household_prev_seq = hh.last_seq;
-  links.household_prev_hash = hh.last_hash;
+  EntryLinks links = NextLinks(group->head, hh, given != nullptr ? 0 : NowUs());
+  if (given != nullptr) {
+    if (std::string why = LinksMismatch(links, given->reader->entry()); !why.empty()) {
+      return fail(Status::Invalid("", why));
+    }
+    links.recorded_at_us = given->reader->entry().getRecordedAtUs();
+  }
   StagedEntry staged{EncodeEntry(links, event, decision.findings, submitted_by), {}, links, hh};
+  if (given != nullptr && staged.bytes != given->bytes) {
+    return fail(Status::Invalid("", "checked here, the event gives another entry (its findings or fields differ)"));
+  }
   staged.hash = LeafHash(AsBytes(staged.bytes));
   Stage(event, staged, std::move(decision.writes), group);
 
@@ -531,6 +584,7 @@ void Log::Stage(schema::Event::Reader event, const StagedEntry& e, std::map<std:
   group->event_ids[event_id] = {id, household, e.bytes};
   for (auto& [key, value] : state_writes) group->state[key] = std::move(value);  // Put once per group: PutGroupRecords.
   group->head = HeadValue{e.links.seq, e.hash, e.links.recorded_at_us};
+  if (group->collect_entries) group->entries.entries.push_back(e.bytes);
 }
 
 // The group's write is a synced RocksDB write and needs no CPU while it waits on the disk, so
@@ -581,6 +635,9 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
   group->cache = &state_cache_;
   group->previous = in_flight_ ? in_flight_->group.get() : nullptr;
   group->head = in_flight_ ? in_flight_->group->head : head_;
+  group->collect_entries = committer_ != nullptr;
+  group->entries.first_seq = group->head.seq + 1;
+  group->entries.prev_hash = group->head.hash;
   Status s = Prepare(events, submitted_by, mode, group.get(), &results);
   Status before = FlushGroups();  // The group before this one is durable, or failed.
   group->previous = nullptr;
@@ -601,7 +658,12 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
   f->group = std::move(group);
   f->results = std::move(results);
   f->done = std::move(done);
-  f->writer = std::thread([f, store = store_.get()] { f->write = store->WriteSynced(&f->group->batch); });
+  f->group->entries.last_hash = f->group->head.hash;
+  // A replicated ledger's group is committed elsewhere first (a quorum): only then is it ours.
+  f->writer = std::thread([f, store = store_.get(), commit = committer_] {
+    if (commit) f->write = commit(f->group->entries);
+    if (f->write.ok()) f->write = store->WriteSynced(&f->group->batch);
+  });
   return Status::Ok();
 }
 
@@ -625,6 +687,73 @@ Status Log::FlushGroups() {
   }
   f->done(&f->results, f->write);
   return f->write;
+}
+
+Status Log::ApplyEntries(const GroupEntries& committed) {
+  const auto& entries = committed.entries;
+  if (Status s = FlushGroups(); !s.ok()) return s;
+  for (const Status* refused : {&write_error_, &identity_error_}) {
+    if (!refused->ok()) return *refused;
+  }
+  if (committed.first_seq != head_.seq + 1 || committed.prev_hash != head_.hash) {
+    return Status::Corruption(fmt::format("seq {}: not applied: the group follows seq {}, the head here is seq {}{}",
+                                          head_.seq + 1, committed.first_seq - 1, head_.seq,
+                                          committed.first_seq == head_.seq + 1 ? " with another hash" : ""));
+  }
+  if (entries.empty()) return Status::Ok();
+  if (entries.size() > kGroupEventsMax) {
+    return Status::Invalid("entries",
+                           fmt::format("{} entries: at most {} are applied together", entries.size(), kGroupEventsMax));
+  }
+  PrimeStateCache();
+  Group group;
+  group.store = store_.get();
+  group.cache = &state_cache_;
+  group.head = head_;
+  std::vector<AppendResult> results;
+  for (const std::string& bytes : entries) {
+    const uint64_t seq = group.head.seq + 1;
+    EntryReader reader;
+    Status s = reader.Init(bytes);
+    AppendResult r;
+    if (s.ok()) {
+      s = CatchEntryDecodeErrors([&] {
+        schema::Event::Reader event = reader.entry().getEvent();
+        if (IsLedgerOwnKind(event.which())) {
+          return Status::Invalid("", fmt::format("a {} entry is the ledger's own and not replicated", KindName(event)));
+        }
+        Given given{&reader, bytes};
+        r = CheckAndStage(event, reader.entry().getSubmittedBy().cStr(), &given, &group);
+        return r.error;
+      });
+    }
+    if (!s.ok()) {
+      std::string why = fmt::format("seq {}: not applied: {}", seq, s.ToString());
+      return s.code() == Status::Code::kIOError ? Status::IOError(why) : Status::Corruption(why);
+    }
+    results.push_back(std::move(r));
+  }
+  if (group.head.hash != committed.last_hash) {  // Entries changed alike, each following the one before.
+    return Status::Corruption(
+        fmt::format("seq {}: not applied: its hash is not the last hash the group was "
+                    "committed with",
+                    group.head.seq));
+  }
+  PutGroupRecords(&group);
+  group.batch.Put(store_->cf(kMeta), std::string(kMetaHead), group.head.Encode());
+  group.state_seq = group.head.seq;
+  group.batch.Put(store_->cf(kMeta), std::string(kMetaStateSeq), SeqKey(group.state_seq));
+  Status s = GrowTree(results, &group.batch);
+  if (s.ok()) s = store_->WriteSynced(&group.batch);
+  if (!s.ok()) {
+    write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
+    state_cache_.Forget();
+    return s;
+  }
+  state_cache_.Commit(std::move(group.state));
+  head_ = group.head;
+  state_seq_ = group.state_seq;
+  return Status::Ok();
 }
 
 // Checks and stages `events` into `group`, and completes its batch (head, state seq, Merkle

@@ -110,6 +110,22 @@ class Log {
   Status SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
                      std::span<const std::string> submitted_by = {});
   Status FlushGroups();
+
+  // Replication (ledgerd --etcd). SetGroupCommitter sets the step run before each group's own
+  // synced write, on the thread that writes it: the group is written (and answered) only if it
+  // returns ok; if not, the group's results say it may not be written, with its Status, and
+  // this object appends no more (reopen). Set it before the first append. The ledger's own
+  // entries (SetCheckpointKey) are refused once one is set: they are not replicated.
+  using GroupCommitter = std::function<Status(const GroupEntries& group)>;
+  void SetGroupCommitter(GroupCommitter commit) { committer_ = std::move(commit); }
+  // A follower's write: a group as another copy of the ledger wrote it (its committer's
+  // GroupEntries), appended here in one synced write, or none of it. The group must follow this
+  // copy's head (first_seq, prev_hash) and end at its last_hash; each entry is checked as its
+  // append was, here, and must come out byte for byte the same: the next seq, linked to this
+  // copy's head and household head, its event new here, the rules (with signatures and the
+  // submitter's delegation) giving the findings it records. One that does not is Corruption
+  // naming its seq and why; nothing is written then, and this object stays as it was.
+  Status ApplyEntries(const GroupEntries& group);
   // Primes the state cache (state_cache.h) now rather than at the first append. Non-ok only if
   // the state could not be read; the cache is then partial and appends read through.
   Status LoadState();
@@ -169,6 +185,12 @@ class Log {
                  GroupMode mode, Group* group, std::vector<AppendResult>* results);
   void PrimeStateCache();
   AppendResult AppendOne(capnp::MessageBuilder* message, std::string_view submitted_by, Group* group);
+  struct Given {  // An entry another copy wrote (ApplyEntries), read and as its bytes.
+    const EntryReader* reader;
+    std::string_view bytes;
+  };
+  AppendResult CheckAndStage(schema::Event::Reader event, std::string_view submitted_by, const Given* given,
+                             Group* group);
   Status GrowTree(const std::vector<AppendResult>& results, rocksdb::WriteBatch* batch);
   void PutGroupRecords(Group* group);
   void MarkNotWritten(std::vector<AppendResult>* results, const std::string& why) const;
@@ -212,6 +234,7 @@ class Log {
   // before the first append; emptied by a rebuild; forgotten when a write fails.
   StateCache state_cache_;
   std::unique_ptr<InFlight> in_flight_;
+  GroupCommitter committer_;
   std::string secondary_dir_;  // OpenReadOnly's temporary directory, removed by the destructor.
 };
 
