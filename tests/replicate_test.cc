@@ -159,7 +159,7 @@ TEST_CASE("a follower refuses entries that do not follow its copy, names the seq
   CHECK(DumpAll(*pair.follower) == DumpAll(*pair.leader));
 }
 
-TEST_CASE("a group the committer refuses is not written, and the leader appends no more") {
+TEST_CASE("a group the committer refuses is not written, and appends wait for a new committer") {
   testing::TempDir dir;
   auto l = testing::NewLedger(dir.Sub("l"));
   const uint64_t head = l->head().seq;
@@ -176,13 +176,25 @@ TEST_CASE("a group the committer refuses is not written, and the leader appends 
   CHECK(s.reason().find("the compare on the head failed") != std::string::npos);
   REQUIRE(results.size() == 1);
   CHECK(results[0].outcome == Outcome::kRejected);
-  CHECK(results[0].error.reason().find("may or may not be in the ledger") != std::string::npos);
+  CHECK(results[0].error.reason().find("the cluster did not commit the group") != std::string::npos);
   CHECK(l->head().seq == head);
   s = append(lines[1], &results);
-  CHECK(s.reason().find("reopen") != std::string::npos);
+  CHECK(s.reason().find("set a committer again") != std::string::npos);
+  CHECK(l->head().seq == head);
+  // A new term: the same event appends, and is the only one after the genesis.
+  std::vector<GroupEntries> committed;
+  l->SetGroupCommitter([&](const GroupEntries& g) {
+    committed.push_back(g);
+    return Status::Ok();
+  });
+  REQUIRE(append(lines[0], &results).ok());
+  CHECK(results[0].outcome == Outcome::kCreated);
+  CHECK(results[0].seq == head + 1);
+  REQUIRE(committed.size() == 1);
+  CHECK(committed[0].first_seq == head + 1);
   l.reset();
   l = testing::OpenLedger(dir.Sub("l"));
-  CHECK(l->head().seq == head);  // Nothing reached the disk.
+  CHECK(l->head().seq == head + 1);
 }
 
 TEST_CASE("with a committer the ledger's own entries are refused: they are not replicated") {
@@ -194,4 +206,41 @@ TEST_CASE("with a committer the ledger's own entries are refused: they are not r
   Status s = l->SetCheckpointKey(ledger::note::VerifierOf(key), "cluster");
   CHECK(s.code() == Status::Code::kBusy);
   CHECK(s.reason().find("not replicated") != std::string::npos);
+}
+
+TEST_CASE("a refused commit drops the group staged on it too, and the next term appends both") {
+  testing::TempDir dir;
+  auto l = testing::NewLedger(dir.Sub("l"));
+  const uint64_t head = l->head().seq;
+  int calls = 0;
+  l->SetGroupCommitter([&](const GroupEntries&) {
+    ++calls;
+    return Status::IOError("etcd: outcome unknown");
+  });
+  const auto lines = testing::CountyYear({.seed = 9, .households = 8});
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> messages;
+  for (size_t i = 0; i < 20; ++i) {
+    messages.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+    REQUIRE(ledger::ParseEventJson(lines[i], messages.back().get()).ok());
+  }
+  std::vector<capnp::MessageBuilder*> a, b;
+  for (size_t i = 0; i < 10; ++i) a.push_back(messages[i].get()), b.push_back(messages[i + 10].get());
+  std::vector<Status> reported;
+  auto done = [&](std::vector<ledger::AppendResult>* results, const Status& write) {
+    reported.push_back(write);
+    for (const auto& r : *results) CHECK(r.outcome == Outcome::kRejected);
+  };
+  REQUIRE(l->SubmitGroup(a, Log::GroupMode::kEachOnItsOwn, done).ok());
+  CHECK(!l->SubmitGroup(b, Log::GroupMode::kEachOnItsOwn, done).ok());  // Staged on a, then dropped.
+  REQUIRE(reported.size() == 2);
+  CHECK(calls == 1);  // b never reached the committer.
+  CHECK(l->head().seq == head);
+  l->SetGroupCommitter([](const GroupEntries&) { return Status::Ok(); });
+  std::vector<ledger::AppendResult> results;
+  REQUIRE(l->AppendGroup(a, &results).ok());
+  REQUIRE(l->AppendGroup(b, &results).ok());
+  CHECK(l->head().seq > head + 10);
+  ledger::VerifyReport report;
+  REQUIRE(ledger::Verify(*l, &report).ok());
+  CHECK_MESSAGE(report.ok, report.problem);  // The tree's frontier was put back: the Merkle tree verifies.
 }

@@ -192,9 +192,11 @@ class Ledger {
   // ---- Replication (ledgerd --etcd: tools/ledgerd/replica.h) ----
   // Sets the step run before each group's own synced write, on the thread that writes it (a
   // replicated ledger's leader commits the group to its cluster there): the group is written and
-  // answered only if it returns ok; if not, the group's results say it may not be written, with
-  // that Status, and this handle appends no more (reopen it). Set before the first append. Once
-  // set, the ledger's own entries (SetCheckpointKey) are refused: they are not replicated.
+  // answered only if it returns ok. If not, nothing of it (nor of the groups after it) is written
+  // here, their results say they may not be in the ledger, with that Status (the cluster may
+  // hold it), and appends are refused until a committer is set again (a leader caught up with
+  // its cluster by ApplyEntries); the head and state are as before. Set it with no group in
+  // flight. Once set, the ledger's own entries (SetCheckpointKey) are refused: not replicated.
   using GroupCommitter = std::function<Status(const GroupEntries& group)>;
   void SetGroupCommitter(GroupCommitter commit);
   // A follower's write: `group` as another copy of the ledger wrote it (the leader's

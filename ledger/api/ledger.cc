@@ -164,6 +164,7 @@ Status Ledger::FlushGroups() {
 }
 
 void Ledger::SetGroupCommitter(GroupCommitter commit) {
+  (void)log_->FlushGroups();  // Reports to the group's own callback.
   log_->SetGroupCommitter(std::move(commit));
 }
 

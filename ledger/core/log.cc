@@ -593,7 +593,8 @@ struct Log::InFlight {
   std::unique_ptr<Group> group;
   std::vector<AppendResult> results;
   GroupDone done;
-  Status write;  // Set by `writer` before it ends.
+  Status write;            // Set by `writer` before it ends.
+  bool committed = false;  // The committer (if any) accepted the group: only then was it written.
   std::thread writer;
 };
 
@@ -608,7 +609,7 @@ Status Log::AppendGroup(std::span<capnp::MessageBuilder* const> events, std::vec
 Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMode mode, GroupDone done,
                         std::span<const std::string> submitted_by) {
   std::vector<AppendResult> results;
-  for (const Status* refused : {&write_error_, &identity_error_}) {
+  for (const Status* refused : {&write_error_, &identity_error_, &commit_error_}) {
     if (refused->ok()) continue;
     done(&results, *refused);
     return *refused;
@@ -642,6 +643,12 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
   Status before = FlushGroups();  // The group before this one is durable, or failed.
   group->previous = nullptr;
   if (s.ok() && !before.ok()) s = Status::IOError("not written: the write of the group before it failed");
+  if (!before.ok() && !commit_error_.ok()) {  // Not committed, so not written: the state is the head's.
+    tree_ = std::make_unique<merkle::Appender>(tree_reader_.get(), head_.seq);  // Grown by this group too.
+    MarkNotWritten(&results, "not written: the cluster did not commit the group before it");
+    done(&results, before);
+    return before;
+  }
   if (!s.ok()) {
     write_error_ = Status::IOError("an earlier write failed; reopen the ledger: " + s.ToString());
     state_cache_.Forget();
@@ -662,7 +669,8 @@ Status Log::SubmitGroup(std::span<capnp::MessageBuilder* const> events, GroupMod
   // A replicated ledger's group is committed elsewhere first (a quorum): only then is it ours.
   f->writer = std::thread([f, store = store_.get(), commit = committer_] {
     if (commit) f->write = commit(f->group->entries);
-    if (f->write.ok()) f->write = store->WriteSynced(&f->group->batch);
+    f->committed = f->write.ok();
+    if (f->committed) f->write = store->WriteSynced(&f->group->batch);
   });
   return Status::Ok();
 }
@@ -677,6 +685,16 @@ Status Log::FlushGroups() {
     state_seq_ = f->group->state_seq;
     LEDGER_ASSERT(state_seq_ == head_.seq, "after a group the state cursor is seq {}, the head seq {}", state_seq_,
                   head_.seq);
+  } else if (!f->committed) {
+    // The cluster did not commit it (or cannot say): nothing was written here, and the head and
+    // the state in memory are this copy's still. Appends wait for a committer of a new term.
+    tree_ = std::make_unique<merkle::Appender>(tree_reader_.get(), head_.seq);  // The frontier as written.
+    commit_error_ = Status::Busy("appends refused after a group the cluster did not commit (" + f->write.ToString() +
+                                 "): set a committer again (Ledger::SetGroupCommitter) once caught up");
+    MarkNotWritten(&f->results,
+                   "not written here: the cluster did not commit the group, or cannot say whether "
+                   "it did (" +
+                       f->write.ToString() + ")");
   } else {
     // Whether a failed synced write reached the disk is unknown, and so is the true head: this
     // object appends no more; reopening reads the head from the database.

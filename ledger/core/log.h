@@ -28,6 +28,7 @@
 #include "ledger/core/state_cache.h"
 #include "ledger/core/state_machine.h"
 #include "ledger/core/store.h"
+#include "ledger/util/assert.h"
 #include "ledger/util/hash.h"
 #include "ledger/util/merkle.h"
 #include "ledger/util/note.h"
@@ -113,11 +114,18 @@ class Log {
 
   // Replication (ledgerd --etcd). SetGroupCommitter sets the step run before each group's own
   // synced write, on the thread that writes it: the group is written (and answered) only if it
-  // returns ok; if not, the group's results say it may not be written, with its Status, and
-  // this object appends no more (reopen). Set it before the first append. The ledger's own
-  // entries (SetCheckpointKey) are refused once one is set: they are not replicated.
+  // returns ok. If not, nothing of it (nor of the groups staged on it) is written here, their
+  // results say they may not be in the ledger, with its Status (the cluster may hold the group:
+  // its outcome may be unknown), and appends are refused until SetGroupCommitter is called
+  // again (a leader that has caught up with its cluster, by ApplyEntries); this copy's head and
+  // state are as before the group. Call it with no group in flight (after FlushGroups). The
+  // ledger's own entries (SetCheckpointKey) are refused once one is set: they are not replicated.
   using GroupCommitter = std::function<Status(const GroupEntries& group)>;
-  void SetGroupCommitter(GroupCommitter commit) { committer_ = std::move(commit); }
+  void SetGroupCommitter(GroupCommitter commit) {
+    LEDGER_ASSERT(in_flight_ == nullptr, "a committer set with a group in flight");
+    committer_ = std::move(commit);
+    commit_error_ = Status::Ok();
+  }
   // A follower's write: a group as another copy of the ledger wrote it (its committer's
   // GroupEntries), appended here in one synced write, or none of it. The group must follow this
   // copy's head (first_seq, prev_hash) and end at its last_hash; each entry is checked as its
@@ -235,6 +243,7 @@ class Log {
   StateCache state_cache_;
   std::unique_ptr<InFlight> in_flight_;
   GroupCommitter committer_;
+  Status commit_error_;        // Set once the committer refused a group, until a committer is set again.
   std::string secondary_dir_;  // OpenReadOnly's temporary directory, removed by the destructor.
 };
 
