@@ -22,6 +22,10 @@
 //   (e.g. the key's mod_revision). Reads, LeaseKeepAlive and LeaseGrant are retried on the next
 //   endpoint (a grant whose answer was lost leaves a lease nobody holds; it expires by its TTL).
 //   Status and Defragment go to the endpoint named, and to no other.
+//   A request is "sent" once its last byte is accepted by the kernel: one cut short before that
+//   cannot have applied (the gateway needs the whole JSON body). A kept connection is checked
+//   before each request (readable between answers: closed by etcd, dropped); one that etcd closes
+//   in the instant after the check makes a write unknown too: rare, and on the safe side.
 // - A request whose JSON body would exceed kRequestBytesMax is refused before anything is sent.
 //
 // Reads are linearizable (etcd's default; no serializable flag is ever sent).
