@@ -6,7 +6,7 @@ PACKAGES := build-essential cmake librocksdb-dev capnproto libcapnp-dev libssl-d
 # The console's browser tests (tests/console_test.cc): Debian's chromium, headless, a CJK font
 # for its screenshots, node to drive its file upload (tests/console_upload.mjs) and unzip to read
 # an exported workbook. Only `make test` installs them (the variable reaches its prerequisites).
-TEST_PACKAGES := chromium fonts-wqy-microhei nodejs unzip
+TEST_PACKAGES := chromium fonts-wqy-microhei nodejs unzip etcd-server
 JOBS     := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test bench bench-large bench-server build configure deps clean
