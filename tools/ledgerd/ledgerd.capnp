@@ -61,8 +61,11 @@ interface VerifyProgress {
 
 interface LedgerSession {
   whoAmI @0 () -> (actorId :Text, role :Event.Role, jurisdiction :Text, headSeq :UInt64,
-                    maxMessageBytes :UInt64);
+                    maxMessageBytes :UInt64, replica :Text);
   # maxMessageBytes: the server's --max-message-bytes, the most one call may carry (a bank file).
+  # replica: "" for a ledger served alone; in a cluster (ledgerd --etcd) this node's part in it,
+  # e.g. "follower (node n2) of ledger c1, led by node n1 127.0.0.1:7701, applied seq 90, 3
+  # entries behind the cluster's head" (a follower serves reads as of its applied head).
 
   # Appends the events in order, each on its own (a rejected one does not stop the others), and
   # answers once they are durable (one synced write, merged with other callers' events). At most

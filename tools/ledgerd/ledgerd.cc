@@ -33,12 +33,15 @@
 #include <kj/debug.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <deque>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +57,7 @@
 #include "console.h"
 #include "finance.h"
 #include "metrics.h"
+#include "replica.h"
 #include "tls_ca.h"
 #include "tools/ledgerd/ledgerd.capnp.h"
 #include "wire.h"
@@ -98,13 +102,17 @@ struct Options {
   size_t max_message_bytes = 64 << 20;    // Cap'n Proto traversal limit of one incoming message.
   size_t max_inflight_bytes = 128 << 20;  // Per connection: calls received and not yet answered.
   size_t queue_events_max = 20000;        // Events waiting for the writer, from all connections.
+  // Replication (replica.h): etcd's client URLs, the ledger's name in etcd and this node's.
+  std::string etcd, ledger_id, node_id, advertise;
+  size_t lease_seconds = 3;
 };
 
 const char* const kUsage =
     "usage: ledgerd --dir D --listen HOST:PORT [--tls-dir T] [--port-file F] [--metrics-listen HOST:PORT]\n"
     "               [--checkpoint-key K] [--max-connections N] [--max-events-per-call N] [--max-message-bytes N]\n"
     "               [--max-inflight-bytes N] [--queue-events N]\n"
-    "               [--console-listen HOST:PORT] [--console-dir DIR] [--console-session-seconds N]\n\n"
+    "               [--console-listen HOST:PORT] [--console-dir DIR] [--console-session-seconds N]\n"
+    "               [--etcd URL[,URL...] --ledger-id ID --node-id N [--advertise HOST:PORT] [--lease-seconds N]]\n\n"
     "Serves ledger D over Cap'n Proto RPC on mutual TLS. Clients connect with a credential from\n"
     "ledgerctl credential issue --dir D --actor A --out A.cred. The CA and the server's key and\n"
     "certificate are in T (default D/tls), made on first use. PORT 0 lets the system choose; the\n"
@@ -115,14 +123,20 @@ const char* const kUsage =
     "sign in with the URL of ledgerctl --server HOST:PORT --credential A.cred console-login; its\n"
     "pages are read from DIR (default " LEDGER_CONSOLE_DIR
     "); sessions last N s (default 8 h)\n"
-    "and are held in memory only (a restart signs everyone out).\n";
+    "and are held in memory only (a restart signs everyone out).\n"
+    "--etcd makes this node a member of a replicated ledger (README \"Replication\"): groups are\n"
+    "committed to the etcd cluster at the URLs before they are acknowledged; one member (the\n"
+    "leader, on a lease of N s, default 3) takes writes, the others apply its groups and serve\n"
+    "reads, and tell writers where the leader is (--advertise: this node's address for them,\n"
+    "default the --listen host and port). Every member starts from a copy of one ledger directory.\n";
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options o;
   std::map<std::string, size_t*> counts = {
       {"max-connections", &o.max_connections},     {"max-events-per-call", &o.max_events_per_call},
       {"max-message-bytes", &o.max_message_bytes}, {"max-inflight-bytes", &o.max_inflight_bytes},
-      {"queue-events", &o.queue_events_max},       {"console-session-seconds", &o.console_session_seconds}};
+      {"queue-events", &o.queue_events_max},       {"console-session-seconds", &o.console_session_seconds},
+      {"lease-seconds", &o.lease_seconds}};
   std::map<std::string, std::string*> texts = {{"dir", &o.dir},
                                                {"listen", &o.listen},
                                                {"tls-dir", &o.tls_dir},
@@ -130,7 +144,11 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
                                                {"checkpoint-key", &o.checkpoint_key},
                                                {"metrics-listen", &o.metrics_listen},
                                                {"console-listen", &o.console_listen},
-                                               {"console-dir", &o.console_dir}};
+                                               {"console-dir", &o.console_dir},
+                                               {"etcd", &o.etcd},
+                                               {"ledger-id", &o.ledger_id},
+                                               {"node-id", &o.node_id},
+                                               {"advertise", &o.advertise}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") return std::nullopt;
@@ -152,6 +170,10 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
   }
   if (o.dir.empty() || o.listen.empty()) {
     fmt::print(stderr, "ledgerd: --dir and --listen are required\n");
+    return std::nullopt;
+  }
+  if (!o.etcd.empty() && (!cluster::IsValidName(o.ledger_id) || !cluster::IsValidName(o.node_id))) {
+    fmt::print(stderr, "ledgerd: --etcd needs --ledger-id and --node-id, each 1-64 of [A-Za-z0-9._-]\n");
     return std::nullopt;
   }
   if (o.max_events_per_call > o.queue_events_max || o.max_events_per_call > ledger::Ledger::kGroupEventsMax) {
@@ -230,6 +252,13 @@ class LedgerServer {
   // The web console, or null if ledgerd serves none (set before the first connection).
   Console* console() const { return console_; }
   void SetConsole(Console* console) { console_ = console; }
+  // The cluster this node is a member of (--etcd), or null (set before the first connection).
+  void SetReplica(Replica* replica) { replica_ = replica; }
+  const Replica* replica() const { return replica_; }
+  // Ok if writes may start here: always alone; in a cluster, on the leader only (else Busy naming it).
+  Status MayWriteHere() const { return replica_ != nullptr ? replica_->MayWrite() : Status::Ok(); }
+  // Runs `job` on the writer thread and waits for it (the replica's thread: apply, arm the committer).
+  Status OnWriter(const std::function<Status(ledger::Ledger&)>& job);
 
  private:
   struct ErrorHandler : kj::TaskSet::ErrorHandler {
@@ -260,6 +289,7 @@ class LedgerServer {
   size_t open_ = 0;
   uint64_t next_id_ = 0;
   Console* console_ = nullptr;
+  Replica* replica_ = nullptr;
   struct Live {
     std::string actor;
     kj::Own<kj::PromiseFulfiller<void>> cut;  // Fulfilled: the connection is closed.
@@ -456,6 +486,15 @@ kj::Promise<std::shared_ptr<AppendReply>> LedgerServer::Append(AppendJob job) {
   return pair.promise.then([reply]() { return reply; });
 }
 
+Status LedgerServer::OnWriter(const std::function<Status(ledger::Ledger&)>& job) {
+  std::promise<Status> done;
+  auto answer = done.get_future();
+  if (!writer_.EnqueueWrite([&](ledger::Ledger& l, const Status&) { done.set_value(job(l)); })) {
+    return Status::Busy("the server is stopping");
+  }
+  return answer.get();  // The job refers to `done` and `job`: both live until it has run.
+}
+
 void LedgerServer::CutOff(const std::string& actor) {
   for (auto& [id, live] : live_) {
     if (live.actor != actor || !live.cut->isWaiting()) continue;
@@ -508,7 +547,8 @@ kj::Promise<void> Session::whoAmI(WhoAmIContext context) {
   return server_
       .Read(me_.id,
             [](ledger::Ledger& l, const ledger::ActorInfo&, Reply* r) { r->text = std::to_string(l.head_seq()); })
-      .then([context, max = server_.options().max_message_bytes](std::shared_ptr<Reply> r) mutable {
+      .then([context, max = server_.options().max_message_bytes,
+             replica = server_.replica()](std::shared_ptr<Reply> r) mutable {
         KJ_REQUIRE(r->status.ok(), r->status.ToString().c_str());
         auto out = context.getResults();
         out.setActorId(r->actor.id);
@@ -516,6 +556,7 @@ kj::Promise<void> Session::whoAmI(WhoAmIContext context) {
         out.setJurisdiction(r->actor.jurisdiction);
         out.setHeadSeq(std::stoull(r->text));
         out.setMaxMessageBytes(max);
+        if (replica != nullptr) out.setReplica(replica->Describe());
       });
 }
 
@@ -529,8 +570,8 @@ Status Session::MayAppend(ledger::schema::Event::Reader e) const {
 }
 
 Status Session::MayStartWrite() const {
-  if (!server_.draining()) return Status::Ok();
-  return Status::Busy("ledgerd is shutting down: nothing was written");
+  if (server_.draining()) return Status::Busy("ledgerd is shutting down: nothing was written");
+  return server_.MayWriteHere();
 }
 
 kj::Promise<void> Session::append(AppendContext context) {
@@ -544,8 +585,9 @@ kj::Promise<void> Session::append(AppendContext context) {
   auto early = std::make_shared<std::vector<Status>>(events.size());
   AppendJob job;
   job.actor_id = me_.id;
+  const Status here = server_.MayWriteHere();  // A follower refuses, naming the leader.
   for (unsigned i = 0; i < events.size(); ++i) {
-    (*early)[i] = MayAppend(events[i]);
+    (*early)[i] = here.ok() ? MayAppend(events[i]) : here;
     if (!(*early)[i].ok()) continue;
     auto message = std::make_unique<capnp::MallocMessageBuilder>(ledger::kEventMessageWords);
     (*early)[i] = CopyEvent(events[i], message.get());
@@ -1109,6 +1151,48 @@ Status LoadCheckpointKey(const Options& o, std::optional<ledger::note::KeyPair>*
   return Status::Ok();
 }
 
+// A cluster member's copy is checked whole before it applies or leads: an entry altered on its
+// disk is found here (the chains and the tree), not taken on by the next group's links.
+Status VerifyCopy(const ledger::Ledger& ledger) {
+  capnp::MallocMessageBuilder message;
+  auto result = message.initRoot<ledger::results::VerifyResult>();
+  Status s = ledger.Verify(result);
+  if (!s.ok() || result.getOk()) return s;
+  std::string where = result.getBadSeq() != 0 ? fmt::format("seq {}: ", result.getBadSeq()) : "";
+  return Status::Corruption(fmt::format("this copy does not verify: {}{}", where, result.getProblem().cStr()));
+}
+
+std::atomic<int> exit_code{0};  // Set before a SIGTERM ledgerd sends itself (a refused replica: 3).
+
+// The member of --etcd's cluster, started once the server (its writer) runs; null alone.
+std::unique_ptr<Replica> StartReplica(const Options& o, LedgerServer* server, unsigned port, Status* s) {
+  if (o.etcd.empty()) return nullptr;
+  Replica::Options ro;
+  for (size_t at = 0; at <= o.etcd.size();) {
+    size_t comma = std::min(o.etcd.find(',', at), o.etcd.size());
+    if (comma > at) ro.etcd_endpoints.push_back(o.etcd.substr(at, comma - at));
+    at = comma + 1;
+  }
+  ro.ledger_id = o.ledger_id;
+  ro.node_id = o.node_id;
+  ro.address = o.advertise.empty() ? fmt::format("{}:{}", o.listen.substr(0, o.listen.rfind(':')), port) : o.advertise;
+  ro.lease_seconds = static_cast<int>(std::min<size_t>(o.lease_seconds, 3600));
+  auto replica = std::make_unique<Replica>(
+      ro, [server](const std::function<Status(ledger::Ledger&)>& job) { return server->OnWriter(job); },
+      [](const char* level, const std::string& e, const std::string& f) { Log(level, e, f); },
+      [](const Status&) {
+        exit_code = 3;
+        ::kill(::getpid(), SIGTERM);  // Drains and exits: the event loop takes the signal.
+      });
+  server->SetReplica(replica.get());
+  *s = replica->Start();
+  Log(s->ok() ? "info" : "error", s->ok() ? "replica_started" : "replica_failed",
+      fmt::format("\"ledger_id\":{},\"node_id\":{},\"address\":{},\"etcd\":{},\"reason\":{}",
+                  ledger::JsonString(ro.ledger_id), ledger::JsonString(ro.node_id), ledger::JsonString(ro.address),
+                  ledger::JsonString(o.etcd), ledger::JsonString(s->ok() ? "" : s->ToString())));
+  return replica;
+}
+
 int Run(const Options& o) {
   kj::UnixEventPort::captureSignal(SIGTERM);  // Before any thread: signals come to the event loop.
   kj::UnixEventPort::captureSignal(SIGINT);
@@ -1126,6 +1210,12 @@ int Run(const Options& o) {
   if (!ledger->identity_error().ok()) {
     Log("warn", "appends_refused",
         fmt::format("\"reason\":{}", ledger::JsonString(ledger->identity_error().ToString())));
+  }
+  if (!o.etcd.empty()) {
+    Log("info", "verifying_copy", fmt::format("\"head_seq\":{}", ledger->head_seq()));
+    if (Status v = VerifyCopy(*ledger); !v.ok()) {
+      return Log("error", "replica_refused", fmt::format("\"reason\":{}", ledger::JsonString(v.ToString()))), 3;
+    }
   }
   std::optional<ledger::note::KeyPair> checkpoint_key;
   if (Status k = LoadCheckpointKey(o, &checkpoint_key); !k.ok()) {
@@ -1150,6 +1240,9 @@ int Run(const Options& o) {
       fmt::format("\"address\":{},\"port\":{},\"head_seq\":{},\"tls_dir\":{},\"checkpoint_key\":{}",
                   ledger::JsonString(o.listen), port, head, ledger::JsonString(tls_dir),
                   server.checkpoint_key() != nullptr ? ledger::JsonString(server.checkpoint_key()->name) : "null"));
+  Status replicating;
+  std::unique_ptr<Replica> replica = StartReplica(o, &server, port, &replicating);
+  if (!replicating.ok()) return server.Stop(), 2;
   server.Listen(kj::mv(receiver));
   kj::HttpHeaderTable table;
   MetricsService service(table, server);
@@ -1178,9 +1271,10 @@ int Run(const Options& o) {
         [&server](const std::string& actor, ReadFn fn) { return server.Read(actor, std::move(fn)); },
         [](const char* level, const std::string& e, const std::string& f) { Log(level, e, f); });
     console->SetWrite([&server](const std::string& actor, ReadFn fn) {
-      if (!server.draining()) return server.Write(actor, std::move(fn));
+      Status here = server.MayWriteHere();
+      if (!server.draining() && here.ok()) return server.Write(actor, std::move(fn));
       auto r = std::make_shared<Reply>();  // As Session::MayStartWrite refuses.
-      r->status = Status::Busy("ledgerd is shutting down: nothing was written");
+      r->status = server.draining() ? Status::Busy("ledgerd is shutting down: nothing was written") : here;
       return kj::Promise<std::shared_ptr<Reply>>(kj::mv(r));
     });
     server.SetConsole(console.get());
@@ -1205,9 +1299,10 @@ int Run(const Options& o) {
   server.Drain().wait(io.waitScope);
   // The last answers are fulfilled; give the event loop a moment to write them to their sockets.
   io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);
+  if (replica) replica->Stop();  // After the drain: its groups needed the committer.
   server.Stop();
-  Log("info", "stopped", "");
-  return 0;
+  Log("info", "stopped", fmt::format("\"exit_code\":{}", exit_code.load()));
+  return exit_code;
 }
 
 }  // namespace
