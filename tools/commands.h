@@ -37,6 +37,10 @@ extern const char* const kCredentialUsage;
 int RunConsoleLogin(const Flags& flags, const Positional& positional);
 extern const char* const kConsoleLoginUsage;
 
+// cluster_cmd.cc: `cluster status`, a replicated ledger as its etcd holds it (ledgerd --etcd).
+int RunCluster(const Flags& flags, const Positional& positional);
+extern const char* const kClusterUsage;
+
 // The checkpoint key of a ledger, for init and setkey: --key SIGNER_KEY_FILE adopted, or a new
 // key named --origin (default "benefit-ledger/<name of dir>"). Plan checks the options before
 // anything is made; WriteCheckpointKeyFiles writes a new key to DIR/checkpoint.key (0600) and

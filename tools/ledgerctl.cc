@@ -1197,6 +1197,11 @@ const std::vector<Command>& Commands() {
        tools::kConsoleLoginUsage,
        {},
        tools::RunConsoleLogin},
+      {"cluster",
+       "a replicated ledger's members, leader and lag, from its etcd",
+       tools::kClusterUsage,
+       {"etcd", "ledger-id", "format"},
+       tools::RunCluster},
       {"rules",
        "list the domain rules and their ids",
        "usage: ledgerctl rules [--format table|json|jsonl|csv]\n\n"

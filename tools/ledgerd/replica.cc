@@ -199,6 +199,7 @@ Status Replica::LeaderTick() {
       return Status::Ok();
     }
     next_head_check_ms_ = 0;
+    if (s.ok()) s = SyncHead();  // The groups committed and written since the last record.
     if (s.ok()) s = CatchUp();
     if (s.ok()) s = ArmCommitter();
     if (!s.ok()) commit_failed_ = true;  // Again at the next tick.
@@ -239,6 +240,7 @@ void Replica::StepDown(const std::string& why) {
     return Status::Ok();
   });
   (void)etcd_->LeaseRevoke(lease_);
+  (void)SyncHead();  // What it wrote as leader since its last record: a follower applies after it.
   log_("warn", "replica_stepped_down", fmt::format("\"term\":{},\"reason\":{}", term_.load(), ledger::JsonString(why)));
   term_ = 0;
   std::lock_guard lock(mu_);
