@@ -55,10 +55,11 @@ double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// A householdRegistered of household `household` by `actor`, its member's number unique by `n`.
+// A householdRegistered of household `household` by `actor`, its member's number unique by `n`
+// (month, day and sequence repeat every 3000, the year changes with each 3000; n < 200000).
 std::string Registration(const std::string& actor, const std::string& household, int n) {
   std::string body =
-      fmt::format("{}{:04}{:02}{:02}{:03}", kCounty, 1930 + n / 9000, 1 + (n / 25) % 12, 1 + n % 25, n % 1000);
+      fmt::format("{}{:04}{:02}{:02}{:03}", kCounty, 1930 + n / 3000, 1 + (n / 25) % 12, 1 + n % 25, n % 1000);
   std::string person = testing::IdentityNumber(body.substr(0, 17));
   return testing::EventLine("reg-" + household, household, kTown, actor, 20240105, "householdRegistered",
                             testing::HouseholdMembers({testing::Member(person, "m", "head")}));
@@ -212,7 +213,7 @@ class Load {
     for (int call = 0; !stop_; ++call) {
       std::vector<std::string> ids, lines;
       for (int k = 0; k < 10; ++k) {
-        int n = w * 100000 + call * 10 + k;
+        int n = w * 20000 + call * 10 + k;
         std::string household = fmt::format("W{}-{}", w, call * 10 + k);
         lines.push_back(Registration(Writer(w), household, n));
         ids.push_back("reg-" + household);
@@ -438,4 +439,38 @@ TEST_CASE("cluster: a follower whose copy was altered on its disk refuses to app
   CHECK(cluster.HeadSeq() > before);
   auto copy = testing::OpenLedger(cluster.Dir(follower));
   CHECK(copy->head().seq == before);
+}
+
+TEST_CASE("cluster: a group larger than one etcd request is committed in chunks and applied whole") {
+  Cluster cluster;
+  int leader = cluster.WaitLeader(-1, 20);
+  REQUIRE(leader >= 0);
+  std::unique_ptr<ledgerd::Client> client;
+  REQUIRE(ledgerd::Client::Connect(cluster.nodes[leader]->address(), cluster.creds[Writer(0)], &client).ok());
+  constexpr unsigned kEvents = 4000;  // About 1.5 MB of entries: chunks of at most 1 MB.
+  {                                   // The request and its answer go before the client (and its event loop).
+    auto request = client->session().appendRequest();
+    auto events = request.initEvents(kEvents);
+    for (unsigned i = 0; i < kEvents; ++i) {
+      capnp::MallocMessageBuilder m;
+      REQUIRE(ledger::ParseEventJson(Registration(Writer(0), fmt::format("B-{}", i), 100000 + static_cast<int>(i)), &m)
+                  .ok());
+      events.setWithCaveats(i, m.getRoot<ledger::schema::Event>().asReader());
+    }
+    auto response = request.send().wait(client->wait_scope());
+    REQUIRE(response.getOutcomes().size() == kEvents);
+    for (auto o : response.getOutcomes()) REQUIRE(ledgerd::FromWire(o).outcome == Outcome::kCreated);
+  }
+  client.reset();
+  CHECK(cluster.nodes[leader]->Log().find("replica_chunked") != std::string::npos);
+  cluster.WaitApplied();
+  std::optional<ledger::HeadValue> head;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(cluster.nodes[i]->Stop(SIGTERM) == 0);
+    cluster.nodes[i].reset();
+    auto copy = testing::OpenLedger(cluster.Dir(i));
+    CHECK(copy->head().seq >= kEvents);
+    if (!head) head = copy->head();
+    CHECK(copy->head() == *head);
+  }
 }

@@ -606,6 +606,9 @@ kj::Promise<void> Session::append(AppendContext context) {
   }
   auto answer = [context, early, server = &server_](std::shared_ptr<AppendReply> reply) mutable {
     auto outcomes = context.getResults().initOutcomes(static_cast<unsigned>(early->size()));
+    // Read once: each read of the list pointer counts the whole list against the traversal
+    // limit, so one per event made a call of a few thousand events exceed it.
+    auto sent = context.getParams().getEvents();
     size_t next = 0;
     for (size_t i = 0; i < early->size(); ++i) {
       ledger::AppendResult r;
@@ -618,7 +621,7 @@ kj::Promise<void> Session::append(AppendContext context) {
       }
       ToWire(r, outcomes[static_cast<unsigned>(i)]);
       // A deactivation takes effect at once: the actor's open connections are closed.
-      auto e = context.getParams().getEvents()[static_cast<unsigned>(i)];
+      auto e = sent[static_cast<unsigned>(i)];
       if (r.outcome == ledger::AppendResult::Outcome::kCreated && e.isActorDeactivated()) {
         server->CutOff(e.getActorDeactivated().getTargetActorId());
       }

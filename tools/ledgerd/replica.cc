@@ -274,6 +274,9 @@ Status Replica::Commit(int64_t term, const ledger::GroupEntries& g) {
     }
     value =
         c::EncodeManifest({g.first_seq, term, static_cast<uint32_t>(chunks.size()), bytes.size(), c::Sha256(bytes)});
+    log_("info", "replica_chunked",
+         fmt::format("\"first_seq\":{},\"entries\":{},\"bytes\":{},\"chunks\":{}", g.first_seq, g.entries.size(),
+                     bytes.size(), chunks.size()));
   }
   etcd::TxnResult r;
   Status s = commit_etcd_->Txn(
