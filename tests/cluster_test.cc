@@ -431,7 +431,10 @@ TEST_CASE("cluster: a follower whose copy was altered on its disk refuses to app
   std::string log = refused.Log();
   CHECK(log.find("replica_refused") != std::string::npos);
   CHECK_MESSAGE(log.find(fmt::format("seq {}", altered)) != std::string::npos, log);
-  auto before = cluster.Members()[fmt::format("n{}", follower)].applied_seq;
+  auto record = cluster.Members()[fmt::format("n{}", follower)];
+  CHECK(record.role == "refused");
+  CHECK_MESSAGE(record.error.find(fmt::format("seq {}", altered)) != std::string::npos, record.error);
+  auto before = record.applied_seq;
   // The others go on; the refused copy applied nothing past its head.
   Load load(&cluster);
   std::this_thread::sleep_for(1000ms);

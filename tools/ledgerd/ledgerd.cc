@@ -1167,9 +1167,8 @@ Status VerifyCopy(const ledger::Ledger& ledger) {
 
 std::atomic<int> exit_code{0};  // Set before a SIGTERM ledgerd sends itself (a refused replica: 3).
 
-// The member of --etcd's cluster, started once the server (its writer) runs; null alone.
-std::unique_ptr<Replica> StartReplica(const Options& o, LedgerServer* server, unsigned port, Status* s) {
-  if (o.etcd.empty()) return nullptr;
+// The cluster member --etcd names; `port` is the one listened on (0: not yet listening).
+Replica::Options ReplicaOptions(const Options& o, unsigned port) {
   Replica::Options ro;
   for (size_t at = 0; at <= o.etcd.size();) {
     size_t comma = std::min(o.etcd.find(',', at), o.etcd.size());
@@ -1178,8 +1177,16 @@ std::unique_ptr<Replica> StartReplica(const Options& o, LedgerServer* server, un
   }
   ro.ledger_id = o.ledger_id;
   ro.node_id = o.node_id;
-  ro.address = o.advertise.empty() ? fmt::format("{}:{}", o.listen.substr(0, o.listen.rfind(':')), port) : o.advertise;
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  ro.address = !o.advertise.empty() ? o.advertise : port != 0 ? fmt::format("{}:{}", host, port) : o.listen;
   ro.lease_seconds = static_cast<int>(std::min<size_t>(o.lease_seconds, 3600));
+  return ro;
+}
+
+// The member of --etcd's cluster, started once the server (its writer) runs; null alone.
+std::unique_ptr<Replica> StartReplica(const Options& o, LedgerServer* server, unsigned port, Status* s) {
+  if (o.etcd.empty()) return nullptr;
+  Replica::Options ro = ReplicaOptions(o, port);
   auto replica = std::make_unique<Replica>(
       ro, [server](const std::function<Status(ledger::Ledger&)>& job) { return server->OnWriter(job); },
       [](const char* level, const std::string& e, const std::string& f) { Log(level, e, f); },
@@ -1217,7 +1224,11 @@ int Run(const Options& o) {
   if (!o.etcd.empty()) {
     Log("info", "verifying_copy", fmt::format("\"head_seq\":{}", ledger->head_seq()));
     if (Status v = VerifyCopy(*ledger); !v.ok()) {
-      return Log("error", "replica_refused", fmt::format("\"reason\":{}", ledger::JsonString(v.ToString()))), 3;
+      Log("error", "replica_refused", fmt::format("\"reason\":{}", ledger::JsonString(v.ToString())));
+      if (Status r = Replica::RecordRefused(ReplicaOptions(o, 0), ledger->head_seq(), v); !r.ok()) {
+        Log("warn", "replica_record_failed", fmt::format("\"reason\":{}", ledger::JsonString(r.ToString())));
+      }
+      return 3;
     }
   }
   std::optional<ledger::note::KeyPair> checkpoint_key;

@@ -89,7 +89,7 @@ void Replica::Stop() {
     (void)etcd_->LeaseRevoke(lease_);  // The next leader need not wait for the lease to lapse.
     log_("info", "replica_resigned", fmt::format("\"term\":{}", term_.load()));
   }
-  Record("stopped");
+  if (!refused_) Record("stopped");  // A refused member's record keeps saying why.
 }
 
 void Replica::Sleep(int ms) {
@@ -440,24 +440,46 @@ Status Replica::SyncHead() {
   return s;
 }
 
-void Replica::Record(const std::string& role, const std::string& error) {
+namespace {
+
+// The member record (cluster_layout.h) of the node `options` describes.
+Status PutMember(etcd::Client* etcd, const Replica::Options& options, const std::string& role, uint64_t applied_seq,
+                 const std::string& applied_hash_hex, const std::string& error) {
   c::MemberRecord m;
-  m.node = options_.node_id;
-  m.address = options_.address;
+  m.node = options.node_id;
+  m.address = options.address;
   m.role = role;
-  m.applied_seq = applied_seq_;
-  {
-    std::lock_guard lock(mu_);
-    m.applied_hash = c::HashHex(applied_hash_);
-  }
+  m.applied_seq = applied_seq;
+  m.applied_hash = applied_hash_hex;
   m.error = error;
   m.updated_unix_ms = UnixMs();
-  Status s = etcd_->Put(c::MemberKey(prefix_, options_.node_id), c::EncodeMember(m));
+  return etcd->Put(c::MemberKey(c::Prefix(options.ledger_id), options.node_id), c::EncodeMember(m));
+}
+
+}  // namespace
+
+void Replica::Record(const std::string& role, const std::string& error) {
+  std::string hash;
+  {
+    std::lock_guard lock(mu_);
+    hash = c::HashHex(applied_hash_);
+  }
+  Status s = PutMember(etcd_.get(), options_, role, applied_seq_, hash, error);
   if (!s.ok()) log_("warn", "replica_record_failed", fmt::format("\"reason\":{}", ledger::JsonString(s.ToString())));
+}
+
+Status Replica::RecordRefused(const Options& options, uint64_t applied_seq, const Status& why) {
+  etcd::Client::Options eo;
+  eo.endpoints = options.etcd_endpoints;
+  eo.request_timeout_ms = options.etcd_timeout_ms;
+  std::unique_ptr<etcd::Client> client;
+  Status s = etcd::Client::Make(eo, &client);
+  return s.ok() ? PutMember(client.get(), options, "refused", applied_seq, "", why.ToString()) : s;
 }
 
 void Replica::Refuse(const Status& why) {
   writable_ = false;
+  refused_ = true;
   log_("error", "replica_refused", fmt::format("\"reason\":{}", ledger::JsonString(why.ToString())));
   Record("refused", why.ToString());
   if (term_ != 0) (void)etcd_->LeaseRevoke(lease_);

@@ -71,6 +71,9 @@ class Replica {
   // Ends the thread; a leader gives up its lease (the next leader need not wait for it to
   // lapse). Call after the server has drained: the drained groups still need the committer.
   void Stop();
+  // For a copy refused before it started (it did not verify): the member record says why, so
+  // `ledgerctl cluster status` shows it. Best effort; the Status is etcd's.
+  static ledger::Status RecordRefused(const Options& options, uint64_t applied_seq, const ledger::Status& why);
 
   // Ok if this node takes writes now (the leader, committer armed); else Busy naming the leader.
   ledger::Status MayWrite() const;
@@ -122,6 +125,7 @@ class Replica {
   std::atomic<uint64_t> applied_seq_{0}, cluster_seq_{0};
   std::atomic<bool> writable_{false};       // Leader with its committer armed.
   std::atomic<bool> commit_failed_{false};  // Set by the committer; the loop re-reads etcd.
+  std::atomic<bool> refused_{false};        // Set by Refuse; Stop then keeps the refused record.
   int64_t last_renewed_ms_ = 0, next_keepalive_ms_ = 0, next_record_ms_ = 0, next_gc_ms_ = 0;
   int64_t next_head_check_ms_ = 0;
   uint64_t collected_to_ = 0;  // Groups up to this seq were deleted from etcd.
